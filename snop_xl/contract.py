@@ -1,0 +1,480 @@
+"""The workbook contract: every sheet, Excel table, column, type and owner of the S&OP workbook.
+
+This module is the one place that says what the workbook looks like. The readers and writers (`snop_xl.io`), the
+validation, the demo/template builders and `docs/workbook.md` all derive from it: change a column here and every
+one of them follows.
+
+Conventions
+- Every table is an Excel table (ListObject) named ``tbl<Name>``; several tables on one sheet sit side by side,
+  separated by one empty column, so a table can be rewritten whole without knowing the length of its neighbours.
+- Input tables belong to users and are never written by the engine; output tables belong to the engine and are
+  rewritten whole on each run (the Log is appended).
+- Inside the engine a table is a long, tidy pandas frame whose columns are the ``key`` of each Column. Only History
+  is wide on the sheet (items x months, as planners know it); it is converted to long ``item, period, qty``.
+- Periods are monthly ``pandas.Period`` values in the engine and first-of-month dates shown as ``yyyy-mm`` on sheets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+
+TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL = "text", "number", "integer", "percent", "date", "period", "bool"
+DTYPES = (TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL)
+
+#: Excel number formats used when the engine writes a column of this kind.
+FORMATS = {
+    "qty": "#,##0",
+    "qty1": "#,##0.0",
+    "money": "#,##0.00",
+    "money0": "#,##0",
+    "hours": "#,##0.0",
+    "percent": "0.0%",
+    "ratio": "0.00",
+    "period": "yyyy-mm",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+}
+
+
+class Role(str, Enum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its header on the sheet, its key in the engine's frame, its type and checks."""
+
+    key: str
+    header: str
+    dtype: str
+    doc: str = ""
+    unit: str = ""
+    required: bool = True  # the column must be present in the table
+    nullable: bool = False  # a cell may be blank
+    default: Any = None  # value used for a blank cell in a nullable column
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    fmt: str | None = None  # key of FORMATS used when writing
+
+    def __post_init__(self) -> None:
+        assert self.dtype in DTYPES, self.dtype
+
+    @property
+    def number_format(self) -> str | None:
+        if self.fmt:
+            return FORMATS[self.fmt]
+        return {PERIOD: FORMATS["period"], DATE: FORMATS["date"], PERCENT: FORMATS["percent"]}.get(self.dtype)
+
+
+@dataclass(frozen=True)
+class Table:
+    """An Excel table (ListObject) on a sheet."""
+
+    name: str  # engine name, e.g. "Items"; the ListObject is "tbl" + name
+    sheet: str
+    role: Role
+    columns: tuple[Column, ...]
+    doc: str = ""
+    key: tuple[str, ...] = ()  # column keys that identify a row (checked for duplicates)
+    wide_periods: bool = False  # after the columns, one column per month headed "yyyy-mm" (History)
+    wide_value: Column | None = None  # type of the cells under the month headers
+
+    @property
+    def list_object(self) -> str:
+        return "tbl" + self.name
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    @property
+    def keys(self) -> list[str]:
+        return [c.key for c in self.columns]
+
+    def column(self, key: str) -> Column:
+        for c in self.columns:
+            if c.key == key:
+                return c
+        raise KeyError(f"{self.name} has no column {key!r}")
+
+    @property
+    def first_column(self) -> int:
+        """1-based sheet column of this table's first column (tables on one sheet sit side by side)."""
+        col = 1
+        for other in SHEETS[self.sheet].tables:
+            if other.name == self.name:
+                return col
+            col += len(other.columns) + 1
+        raise KeyError(self.name)
+
+    @property
+    def anchor(self) -> str:
+        return f"{get_column_letter(self.first_column)}1"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the Settings table: a named, typed parameter of the cycle."""
+
+    key: str
+    label: str
+    dtype: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    role: Role
+    doc: str
+    tables: tuple[Table, ...] = field(default_factory=tuple)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Settings
+# ----------------------------------------------------------------------------------------------------------------
+FORECAST_METHODS = ("auto", "naive", "seasonal_naive", "ses", "holt", "holt_winters", "theta", "croston")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("cycle_month", "Cycle month", PERIOD, None,
+            "First month of the plan. History must end before it; the forecast starts here."),
+    Setting("horizon", "Horizon (months)", INTEGER, 18, "Number of months planned from the cycle month.", min=1, max=60),
+    Setting("bucket", "Bucket", TEXT, "month", "Planning bucket. Monthly buckets are supported.", choices=("month",)),
+    Setting("currency", "Currency", TEXT, "USD", "ISO code shown on money columns."),
+    Setting("service_level", "Service level", PERCENT, 0.95,
+            "Target cycle service level used for safety stock (0.50-0.999).", min=0.5, max=0.999),
+    Setting("default_method", "Forecast method", TEXT, "auto", "Forecast model used for every item.",
+            choices=FORECAST_METHODS),
+    Setting("season_length", "Season length", INTEGER, 12, "Months in one seasonal cycle.", min=1, max=24),
+    Setting("holding_rate", "Holding cost rate (per year)", PERCENT, 0.25,
+            "Yearly cost of holding one unit, as a share of its unit cost.", min=0, max=5),
+    Setting("backlog_rate", "Backlog cost rate (per month)", PERCENT, 0.10,
+            "Monthly cost of one unit short, as a share of its unit price.", min=0, max=10),
+    Setting("days_per_period", "Days per month", INTEGER, 30, "Days used to express inventory as days of supply.",
+            min=1, max=31),
+    Setting("cleanse_history", "Cleanse past events", BOOL, False,
+            "Remove past promotion uplifts from history before forecasting."),
+    Setting("approver", "Approver", TEXT, "", "Who approves the plan version when it is published."),
+    Setting("archive_path", "Plan archive", TEXT, "", "SQLite file for published versions (blank: beside the book)."),
+)
+SETTING_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Input tables
+# ----------------------------------------------------------------------------------------------------------------
+def _c(key: str, header: str, dtype: str, doc: str = "", **kw: Any) -> Column:
+    return Column(key, header, dtype, doc, **kw)
+
+
+SETTINGS_TABLE = Table("Settings", "Settings", Role.INPUT, (
+    _c("setting", "Setting", TEXT, "Name of the setting (see the list below)."),
+    _c("value", "Value", TEXT, "Its value.", nullable=True),
+    _c("description", "Description", TEXT, "What it means.", required=False, nullable=True),
+), "Cycle parameters, one per row.", key=("setting",))
+
+ITEMS = Table("Items", "Items", Role.INPUT, (
+    _c("item", "Item", TEXT, "Item code, unique."),
+    _c("description", "Description", TEXT, required=False, nullable=True, default=""),
+    _c("family", "Family", TEXT, "Product family the item rolls up to."),
+    _c("unit_price", "Unit Price", NUMBER, "Selling price per unit.", unit="currency", min=0, fmt="money"),
+    _c("unit_cost", "Unit Cost", NUMBER, "Standard cost per unit.", unit="currency", min=0, fmt="money"),
+    _c("lead_time", "Lead Time", INTEGER, "Replenishment lead time.", unit="months", min=0, max=24, nullable=True,
+       default=0),
+    _c("min_lot", "Min Lot", NUMBER, "Smallest quantity produced or bought at once.", unit="units", min=0,
+       nullable=True, default=0.0, fmt="qty"),
+    _c("active", "Active", BOOL, "Inactive items are not planned.", required=False, nullable=True, default=True),
+), "Item master.", key=("item",))
+
+HISTORY = Table("History", "History", Role.INPUT, (
+    _c("item", "Item", TEXT, "Item code from Items."),
+), "Sales history: one row per item, one column per month headed yyyy-mm. Blank before launch.", key=("item",),
+    wide_periods=True,
+    wide_value=_c("qty", "Qty", NUMBER, "Units sold in the month.", unit="units", min=0, nullable=True, fmt="qty"))
+
+EVENTS = Table("Events", "Events", Role.INPUT, (
+    _c("item", "Item", TEXT, "Item concerned (or leave blank and give a family).", nullable=True),
+    _c("family", "Family", TEXT, "Family concerned when no item is given.", nullable=True),
+    _c("start", "From", PERIOD, "First month of the event."),
+    _c("end", "To", PERIOD, "Last month of the event."),
+    _c("uplift_pct", "Uplift %", PERCENT, "Relative uplift on the statistical forecast.", nullable=True, min=-1),
+    _c("uplift_qty", "Uplift Qty", NUMBER, "Absolute uplift in units per month (spread over the family's items by "
+       "forecast share).", unit="units", nullable=True, fmt="qty"),
+    _c("owner", "Owner", TEXT, "Who stands behind the event.", nullable=True, default=""),
+    _c("note", "Note", TEXT, nullable=True, required=False, default=""),
+), "Promotions and market intelligence applied on top of the statistical forecast.")
+
+OVERRIDES = Table("Overrides", "Overrides", Role.INPUT, (
+    _c("item", "Item", TEXT, "Item overridden (or blank and a family).", nullable=True),
+    _c("family", "Family", TEXT, "Family overridden when no item is given; spread by forecast share.", nullable=True),
+    _c("period", "Period", PERIOD, "Month overridden."),
+    _c("qty", "Qty", NUMBER, "The quantity the owner expects (replaces the demand).", unit="units", min=0, fmt="qty"),
+    _c("owner", "Owner", TEXT, "Who made the override (sales, marketing, ...)."),
+    _c("reason", "Reason", TEXT, nullable=True, default=""),
+), "Sales and marketing adjustments; applied in row order, the last one for an item and month wins.")
+
+INVENTORY = Table("Inventory", "Inventory", Role.INPUT, (
+    _c("item", "Item", TEXT),
+    _c("on_hand", "On Hand", NUMBER, "Units in stock at the start of the cycle month.", unit="units", min=0,
+       fmt="qty"),
+    _c("ss_policy", "Safety Stock Policy", TEXT, "service: from forecast error and service level; fixed: the value in "
+       "units; cover: the value in months of demand.", nullable=True, default="service",
+       choices=("service", "fixed", "cover")),
+    _c("ss_value", "Policy Value", NUMBER, "Units (fixed), months (cover) or service level (service; blank = "
+       "Settings).", nullable=True, min=0),
+), "Stock on hand and safety stock policy per item.", key=("item",))
+
+CAPACITY = Table("Capacity", "Capacity", Role.INPUT, (
+    _c("resource", "Resource", TEXT, "Work centre, line or crew."),
+    _c("period", "Period", PERIOD),
+    _c("available_hours", "Available Hours", NUMBER, "Regular hours available.", unit="hours", min=0, fmt="hours"),
+    _c("overtime_hours", "Overtime Limit", NUMBER, "Extra hours that can be added.", unit="hours", min=0,
+       nullable=True, default=0.0, fmt="hours"),
+    _c("regular_cost", "Regular Cost/h", NUMBER, unit="currency/hour", min=0, nullable=True, default=0.0,
+       fmt="money"),
+    _c("overtime_cost", "Overtime Cost/h", NUMBER, unit="currency/hour", min=0, nullable=True, default=0.0,
+       fmt="money"),
+), "Capacity per resource and month.", key=("resource", "period"))
+
+BILL_OF_RESOURCES = Table("BillOfResources", "BillOfResources", Role.INPUT, (
+    _c("item", "Item", TEXT, "Item (or blank and a family: applies to all its items).", nullable=True),
+    _c("family", "Family", TEXT, nullable=True),
+    _c("resource", "Resource", TEXT, "Resource from Capacity."),
+    _c("hours_per_unit", "Hours per Unit", NUMBER, unit="hours/unit", min=0, fmt="ratio"),
+), "Hours of each resource one unit needs.")
+
+SUPPLIERS = Table("Suppliers", "Suppliers", Role.INPUT, (
+    _c("item", "Item", TEXT),
+    _c("supplier", "Supplier", TEXT),
+    _c("lead_time", "Lead Time", INTEGER, unit="months", min=0, max=24),
+    _c("fill_rate", "Fill Rate", PERCENT, "Share of ordered quantity that arrives (reliability).", min=0, max=1),
+    _c("max_per_period", "Max per Period", NUMBER, "Most units the supplier can deliver in a month.", unit="units",
+       min=0, nullable=True, fmt="qty"),
+), "Bought-in items and their suppliers.", key=("item", "supplier"))
+
+BUDGET = Table("Budget", "Budget", Role.INPUT, (
+    _c("family", "Family", TEXT),
+    _c("item", "Item", TEXT, "Blank for a family-level budget.", nullable=True),
+    _c("period", "Period", PERIOD),
+    _c("units", "Units", NUMBER, unit="units", fmt="qty"),
+    _c("revenue", "Revenue", NUMBER, unit="currency", fmt="money0"),
+), "Finance's budget by family (or item) and month.", key=("family", "item", "period"))
+
+SCENARIOS = Table("Scenarios", "Scenarios", Role.INPUT, (
+    _c("scenario", "Scenario", TEXT, "Name; several rows may build one scenario."),
+    _c("scope", "Applies To", TEXT, "Blank = everything; else a family, item, resource or supplier name.",
+       nullable=True, default=""),
+    _c("start", "From", PERIOD, "First month affected (blank = plan start).", nullable=True),
+    _c("end", "To", PERIOD, "Last month affected (blank = plan end).", nullable=True),
+    _c("demand_factor", "Demand Factor", NUMBER, nullable=True, default=1.0, min=0, fmt="ratio"),
+    _c("capacity_factor", "Capacity Factor", NUMBER, nullable=True, default=1.0, min=0, fmt="ratio"),
+    _c("supply_factor", "Supplier Fill Factor", NUMBER, nullable=True, default=1.0, min=0, fmt="ratio"),
+    _c("price_factor", "Price Factor", NUMBER, nullable=True, default=1.0, min=0, fmt="ratio"),
+    _c("cost_factor", "Cost Factor", NUMBER, nullable=True, default=1.0, min=0, fmt="ratio"),
+    _c("note", "Note", TEXT, nullable=True, required=False, default=""),
+), "What-if cases (best, worst, ...) as factors on the base inputs.")
+
+DECISIONS = Table("Decisions", "Decisions", Role.INPUT, (
+    _c("date", "Date", DATE),
+    _c("decision", "Decision", TEXT),
+    _c("owner", "Owner", TEXT),
+    _c("scenario", "Scenario", TEXT, "Scenario chosen (blank = base).", nullable=True, default=""),
+    _c("note", "Note", TEXT, nullable=True, required=False, default=""),
+), "Executive decisions recorded with the published plan.")
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output tables
+# ----------------------------------------------------------------------------------------------------------------
+_Q = dict(fmt="qty", unit="units", nullable=True)
+_M = dict(fmt="money", unit="currency", nullable=True)
+
+DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
+    _c("level", "Level", TEXT, "Item, Family or Total; family and total rows are sums of their items.",
+       choices=("Item", "Family", "Total")),
+    _c("family", "Family", TEXT, nullable=True),
+    _c("item", "Item", TEXT, "Blank on family and total rows.", nullable=True),
+    _c("period", "Period", PERIOD),
+    _c("statistical", "Statistical", NUMBER, "Statistical forecast (baseline).", **_Q),
+    _c("lo_80", "Lo 80", NUMBER, "Lower bound of the 80% prediction interval.", **_Q),
+    _c("hi_80", "Hi 80", NUMBER, **_Q),
+    _c("lo_95", "Lo 95", NUMBER, **_Q),
+    _c("hi_95", "Hi 95", NUMBER, **_Q),
+    _c("events", "Events", NUMBER, "Uplift from Events.", **_Q),
+    _c("override", "Override", NUMBER, "Final override quantity, blank if none.", **_Q),
+    _c("consensus", "Consensus", NUMBER, "Demand the plan is built on.", **_Q),
+    _c("method", "Method", TEXT, "Model chosen for the item.", nullable=True),
+), "Demand plan: statistical forecast, events, overrides and consensus per item and month.")
+
+SUPPLY_PLAN = Table("SupplyPlan", "SupplyPlan", Role.OUTPUT, (
+    _c("item", "Item", TEXT),
+    _c("family", "Family", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("demand", "Demand", NUMBER, "Consensus demand.", **_Q),
+    _c("opening", "Opening", NUMBER, "Inventory at the start of the month.", **_Q),
+    _c("supply", "Planned Supply", NUMBER, "Production or purchases arriving in the month.", **_Q),
+    _c("closing", "Closing", NUMBER, "Projected inventory at month end (opening + supply - demand met).", **_Q),
+    _c("safety_stock", "Safety Stock", NUMBER, **_Q),
+    _c("shortage", "Shortage", NUMBER, "Demand not met in the month.", **_Q),
+    _c("days_of_supply", "Days of Supply", NUMBER, "Closing inventory in days of next months' demand.",
+       fmt="qty1", unit="days", nullable=True),
+), "Projected inventory and planned supply per item and month.")
+
+CAPACITY_PLAN = Table("CapacityPlan", "CapacityPlan", Role.OUTPUT, (
+    _c("resource", "Resource", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("required_hours", "Required Hours", NUMBER, "Load of the planned supply.", fmt="hours", unit="hours"),
+    _c("available_hours", "Available Hours", NUMBER, fmt="hours", unit="hours"),
+    _c("overtime_hours", "Overtime Used", NUMBER, fmt="hours", unit="hours"),
+    _c("unconstrained_hours", "Unconstrained Load", NUMBER, "Load if all demand were produced.", fmt="hours",
+       unit="hours"),
+    _c("utilisation", "Utilisation", PERCENT, "Required / available regular hours.", nullable=True),
+    _c("overloaded", "Overloaded", BOOL, "Unconstrained load exceeds regular + overtime hours."),
+), "Rough-cut capacity: load per resource and month against what is available.")
+
+GAPS = Table("Gaps", "Reconciliation", Role.OUTPUT, (
+    _c("family", "Family", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("demand", "Demand", NUMBER, **_Q),
+    _c("supply", "Supply", NUMBER, **_Q),
+    _c("gap", "Gap", NUMBER, "Supply - demand (negative: short).", **_Q),
+    _c("gap_value", "Gap Value", NUMBER, "Gap at unit price.", **_M),
+), "Demand vs supply per family and month.")
+
+EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
+    _c("rank", "Rank", INTEGER, "1 = most money at stake."),
+    _c("kind", "Exception", TEXT),
+    _c("family", "Family", TEXT, nullable=True),
+    _c("item", "Item", TEXT, nullable=True),
+    _c("period", "Period", PERIOD, nullable=True),
+    _c("units", "Units", NUMBER, **_Q),
+    _c("value", "Value", NUMBER, "Money at stake.", **_M),
+    _c("message", "Message", TEXT),
+), "Exceptions for the pre-S&OP meeting, ranked by money at stake.")
+
+SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUTPUT, (
+    _c("scenario", "Scenario", TEXT),
+    _c("demand_units", "Demand Units", NUMBER, **_Q),
+    _c("supplied_units", "Supplied Units", NUMBER, **_Q),
+    _c("revenue", "Revenue", NUMBER, **_M),
+    _c("cogs", "COGS", NUMBER, **_M),
+    _c("margin", "Gross Margin", NUMBER, **_M),
+    _c("fill_rate", "Fill Rate", PERCENT, nullable=True),
+    _c("shortage_units", "Shortage Units", NUMBER, **_Q),
+    _c("inventory_value", "Ending Inventory Value", NUMBER, **_M),
+    _c("utilisation", "Capacity Utilisation", PERCENT, nullable=True),
+), "Base and every scenario side by side.")
+
+FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
+    _c("family", "Family", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("plan_units", "Plan Units", NUMBER, "Units sold in the plan (demand met).", **_Q),
+    _c("revenue", "Revenue", NUMBER, **_M),
+    _c("cogs", "COGS", NUMBER, **_M),
+    _c("margin", "Gross Margin", NUMBER, **_M),
+    _c("inventory_value", "Inventory Value", NUMBER, "Closing inventory at unit cost.", **_M),
+    _c("budget_units", "Budget Units", NUMBER, **_Q),
+    _c("budget_revenue", "Budget Revenue", NUMBER, **_M),
+    _c("units_variance", "Units Variance", NUMBER, "Plan - budget.", **_Q),
+    _c("revenue_variance", "Revenue Variance", NUMBER, "Plan - budget.", **_M),
+    _c("revenue_variance_pct", "Revenue Variance %", PERCENT, nullable=True),
+), "The plan in money against finance's budget, per family and month.")
+
+DASHBOARD = Table("Dashboard", "Dashboard", Role.OUTPUT, (
+    _c("metric", "Metric", TEXT),
+    _c("value", "Value", NUMBER, nullable=True, fmt="money0"),
+    _c("unit", "Unit", TEXT, nullable=True),
+), "Headline figures of the cycle.")
+
+KPIS = Table("KPIs", "KPIs", Role.OUTPUT, (
+    _c("level", "Level", TEXT, choices=("Item", "Family", "Total")),
+    _c("name", "Name", TEXT, "Item or family name, or Total."),
+    _c("metric", "Metric", TEXT),
+    _c("step", "Step", TEXT, "Forecast step or owner (for forecast value added).", nullable=True),
+    _c("lag", "Lag", INTEGER, "Months ahead the forecast was made.", nullable=True),
+    _c("value", "Value", NUMBER, nullable=True, fmt="ratio"),
+    _c("observations", "Observations", INTEGER, nullable=True),
+), "Performance indicators where actuals exist.")
+
+PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
+    _c("version", "Plan Version", TEXT),
+    _c("cycle_month", "Cycle", PERIOD),
+    _c("content_hash", "Input Hash", TEXT, "SHA-256 of the inputs the plan was computed from."),
+    _c("approver", "Approver", TEXT, nullable=True),
+), "Identity of the plan in this workbook.")
+
+LOG = Table("Log", "Log", Role.OUTPUT, (
+    _c("timestamp", "Timestamp", DATE, fmt="datetime"),
+    _c("step", "Step", TEXT),
+    _c("level", "Level", TEXT, choices=("INFO", "WARNING", "ERROR")),
+    _c("message", "Message", TEXT),
+    _c("location", "Where", TEXT, "Sheet!Cell the message is about.", nullable=True),
+), "What each run did, appended.")
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sheets, in workbook order
+# ----------------------------------------------------------------------------------------------------------------
+_SHEET_DOCS = {
+    "Settings": "Cycle parameters.",
+    "Items": "Item master.",
+    "History": "Sales history.",
+    "Events": "Promotions and market intelligence.",
+    "Overrides": "Sales and marketing overrides.",
+    "Inventory": "Stock and safety stock policy.",
+    "Capacity": "Resource capacity.",
+    "BillOfResources": "Load per unit.",
+    "Suppliers": "Supplier terms.",
+    "Budget": "Finance's budget.",
+    "Scenarios": "What-if scenarios.",
+    "Decisions": "Executive decisions.",
+    "DemandPlan": "Step 1 output.",
+    "SupplyPlan": "Step 2 output.",
+    "CapacityPlan": "Step 2 output.",
+    "Reconciliation": "Step 3 output.",
+    "ScenarioComparison": "Step 3-4 output.",
+    "Financials": "Step 4 output.",
+    "Dashboard": "Step 4-5 output.",
+    "KPIs": "Step 5 output.",
+    "Log": "Run log.",
+}
+
+INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERRIDES, INVENTORY, CAPACITY,
+                                   BILL_OF_RESOURCES, SUPPLIERS, BUDGET, SCENARIOS, DECISIONS)
+OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, SUPPLY_PLAN, CAPACITY_PLAN, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,
+                                    FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, LOG)
+TABLES: dict[str, Table] = {t.name: t for t in INPUT_TABLES + OUTPUT_TABLES}
+
+
+def _sheets() -> dict[str, Sheet]:
+    order: dict[str, list[Table]] = {}
+    for t in INPUT_TABLES + OUTPUT_TABLES:
+        order.setdefault(t.sheet, []).append(t)
+    sheets = {}
+    for name, tables in order.items():
+        roles = {t.role for t in tables}
+        assert len(roles) == 1, f"sheet {name} mixes inputs and outputs"
+        sheets[name] = Sheet(name, roles.pop(), _SHEET_DOCS[name], tuple(tables))
+    return sheets
+
+
+SHEETS: dict[str, Sheet] = _sheets()
+INPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.INPUT)
+OUTPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.OUTPUT)
+
+
+def table(name: str) -> Table:
+    """The table called `name` (engine name like "Items" or ListObject name like "tblItems")."""
+    key = name[3:] if name.startswith("tbl") and name[3:] in TABLES else name
+    try:
+        return TABLES[key]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}") from None

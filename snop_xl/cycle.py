@@ -1,0 +1,116 @@
+"""The S&OP cycle: the five steps run in order over a workbook. "Run all" in Excel and `snop-xl run` both call this.
+
+Each step is a plain function ``step(inputs, outputs) -> {table name: frame}``: it reads the typed inputs and the
+output frames of earlier steps, and returns its own output tables (contract names). Nothing is written until
+every requested step has succeeded; then all outputs are written and the book is saved once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import contract as C
+from .inputs import Inputs, load_inputs
+from .errors import SnopError, ValidationError
+from .io.base import BookIO
+
+Outputs = dict[str, pd.DataFrame]
+Step = Callable[[Inputs, Mapping[str, pd.DataFrame]], Outputs]
+
+
+def _demand(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
+    from .demand import run
+    return run(inputs, outputs)
+
+
+def _supply(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
+    from .supply import run
+    return run(inputs, outputs)
+
+
+def _reconcile(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
+    from .reconcile import run
+    return run(inputs, outputs)
+
+
+def _review(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
+    from .review import run
+    return run(inputs, outputs)
+
+
+def _publish(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
+    from .publish import run
+    return run(inputs, outputs)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    number: int
+    name: str
+    title: str
+    run: Step
+    produces: tuple[str, ...]
+    needs: tuple[str, ...] = field(default_factory=tuple)
+
+
+STEPS: tuple[StepInfo, ...] = (
+    StepInfo(1, "demand", "Forecast demand", _demand, ("DemandPlan",)),
+    StepInfo(2, "supply", "Plan supply", _supply, ("SupplyPlan", "CapacityPlan"), ("DemandPlan",)),
+    StepInfo(3, "reconcile", "Reconcile & scenarios", _reconcile, ("Gaps", "Exceptions", "ScenarioComparison"),
+             ("DemandPlan", "SupplyPlan", "CapacityPlan")),
+    StepInfo(4, "review", "Financials & dashboard", _review, ("Financials", "Dashboard"),
+             ("DemandPlan", "SupplyPlan", "CapacityPlan", "Exceptions", "ScenarioComparison")),
+    StepInfo(5, "publish", "Publish", _publish, ("PlanVersion", "KPIs"), ("DemandPlan", "SupplyPlan", "Financials")),
+)
+STEP_NAMES = tuple(s.name for s in STEPS)
+
+
+def select_steps(names: Iterable[str] | None) -> list[StepInfo]:
+    """Steps by name or number, in cycle order (None: all)."""
+    if not names:
+        return list(STEPS)
+    wanted = {str(n).strip().lower() for n in names}
+    unknown = wanted - set(STEP_NAMES) - {str(s.number) for s in STEPS}
+    if unknown:
+        raise SnopError(f"unknown step(s) {sorted(unknown)}; choose from {', '.join(STEP_NAMES)} or 1-5")
+    return [s for s in STEPS if s.name in wanted or str(s.number) in wanted]
+
+
+def compute(inputs: Inputs, steps: Iterable[StepInfo] = STEPS, outputs: Mapping[str, pd.DataFrame] | None = None,
+            progress: Callable[[str], None] | None = None) -> Outputs:
+    """Run steps in memory; `outputs` holds earlier results the steps may need. Returns all outputs."""
+    results: Outputs = dict(outputs or {})
+    for step in steps:
+        started = time.perf_counter()
+        if progress:
+            progress(f"step {step.number} {step.title} ...")
+        results.update(step.run(inputs, results))
+        if progress:
+            progress(f"step {step.number} {step.title} done in {time.perf_counter() - started:.1f}s")
+    return results
+
+
+def run_book(book: BookIO, steps: Iterable[str] | None = None,
+             progress: Callable[[str], None] | None = None) -> Outputs:
+    """Validate, run the chosen steps, write their outputs and a Log line each, save. On error nothing is saved."""
+    chosen = select_steps(steps)
+    inputs = load_inputs(book)
+    earlier: Outputs = {}
+    produced = {t for s in chosen for t in s.produces}
+    for need in sorted({n for s in chosen for n in s.needs} - produced):
+        frame, problems = book.read_table(C.table(need))
+        if problems:  # an earlier step's output is missing or was edited into something unreadable
+            raise ValidationError(problems)
+        earlier[need] = frame.reset_index(drop=True)
+    results = compute(inputs, chosen, earlier, progress)
+    for step in chosen:
+        for name in step.produces:
+            book.write_table(C.table(name), results[name])
+        book.log(step.name, f"step {step.number} {step.title}: " + ", ".join(
+            f"{name} {len(results[name])} rows" for name in step.produces))
+    book.save()
+    return results

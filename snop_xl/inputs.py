@@ -1,0 +1,211 @@
+"""The cycle's inputs read from a workbook, typed and validated as a whole before any step runs.
+
+`load_inputs(book)` reads every input table, checks each cell against the contract and every cross-table rule,
+and either returns `Inputs` or raises one ValidationError listing all problems with their cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import contract as C
+from .errors import Problem, ValidationError
+from .io.base import BookIO, CellError, cell_of, coerce_checked, is_blank
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed Settings; attribute names are the contract's setting keys."""
+
+    cycle_month: pd.Period
+    horizon: int = 18
+    bucket: str = "month"
+    currency: str = "USD"
+    service_level: float = 0.95
+    default_method: str = "auto"
+    season_length: int = 12
+    holding_rate: float = 0.25
+    backlog_rate: float = 0.10
+    days_per_period: int = 30
+    cleanse_history: bool = False
+    approver: str = ""
+    archive_path: str = ""
+
+    @property
+    def periods(self) -> pd.PeriodIndex:
+        """The plan's months: cycle month and the horizon after it."""
+        return pd.period_range(self.cycle_month, periods=self.horizon, freq="M")
+
+
+assert [f.name for f in dataclasses.fields(Settings)] == [s.key for s in C.SETTINGS], "Settings out of contract"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Every input table as a typed frame (columns = contract keys) plus Settings. History is long."""
+
+    settings: Settings
+    items: pd.DataFrame
+    history: pd.DataFrame
+    events: pd.DataFrame
+    overrides: pd.DataFrame
+    inventory: pd.DataFrame
+    capacity: pd.DataFrame
+    bill_of_resources: pd.DataFrame
+    suppliers: pd.DataFrame
+    budget: pd.DataFrame
+    scenarios: pd.DataFrame
+    decisions: pd.DataFrame
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def replace(self, **changes: Any) -> "Inputs":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def active_items(self) -> pd.DataFrame:
+        return self.items[self.items["active"].fillna(True).astype(bool)]
+
+    def content_hash(self) -> str:
+        """SHA-256 of every input value: two books with the same inputs get the same hash."""
+        h = hashlib.sha256(repr(dataclasses.astuple(self.settings)).encode())
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, pd.DataFrame):
+                h.update(f.name.encode())
+                h.update(value.reset_index(drop=True).to_csv(index=False).encode())
+        return h.hexdigest()
+
+
+#: Inputs attribute for each input table of the contract (Settings handled apart).
+FIELD_OF_TABLE = {"Items": "items", "History": "history", "Events": "events", "Overrides": "overrides",
+                  "Inventory": "inventory", "Capacity": "capacity", "BillOfResources": "bill_of_resources",
+                  "Suppliers": "suppliers", "Budget": "budget", "Scenarios": "scenarios", "Decisions": "decisions"}
+assert set(FIELD_OF_TABLE) | {"Settings"} == {t.name for t in C.INPUT_TABLES}
+
+
+def load_inputs(book: BookIO) -> Inputs:
+    """Read and validate all inputs; raise ValidationError with every problem found, in one pass."""
+    problems: list[Problem] = []
+    frames: dict[str, pd.DataFrame] = {}
+    for spec in C.INPUT_TABLES:
+        frame, found = book.read_table(spec)
+        frames[spec.name] = frame
+        problems += found
+    settings, found = parse_settings(frames["Settings"])
+    problems += found
+    if settings is not None:
+        problems += check_inputs(settings, frames)
+    if problems:
+        raise ValidationError(problems)
+    return Inputs(settings=settings, **{attr: frames[name] for name, attr in FIELD_OF_TABLE.items()})
+
+
+def parse_settings(frame: pd.DataFrame) -> tuple[Settings | None, list[Problem]]:
+    """Settings from the key/value table; labels or keys are accepted, case-insensitively."""
+    sheet = C.SETTINGS_TABLE.sheet
+    by_name = {}
+    for s in C.SETTINGS:
+        by_name[s.key.lower()] = s
+        by_name[s.label.lower()] = s
+    values: dict[str, Any] = {}
+    problems = []
+    for row, name, value in zip(frame.index, frame.get("setting", []), frame.get("value", [])):
+        spec = by_name.get(str(name).strip().lower())
+        if spec is None:
+            problems.append(Problem(sheet, cell_of(frame, "setting", row), "unknown setting", name,
+                                    "one of " + ", ".join(s.label for s in C.SETTINGS)))
+            continue
+        if is_blank(value):
+            continue
+        try:
+            values[spec.key] = coerce_checked(value, spec)
+        except CellError as exc:
+            problems.append(Problem(sheet, cell_of(frame, "value", row), f"bad {spec.label}", value, str(exc)))
+    if "cycle_month" not in values and not any("Cycle month" in p.message for p in problems):
+        problems.append(Problem(sheet, cell_of(frame, "setting"), "Cycle month is not set",
+                                expected="a row 'Cycle month' with the first month of the plan, e.g. 2026-12"))
+    if problems:
+        return None, problems
+    return Settings(**values), []
+
+
+def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Rules that span rows or tables: duplicates, unknown names, months outside the horizon, ..."""
+    out: list[Problem] = []
+    items, history = t["Items"], t["History"]
+    known_items = set(items["item"].dropna())
+    known_families = set(items["family"].dropna())
+    periods = settings.periods
+    first, last = periods[0], periods[-1]
+
+    for name, frame in t.items():
+        spec = C.table(name)
+        if spec.key and not spec.wide_periods and len(frame):
+            keys = [k for k in spec.key if k in frame]
+            dup = frame.duplicated(keys, keep="first")
+            for row in frame.index[dup]:
+                what = ", ".join(str(frame.at[row, k]) for k in keys) if frame.index.is_unique else ""
+                out.append(Problem(spec.sheet, cell_of(frame, keys[0], row), f"duplicate {' + '.join(keys)}", what,
+                                   "each once"))
+
+    def unknown(name: str, frame: pd.DataFrame, key: str, known: set, what: str) -> None:
+        if key not in frame:
+            return
+        for row, value in frame[key].items():
+            if value is not None and not pd.isna(value) and value not in known:
+                out.append(Problem(name, cell_of(frame, key, row), f"unknown {what}", value,
+                                   f"a{'n' if what[0] in 'aeiou' else ''} {what} from the Items sheet"))
+
+    hist_rows = history.drop_duplicates("item") if len(history) else history
+    unknown("History", hist_rows, "item", known_items, "item")
+    if len(history):
+        for item, rows in history.groupby("item").groups.items():
+            if len(set(rows)) > 1:
+                out.append(Problem("History", cell_of(history, "item", max(rows)), "item listed twice", item,
+                                   "one row per item"))
+        late = sorted(p for p in history["period"].unique() if p >= first)
+        for p in late:
+            out.append(Problem("History", cell_of(history, p), "history month is inside the plan", str(p),
+                               f"months before the cycle month {first}"))
+    for name in ("Events", "Overrides", "BillOfResources"):
+        frame = t[name]
+        unknown(name, frame, "item", known_items, "item")
+        unknown(name, frame, "family", known_families, "family")
+        for row in frame.index:
+            if pd.isna(frame.at[row, "item"]) and pd.isna(frame.at[row, "family"]):
+                out.append(Problem(name, cell_of(frame, "item", row), "neither item nor family given",
+                                   expected="an item or a family"))
+    for name in ("Inventory", "Suppliers"):
+        unknown(name, t[name], "item", known_items, "item")
+    unknown("Budget", t["Budget"], "family", known_families, "family")
+    unknown("Budget", t["Budget"], "item", known_items, "item")
+    resources = set(t["Capacity"]["resource"].dropna())
+    bor = t["BillOfResources"]
+    for row, value in bor["resource"].items():
+        if value is not None and value not in resources:
+            out.append(Problem("BillOfResources", cell_of(bor, "resource", row), "unknown resource", value,
+                               "a resource from the Capacity sheet"))
+
+    events = t["Events"]
+    for row in events.index:
+        pct, qty = events.at[row, "uplift_pct"], events.at[row, "uplift_qty"]
+        if pd.isna(pct) == pd.isna(qty):
+            out.append(Problem("Events", cell_of(events, "uplift_pct", row), "give exactly one of Uplift % and "
+                               "Uplift Qty", expected="one uplift per event row"))
+        if events.at[row, "start"] is not None and events.at[row, "end"] is not None \
+                and events.at[row, "end"] < events.at[row, "start"]:
+            out.append(Problem("Events", cell_of(events, "end", row), "event ends before it starts",
+                               str(events.at[row, "end"]), f"a month from {events.at[row, 'start']} on"))
+
+    for name, col in (("Overrides", "period"), ("Capacity", "period"), ("Budget", "period")):
+        frame = t[name]
+        for row, p in frame[col].items():
+            if p is not None and not pd.isna(p) and not first <= p <= last:
+                out.append(Problem(name, cell_of(frame, col, row), "month outside the plan horizon", str(p),
+                                   f"a month from {first} to {last}"))
+    return out

@@ -1,0 +1,185 @@
+"""Headless BookIO on openpyxl: reads and writes .xlsx/.xlsm files with no Excel, saves atomically.
+
+The VBA project (vbaProject.bin) and a 2007-schema ribbon (customUI/customUI.xml) are carried through a save
+byte-for-byte by openpyxl's keep_vba mode; tests check it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
+
+from .. import contract as C
+from ..errors import SnopError
+from .base import BookIO, RawTable, is_blank
+
+MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
+TABLE_STYLE = {C.Role.INPUT: "TableStyleMedium2", C.Role.OUTPUT: "TableStyleMedium4"}
+HEADER_FILL = {C.Role.INPUT: "FFDDEBF7", C.Role.OUTPUT: "FFE2EFDA"}
+_TAB_COLOR = {C.Role.INPUT: "4472C4", C.Role.OUTPUT: "70AD47"}
+
+
+class OpenpyxlBook(BookIO):
+    """A workbook file opened with openpyxl. Nothing reaches the disk until save()."""
+
+    def __init__(self, path: str | os.PathLike, workbook: Workbook | None = None):
+        self.path = Path(path)
+        if workbook is None:
+            if not self.path.exists():
+                raise SnopError(f"{self.path}: no such workbook")
+            workbook = open_workbook(self.path)
+        self.wb = workbook
+        self._values: Workbook | None = None  # data_only twin, loaded only if a formula cell is read
+
+    @classmethod
+    def new(cls, path: str | os.PathLike) -> "OpenpyxlBook":
+        """An empty book with every sheet of the contract, inputs first, each with its (empty) tables."""
+        wb = Workbook()
+        wb.remove(wb.active)
+        book = cls(path, wb)
+        for sheet in C.SHEETS.values():
+            book._sheet(sheet.name)
+            for spec in sheet.tables:
+                if not spec.wide_periods:
+                    book.write_rows(spec, [])
+        return book
+
+    # ---- finding tables ------------------------------------------------------------------------------------
+    def _find(self, spec: C.Table) -> tuple[Any, XLTable] | None:
+        candidates = [self.wb[spec.sheet]] if spec.sheet in self.wb.sheetnames else []
+        candidates += [ws for ws in self.wb.worksheets if ws.title != spec.sheet]
+        for ws in candidates:
+            for tbl in ws.tables.values():
+                if tbl.displayName.lower() == spec.list_object.lower():
+                    return ws, tbl
+        return None
+
+    def has_table(self, spec: C.Table) -> bool:
+        return self._find(spec) is not None
+
+    def read_raw(self, spec: C.Table) -> RawTable:
+        ws, tbl = self._find(spec)
+        min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
+        max_row -= tbl.totalsRowCount or 0
+        # rows typed or pasted just under a table belong to it, as Excel would extend it
+        while any(not is_blank(ws.cell(max_row + 1, c).value) for c in range(min_col, max_col + 1)):
+            max_row += 1
+        grid = [list(r) for r in ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col,
+                                               values_only=True)]
+        grid = [[self._value(ws, min_row + i, min_col + j, v) for j, v in enumerate(row)]
+                for i, row in enumerate(grid)]
+        return RawTable(ws.title, grid[0], grid[1:], min_row, min_col)
+
+    def _value(self, ws: Any, row: int, col: int, value: Any) -> Any:
+        """The cell's value; for a formula, the value Excel last calculated (None if it never was)."""
+        if isinstance(value, str) and value.startswith("="):
+            if self._values is None:
+                self._values = load_workbook(self.path, data_only=True, read_only=False)
+            return self._values[ws.title].cell(row, col).value
+        return value
+
+    # ---- writing -------------------------------------------------------------------------------------------
+    def _sheet(self, name: str) -> Any:
+        if name in self.wb.sheetnames:
+            return self.wb[name]
+        order = list(C.SHEETS)
+        position = len(self.wb.sheetnames)
+        if name in order:  # keep contract order among the sheets that exist
+            later = [s for s in order[order.index(name) + 1:] if s in self.wb.sheetnames]
+            if later:
+                position = self.wb.sheetnames.index(later[0])
+        ws = self.wb.create_sheet(name, position)
+        role = C.SHEETS[name].role if name in C.SHEETS else C.Role.OUTPUT
+        ws.sheet_properties.tabColor = _TAB_COLOR[role]
+        ws.freeze_panes = "A2"
+        return ws
+
+    def write_rows(self, spec: C.Table, rows: list[list[Any]], header: list[str] | None = None) -> None:
+        header = header or spec.headers
+        ws = self._sheet(spec.sheet)
+        first = spec.first_column
+        width = len(header)
+        found = self._find(spec)
+        if found and found[0] is ws:
+            old_min_col, _, old_max_col, _ = range_boundaries(found[1].ref)
+            width_to_clear = max(width, old_max_col - old_min_col + 1)
+            del ws.tables[found[1].name]
+        else:
+            width_to_clear = width
+        for row in ws.iter_rows(min_row=1, max_row=max(ws.max_row, 1), min_col=first,
+                                max_col=first + width_to_clear - 1):
+            for cell in row:
+                cell.value = None
+        fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
+        for j, text in enumerate(header):
+            cell = ws.cell(1, first + j, text)
+            cell.font = Font(bold=True)
+            cell.fill = fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            letter = get_column_letter(first + j)
+            if ws.column_dimensions[letter].width in (None, 13.0):
+                ws.column_dimensions[letter].width = max(10, min(40, len(str(text)) + 4))
+        formats = [c.number_format for c in spec.columns]
+        if spec.wide_periods:
+            formats += [spec.wide_value.number_format] * (width - len(formats))
+        for i, values in enumerate(rows):
+            for j, value in enumerate(values):
+                cell = ws.cell(2 + i, first + j, value)
+                if formats[j] and value is not None:
+                    cell.number_format = formats[j]
+        last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
+        ref = f"{get_column_letter(first)}1:{get_column_letter(first + width - 1)}{last_row}"
+        table = XLTable(displayName=spec.list_object, ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE[spec.role], showRowStripes=True)
+        ws.add_table(table)
+
+    def append_rows(self, spec: C.Table, rows: list[list[Any]]) -> None:
+        found = self._find(spec)
+        if found is None:
+            self.write_rows(spec, rows)
+            return
+        ws, tbl = found
+        min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
+        while max_row > min_row and all(is_blank(ws.cell(max_row, c).value) for c in range(min_col, max_col + 1)):
+            max_row -= 1
+        formats = [c.number_format for c in spec.columns]
+        for i, values in enumerate(rows, start=1):
+            for j, value in enumerate(values):
+                cell = ws.cell(max_row + i, min_col + j, value)
+                if formats[j] and value is not None:
+                    cell.number_format = formats[j]
+        tbl.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row + max(len(rows), 1)}"
+        if tbl.autoFilter is not None:
+            tbl.autoFilter.ref = tbl.ref
+
+    def save(self, target: str | os.PathLike | None = None) -> Path:
+        """Write to a temp file beside the target, then rename over it: the target is either old or new."""
+        target = Path(target or self.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            self.wb.save(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.path = target
+        return target
+
+
+def open_workbook(path: Path) -> Workbook:
+    """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them."""
+    try:
+        return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=False)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise SnopError(f"{path}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None

@@ -22,8 +22,9 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL = "text", "number", "integer", "percent", "date", "period", "bool"
-DTYPES = (TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL)
+TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL, ANY = (
+    "text", "number", "integer", "percent", "date", "period", "bool", "any")
+DTYPES = (TEXT, NUMBER, INTEGER, PERCENT, DATE, PERIOD, BOOL, ANY)  # ANY: kept as found (Settings values)
 
 #: Excel number formats used when the engine writes a column of this kind.
 FORMATS = {
@@ -179,7 +180,7 @@ def _c(key: str, header: str, dtype: str, doc: str = "", **kw: Any) -> Column:
 
 SETTINGS_TABLE = Table("Settings", "Settings", Role.INPUT, (
     _c("setting", "Setting", TEXT, "Name of the setting (see the list below)."),
-    _c("value", "Value", TEXT, "Its value.", nullable=True),
+    _c("value", "Value", ANY, "Its value; typed by the setting.", nullable=True),
     _c("description", "Description", TEXT, "What it means.", required=False, nullable=True),
 ), "Cycle parameters, one per row.", key=("setting",))
 

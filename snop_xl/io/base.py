@@ -122,6 +122,8 @@ def coerce(value: Any, dtype: str) -> Any:
     """Convert one cell value to the engine's type for `dtype`; raises CellError naming what was expected."""
     if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
         raise CellError(f"a value, not the Excel error {value.strip()}")
+    if dtype == C.ANY:
+        return value.strip() if isinstance(value, str) else value
     if dtype == C.TEXT:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
@@ -301,7 +303,7 @@ def parse_table(spec: C.Table, raw: RawTable) -> tuple[pd.DataFrame, list[Proble
 
 
 def _expected(column: C.Column) -> str:
-    return {C.TEXT: "a text", C.NUMBER: "a number", C.INTEGER: "a whole number", C.PERCENT: "a percentage",
+    return {C.ANY: "a value", C.TEXT: "a text", C.NUMBER: "a number", C.INTEGER: "a whole number", C.PERCENT: "a percentage",
             C.DATE: "a date", C.PERIOD: "a month like 2026-12", C.BOOL: "TRUE or FALSE"}[column.dtype]
 
 
@@ -324,6 +326,8 @@ def to_cell(value: Any, dtype: str) -> Any:
         return pd.Timestamp(value).to_pydatetime()
     if dtype == C.BOOL:
         return bool(value)
+    if dtype == C.ANY:
+        return value.to_timestamp().to_pydatetime() if isinstance(value, pd.Period) else value
     if dtype == C.INTEGER:
         return int(value)
     if dtype in (C.NUMBER, C.PERCENT):

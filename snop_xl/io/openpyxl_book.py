@@ -68,7 +68,9 @@ class OpenpyxlBook(BookIO):
         ws, tbl = self._find(spec)
         min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
         max_row -= tbl.totalsRowCount or 0
-        # rows typed or pasted just under a table belong to it, as Excel would extend it
+        # columns headed and rows typed or pasted just beside a table belong to it, as Excel would extend it
+        while not is_blank(ws.cell(min_row, max_col + 1).value):
+            max_col += 1
         while any(not is_blank(ws.cell(max_row + 1, c).value) for c in range(min_col, max_col + 1)):
             max_row += 1
         grid = [list(r) for r in ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col,

@@ -1,0 +1,180 @@
+"""A realistic demo workbook: three families, 36 items with seasonal, trending and intermittent demand, 36 months of
+history, three resources, suppliers, a budget that disagrees with the forecast, events, overrides and scenarios.
+
+The data is generated from a seed, so the same seed always gives the same book.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import contract as C
+from .io.base import to_rows
+from .io.openpyxl_book import OpenpyxlBook
+
+CYCLE_MONTH = pd.Period("2026-12", "M")
+HISTORY_MONTHS = 36
+HORIZON = 18
+
+#: family -> (code prefix, price range, cost share, seasonal amplitude, peak month, yearly trend)
+FAMILIES = {
+    "Hand Tools": ("HT", (18.0, 45.0), 0.55, 0.10, 11, 0.02),
+    "Power Tools": ("PT", (89.0, 249.0), 0.62, 0.25, 11, 0.12),
+    "Garden": ("GD", (24.0, 79.0), 0.50, 0.60, 5, 0.04),
+}
+RESOURCES = {"Assembly": 0.30, "Machining": 0.22, "Packing": 0.06}  # mean hours per unit
+
+
+def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Every input table of the demo as contract frames (History long)."""
+    rng = np.random.default_rng(seed)
+    history_periods = pd.period_range(end=CYCLE_MONTH - 1, periods=HISTORY_MONTHS, freq="M")
+    plan_periods = pd.period_range(CYCLE_MONTH, periods=HORIZON, freq="M")
+    items, history = [], []
+    for family, (prefix, (lo, hi), cost_share, amplitude, peak, trend) in FAMILIES.items():
+        for n in range(1, 13):
+            item = f"{prefix}-{n:03d}"
+            price = round(float(rng.uniform(lo, hi)), 2)
+            intermittent = n in (11, 12)  # spare parts and slow movers
+            new_item = family == "Power Tools" and n == 10  # launched 14 months ago
+            level = rng.uniform(3, 8) if intermittent else rng.uniform(60, 400) * (40 / price) ** 0.5 * 3
+            t = np.arange(HISTORY_MONTHS)
+            months = np.array([p.month for p in history_periods])
+            season = 1 + amplitude * np.cos(2 * np.pi * (months - peak) / 12)
+            growth = (1 + trend + rng.normal(0, 0.03)) ** (t / 12)
+            mean = level * season * growth
+            if intermittent:
+                qty = np.where(rng.random(HISTORY_MONTHS) < 0.35, rng.poisson(level, HISTORY_MONTHS), 0)
+            else:
+                qty = np.maximum(0, np.round(rng.normal(mean, 0.12 * mean)))
+            if new_item:
+                qty[: HISTORY_MONTHS - 14] = np.nan
+            items.append({"item": item, "description": f"{family} item {n}", "family": family, "unit_price": price,
+                          "unit_cost": round(price * cost_share * rng.uniform(0.9, 1.1), 2),
+                          "lead_time": int(rng.integers(0, 3)), "min_lot": float(rng.choice([0, 50, 100])),
+                          "active": not (family == "Hand Tools" and n == 9)})
+            history += [{"item": item, "period": p, "qty": float(q)} for p, q in zip(history_periods, qty)
+                        if not np.isnan(q)]
+    items_df = pd.DataFrame(items)
+    history_df = pd.DataFrame(history)
+
+    recent = history_df[history_df["period"] > CYCLE_MONTH - 13].groupby("item")["qty"].mean()
+    inventory = pd.DataFrame({
+        "item": items_df["item"],
+        "on_hand": [float(round(recent.get(i, 0) * rng.uniform(0.4, 2.2))) for i in items_df["item"]],
+        "ss_policy": ["fixed" if i.endswith(("011", "012")) else "service" for i in items_df["item"]],
+        "ss_value": [5.0 if i.endswith(("011", "012")) else None for i in items_df["item"]],
+    })
+
+    bor = pd.DataFrame([{"item": None, "family": f, "resource": r,
+                         "hours_per_unit": round(h * {"Hand Tools": 0.6, "Power Tools": 1.6, "Garden": 0.9}[f], 3)}
+                        for f in FAMILIES for r, h in RESOURCES.items()])
+    # capacity sized on average load so that seasonal peaks overload it
+    hist_month = history_df.merge(items_df[["item", "family"]]).groupby("family")["qty"].sum() / HISTORY_MONTHS
+    capacity = []
+    for resource in RESOURCES:
+        load = sum(hist_month[f] * bor[(bor.family == f) & (bor.resource == resource)]["hours_per_unit"].iloc[0]
+                   for f in FAMILIES)
+        for p in plan_periods:
+            capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 1.12, -1)),
+                             "overtime_hours": float(round(load * 0.15, -1)), "regular_cost": 38.0,
+                             "overtime_cost": 57.0})
+
+    suppliers = pd.DataFrame([
+        {"item": f"HT-{n:03d}", "supplier": "Acme Forge", "lead_time": 2, "fill_rate": 0.92,
+         "max_per_period": 900.0} for n in range(1, 7)] + [
+        {"item": f"GD-{n:03d}", "supplier": "GreenSupply", "lead_time": 1, "fill_rate": 0.97,
+         "max_per_period": None} for n in range(1, 5)])
+
+    # finance budgeted last year's volume +8% at list price, flat through the year: it disagrees with seasonality
+    fam_hist = history_df.merge(items_df[["item", "family", "unit_price"]])
+    last_year = fam_hist[fam_hist["period"] > CYCLE_MONTH - 13]
+    budget = []
+    for family, rows in last_year.groupby("family"):
+        units = rows["qty"].sum() * 1.08 / 12
+        price = (rows["qty"] * rows["unit_price"]).sum() / max(rows["qty"].sum(), 1) * 1.03
+        for p in plan_periods[:13]:
+            budget.append({"family": family, "item": None, "period": p, "units": float(round(units)),
+                           "revenue": float(round(units * price, -2))})
+
+    events = pd.DataFrame([
+        {"item": None, "family": "Garden", "start": pd.Period("2027-03", "M"), "end": pd.Period("2027-04", "M"),
+         "uplift_pct": 0.20, "uplift_qty": None, "owner": "Marketing", "note": "Spring catalogue promotion"},
+        {"item": None, "family": "Power Tools", "start": pd.Period("2027-11", "M"),
+         "end": pd.Period("2027-11", "M"), "uplift_pct": None, "uplift_qty": 400.0, "owner": "Marketing",
+         "note": "Black Friday"},
+        {"item": "HT-003", "family": None, "start": pd.Period("2027-02", "M"), "end": pd.Period("2027-06", "M"),
+         "uplift_pct": None, "uplift_qty": 60.0, "owner": "Sales North", "note": "New DIY chain listing"},
+    ])
+    overrides = pd.DataFrame([
+        {"item": "PT-001", "family": None, "period": pd.Period("2027-01", "M"), "qty": 420.0,
+         "owner": "Sales North", "reason": "Key account order confirmed"},
+        {"item": "PT-001", "family": None, "period": pd.Period("2027-02", "M"), "qty": 380.0,
+         "owner": "Sales North", "reason": "Key account order confirmed"},
+        {"item": "GD-002", "family": None, "period": pd.Period("2027-04", "M"), "qty": 900.0,
+         "owner": "Sales South", "reason": "Retailer planogram reset"},
+        {"item": None, "family": "Hand Tools", "period": pd.Period("2027-01", "M"), "qty": 2600.0,
+         "owner": "Marketing", "reason": "Post-holiday slowdown"},
+    ])
+    scenarios = pd.DataFrame([
+        {"scenario": "Best case", "scope": "", "start": None, "end": None, "demand_factor": 1.10,
+         "capacity_factor": 1.0, "supply_factor": 1.0, "price_factor": 1.02, "cost_factor": 1.0,
+         "note": "Strong season, price increase holds"},
+        {"scenario": "Worst case", "scope": "", "start": None, "end": None, "demand_factor": 0.85,
+         "capacity_factor": 1.0, "supply_factor": 1.0, "price_factor": 0.97, "cost_factor": 1.03,
+         "note": "Weak market, discounting"},
+        {"scenario": "Worst case", "scope": "Machining", "start": pd.Period("2027-03", "M"),
+         "end": pd.Period("2027-04", "M"), "demand_factor": 1.0, "capacity_factor": 0.5, "supply_factor": 1.0,
+         "price_factor": 1.0, "cost_factor": 1.0, "note": "Machining line overhaul"},
+        {"scenario": "Supplier disruption", "scope": "Acme Forge", "start": pd.Period("2027-02", "M"),
+         "end": pd.Period("2027-05", "M"), "demand_factor": 1.0, "capacity_factor": 1.0, "supply_factor": 0.6,
+         "price_factor": 1.0, "cost_factor": 1.05, "note": "Port strike at the supplier"},
+    ])
+    decisions = pd.DataFrame([
+        {"date": pd.Timestamp("2026-11-20"), "decision": "Approve overtime on Assembly for the spring peak",
+         "owner": "VP Operations", "scenario": "", "note": "Revisit after March actuals"},
+    ])
+    return {"Items": items_df, "History": history_df, "Inventory": inventory, "Capacity": pd.DataFrame(capacity),
+            "BillOfResources": bor, "Suppliers": suppliers, "Budget": pd.DataFrame(budget), "Events": events,
+            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions}
+
+
+def demo_settings() -> dict[str, object]:
+    return {"cycle_month": CYCLE_MONTH, "horizon": HORIZON, "currency": "USD", "service_level": 0.95,
+            "approver": "S&OP Lead"}
+
+
+def write_inputs(book: OpenpyxlBook, frames: dict[str, pd.DataFrame], settings: dict[str, object]) -> None:
+    """Fill a book's input tables from contract frames (the privileged write only builders use)."""
+    rows = []
+    for s in C.SETTINGS:
+        value = settings.get(s.key, s.default)
+        if isinstance(value, pd.Period):
+            value = str(value)
+        rows.append([s.label, value, s.doc])
+    book.write_rows(C.SETTINGS_TABLE, rows)
+    for spec in C.INPUT_TABLES:
+        if spec.name not in frames:
+            continue
+        frame = frames[spec.name]
+        if spec.wide_periods:
+            wide = frame.pivot(index="item", columns="period", values="qty").sort_index(axis=1)
+            header = spec.headers + [str(p) for p in wide.columns]
+            body = [[item] + [None if pd.isna(v) else float(v) for v in values]
+                    for item, values in zip(wide.index, wide.to_numpy())]
+            book.write_rows(spec, body, header=header)
+        else:
+            book.write_rows(spec, to_rows(spec, frame))
+
+
+def write_demo_book(path: str | Path = "out/SNOP_Demo.xlsx", seed: int = 7) -> Path:
+    """Write the demo inputs to a new workbook at `path` (outputs empty until the cycle runs)."""
+    path = Path(path)
+    book = OpenpyxlBook.new(path)
+    book.wb.properties.created = dt.datetime(2026, 11, 1)
+    write_inputs(book, demo_frames(seed), demo_settings())
+    return book.save()

@@ -1,0 +1,58 @@
+"""Shared fixtures: small books built from the contract, the demo book, paths to shared sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from snop_xl import contract as C
+from snop_xl.demo import write_inputs
+from snop_xl.io import OpenpyxlBook
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def make_book(path: Path, frames: dict[str, pd.DataFrame], settings: dict | None = None) -> Path:
+    """A workbook with every contract table, filled from contract frames (History long)."""
+    book = OpenpyxlBook.new(path)
+    write_inputs(book, frames, {"cycle_month": pd.Period("2027-01", "M"), "horizon": 6, **(settings or {})})
+    return book.save()
+
+
+def small_frames() -> dict[str, pd.DataFrame]:
+    """Two items in one family, one resource: small enough to compute every answer by hand."""
+    P = lambda s: pd.Period(s, "M")  # noqa: E731
+    hist = [("A", P(f"2026-{m:02d}"), 10.0) for m in range(1, 13)] + \
+           [("B", P(f"2026-{m:02d}"), 20.0) for m in range(1, 13)]
+    return {
+        "Items": pd.DataFrame({"item": ["A", "B"], "description": ["", ""], "family": ["F", "F"],
+                               "unit_price": [10.0, 5.0], "unit_cost": [6.0, 2.0], "lead_time": [0, 0],
+                               "min_lot": [0.0, 0.0], "active": [True, True]}),
+        "History": pd.DataFrame(hist, columns=["item", "period", "qty"]),
+        "Inventory": pd.DataFrame({"item": ["A", "B"], "on_hand": [15.0, 0.0], "ss_policy": ["fixed", "fixed"],
+                                   "ss_value": [0.0, 0.0]}),
+        "Capacity": pd.DataFrame({"resource": ["Line"] * 6, "period": pd.period_range("2027-01", periods=6, freq="M"),
+                                  "available_hours": [100.0] * 6, "overtime_hours": [0.0] * 6,
+                                  "regular_cost": [0.0] * 6, "overtime_cost": [0.0] * 6}),
+        "BillOfResources": pd.DataFrame({"item": [None], "family": ["F"], "resource": ["Line"],
+                                         "hours_per_unit": [1.0]}),
+        "Budget": pd.DataFrame({"family": ["F"] * 6, "item": [None] * 6,
+                                "period": pd.period_range("2027-01", periods=6, freq="M"),
+                                "units": [30.0] * 6, "revenue": [200.0] * 6}),
+    }
+
+
+@pytest.fixture
+def small_book(tmp_path: Path) -> Path:
+    return make_book(tmp_path / "small.xlsx", small_frames())
+
+
+@pytest.fixture(scope="session")
+def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workbook's inputs (no outputs yet); copy it before changing it."""
+    from snop_xl.demo import write_demo_book
+
+    return write_demo_book(tmp_path_factory.mktemp("demo") / "demo.xlsx")

@@ -1,0 +1,140 @@
+"""BookIO on real files: typed round trip, whole-table rewrites, input protection, atomic saves, VBA survival."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xlwings
+
+from snop_xl import contract as C
+from snop_xl.errors import SnopError
+from snop_xl.io import OpenpyxlBook, open_book
+
+from .conftest import make_book, small_frames
+
+
+def test_inputs_round_trip_typed(small_book: Path) -> None:
+    book = open_book(small_book)
+    frames = small_frames()
+    items, problems = book.read_table("Items")
+    assert problems == []
+    assert list(items.index) == [2, 3]  # index = sheet rows, for error addresses
+    pd.testing.assert_frame_equal(items.reset_index(drop=True)[["item", "family", "unit_price", "unit_cost"]],
+                                  frames["Items"][["item", "family", "unit_price", "unit_cost"]],
+                                  check_dtype=False)
+    history, problems = book.read_table("History")
+    assert problems == [] and len(history) == 24
+    assert history["period"].dtype == "period[M]"
+    assert history.groupby("item")["qty"].sum().to_dict() == {"A": 120.0, "B": 240.0}
+    capacity, _ = book.read_table("Capacity")
+    assert capacity["period"].iloc[0] == pd.Period("2027-01", "M")
+
+
+def test_output_rewritten_whole_and_side_by_side(small_book: Path) -> None:
+    book = open_book(small_book)
+    gaps = pd.DataFrame({"family": ["F"] * 5, "period": pd.period_range("2027-01", periods=5, freq="M"),
+                         "demand": [1.0] * 5, "supply": [1.0] * 5, "gap": [0.0] * 5, "gap_value": [0.0] * 5})
+    exceptions = pd.DataFrame({"rank": [1], "kind": ["shortage"], "family": ["F"], "item": ["A"],
+                               "period": [pd.Period("2027-02", "M")], "units": [3.0], "value": [30.0],
+                               "message": ["A short"]})
+    book.write_table("Gaps", gaps)
+    book.write_table("Exceptions", exceptions)
+    book.write_table("Gaps", gaps.head(2))
+    book.save()
+    again = open_book(small_book)
+    assert len(again.read_table("Gaps")[0]) == 2
+    exc, problems = again.read_table("Exceptions")
+    assert problems == [] and exc["message"].tolist() == ["A short"]
+    assert C.EXCEPTIONS.anchor == "H1"  # beside Gaps, one empty column between
+    ws = again.wb["Reconciliation"]
+    assert ws["A4"].value is None and ws["H2"].value == 1
+
+
+def test_input_tables_are_never_written(small_book: Path) -> None:
+    before = small_book.read_bytes()
+    with pytest.raises(SnopError, match="input table"):
+        open_book(small_book).write_table("Items", small_frames()["Items"])
+    assert small_book.read_bytes() == before
+
+
+def test_log_appends(small_book: Path) -> None:
+    book = open_book(small_book)
+    book.log("test", "first")
+    book.log("test", "second", level="WARNING", location="Items!A2")
+    book.save()
+    log, problems = open_book(small_book).read_table("Log")
+    assert problems == []
+    assert log["message"].tolist() == ["first", "second"]
+    assert log["location"].tolist()[1] == "Items!A2"
+
+
+def test_failed_save_leaves_file_and_no_temp(small_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = small_book.read_bytes()
+    book = open_book(small_book)
+    book.log("test", "never saved")
+
+    def broken_save(filename: str) -> None:
+        Path(filename).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(book.wb, "save", broken_save)
+    with pytest.raises(OSError):
+        book.save()
+    assert small_book.read_bytes() == before
+    assert [p.name for p in small_book.parent.iterdir()] == [small_book.name]
+
+
+def test_rows_pasted_under_a_table_are_read(small_book: Path) -> None:
+    book = open_book(small_book)
+    ws = book.wb["Items"]
+    ws.append(["C", "pasted", "F", 1.0, 0.5, 0, 0, True])  # below the table's ref, as a paste leaves it
+    items, problems = book.read_table("Items")
+    assert problems == [] and items["item"].tolist() == ["A", "B", "C"]
+
+
+def _with_ribbon(path: Path) -> None:
+    """Add a 2007-schema customUI ribbon part to an .xlsm, as the template has."""
+    ribbon = (b'<customUI xmlns="http://schemas.microsoft.com/office/2006/01/customui"><ribbon><tabs>'
+              b'<tab id="snop" label="S&amp;OP"/></tabs></ribbon></customUI>')
+    rel = (b'<Relationship Id="rIdSnopUI" Type="http://schemas.microsoft.com/office/2006/relationships/ui/'
+           b'extensibility" Target="customUI/customUI.xml"/>')
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "_rels/.rels":
+                data = data.replace(b"</Relationships>", rel + b"</Relationships>")
+            dst.writestr(info, data)
+        dst.writestr("customUI/customUI.xml", ribbon)
+    tmp.replace(path)
+
+
+def test_vba_project_and_ribbon_survive_a_run(tmp_path: Path) -> None:
+    path = tmp_path / "macro.xlsm"
+    shutil.copy(Path(xlwings.__file__).parent / "quickstart_standalone.xlsm", path)
+    _with_ribbon(path)
+    with zipfile.ZipFile(path) as z:
+        vba, ribbon = z.read("xl/vbaProject.bin"), z.read("customUI/customUI.xml")
+    book = OpenpyxlBook(path)
+    book.write_table("Gaps", pd.DataFrame(columns=C.GAPS.keys))
+    book.log("test", "run")
+    book.save()
+    with zipfile.ZipFile(path) as z:
+        assert z.read("xl/vbaProject.bin") == vba
+        assert z.read("customUI/customUI.xml") == ribbon
+        assert b"ui/extensibility" in z.read("_rels/.rels")
+        assert b"application/vnd.ms-excel.sheet.macroEnabled.main+xml" in z.read("[Content_Types].xml")
+    assert "Reconciliation" in OpenpyxlBook(path).wb.sheetnames
+
+
+def test_not_a_workbook_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.xlsx"
+    bogus.write_text("hello")
+    with pytest.raises(SnopError, match="bogus.xlsx"):
+        open_book(bogus)
+    with pytest.raises(SnopError, match="no such workbook"):
+        open_book(tmp_path / "missing.xlsx")

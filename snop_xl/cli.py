@@ -60,6 +60,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import workbook_markdown
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(workbook_markdown(), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -79,11 +88,16 @@ def _book_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("book", help="workbook (.xlsx/.xlsm)")
 
 
+def _docs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--out", default="docs/workbook.md", help="where to write the contract's documentation")
+
+
 COMMANDS: list[Command] = [
     ("demo", "write a demo workbook with realistic data, run the whole cycle, print a summary", _demo_args,
      _cmd_demo),
     ("run", "validate BOOK and run S&OP steps over it (all five by default)", _run_args, _cmd_run),
     ("validate", "check every input of BOOK; list all problems with their cells", _book_arg, _cmd_validate),
+    ("docs", "regenerate docs/workbook.md from the workbook contract", _docs_args, _cmd_docs),
 ]
 
 

@@ -34,24 +34,26 @@ def test_inputs_round_trip_typed(small_book: Path) -> None:
     assert capacity["period"].iloc[0] == pd.Period("2027-01", "M")
 
 
+def _filled(spec: C.Table, n: int, text: str = "x") -> pd.DataFrame:
+    """n rows of plausible values for every column of an output table (whatever its columns are today)."""
+    value = {C.TEXT: text, C.NUMBER: 1.0, C.INTEGER: 1, C.PERCENT: 0.5, C.BOOL: True, C.ANY: text,
+             C.DATE: pd.Timestamp("2027-01-05"), C.PERIOD: pd.Period("2027-01", "M")}
+    return pd.DataFrame({c.key: [c.choices[0] if c.choices else value[c.dtype]] * n for c in spec.columns})
+
+
 def test_output_rewritten_whole_and_side_by_side(small_book: Path) -> None:
     book = open_book(small_book)
-    gaps = pd.DataFrame({"family": ["F"] * 5, "period": pd.period_range("2027-01", periods=5, freq="M"),
-                         "demand": [1.0] * 5, "supply": [1.0] * 5, "gap": [0.0] * 5, "gap_value": [0.0] * 5})
-    exceptions = pd.DataFrame({"rank": [1], "kind": ["shortage"], "family": ["F"], "item": ["A"],
-                               "period": [pd.Period("2027-02", "M")], "units": [3.0], "value": [30.0],
-                               "message": ["A short"]})
-    book.write_table("Gaps", gaps)
-    book.write_table("Exceptions", exceptions)
-    book.write_table("Gaps", gaps.head(2))
+    book.write_table("Gaps", _filled(C.GAPS, 5))
+    book.write_table("Exceptions", _filled(C.EXCEPTIONS, 1, text="exc"))
+    book.write_table("Gaps", _filled(C.GAPS, 2))
     book.save()
     again = open_book(small_book)
     assert len(again.read_table("Gaps")[0]) == 2
     exc, problems = again.read_table("Exceptions")
-    assert problems == [] and exc["message"].tolist() == ["A short"]
-    assert C.EXCEPTIONS.anchor == "H1"  # beside Gaps, one empty column between
+    assert problems == [] and len(exc) == 1 and exc["message"].tolist() == ["exc"]
+    assert C.EXCEPTIONS.first_column == len(C.GAPS.columns) + 2  # beside Gaps, one empty column between
     ws = again.wb["Reconciliation"]
-    assert ws["A4"].value is None and ws["H2"].value == 1
+    assert ws["A4"].value is None and ws.cell(2, C.EXCEPTIONS.first_column).value is not None
 
 
 def test_input_tables_are_never_written(small_book: Path) -> None:
@@ -138,3 +140,12 @@ def test_not_a_workbook_is_a_clear_error(tmp_path: Path) -> None:
         open_book(bogus)
     with pytest.raises(SnopError, match="no such workbook"):
         open_book(tmp_path / "missing.xlsx")
+
+
+def test_formula_cells_give_their_calculated_value_or_a_clear_error(small_book: Path) -> None:
+    book = open_book(small_book)
+    book.wb["History"]["B2"] = "=4+6"  # written without a cached value, as any non-Excel tool writes it
+    book.save()
+    history, problems = open_book(small_book).read_table("History")
+    assert len(problems) == 1 and problems[0].location == "History!B2"
+    assert "never calculated" in str(problems[0])

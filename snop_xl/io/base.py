@@ -27,6 +27,13 @@ _TRUE = {"true", "yes", "y", "1", "x", "wahr", "oui"}
 _FALSE = {"false", "no", "n", "0", "", "falsch", "non"}
 
 
+@dataclass(frozen=True)
+class Uncalculated:
+    """A formula cell whose value was never calculated (the file was written by a tool that does not calculate)."""
+
+    formula: str
+
+
 @dataclass
 class RawTable:
     """The cells of one table as found on the sheet: header texts and row values, with where they sit."""
@@ -122,6 +129,9 @@ def coerce(value: Any, dtype: str) -> Any:
     """Convert one cell value to the engine's type for `dtype`; raises CellError naming what was expected."""
     if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
         raise CellError(f"a value, not the Excel error {value.strip()}")
+    if isinstance(value, Uncalculated):
+        raise CellError(f"a value; the formula {value.formula} was never calculated: open and save the book in "
+                        "Excel or LibreOffice, or paste values")
     if dtype == C.ANY:
         return value.strip() if isinstance(value, str) else value
     if dtype == C.TEXT:

@@ -18,7 +18,8 @@ from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import BookIO, RawTable, is_blank
+from .base import BookIO, RawTable, Uncalculated, is_blank
+from ..safe_open import check_workbook_file
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 TABLE_STYLE = {C.Role.INPUT: "TableStyleMedium2", C.Role.OUTPUT: "TableStyleMedium4"}
@@ -84,7 +85,8 @@ class OpenpyxlBook(BookIO):
         if isinstance(value, str) and value.startswith("="):
             if self._values is None:
                 self._values = load_workbook(self.path, data_only=True, read_only=False)
-            return self._values[ws.title].cell(row, col).value
+            cached = self._values[ws.title].cell(row, col).value
+            return Uncalculated(value) if cached is None else cached
         return value
 
     # ---- writing -------------------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ class OpenpyxlBook(BookIO):
 
 def open_workbook(path: Path) -> Workbook:
     """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them."""
+    check_workbook_file(path)  # zip bombs, renamed or encrypted files, oversized sheets: refused before parsing
     try:
         return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook

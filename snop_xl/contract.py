@@ -144,7 +144,9 @@ class Sheet:
 # ----------------------------------------------------------------------------------------------------------------
 # Settings
 # ----------------------------------------------------------------------------------------------------------------
-FORECAST_METHODS = ("auto", "naive", "seasonal_naive", "ses", "holt", "holt_winters", "theta", "croston")
+#: Forecast models a planner can pick (snop_xl.forecast accepts exactly these; "auto" picks per item).
+FORECAST_METHODS = ("auto", "naive", "seasonal_naive", "ses", "holt", "holt_winters", "theta", "optimized_theta",
+                    "croston", "sba", "tsb")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("cycle_month", "Cycle month", PERIOD, None,
@@ -160,7 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("holding_rate", "Holding cost rate (per year)", PERCENT, 0.25,
             "Yearly cost of holding one unit, as a share of its unit cost.", min=0, max=5),
     Setting("backlog_rate", "Backlog cost rate (per month)", PERCENT, 0.10,
-            "Monthly cost of one unit short, as a share of its unit price.", min=0, max=10),
+            "Cost of one unit of demand not met in its month (lost), as a share of its unit price.", min=0, max=10),
     Setting("days_per_period", "Days per month", INTEGER, 30, "Days used to express inventory as days of supply.",
             min=1, max=31),
     Setting("cleanse_history", "Cleanse past events", BOOL, False,
@@ -263,13 +265,43 @@ SUPPLIERS = Table("Suppliers", "Suppliers", Role.INPUT, (
        min=0, nullable=True, fmt="qty"),
 ), "Bought-in items and their suppliers.", key=("item", "supplier"))
 
+AGGREGATE_PARAMS = Table("AggregateParams", "AggregateParams", Role.INPUT, (
+    _c("family", "Family", TEXT, "Family planned at the aggregate level (its demand is the sum of its items')."),
+    _c("start_workforce", "Workforce", NUMBER, "Workers at the start of the cycle.", unit="workers", min=0),
+    _c("hours_per_unit", "Hours per Unit", NUMBER, unit="hours/unit", min=0.000001, fmt="ratio"),
+    _c("regular_hours_per_worker", "Regular Hours/Worker", NUMBER, "Paid regular hours per worker and month.",
+       unit="hours", min=0.000001, nullable=True, default=160.0, fmt="hours"),
+    _c("max_overtime_hours_per_worker", "Max Overtime/Worker", NUMBER, unit="hours", min=0, nullable=True,
+       default=0.0, fmt="hours"),
+    _c("hire_cost", "Hire Cost", NUMBER, unit="currency/worker", min=0, nullable=True, default=0.0, fmt="money"),
+    _c("layoff_cost", "Layoff Cost", NUMBER, unit="currency/worker", min=0, nullable=True, default=0.0, fmt="money"),
+    _c("regular_hour_cost", "Regular Cost/h", NUMBER, unit="currency/hour", min=0, nullable=True, default=0.0,
+       fmt="money"),
+    _c("overtime_hour_cost", "Overtime Cost/h", NUMBER, unit="currency/hour", min=0, nullable=True, default=0.0,
+       fmt="money"),
+    _c("subcontract_cost", "Subcontract Cost/Unit", NUMBER, "Blank: no subcontracting.", unit="currency/unit",
+       min=0, nullable=True, fmt="money"),
+    _c("max_subcontract", "Max Subcontract/Month", NUMBER, "Blank: no limit.", unit="units", min=0, nullable=True,
+       fmt="qty"),
+    _c("min_end_inventory", "Min End Inventory", NUMBER, unit="units", min=0, nullable=True, default=0.0, fmt="qty"),
+    _c("strategy", "Strategy", TEXT, "Plan written to AggregatePlan (all three are costed in AggregateCosts).",
+       nullable=True, default="optimal", choices=("optimal", "level", "chase")),
+    _c("integer", "Whole Numbers", BOOL, "Whole workers and units (MILP).", nullable=True, default=False),
+), "Workforce and cost parameters of the family aggregate production plan (optional sheet). Material, holding and "
+   "backlog costs and opening stock come from Items, Inventory and Settings.", key=("family",))
+
 BUDGET = Table("Budget", "Budget", Role.INPUT, (
     _c("family", "Family", TEXT),
     _c("item", "Item", TEXT, "Blank for a family-level budget.", nullable=True),
     _c("period", "Period", PERIOD),
     _c("units", "Units", NUMBER, unit="units", fmt="qty"),
     _c("revenue", "Revenue", NUMBER, unit="currency", fmt="money0"),
-), "Finance's budget by family (or item) and month.", key=("family", "item", "period"))
+), "Finance's budget by family (or item) and month. Filled by Import budget (snop_xl.budget_import) from the "
+   "BudgetPaste sheet, a CSV or another workbook; edit by re-importing.", key=("family", "item", "period"))
+
+#: A free-form input sheet with no Excel table: finance pastes a budget here from A1 in whatever shape their model
+#: produces (months as columns or rows, title rows, totals); Import budget normalises it into the Budget table.
+BUDGET_PASTE_SHEET = "BudgetPaste"
 
 SCENARIOS = Table("Scenarios", "Scenarios", Role.INPUT, (
     _c("scenario", "Scenario", TEXT, "Name; several rows may build one scenario."),
@@ -323,12 +355,17 @@ SUPPLY_PLAN = Table("SupplyPlan", "SupplyPlan", Role.OUTPUT, (
     _c("demand", "Demand", NUMBER, "Consensus demand.", **_Q),
     _c("opening", "Opening", NUMBER, "Inventory at the start of the month.", **_Q),
     _c("supply", "Planned Supply", NUMBER, "Production or purchases arriving in the month.", **_Q),
-    _c("closing", "Closing", NUMBER, "Projected inventory at month end (opening + supply - demand met).", **_Q),
-    _c("safety_stock", "Safety Stock", NUMBER, **_Q),
-    _c("shortage", "Shortage", NUMBER, "Demand not met in the month.", **_Q),
+    _c("closing", "Closing", NUMBER, "Projected inventory at month end: opening + supply - (demand - shortage).",
+       **_Q),
+    _c("safety_stock", "Safety Stock", NUMBER, "Target stock at month end (Inventory policy).", **_Q),
+    _c("shortage", "Shortage", NUMBER, "Demand not met in the month; it is lost, not carried to the next month.",
+       **_Q),
     _c("days_of_supply", "Days of Supply", NUMBER, "Closing inventory in days of next months' demand.",
        fmt="qty1", unit="days", nullable=True),
-), "Projected inventory and planned supply per item and month.")
+    _c("production", "Production", NUMBER, "Part of the supply made on own resources.", required=False, **_Q),
+    _c("purchases", "Purchases", NUMBER, "Part of the supply received from suppliers (after fill rate).",
+       required=False, **_Q),
+), "Projected inventory and planned supply per item and month (constrained plan, HiGHS).")
 
 CAPACITY_PLAN = Table("CapacityPlan", "CapacityPlan", Role.OUTPUT, (
     _c("resource", "Resource", TEXT),
@@ -340,44 +377,71 @@ CAPACITY_PLAN = Table("CapacityPlan", "CapacityPlan", Role.OUTPUT, (
        unit="hours"),
     _c("utilisation", "Utilisation", PERCENT, "Required / available regular hours.", nullable=True),
     _c("overloaded", "Overloaded", BOOL, "Unconstrained load exceeds regular + overtime hours."),
-), "Rough-cut capacity: load per resource and month against what is available.")
+    _c("overtime_limit", "Overtime Limit", NUMBER, fmt="hours", unit="hours", required=False, nullable=True),
+    _c("binding", "Binding", TEXT, "regular: all regular hours used; overtime: regular and overtime all used.",
+       required=False, nullable=True, choices=("regular", "overtime")),
+    _c("shadow_price", "Value of 1 More Hour", NUMBER, "Cost the plan saves with one more regular hour here "
+       "(LP dual).", unit="currency/hour", fmt="money", required=False, nullable=True),
+    _c("overtime_shadow_price", "Value of 1 More OT Hour", NUMBER, "Cost saved with one more overtime hour.",
+       unit="currency/hour", fmt="money", required=False, nullable=True),
+), "Rough-cut capacity: load per resource and month against what is available, and what binds.")
 
 GAPS = Table("Gaps", "Reconciliation", Role.OUTPUT, (
+    _c("level", "Level", TEXT, "Family rows for every month; Item rows only where the item is short.",
+       choices=("Item", "Family")),
     _c("family", "Family", TEXT),
+    _c("item", "Item", TEXT, "Blank on family rows.", nullable=True),
     _c("period", "Period", PERIOD),
     _c("demand", "Demand", NUMBER, **_Q),
-    _c("supply", "Supply", NUMBER, **_Q),
-    _c("gap", "Gap", NUMBER, "Supply - demand (negative: short).", **_Q),
+    _c("supply", "Supply", NUMBER, "Planned supply arriving in the month.", **_Q),
+    _c("gap", "Gap", NUMBER, "Supply - demand (negative: the month draws on stock or is short).", **_Q),
+    _c("shortage", "Shortage", NUMBER, "Demand not met after using stock.", **_Q),
     _c("gap_value", "Gap Value", NUMBER, "Gap at unit price.", **_M),
-), "Demand vs supply per family and month.")
+    _c("shortage_value", "Shortage Value", NUMBER, "Revenue at risk: shortage at unit price.", **_M),
+), "Demand vs supply per family and month, and per item where it is short.")
+
+EXCEPTION_KINDS = ("Shortage", "Capacity overload", "Below safety stock", "Excess stock", "Obsolete risk",
+                   "Forecast bias", "Consensus vs statistical", "Plan below budget")
 
 EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
     _c("rank", "Rank", INTEGER, "1 = most money at stake."),
-    _c("kind", "Exception", TEXT),
+    _c("kind", "Exception", TEXT, choices=EXCEPTION_KINDS),
     _c("family", "Family", TEXT, nullable=True),
-    _c("item", "Item", TEXT, nullable=True),
-    _c("period", "Period", PERIOD, nullable=True),
-    _c("units", "Units", NUMBER, **_Q),
+    _c("item", "Item", TEXT, "Item, or the resource for a capacity overload.", nullable=True),
+    _c("period", "Period", PERIOD, "First month concerned (blank: the whole horizon).", nullable=True),
+    _c("months", "Months", INTEGER, "How many months are concerned.", nullable=True),
+    _c("units", "Size", NUMBER, "How big, in the unit of measure.", **_Q),
+    _c("uom", "Unit of Measure", TEXT, "units or hours.", nullable=True),
     _c("value", "Value", NUMBER, "Money at stake.", **_M),
     _c("message", "Message", TEXT),
+    _c("link", "Go To", TEXT, "Excel hyperlink to the cell the exception is about.", nullable=True),
 ), "Exceptions for the pre-S&OP meeting, ranked by money at stake.")
 
 SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUTPUT, (
-    _c("scenario", "Scenario", TEXT),
+    _c("scenario", "Scenario", TEXT, "Base is the plan as computed; the others re-run steps 1-2 with their "
+       "factors."),
     _c("demand_units", "Demand Units", NUMBER, **_Q),
-    _c("supplied_units", "Supplied Units", NUMBER, **_Q),
+    _c("supplied_units", "Supplied Units", NUMBER, "Demand met.", **_Q),
     _c("revenue", "Revenue", NUMBER, **_M),
     _c("cogs", "COGS", NUMBER, **_M),
     _c("margin", "Gross Margin", NUMBER, **_M),
-    _c("fill_rate", "Fill Rate", PERCENT, nullable=True),
+    _c("fill_rate", "Fill Rate", PERCENT, "Supplied / demand units (service level).", nullable=True),
     _c("shortage_units", "Shortage Units", NUMBER, **_Q),
+    _c("shortage_value", "Shortage Value", NUMBER, "Shortage at unit price.", **_M),
     _c("inventory_value", "Ending Inventory Value", NUMBER, **_M),
-    _c("utilisation", "Capacity Utilisation", PERCENT, nullable=True),
+    _c("utilisation", "Capacity Utilisation", PERCENT, "Required / available regular hours, all resources.",
+       nullable=True),
+    _c("overloaded_months", "Overloaded Resource-Months", INTEGER, nullable=True),
+    _c("plan_cost", "Cost of Plan", NUMBER, "Holding + backlog + regular and overtime labour.", **_M),
+    _c("margin_vs_base", "Margin vs Base", NUMBER, **_M),
 ), "Base and every scenario side by side.")
 
 FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
+    _c("horizon", "Rows", TEXT, "Month rows, then year-to-date (cycle year) and full-horizon totals.",
+       choices=("Month", "YTD", "Horizon")),
+    _c("level", "Level", TEXT, "Family, or Total of all families.", choices=("Family", "Total")),
     _c("family", "Family", TEXT),
-    _c("period", "Period", PERIOD),
+    _c("period", "Period", PERIOD, "The month (on YTD/Horizon rows: the last month covered)."),
     _c("plan_units", "Plan Units", NUMBER, "Units sold in the plan (demand met).", **_Q),
     _c("revenue", "Revenue", NUMBER, **_M),
     _c("cogs", "COGS", NUMBER, **_M),
@@ -385,16 +449,39 @@ FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
     _c("inventory_value", "Inventory Value", NUMBER, "Closing inventory at unit cost.", **_M),
     _c("budget_units", "Budget Units", NUMBER, **_Q),
     _c("budget_revenue", "Budget Revenue", NUMBER, **_M),
-    _c("units_variance", "Units Variance", NUMBER, "Plan - budget.", **_Q),
-    _c("revenue_variance", "Revenue Variance", NUMBER, "Plan - budget.", **_M),
+    _c("units_variance", "Units Variance", NUMBER, "Plan - budget (budgeted months only).", **_Q),
+    _c("revenue_variance", "Revenue Variance", NUMBER, "Plan - budget = price + volume + mix.", **_M),
     _c("revenue_variance_pct", "Revenue Variance %", PERCENT, nullable=True),
-), "The plan in money against finance's budget, per family and month.")
+    _c("price_effect", "Price Effect", NUMBER, "Plan units x (plan price - budget price).", **_M),
+    _c("volume_effect", "Volume Effect", NUMBER, "Change in units at the budget's average price.", **_M),
+    _c("mix_effect", "Mix Effect", NUMBER, "Shift between items (family rows) or families (total rows).", **_M),
+    _c("favourable", "F/U", TEXT, "F: favourable, U: unfavourable revenue variance.", nullable=True),
+), "The plan in money against finance's budget, per family and month (see docs/finance.md).")
 
 DASHBOARD = Table("Dashboard", "Dashboard", Role.OUTPUT, (
     _c("metric", "Metric", TEXT),
-    _c("value", "Value", NUMBER, nullable=True, fmt="money0"),
-    _c("unit", "Unit", TEXT, nullable=True),
-), "Headline figures of the cycle.")
+    _c("value", "Value", NUMBER, nullable=True, fmt="qty1"),
+    _c("unit", "Unit", TEXT, "Currency code, units, hours, % or count.", nullable=True),
+), "Headline figures of the cycle; the native charts beside it read the ChartData sheet.")
+
+CHART_DEMAND = Table("ChartDemand", "ChartData", Role.OUTPUT, (
+    _c("family", "Family", TEXT, "A family, or Total; rows of one family are contiguous (one chart each)."),
+    _c("period", "Period", PERIOD),
+    _c("history", "History", NUMBER, "Units sold (past months).", **_Q),
+    _c("statistical", "Statistical", NUMBER, **_Q),
+    _c("consensus", "Consensus", NUMBER, **_Q),
+    _c("budget_units", "Budget", NUMBER, **_Q),
+    _c("supply", "Supply", NUMBER, "Planned supply.", **_Q),
+    _c("shortage", "Shortage", NUMBER, **_Q),
+), "Series behind the Dashboard's demand and supply charts.")
+
+CHART_CAPACITY = Table("ChartCapacity", "ChartData", Role.OUTPUT, (
+    _c("resource", "Resource", TEXT, "Rows of one resource are contiguous (one chart series each)."),
+    _c("period", "Period", PERIOD),
+    _c("utilisation", "Utilisation", PERCENT, "Required / available regular hours.", nullable=True),
+    _c("required_hours", "Required Hours", NUMBER, fmt="hours", unit="hours", nullable=True),
+    _c("available_hours", "Available Hours", NUMBER, fmt="hours", unit="hours", nullable=True),
+), "Series behind the Dashboard's capacity chart.")
 
 KPIS = Table("KPIs", "KPIs", Role.OUTPUT, (
     _c("level", "Level", TEXT, choices=("Item", "Family", "Total")),
@@ -404,14 +491,34 @@ KPIS = Table("KPIs", "KPIs", Role.OUTPUT, (
     _c("lag", "Lag", INTEGER, "Months ahead the forecast was made.", nullable=True),
     _c("value", "Value", NUMBER, nullable=True, fmt="ratio"),
     _c("observations", "Observations", INTEGER, nullable=True),
-), "Performance indicators where actuals exist.")
+    _c("cycle", "Cycle", PERIOD, "Cycle month of the published plan measured (blank: all cycles together).",
+       nullable=True),
+    _c("basis", "Basis", TEXT, "published: archived plans vs actuals; backtest: forecasts recomputed from History; "
+       "plan: the current plan.", nullable=True, choices=("published", "backtest", "plan")),
+), "Performance indicators where actuals exist (definitions: docs/kpis.md).")
 
 PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
     _c("version", "Plan Version", TEXT),
     _c("cycle_month", "Cycle", PERIOD),
     _c("content_hash", "Input Hash", TEXT, "SHA-256 of the inputs the plan was computed from."),
     _c("approver", "Approver", TEXT, nullable=True),
+    _c("status", "Status", TEXT, "Draft until `snop-xl publish` stores the plan in the archive.",
+       choices=("Draft", "Published")),
+    _c("published_at", "Published At", DATE, "When it was published (UTC).", nullable=True, fmt="datetime"),
+    _c("archive", "Archive", TEXT, "SQLite file holding the published versions.", nullable=True),
 ), "Identity of the plan in this workbook.")
+
+PLAN_DIFF = Table("PlanDiff", "PlanDiff", Role.OUTPUT, (
+    _c("rank", "Rank", INTEGER, "0 = the measure's total; 1 = the family that moved most."),
+    _c("measure", "Measure", TEXT, "What changed: demand, supply (units) or revenue, margin (money)."),
+    _c("family", "Family", TEXT, "Family, or Total."),
+    _c("from_value", "From", NUMBER, "Value in the older version over the months both versions plan.", **_Q),
+    _c("to_value", "To", NUMBER, **_Q),
+    _c("change", "Change", NUMBER, "To - From.", **_Q),
+    _c("change_pct", "Change %", PERCENT, nullable=True),
+    _c("from_version", "From Version", TEXT),
+    _c("to_version", "To Version", TEXT),
+), "What changed between two published plan versions (`snop-xl diff`), biggest movers first.")
 
 LOG = Table("Log", "Log", Role.OUTPUT, (
     _c("timestamp", "Timestamp", DATE, fmt="datetime"),
@@ -420,6 +527,39 @@ LOG = Table("Log", "Log", Role.OUTPUT, (
     _c("message", "Message", TEXT),
     _c("location", "Where", TEXT, "Sheet!Cell the message is about.", nullable=True),
 ), "What each run did, appended.")
+
+# ----------------------------------------------------------------------------------------------------------------
+AGGREGATE_PLAN = Table("AggregatePlan", "AggregatePlan", Role.OUTPUT, (
+    _c("family", "Family", TEXT),
+    _c("strategy", "Strategy", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("demand", "Demand", NUMBER, **_Q),
+    _c("workforce", "Workforce", NUMBER, fmt="qty1", unit="workers"),
+    _c("hired", "Hired", NUMBER, fmt="qty1", unit="workers"),
+    _c("laid_off", "Laid Off", NUMBER, fmt="qty1", unit="workers"),
+    _c("regular_production", "Regular Production", NUMBER, **_Q),
+    _c("overtime_hours", "Overtime Hours", NUMBER, fmt="hours", unit="hours"),
+    _c("overtime_production", "Overtime Production", NUMBER, **_Q),
+    _c("subcontract", "Subcontract", NUMBER, **_Q),
+    _c("production", "In-house Production", NUMBER, "Regular + overtime units.", **_Q),
+    _c("inventory", "Inventory", NUMBER, "End of month.", **_Q),
+    _c("backlog", "Backlog", NUMBER, "Demand owed at month end.", **_Q),
+), "Family aggregate production plan under the strategy chosen in AggregateParams.")
+
+AGGREGATE_COSTS = Table("AggregateCosts", "AggregatePlan", Role.OUTPUT, (
+    _c("family", "Family", TEXT),
+    _c("strategy", "Strategy", TEXT, "optimal, level or chase."),
+    _c("chosen", "Chosen", BOOL, "The strategy shown in AggregatePlan."),
+    _c("total_cost", "Total Cost", NUMBER, **_M),
+    _c("material", "Material", NUMBER, **_M),
+    _c("regular_time", "Regular Time", NUMBER, **_M),
+    _c("overtime", "Overtime", NUMBER, **_M),
+    _c("subcontract", "Subcontract", NUMBER, **_M),
+    _c("hire", "Hiring", NUMBER, **_M),
+    _c("layoff", "Layoffs", NUMBER, **_M),
+    _c("holding", "Holding", NUMBER, **_M),
+    _c("backlog", "Backlog", NUMBER, **_M),
+), "Cost of each family's plan under every strategy, by component, for the pre-S&OP comparison.")
 
 # ----------------------------------------------------------------------------------------------------------------
 # Sheets, in workbook order
@@ -434,24 +574,31 @@ _SHEET_DOCS = {
     "Capacity": "Resource capacity.",
     "BillOfResources": "Load per unit.",
     "Suppliers": "Supplier terms.",
+    "AggregateParams": "Family aggregate-plan parameters (optional).",
     "Budget": "Finance's budget.",
+    BUDGET_PASTE_SHEET: "Paste area for finance's budget in any layout, from A1; Import budget reads it.",
     "Scenarios": "What-if scenarios.",
     "Decisions": "Executive decisions.",
     "DemandPlan": "Step 1 output.",
     "SupplyPlan": "Step 2 output.",
     "CapacityPlan": "Step 2 output.",
+    "AggregatePlan": "Step 2 output: family aggregate plans and strategy costs.",
     "Reconciliation": "Step 3 output.",
     "ScenarioComparison": "Step 3-4 output.",
     "Financials": "Step 4 output.",
     "Dashboard": "Step 4-5 output.",
     "KPIs": "Step 5 output.",
+    "PlanDiff": "Changes between two published versions (snop-xl diff --sheet).",
     "Log": "Run log.",
+    "ChartData": "Series behind the Dashboard charts (step 4 output).",
 }
 
 INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERRIDES, INVENTORY, CAPACITY,
-                                   BILL_OF_RESOURCES, SUPPLIERS, BUDGET, SCENARIOS, DECISIONS)
-OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, SUPPLY_PLAN, CAPACITY_PLAN, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,
-                                    FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, LOG)
+                                   BILL_OF_RESOURCES, SUPPLIERS, AGGREGATE_PARAMS, BUDGET, SCENARIOS, DECISIONS)
+OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, SUPPLY_PLAN, CAPACITY_PLAN, AGGREGATE_PLAN,
+                                    AGGREGATE_COSTS, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,
+                                    FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, PLAN_DIFF, LOG,
+                                    CHART_DEMAND, CHART_CAPACITY)
 TABLES: dict[str, Table] = {t.name: t for t in INPUT_TABLES + OUTPUT_TABLES}
 
 
@@ -464,6 +611,8 @@ def _sheets() -> dict[str, Sheet]:
         roles = {t.role for t in tables}
         assert len(roles) == 1, f"sheet {name} mixes inputs and outputs"
         sheets[name] = Sheet(name, roles.pop(), _SHEET_DOCS[name], tuple(tables))
+        if name == BUDGET.sheet:  # the table-less paste area sits right after the Budget sheet
+            sheets[BUDGET_PASTE_SHEET] = Sheet(BUDGET_PASTE_SHEET, Role.INPUT, _SHEET_DOCS[BUDGET_PASTE_SHEET])
     return sheets
 
 

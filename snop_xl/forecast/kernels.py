@@ -40,7 +40,7 @@ class Fit:
 
     mean: np.ndarray  # (n, h)
     resid: np.ndarray  # (n, T) in-sample one-step errors (NaN where undefined)
-    psi: np.ndarray  # (n, h) h-step error multipliers: var_h = sigma^2 * (1 + sum_{j<h} psi_j^2)
+    psi: np.ndarray  # (n, h) psi[:, j-1] = c_j, the weight of the error j steps back: var_h = s^2 (1 + sum_{j<h} c_j^2)
     params: dict[str, np.ndarray]
 
 
@@ -197,13 +197,13 @@ def acf(x: np.ndarray, max_lag: int) -> np.ndarray:
     return np.stack([(xc[:, k:] * xc[:, :-k]).sum(axis=1) / denom for k in range(1, max_lag + 1)], axis=1)
 
 
-def seasonality_test(x: np.ndarray, m: int) -> np.ndarray:
-    """90% ACF test at lag m (as in the M4 Theta benchmark): True where the series is seasonal."""
+def seasonality_test(x: np.ndarray, m: int, z: float = 1.645) -> np.ndarray:
+    """ACF test at lag m (z 1.645: the 90% test of the M4 Theta benchmark): True where the series is seasonal."""
     n, T = x.shape
     if m < 2 or T < 3 * m:
         return np.zeros(n, dtype=bool)
     r = acf(x, m)
-    limit = 1.645 * np.sqrt((1 + 2 * (r[:, :-1] ** 2).sum(axis=1)) / T)
+    limit = z * np.sqrt((1 + 2 * (r[:, :-1] ** 2).sum(axis=1)) / T)
     return np.abs(r[:, -1]) > limit
 
 
@@ -249,9 +249,8 @@ def fit_seasonal_naive(x: np.ndarray, h: int, m: int) -> Fit:
     mean = x[:, T - m + (np.arange(h) % m)]
     resid = np.full((n, T), np.nan)
     resid[:, m:] = x[:, m:] - x[:, :-m]
-    j = np.arange(1, h)
-    psi = np.zeros((n, h))
-    psi[:, 1:] = (j % m == 0)[None, :].astype(float)  # var_h = sigma^2 * (1 + floor((h-1)/m))
+    j = np.arange(1, h + 1)
+    psi = np.repeat((j % m == 0)[None, :].astype(float), n, axis=0)  # var_h = sigma^2 * (1 + floor((h-1)/m))
     return Fit(mean, resid, psi, {})
 
 

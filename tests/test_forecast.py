@@ -1,0 +1,151 @@
+"""Forecast engine: hand-worked values, agreement with statsmodels for shared models, properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.optimize import minimize_scalar
+from statsmodels.tsa.holtwinters import ExponentialSmoothing, SimpleExpSmoothing
+
+from snop_xl import contract as C
+from snop_xl.errors import SnopError
+from snop_xl.forecast import METHODS, forecast
+from snop_xl.forecast import kernels as K
+
+COLS = ["item", "period", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "method"]
+
+
+def long(series: dict[str, list[float]], start: str = "2023-01") -> pd.DataFrame:
+    rows = [pd.DataFrame({"item": k, "period": pd.period_range(start, periods=len(v), freq="M"), "qty": v})
+            for k, v in series.items()]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_ses_hand_worked():
+    # alpha 0.5, l0 10: forecasts 10, 10, 11 -> errors 0, 2, 0; final level 11
+    err, level, trend = K.es_filter(np.array([[10.0, 12.0, 11.0]]), np.array([0.5]), np.array([0.0]),
+                                    np.array([0.0]), np.array([10.0]), np.array([0.0]))
+    np.testing.assert_allclose(err, [[0, 2, 0]])
+    assert level[0] == 11 and trend[0] == 0
+
+
+def test_croston_sba_tsb_hand_worked():
+    x = np.array([[0, 3, 0, 0, 6, 0]], dtype=float)
+    # first demand 3 at position 2 -> z 3, p 2; next demand 6 after 3 periods -> z 3.3, p 2.1
+    assert K.fit_croston(x, 2, "croston").mean[0, 0] == pytest.approx(3.3 / 2.1)
+    assert K.fit_croston(x, 2, "sba").mean[0, 0] == pytest.approx(0.95 * 3.3 / 2.1)
+    # TSB: d starts at 2/6, smoothed (0.1) over periods 3..6 with demand 0, 0, 1, 0; size 3.3
+    d = 2 / 6
+    for occurred in (0, 0, 1, 0):
+        d += 0.1 * (occurred - d)
+    assert K.fit_croston(x, 2, "tsb").mean[0, 0] == pytest.approx(d * 3.3)
+
+
+@pytest.mark.parametrize("alpha,beta,phi", [(0.3, 0.1, 0.9), (0.8, 0.5, 0.98), (0.1, 0.01, 0.8)])
+def test_damped_holt_matches_statsmodels(alpha, beta, phi):
+    rng = np.random.default_rng(3)
+    y = 50 + np.cumsum(rng.normal(0.5, 2, 40))
+    l0, b0 = 48.0, 0.7
+    sm = ExponentialSmoothing(y, trend="add", damped_trend=True, initialization_method="known",
+                              initial_level=l0, initial_trend=b0).fit(
+        smoothing_level=alpha, smoothing_trend=beta, damping_trend=phi, optimized=False)
+    err, level, trend = K.es_filter(y[None, :], np.array([alpha]), np.array([beta]), np.array([phi]),
+                                    np.array([l0]), np.array([b0]))
+    np.testing.assert_allclose(y - err[0], sm.fittedvalues, rtol=1e-10)
+    damp = np.cumsum(phi ** np.arange(1, 7))
+    np.testing.assert_allclose(level[0] + damp * trend[0], sm.forecast(6), rtol=1e-10)
+
+
+def test_ses_matches_statsmodels_and_initial_level_is_optimal():
+    rng = np.random.default_rng(4)
+    y = 100 + rng.normal(0, 10, 30)
+    sm = SimpleExpSmoothing(y, initialization_method="known", initial_level=95.0).fit(
+        smoothing_level=0.3, optimized=False)
+    err, level, _ = K.es_filter(y[None, :], *(np.array([v]) for v in (0.3, 0.0, 0.0, 95.0, 0.0)))
+    np.testing.assert_allclose(y - err[0], sm.fittedvalues, rtol=1e-10)
+    # closed-form initial level equals a numerical minimisation of the SSE
+    sse, l0, _ = K._profile_sse(y[None, :], np.array([0.3]), np.array([0.0]), np.array([0.0]), trend=False)
+    best = minimize_scalar(lambda v: (K.es_filter(y[None, :], *(np.array([p]) for p in (0.3, 0, 0, v, 0)))[0]
+                                      ** 2).sum(), bounds=(0, 200), method="bounded", options={"xatol": 1e-8})
+    assert l0[0, 0] == pytest.approx(best.x, abs=1e-4)
+    assert sse[0, 0] == pytest.approx(best.fun, rel=1e-8)
+
+
+@pytest.mark.parametrize("trend", [False, True])
+def test_grid_fit_is_as_good_as_statsmodels_optimiser(trend):
+    rng = np.random.default_rng(5)
+    ys = [30 + np.cumsum(rng.normal(0.3, 1.5, 48)) for _ in range(5)]
+    fit = K.fit_es(np.array(ys), 6, trend=trend)
+    for i, y in enumerate(ys):
+        model = (ExponentialSmoothing(y, trend="add", damped_trend=True, initialization_method="estimated")
+                 if trend else SimpleExpSmoothing(y, initialization_method="estimated"))
+        sm_sse = model.fit().sse
+        assert (fit.resid[i] ** 2).sum() <= sm_sse * (1.06 if trend else 1.01)  # damped: coarse 144-point grid
+
+
+def test_output_columns_calendar_and_labels():
+    hist = long({"smooth": list(100 + 10 * np.sin(np.arange(48) * np.pi / 6)),
+                 "short": [4.0, 6.0], "zeros": [0.0] * 24,
+                 "lumpy": [0, 0, 9, 0, 0, 0, 2, 0, 0, 15, 0, 0] * 3}, start="2022-01")
+    hist = pd.concat([hist, long({"late": [5.0] * 12}, start="2025-03")], ignore_index=True)
+    fc = forecast(hist, 4)
+    assert list(fc.columns) == COLS
+    assert len(fc) == 5 * 4
+    first = fc.groupby("item").first()
+    assert first.loc["smooth", "period"] == pd.Period("2026-01", "M")
+    assert first.loc["late", "period"] == pd.Period("2026-03", "M")
+    assert first.loc["short", "method"] == "mean (short history)"
+    assert first.loc["short", "forecast"] == pytest.approx(5.0)
+    assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
+    assert first.loc["lumpy", "method"] in ("sba", "tsb")
+    assert first.loc["smooth", "method"] == "combination (seasonal)"
+    assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
+    assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
+
+
+def test_timestamps_and_weekly_periods():
+    daily = pd.date_range("2024-01-01", periods=30, freq="MS")
+    fc = forecast(pd.DataFrame({"item": "a", "period": daily, "qty": np.arange(30.0)}), 3)
+    assert fc["period"].iloc[0] == pd.Period("2026-07", "M")
+    weeks = pd.period_range("2025-01-06", periods=20, freq="W")
+    fc = forecast(pd.DataFrame({"item": "a", "period": weeks, "qty": 10.0}), 2, season_length=52)
+    assert fc["period"].iloc[0] == weeks[-1] + 1
+    assert fc["forecast"].iloc[0] == pytest.approx(10.0)
+
+
+def test_unknown_method_lists_valid_ones():
+    with pytest.raises(SnopError, match="valid methods: auto, naive"):
+        forecast(long({"a": [1.0, 2.0]}), 2, method="arima")
+    assert METHODS == C.FORECAST_METHODS
+    assert C.SETTING_BY_KEY["default_method"].choices == METHODS
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_runs(method):
+    rng = np.random.default_rng(0)
+    hist = long({"a": list(rng.poisson(20, 40).astype(float)), "b": [0, 3, 0, 0, 1] * 6, "c": [1.0, 2.0, 3.0]})
+    fc = forecast(hist, 13, method=method)
+    assert len(fc) == 39 and (fc[COLS[2:7]] >= 0).all().all() and fc[COLS[2:7]].notna().all().all()
+
+
+def test_empty_history():
+    fc = forecast(pd.DataFrame({"item": [], "period": pd.PeriodIndex([], freq="M"), "qty": []}), 3)
+    assert list(fc.columns) == COLS and len(fc) == 0
+
+
+series = st.lists(st.one_of(st.floats(0, 1e5), st.just(0.0)), min_size=1, max_size=50)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdef"), series, min_size=1, max_size=4), st.integers(1, 20),
+       st.sampled_from(METHODS))
+def test_properties_nonnegative_complete_deterministic(data, h, method):
+    hist = long(data)
+    fc = forecast(hist, h, method=method)
+    assert len(fc) == len(data) * h
+    values = fc[["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (fc["lo_95"] <= fc["hi_95"] + 1e-9).all()
+    pd.testing.assert_frame_equal(fc, forecast(hist.sample(frac=1, random_state=1), h, method=method))

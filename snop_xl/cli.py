@@ -69,6 +69,197 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive_of(book_path: str, given: str | None) -> Path:
+    """--archive, else the archive named by the book's Settings (beside the book by default)."""
+    if given:
+        return Path(given)
+    from .inputs import load_inputs
+    from .io import open_book
+    from .publish import archive_path_of
+
+    return archive_path_of(load_inputs(open_book(book_path)))
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .publish import publish_book
+
+    v = publish_book(args.book, approver=args.approver, archive_file=args.archive)
+    print(f"published {v.version} (cycle {v.cycle_month}, revision {v.revision}, approver {v.approver}, "
+          f"scenario {v.scenario}, inputs {v.content_hash[:12]})")
+    return 0
+
+
+def _cmd_kpis(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import archive
+    from .inputs import load_inputs
+    from .io import open_book
+    from .publish import compute_kpis, read_outputs
+
+    path = _archive_of(args.book, args.archive)
+    if args.versions:
+        print(archive.versions_frame(path).to_string(index=False))
+        return 0
+    book = open_book(args.book)
+    kpis = compute_kpis(load_inputs(book), read_outputs(book), path if path and path.exists() else None)
+    shown = kpis[kpis["level"].isin(args.level)] if args.level else kpis
+    if args.metric:
+        shown = shown[shown["metric"].str.upper().isin([m.upper() for m in args.metric])]
+    with pd.option_context("display.max_rows", None, "display.width", 160):
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
+    if args.write:
+        from . import contract as C
+
+        book.write_table(C.KPIS, kpis)
+        book.log("kpis", f"KPIs {len(kpis)} rows")
+        book.save()
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .publish import diff_versions
+
+    path = _archive_of(args.book, args.archive)
+    diff = diff_versions(path, args.from_version, args.to_version)
+    with pd.option_context("display.max_rows", None, "display.width", 160):
+        print(diff.drop(columns=["from_version", "to_version"]).to_string(
+            index=False, float_format=lambda x: f"{x:,.1f}"))
+    if args.sheet:
+        from . import contract as C
+        from .io import open_book
+
+        book = open_book(args.book)
+        book.write_table(C.PLAN_DIFF, diff)
+        book.log("diff", f"plan diff {diff['from_version'].iloc[0] if len(diff) else args.from_version} -> "
+                         f"{diff['to_version'].iloc[0] if len(diff) else args.to_version}: {len(diff)} rows")
+        book.save()
+    return 0
+
+
+def _publish_args(p: argparse.ArgumentParser) -> None:
+    _book_arg(p)
+    p.add_argument("--approver", help="who approves the plan (default: Settings 'Approver')")
+    p.add_argument("--archive", help="SQLite archive (default: Settings 'Plan archive', else beside BOOK)")
+
+
+def _kpis_args(p: argparse.ArgumentParser) -> None:
+    _book_arg(p)
+    p.add_argument("--archive", help="SQLite archive (default: Settings 'Plan archive', else beside BOOK)")
+    p.add_argument("--level", nargs="+", choices=("Item", "Family", "Total"), help="only these levels")
+    p.add_argument("--metric", nargs="+", help="only these metrics (ACCURACY, BIAS, FVA, PLAN_ADHERENCE, ...)")
+    p.add_argument("--write", action="store_true", help="also write the KPIs sheet of BOOK")
+    p.add_argument("--versions", action="store_true", help="list the published versions instead")
+
+
+def _diff_args(p: argparse.ArgumentParser) -> None:
+    _book_arg(p)
+    p.add_argument("--from", dest="from_version", required=True,
+                   help="older version: id (2026-12-r1), cycle month (its last revision) or 'latest'")
+    p.add_argument("--to", dest="to_version", default="latest", help="newer version (default: latest)")
+    p.add_argument("--archive", help="SQLite archive (default: Settings 'Plan archive', else beside BOOK)")
+    p.add_argument("--sheet", action="store_true", help="also write the PlanDiff sheet of BOOK")
+
+
+def _cmd_build_template(args: argparse.Namespace) -> int:
+    from .template import build_template
+
+    if args.check:  # CI: the committed template must equal a fresh build from the sources
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = build_template(Path(tmp) / Path(args.out).name)
+            same = Path(args.out).exists() and fresh.read_bytes() == Path(args.out).read_bytes()
+        print(f"{args.out}: {'up to date' if same else 'DIFFERS from a fresh build; run snop-xl build-template'}")
+        return 0 if same else 1
+    path = build_template(args.out, write_sources=True)
+    print(f"template written to {path}")
+    return 0
+
+
+def _cmd_import_budget(args: argparse.Namespace) -> int:
+    from .budget_import import import_budget
+    from .io import open_book
+
+    book = open_book(args.book)
+
+    def confirm(summary) -> bool:  # the user sees what was understood before the Budget table is replaced
+        print(summary)
+        if args.dry_run:
+            return False
+        if args.yes or not sys.stdin.isatty():
+            return True
+        return input("Replace the Budget table with these rows? [y/N] ").strip().lower() in ("y", "yes")
+
+    summary = import_budget(book, args.source, confirm=confirm, sheet=args.sheet)
+    if not summary.applied:
+        print("nothing changed")
+        return 0 if args.dry_run else 1
+    saved = book.save(args.out) if args.out else book.save()
+    print(f"Budget table replaced ({summary.rows} rows); workbook: {Path(saved).resolve()}")
+    return 0
+
+
+def _import_budget_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="cycle workbook (.xlsx/.xlsm) whose Budget table is replaced")
+    p.add_argument("source", nargs="?", help="budget file (.csv/.xlsx/.xlsm); default: the book's BudgetPaste sheet")
+    p.add_argument("--sheet", help="sheet of SOURCE to read (default: BudgetPaste, Budget, or the only sheet)")
+    p.add_argument("-y", "--yes", action="store_true", help="replace without asking")
+    p.add_argument("-n", "--dry-run", action="store_true", help="show what would be imported; change nothing")
+    p.add_argument("-o", "--out", help="write the result here instead of updating BOOK in place")
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .newbook import new_book
+
+    path = new_book(args.book, args.items, cycle_month=args.cycle_month, horizon=args.horizon,
+                    overwrite=args.force)
+    print(f"new cycle workbook: {Path(path).resolve()} (fill History, prices and Settings, then import the budget)")
+    return 0
+
+
+def _new_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="workbook to create (.xlsm uses the macro template when available, or .xlsx)")
+    p.add_argument("--items", required=True, help="item master CSV: columns item, family (+ any Items column)")
+    p.add_argument("--cycle-month", help="first month of the plan, e.g. 2027-01 (Settings)")
+    p.add_argument("--horizon", type=int, help="months planned (Settings; default 18)")
+    p.add_argument("--force", action="store_true", help="replace BOOK if it exists")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .csv_export import export_table
+    from .io import open_book
+
+    text = export_table(open_book(args.book), args.table, args.out)
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        print(f"{args.table} written to {Path(args.out).resolve()}", file=sys.stderr)
+    return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="workbook (.xlsx/.xlsm)")
+    p.add_argument("table", help="table name, e.g. DemandPlan or tblFinancials")
+    p.add_argument("-o", "--out", help="CSV file to write (default: standard output)")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .io import open_book
+    from .report import write_report
+
+    path = write_report(open_book(args.book), args.out)
+    print(f"meeting pack: {Path(path).resolve()}")
+    return 0
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="workbook whose cycle has run (steps 3 and 4)")
+    p.add_argument("-o", "--out", default="SNOP_Report.pdf", help="PDF to write (default SNOP_Report.pdf)")
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -92,12 +283,34 @@ def _docs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="docs/workbook.md", help="where to write the contract's documentation")
 
 
+def _build_template_args(p: argparse.ArgumentParser) -> None:
+    from .template import TEMPLATE
+
+    p.add_argument("--out", default=str(TEMPLATE), help="where to write the template (default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="only check that OUT equals a fresh build (exit 1 if not)")
+
+
 COMMANDS: list[Command] = [
+    ("report", "write the executive meeting pack of BOOK as a PDF (KPIs, charts, exceptions, scenarios)",
+     _report_args, _cmd_report),
+    ("new", "create a cycle workbook from an item master CSV, empty inputs ready for history and budget",
+     _new_args, _cmd_new),
+    ("import-budget", "import finance's budget (CSV, workbook or the BudgetPaste sheet) into the Budget table",
+     _import_budget_args, _cmd_import_budget),
+    ("export", "export one table of BOOK as a CSV safe to open in Excel (no formula injection)", _export_args,
+     _cmd_export),
     ("demo", "write a demo workbook with realistic data, run the whole cycle, print a summary", _demo_args,
      _cmd_demo),
     ("run", "validate BOOK and run S&OP steps over it (all five by default)", _run_args, _cmd_run),
     ("validate", "check every input of BOOK; list all problems with their cells", _book_arg, _cmd_validate),
+    ("build-template", "build workbook/SNOP_Template.xlsm (sheets, ribbon, VBA) from the sources in workbook/",
+     _build_template_args, _cmd_build_template),
     ("docs", "regenerate docs/workbook.md from the workbook contract", _docs_args, _cmd_docs),
+    ("publish", "store BOOK's plan as a new immutable version in the plan archive; stamp BOOK", _publish_args,
+     _cmd_publish),
+    ("kpis", "forecast accuracy, bias, FVA, plan adherence over published cycles (and --write the KPIs sheet)",
+     _kpis_args, _cmd_kpis),
+    ("diff", "what changed between two published plan versions, biggest movers first", _diff_args, _cmd_diff),
 ]
 
 

@@ -59,7 +59,7 @@ class StepInfo:
 
 STEPS: tuple[StepInfo, ...] = (
     StepInfo(1, "demand", "Forecast demand", _demand, ("DemandPlan",)),
-    StepInfo(2, "supply", "Plan supply", _supply, ("SupplyPlan", "CapacityPlan"), ("DemandPlan",)),
+    StepInfo(2, "supply", "Plan supply", _supply, ("SupplyPlan", "CapacityPlan", "AggregatePlan", "AggregateCosts"), ("DemandPlan",)),
     StepInfo(3, "reconcile", "Reconcile & scenarios", _reconcile, ("Gaps", "Exceptions", "ScenarioComparison"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan")),
     StepInfo(4, "review", "Financials & dashboard", _review, ("Financials", "Dashboard"),
@@ -112,5 +112,6 @@ def run_book(book: BookIO, steps: Iterable[str] | None = None,
             book.write_table(C.table(name), results[name])
         book.log(step.name, f"step {step.number} {step.title}: " + ", ".join(
             f"{name} {len(results[name])} rows" for name in step.produces))
+    book.draw_charts()
     book.save()
     return results

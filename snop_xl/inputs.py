@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import contract as C
 from .errors import Problem, ValidationError
-from .io.base import BookIO, CellError, cell_of, coerce_checked, is_blank
+from .io.base import BookIO, CellError, cell_of, coerce_checked, empty_frame, is_blank
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Inputs:
     scenarios: pd.DataFrame
     decisions: pd.DataFrame
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    aggregate_params: pd.DataFrame = field(default_factory=lambda: empty_frame(C.AGGREGATE_PARAMS))
 
     def replace(self, **changes: Any) -> "Inputs":
         return dataclasses.replace(self, **changes)
@@ -84,7 +85,10 @@ class Inputs:
 #: Inputs attribute for each input table of the contract (Settings handled apart).
 FIELD_OF_TABLE = {"Items": "items", "History": "history", "Events": "events", "Overrides": "overrides",
                   "Inventory": "inventory", "Capacity": "capacity", "BillOfResources": "bill_of_resources",
-                  "Suppliers": "suppliers", "Budget": "budget", "Scenarios": "scenarios", "Decisions": "decisions"}
+                  "Suppliers": "suppliers", "Budget": "budget", "Scenarios": "scenarios", "Decisions": "decisions",
+                  "AggregateParams": "aggregate_params"}
+#: Input tables a workbook may leave out (read as empty).
+OPTIONAL_TABLES = {"AggregateParams"}
 assert set(FIELD_OF_TABLE) | {"Settings"} == {t.name for t in C.INPUT_TABLES}
 
 
@@ -93,6 +97,9 @@ def load_inputs(book: BookIO) -> Inputs:
     problems: list[Problem] = []
     frames: dict[str, pd.DataFrame] = {}
     for spec in C.INPUT_TABLES:
+        if spec.name in OPTIONAL_TABLES and not book.has_table(spec):
+            frames[spec.name] = empty_frame(spec)
+            continue
         frame, found = book.read_table(spec)
         frames[spec.name] = frame
         problems += found
@@ -102,7 +109,8 @@ def load_inputs(book: BookIO) -> Inputs:
         problems += check_inputs(settings, frames)
     if problems:
         raise ValidationError(problems)
-    return Inputs(settings=settings, **{attr: frames[name] for name, attr in FIELD_OF_TABLE.items()})
+    return Inputs(settings=settings, **{attr: frames[name] for name, attr in FIELD_OF_TABLE.items()},
+                  extra={"book_path": getattr(book, "path", None)})  # step 5 finds the plan archive beside it
 
 
 def parse_settings(frame: pd.DataFrame) -> tuple[Settings | None, list[Problem]]:
@@ -183,6 +191,7 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
     for name in ("Inventory", "Suppliers"):
         unknown(name, t[name], "item", known_items, "item")
     unknown("Budget", t["Budget"], "family", known_families, "family")
+    unknown("AggregateParams", t.get("AggregateParams", pd.DataFrame()), "family", known_families, "family")
     unknown("Budget", t["Budget"], "item", known_items, "item")
     resources = set(t["Capacity"]["resource"].dropna())
     bor = t["BillOfResources"]

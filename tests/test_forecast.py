@@ -100,7 +100,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
     assert first.loc["lumpy", "method"] in ("sba", "tsb")
-    assert first.loc["smooth", "method"] == "combination (seasonal)"
+    assert first.loc["smooth", "method"] == "ets+theta"
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
 
@@ -149,3 +149,58 @@ def test_properties_nonnegative_complete_deterministic(data, h, method):
     assert np.isfinite(values).all() and (values >= 0).all()
     assert (fc["lo_95"] <= fc["hi_95"] + 1e-9).all()
     pd.testing.assert_frame_equal(fc, forecast(hist.sample(frac=1, random_state=1), h, method=method))
+
+
+def _seasonal_series(rng, T, m=12):
+    t = np.arange(T)
+    return 100 + np.cumsum(rng.normal(0.3, 2, T)) + 12 * np.sin(2 * np.pi * t / m) + rng.normal(0, 2, T)
+
+
+@pytest.mark.parametrize("alpha,beta,gamma,phi", [(0.3, 0.1, 0.2, 0.9), (0.7, 0.02, 0.05, 0.98)])
+def test_holt_winters_matches_statsmodels(alpha, beta, gamma, phi):
+    y = _seasonal_series(np.random.default_rng(7), 60)
+    s0 = 10 * np.sin(2 * np.pi * np.arange(-12, 0) / 12)
+    s0 -= s0.mean()
+    sm = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12,
+                              initialization_method="known", initial_level=99.0, initial_trend=0.4,
+                              initial_seasonal=s0).fit(smoothing_level=alpha, smoothing_trend=beta,
+                                                       smoothing_seasonal=gamma, damping_trend=phi, optimized=False)
+    err, level, trend, seas = K.hw_filter(y[None, :], alpha, beta, gamma, phi, 99.0, 0.4, s0[None, :], 12)
+    np.testing.assert_allclose(y - err[0], sm.fittedvalues, rtol=1e-10)
+    h = np.arange(1, 12)  # (statsmodels' holtwinters reuses an older seasonal state at h = 12; ETS uses the latest)
+    ours = level[0] + np.cumsum(phi ** h) * trend[0] + seas[0, (60 + h - 1) % 12]
+    np.testing.assert_allclose(ours, sm.forecast(11), rtol=1e-10)
+
+
+def test_holt_winters_initial_states_are_optimal_and_fit_is_competitive():
+    from scipy.optimize import least_squares
+    rng = np.random.default_rng(8)
+    ys = np.array([_seasonal_series(rng, 48) for _ in range(3)])
+    fit, aicc = K.fit_hw(ys, 6, 12, trend=True, seasonal=True)
+    assert np.isfinite(aicc).all()
+    for i, y in enumerate(ys):
+        p = {k: fit.params[k][i] for k in ("alpha", "beta", "gamma", "phi")}
+
+        def resid(v):
+            s0 = np.r_[v[2:], -v[2:].sum()]
+            return K.hw_filter(y[None, :], p["alpha"], p["beta"], p["gamma"], p["phi"], v[0], v[1], s0[None, :],
+                               12)[0][0]
+        best = least_squares(resid, np.r_[y[0], 0.0, np.zeros(11)])
+        assert (fit.resid[i] ** 2).sum() == pytest.approx(2 * best.cost, rel=1e-6)  # cost is SSE / 2
+        sm = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12,
+                                  initialization_method="estimated").fit()
+        assert (fit.resid[i] ** 2).sum() <= sm.sse * 1.15  # coarse grid vs a full optimiser
+
+
+def test_auto_interval_coverage_is_calibrated():
+    # 400 items from one seasonal random-walk process; the last 12 periods are never shown to forecast()
+    rng = np.random.default_rng(11)
+    ys = np.array([_seasonal_series(rng, 60) for _ in range(400)])
+    hist = pd.DataFrame({"item": np.repeat(np.arange(400), 48), "qty": ys[:, :48].ravel(),
+                         "period": np.tile(pd.period_range("2020-01", periods=48, freq="M"), 400)})
+    fc = forecast(hist, 12)
+    actual = ys[:, 48:].ravel()
+    cov80 = np.mean((actual >= fc["lo_80"].to_numpy()) & (actual <= fc["hi_80"].to_numpy()))
+    cov95 = np.mean((actual >= fc["lo_95"].to_numpy()) & (actual <= fc["hi_95"].to_numpy()))
+    assert 0.70 <= cov80 <= 0.90 and 0.88 <= cov95 <= 0.99
+    assert (fc["method"] == "ets+theta").all()

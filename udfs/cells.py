@@ -105,9 +105,8 @@ def scalar(value: Any, name: str, default: Any = None, *, integer: bool = False,
         value = g[0][0]
     if (value is None or (isinstance(value, str) and not value.strip())) and default is not None:
         return default
-    number = _number(value, name, 1, 1)
-    if isinstance(value, str) and value.strip().endswith("%"):
-        number = float(value.strip().rstrip("%")) / 100
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    number = _number(value.strip().rstrip("%") if percent else value, name, 1, 1) / (100 if percent else 1)
     if integer:
         if not number.is_integer():
             raise CellProblem(f"{name} is {number:g}; expected a whole number")
@@ -142,7 +141,7 @@ def same_length(**arrays: np.ndarray) -> int:
 
 def shaped(values: Sequence[Any], like: Any) -> list[list[Any]]:
     """Results laid out like the input range: a row stays a row, a column stays a column."""
-    clean = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+    clean = [_cell(v) for v in values]
     return [clean] if is_row(like) else [[v] for v in clean]
 
 
@@ -176,4 +175,4 @@ def _cell(value: Any) -> Any:
         return bool(value)
     if isinstance(value, (int, float, np.number)):
         return None if math.isnan(float(value)) else float(value)
-    return str(value)
+    return str(value) if str(value) else None

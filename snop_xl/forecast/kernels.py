@@ -10,6 +10,9 @@ sum of squared errors solve a 2x2 least-squares problem per series. The grid the
 parameters, and every point of it is fitted exactly (the same model statsmodels' ``ExponentialSmoothing`` fits
 with estimated initial states; the tests check the recursions agree with it for given parameters).
 
+The same holds for additive Holt-Winters (level, damped trend, m seasonal states: `fit_hw`); multiplicative
+seasonality is that model on log(x). Tests check the recursions against statsmodels' ExponentialSmoothing.
+
 Conventions (ETS error-correction form, as in Hyndman et al. and statsmodels):
   forecast   f_t = l_{t-1} + phi * b_{t-1}
   error      e_t = x_t - f_t
@@ -315,3 +318,161 @@ def fit_croston(x: np.ndarray, h: int, variant: str = "croston", alpha: float = 
         fitted = fitted * (1 - alpha / 2)
     mean = np.repeat(f[:, None], h, axis=1)
     return Fit(mean, x - fitted, np.zeros((n, h)), {"z": z, "p": p, "d": d})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Additive Holt-Winters / ETS(A, Ad|N, A|N) with every grid point fitted exactly
+# ---------------------------------------------------------------------------------------------------------------
+# Why the same profile trick as for Holt: with additive errors the one-step errors are linear in ALL initial states
+# (level, trend, m seasonal states), so for given smoothing parameters the SSE-optimal initial states are a small
+# least-squares problem per series. Seasonal initial states are constrained to sum to zero (else the level and the
+# seasonal states are not identified). Multiplicative models are this model fitted to log(x).
+HW_ALPHAS = np.array([0.04, 0.12, 0.25, 0.4, 0.6, 0.8, 0.97])
+HW_BETAS = np.array([0.02, 0.15])  # beta_star (statsmodels' smoothing_trend)
+HW_GAMMAS = np.array([0.01, 0.1, 0.25])  # on the scale of statsmodels' smoothing_seasonal; capped at 1 - alpha
+HW_PHIS = np.array([0.9, 0.98])
+
+
+def hw_filter(x: np.ndarray, alpha, beta, gamma, phi, l0, b0, s0: np.ndarray, m: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Additive damped Holt-Winters recursions (statsmodels' ExponentialSmoothing form) with given parameters.
+
+    Parameters broadcast over series: shape (n,) (or scalars); s0 (n, m) holds the seasonal states of periods
+    -m..-1 (period t uses slot t % m). Returns (errors (n, T), level, trend, seasonal ring (n, m) after period T-1,
+    ring slot k belonging to the periods t with t % m == k).
+    """
+    n, T = x.shape
+    level = np.broadcast_to(np.asarray(l0, float), (n,)).copy()
+    trend = np.broadcast_to(np.asarray(b0, float), (n,)).copy()
+    seas = np.array(s0, dtype=float).reshape(n, m).copy()
+    alpha, beta, gamma, phi = (np.broadcast_to(np.asarray(v, float), (n,)) for v in (alpha, beta, gamma, phi))
+    ab = alpha * beta
+    err = np.empty((n, T))
+    for t in range(T):
+        k = t % m
+        base = level + phi * trend
+        e = x[:, t] - base - seas[:, k]
+        err[:, t] = e
+        level = base + alpha * e
+        trend = phi * trend + ab * e
+        seas[:, k] += gamma * e
+    return err, level, trend, seas
+
+
+def _hw_grid(trend: bool, seasonal: bool) -> tuple[np.ndarray, ...]:
+    a, b, g, p = np.meshgrid(HW_ALPHAS, HW_BETAS if trend else [0.0], HW_GAMMAS if seasonal else [0.0],
+                             HW_PHIS if trend else [0.0], indexing="ij")
+    a, b, g, p = (v.ravel() for v in (a, b, g, p))
+    g = np.minimum(g, 1 - a)
+    return a, b, g, p
+
+
+def _hw_basis(T: int, m: int, alpha, beta, gamma, phi, trend: bool, seasonal: bool) -> np.ndarray:
+    """Forecasts (G, T, K) the unit initial states produce with no data (the SSE's design matrix per grid point).
+
+    Basis: level, trend (if any), seasonal e_k - e_{m-1} for k < m-1 (if seasonal), so seasonal states sum to 0.
+    """
+    G = alpha.shape[0]
+    K = 1 + trend + (m - 1) * seasonal
+    mm = m if seasonal else 1
+    level = np.zeros((G, K))
+    tr = np.zeros((G, K))
+    seas = np.zeros((G, K, mm))
+    level[:, 0] = 1
+    if trend:
+        tr[:, 1] = 1
+    if seasonal:
+        for k in range(m - 1):
+            seas[:, 1 + trend + k, k] = 1
+            seas[:, 1 + trend + k, m - 1] = -1
+    a, ab, g, p = alpha[:, None], (alpha * beta)[:, None], gamma[:, None], phi[:, None]
+    U = np.empty((G, T, K))
+    for t in range(T):
+        k = t % mm
+        base = level + p * tr
+        f = base + seas[:, :, k]
+        U[:, t] = f
+        level = base - a * f
+        tr = p * tr - ab * f
+        seas[:, :, k] -= g * f
+    return U
+
+
+def _hw_profile(x: np.ndarray, m: int, alpha, beta, gamma, phi, trend: bool, seasonal: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best grid point per series (n,), its SSE (n,) and SSE-optimal initial states (n, K).
+
+    Every grid point is profiled exactly; rows are processed in chunks so memory stays bounded for 10^5 series.
+    """
+    n, T = x.shape
+    G = alpha.shape[0]
+    U = _hw_basis(T, m, alpha, beta, gamma, phi, trend, seasonal)
+    S = np.einsum("gtk,gtl->gkl", U, U)
+    K = S.shape[1]
+    S = S + 1e-8 * np.trace(S, axis1=1, axis2=2)[:, None, None] / K * np.eye(K)
+    Sinv = np.linalg.inv(S)
+    mm = m if seasonal else 1
+    ab = alpha * beta
+    best = np.empty(n, dtype=np.int64)
+    sse = np.empty(n)
+    init = np.empty((n, K))
+    chunk = max(1, int(4e6 // (G * T)))
+    for lo in range(0, n, chunk):
+        xc = x[lo:lo + chunk]
+        nc = xc.shape[0]
+        level = np.zeros((nc, G))
+        tr = np.zeros((nc, G))
+        seas = np.zeros((mm, nc, G))
+        A = np.empty((G, nc, T))
+        for t in range(T):
+            k = t % mm
+            base = level + phi * tr if trend else level
+            a = xc[:, t, None] - base - seas[k] if seasonal else xc[:, t, None] - base
+            A[:, :, t] = a.T
+            level = base + alpha * a
+            if trend:
+                tr = phi * tr + ab * a
+            if seasonal:
+                seas[k] += gamma * a
+        sau = np.matmul(A, U)  # (G, nc, K)
+        c = np.matmul(sau, Sinv)  # Sinv symmetric
+        saa = np.einsum("gnt,gnt->gn", A, A)
+        sse_c = np.maximum(saa - np.einsum("gnk,gnk->gn", c, sau), 0.0).T  # (nc, G)
+        k = _best(sse_c)
+        r = np.arange(nc)
+        best[lo:lo + nc], sse[lo:lo + nc], init[lo:lo + nc] = k, sse_c[r, k], c[k, r]
+    return best, sse, init
+
+
+def fit_hw(x: np.ndarray, h: int, m: int, trend: bool = True, seasonal: bool = True) -> tuple[Fit, np.ndarray]:
+    """Additive (damped) Holt-Winters, smoothing parameters by grid search, initial states SSE-optimal.
+
+    Returns the fit and its AICc per series (Gaussian likelihood, parameters: smoothing + initial states), which
+    makes the variants (trend/no trend, seasonal/not) comparable on the same data.
+    """
+    n, T = x.shape
+    seasonal = seasonal and m > 1
+    a, b, g, p = _hw_grid(trend, seasonal)
+    k, sse_k, c = _hw_profile(x, m, a, b, g, p, trend, seasonal)
+    alpha, beta, gamma, phi = a[k], b[k], g[k], p[k]
+    l0 = c[:, 0]
+    b0 = c[:, 1] if trend else np.zeros(n)
+    s0 = np.zeros((n, m if seasonal else 1))
+    if seasonal:
+        s0[:, :m - 1] = c[:, 1 + trend:]
+        s0[:, m - 1] = -c[:, 1 + trend:].sum(axis=1)
+    mm = s0.shape[1]
+    err, level, slope, seas = hw_filter(x, alpha, beta, gamma, phi, l0, b0, s0, mm)
+    j = np.arange(1, h + 1)
+    damp = _damped_sum(phi, h) if trend else np.zeros((n, h))
+    mean = level[:, None] + damp * slope[:, None] + seas[:, (T + j - 1) % mm]
+    psi = alpha[:, None] + alpha[:, None] * beta[:, None] * damp
+    if seasonal:
+        psi = psi + gamma[:, None] * (j % m == 0)[None, :]
+    n_par = 1 + 2 * trend + seasonal + c.shape[1]
+    with np.errstate(divide="ignore"):
+        loglik = T * np.log(np.maximum(sse_k, 1e-300) / T)
+    aicc = loglik + 2 * n_par + np.where(T - n_par - 1 > 0, 2 * n_par * (n_par + 1) / max(T - n_par - 1, 1),
+                                         np.inf)
+    params = {"alpha": alpha, "beta": beta, "gamma": gamma, "phi": phi, "l0": l0, "b0": b0, "s0": s0}
+    return Fit(mean, err, psi, params), aicc

@@ -72,6 +72,9 @@ class BookIO(ABC):
     def save(self) -> None:
         """Persist the changes (atomic for files; live Excel needs nothing)."""
 
+    def decorate(self) -> None:
+        """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing)."""
+
     # ---- typed access, shared by every engine -------------------------------------------------------------
     def read_table(self, spec: C.Table | str) -> tuple[pd.DataFrame, list[Problem]]:
         """Typed frame of an input table (index = sheet row of each data row) and the problems found in its cells."""

@@ -180,6 +180,11 @@ class OpenpyxlBook(BookIO):
         self.path = target
         return target
 
+    def decorate(self) -> None:
+        """The Dashboard's native charts and the Exceptions' Go To hyperlinks (after writing outputs, before save)."""
+        _draw_charts(self)
+        _link_cells(self)
+
 
 def open_workbook(path: Path) -> Workbook:
     """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them."""
@@ -188,3 +193,82 @@ def open_workbook(path: Path) -> Workbook:
         return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise SnopError(f"{path}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
+
+
+def _draw_charts(book: OpenpyxlBook) -> None:
+    """Native Excel charts on the Dashboard, one per `review.CHARTS` entry (per family where grouped), referencing
+    the output tables' cells so Excel keeps them live. Old charts are replaced."""
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.chart.series import SeriesLabel
+
+    from ..review import CHARTS
+
+    if "Dashboard" not in book.wb.sheetnames:
+        return
+    dash = book.wb["Dashboard"]
+    dash._charts = []
+    last_col = max(t.first_column + len(t.columns) for t in C.SHEETS["Dashboard"].tables)
+    anchor_col, anchor_row = get_column_letter(last_col + 1), 1
+    for spec in CHARTS:
+        found = book._find(C.table(spec.table))
+        if found is None:
+            continue
+        ws, tbl = found
+        min_col, min_row, _, max_row = range_boundaries(tbl.ref)
+        keys = C.table(spec.table).keys
+        col = {k: min_col + keys.index(k) for k in keys}
+        if max_row <= min_row or ws.cell(min_row + 1, min_col).value is None:
+            continue
+        if spec.group:
+            runs: dict[Any, list[int]] = {}
+            for r in range(min_row + 1, max_row + 1):
+                runs.setdefault(ws.cell(r, col[spec.group]).value, []).append(r)
+            groups = [(g, rows[0], rows[-1]) for g, rows in runs.items() if g is not None][:spec.max_groups]
+        else:
+            last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
+            groups = [(None, min_row + 1, last)]
+        charts = []
+        if spec.series_per_group:
+            chart = LineChart() if spec.kind == "line" else BarChart()
+            for g, r0, r1 in groups:
+                ref = Reference(ws, min_col=col[spec.values[0]], min_row=r0, max_row=r1)
+                chart.add_data(ref, titles_from_data=False)
+                chart.series[-1].tx = SeriesLabel(v=str(g))
+            _, r0, r1 = groups[0]
+            chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
+            chart.title = spec.title
+            charts.append(chart)
+        else:
+            for g, r0, r1 in groups:
+                chart = LineChart() if spec.kind == "line" else BarChart()
+                for key in spec.values:
+                    chart.add_data(Reference(ws, min_col=col[key], min_row=r0, max_row=r1), titles_from_data=False)
+                    chart.series[-1].tx = SeriesLabel(v=C.table(spec.table).column(key).header)
+                chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
+                chart.title = spec.title + (f": {g}" if g is not None and len(groups) > 1 else "")
+                charts.append(chart)
+        for chart in charts:
+            chart.y_axis.title = spec.y_title
+            chart.width, chart.height = 24, 7.5
+            if spec.kind == "bar" and spec.category == "message":
+                chart.type = "bar"  # horizontal bars: long labels read better
+                chart.height = 10
+            dash.add_chart(chart, f"{anchor_col}{anchor_row}")
+            anchor_row += 22 if chart.height > 8 else 16
+
+
+def _link_cells(book: OpenpyxlBook) -> None:
+    """Make every Sheet!A1 address in the Exceptions' Go To column an in-workbook hyperlink."""
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    found = book._find(C.EXCEPTIONS)
+    if found is None:
+        return
+    ws, tbl = found
+    min_col, min_row, _, max_row = range_boundaries(tbl.ref)
+    col = min_col + C.EXCEPTIONS.keys.index("link")
+    for r in range(min_row + 1, max_row + 1):
+        cell = ws.cell(r, col)
+        if isinstance(cell.value, str) and "!" in cell.value:
+            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=cell.value)  # a place in this workbook
+            cell.style = "Hyperlink"

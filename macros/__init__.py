@@ -1,0 +1,94 @@
+"""Ribbon entry points: one per S&OP step and utility, each the same engine call the CLI makes.
+
+Excel runs them through the template's VBA (``RunPython "import macros; macros.run_all()"``), with no argument:
+``book=None`` means "the workbook that called me" (``xw.Book.caller()``). Tests and scripts pass a book: an
+``xw.Book``, or any `snop_xl.io.BookIO` such as an `OpenpyxlBook`.
+
+Each entry point reports progress on Excel's status bar, runs, and on a problem the user can fix (bad inputs, a
+missing table) writes every problem to the Log sheet and shows one message box. `snop_xl.cycle.run_book` writes
+nothing until every chosen step has succeeded, so a failed run never leaves the workbook half-written.
+"""
+
+from __future__ import annotations
+
+from ._run import Outcome, as_bookio, run_entry
+
+__all__ = ["Outcome", "as_bookio", "validate", "import_budget", "forecast_demand", "plan_supply", "reconcile",
+           "review", "publish", "run_all", "ENTRY_POINTS"]
+
+
+def validate(book=None) -> Outcome:
+    """Check every input; list all problems with their cells on the Log sheet."""
+    return run_entry(book, "Validate", _validate)
+
+
+def import_budget(book=None) -> Outcome:
+    """Import finance's budget into the Budget sheet (from a paste or another file)."""
+    def action(io, progress):
+        from snop_xl.budget_import import import_budget as run
+        result = run(io, source=None)
+        io.save()
+        return f"Budget imported{_describe(result)}."
+    return run_entry(book, "Import budget", action)
+
+
+def forecast_demand(book=None) -> Outcome:
+    """Step 1: the demand plan."""
+    return run_entry(book, "1 Forecast demand", _steps("demand"))
+
+
+def plan_supply(book=None) -> Outcome:
+    """Step 2: supply and capacity plans."""
+    return run_entry(book, "2 Plan supply", _steps("supply"))
+
+
+def reconcile(book=None) -> Outcome:
+    """Step 3: gaps, exceptions and scenarios."""
+    return run_entry(book, "3 Reconcile & scenarios", _steps("reconcile"))
+
+
+def review(book=None) -> Outcome:
+    """Step 4: financials and dashboard."""
+    return run_entry(book, "4 Financials & dashboard", _steps("review"))
+
+
+def publish(book=None) -> Outcome:
+    """Step 5: publish the plan version and KPIs."""
+    return run_entry(book, "5 Publish", _steps("publish"))
+
+
+def run_all(book=None) -> Outcome:
+    """Steps 1 to 5 in order."""
+    return run_entry(book, "Run all", _steps(None))
+
+
+def _validate(io, progress) -> str:
+    from snop_xl.inputs import load_inputs
+
+    inputs = load_inputs(io)
+    return (f"Inputs are valid: {len(inputs.items)} items, cycle {inputs.settings.cycle_month}, "
+            f"horizon {inputs.settings.horizon} months.")
+
+
+def _steps(name: str | None):
+    """The action running cycle steps `name` (None: all) exactly as `snop-xl run --steps` does."""
+    def action(io, progress) -> str:
+        from snop_xl.cycle import run_book, select_steps
+
+        steps = None if name is None else [name]
+        results = run_book(io, steps=steps, progress=progress)
+        written = [t for s in select_steps(steps) for t in s.produces]
+        return "Done: " + ", ".join(f"{t} {len(results[t])} rows" for t in written) + "."
+    return action
+
+
+def _describe(result) -> str:
+    rows = getattr(result, "rows", None)
+    if rows is None and hasattr(result, "__len__"):
+        rows = len(result)
+    return f" ({rows} rows)" if isinstance(rows, int) else ""
+
+
+#: Entry point name -> function; the ribbon's RunPython calls must name these (a test checks it).
+ENTRY_POINTS = {f.__name__: f for f in (validate, import_budget, forecast_demand, plan_supply, reconcile, review,
+                                        publish, run_all)}

@@ -1,0 +1,319 @@
+"""The plan archive: every published S&OP plan as an immutable version in one SQLite file (standard library).
+
+Why SQLite: one file beside the workbook, no server, safe concurrent writers, readable by any tool. Why immutable:
+"review and refine" needs what was really planned cycle after cycle, so a version is never updated or deleted
+(triggers refuse it); publishing the same cycle again adds a revision.
+
+Layout (schema version 1, ``PRAGMA user_version``):
+- ``versions``: one row per publish: version id ``<cycle>-r<revision>`` (e.g. ``2026-12-r2``), cycle month,
+  revision, UTC timestamp, approver, content hash of the inputs, scenario chosen, workbook name.
+- ``frames``: the tables of that version (DemandPlan, SupplyPlan, Financials, Overrides, Decisions, ...), one row
+  per table, JSON ``{"columns": [...], "data": [[...]]}`` with months as ``yyyy-mm`` text, so the archive survives
+  contract changes (columns are stored by their contract key) and stays readable without snop-xl.
+
+A publish is one ``BEGIN IMMEDIATE`` transaction: the revision number is taken and every table inserted while the
+write lock is held, so two processes publishing at once get distinct revisions, and a failure half-way rolls back
+to nothing. The default rollback journal is kept (not WAL): archives often live on network shares where WAL breaks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import contract as C
+from .errors import SnopError
+
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT_S = 30.0  # how long one attempt waits for another process's write lock
+RETRIES = 5  # attempts when the database stays locked (busy handler gave up)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    version      TEXT NOT NULL UNIQUE,
+    cycle_month  TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    approver     TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    scenario     TEXT NOT NULL DEFAULT '',
+    book         TEXT NOT NULL DEFAULT '',
+    UNIQUE (cycle_month, revision)
+);
+CREATE TABLE IF NOT EXISTS frames (
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    name       TEXT NOT NULL,
+    n_rows     INTEGER NOT NULL,
+    payload    TEXT NOT NULL,
+    PRIMARY KEY (version_id, name)
+);
+CREATE TRIGGER IF NOT EXISTS versions_immutable_u BEFORE UPDATE ON versions
+    BEGIN SELECT RAISE(ABORT, 'published plan versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS versions_immutable_d BEFORE DELETE ON versions
+    BEGIN SELECT RAISE(ABORT, 'published plan versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS frames_immutable_u BEFORE UPDATE ON frames
+    BEGIN SELECT RAISE(ABORT, 'published plan versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS frames_immutable_d BEFORE DELETE ON frames
+    BEGIN SELECT RAISE(ABORT, 'published plan versions are immutable'); END;
+"""
+
+
+@dataclass(frozen=True)
+class Version:
+    """Identity of one published plan."""
+
+    version: str
+    cycle_month: pd.Period
+    revision: int
+    published_at: dt.datetime
+    approver: str
+    content_hash: str
+    scenario: str = ""
+    book: str = ""
+
+
+def version_id(cycle_month: pd.Period, revision: int) -> str:
+    return f"{cycle_month}-r{revision}"
+
+
+def draft_id(cycle_month: pd.Period, content_hash: str) -> str:
+    """Id shown before publishing: stable for the same inputs, never collides with a published id."""
+    return f"{cycle_month}-draft-{content_hash[:8]}"
+
+
+def default_path(book_path: str | Path, setting: str = "") -> Path:
+    """The archive of a workbook: Settings 'Plan archive' if given (relative to the book), else <stem>.snop.sqlite."""
+    book_path = Path(book_path)
+    if setting and setting.strip():
+        p = Path(setting.strip()).expanduser()
+        return p if p.is_absolute() else book_path.parent / p
+    return book_path.with_name(book_path.stem + ".snop.sqlite")
+
+
+# ---- connection -----------------------------------------------------------------------------------------------
+def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
+    """Open (and if needed create) an archive; autocommit mode so transactions are explicit."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise SnopError(f"{path}: no plan archive (publish a plan first: snop-xl publish BOOK)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current == 0:
+        _with_retry(conn, lambda: _create_schema(conn))
+    elif current > SCHEMA_VERSION:
+        conn.close()
+        raise SnopError(f"{path}: archive schema {current} is newer than this snop-xl understands "
+                        f"({SCHEMA_VERSION}); upgrade snop-xl")
+    return conn
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _with_retry(conn: sqlite3.Connection, work: Any) -> Any:
+    """Run `work` (which opens its own transaction); retry with jittered backoff while the database is locked."""
+    for attempt in range(RETRIES):
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+# ---- frames <-> JSON ------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Period):
+        return str(value.asfreq("M"))
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return pd.Timestamp(value).isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def encode_frame(frame: pd.DataFrame) -> str:
+    columns = [str(c) for c in frame.columns]
+    data = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    return json.dumps({"columns": columns, "data": data}, separators=(",", ":"))
+
+
+def decode_frame(name: str, payload: str) -> pd.DataFrame:
+    """Frame back with the contract's types for the table `name` (periods, numbers, dates); unknown columns as is."""
+    obj = json.loads(payload)
+    frame = pd.DataFrame(obj["data"], columns=obj["columns"], dtype=object)
+    spec = C.TABLES.get(name)
+    for column in spec.columns if spec else ():
+        if column.key not in frame:
+            continue
+        s = frame[column.key]
+        if column.dtype == C.PERIOD:
+            frame[column.key] = pd.PeriodIndex([pd.NaT if v is None else v for v in s], freq="M")
+        elif column.dtype in (C.NUMBER, C.PERCENT):
+            frame[column.key] = pd.to_numeric(s).astype("float64")
+        elif column.dtype == C.INTEGER:
+            frame[column.key] = pd.to_numeric(s).astype("Int64")
+        elif column.dtype == C.DATE:
+            frame[column.key] = pd.to_datetime(s)
+        elif column.dtype == C.BOOL:
+            frame[column.key] = s.astype("boolean")
+    if name == "History" and "period" in frame:
+        frame["period"] = pd.PeriodIndex(frame["period"], freq="M")
+        frame["qty"] = pd.to_numeric(frame["qty"]).astype("float64")
+    return frame
+
+
+# ---- writing --------------------------------------------------------------------------------------------------
+def _insert_frame(conn: sqlite3.Connection, version_pk: int, name: str, frame: pd.DataFrame) -> None:
+    conn.execute("INSERT INTO frames (version_id, name, n_rows, payload) VALUES (?, ?, ?, ?)",
+                 (version_pk, name, len(frame), encode_frame(frame)))
+
+
+def publish(path: str | Path, cycle_month: pd.Period, content_hash: str, frames: Mapping[str, pd.DataFrame],
+            approver: str = "", scenario: str = "", book: str = "",
+            published_at: dt.datetime | None = None) -> Version:
+    """Store a new immutable version (next revision of its cycle) in one transaction; return its identity."""
+    cycle_month = pd.Period(cycle_month, "M")
+    stamp = (published_at or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
+    conn = connect(path)
+
+    def attempt() -> Version:
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock before reading the last revision
+        try:
+            last = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM versions WHERE cycle_month = ?",
+                                (str(cycle_month),)).fetchone()[0]
+            v = Version(version_id(cycle_month, last + 1), cycle_month, last + 1, stamp, approver or "",
+                        content_hash, scenario or "", book or "")
+            cur = conn.execute(
+                "INSERT INTO versions (version, cycle_month, revision, published_at, approver, content_hash, "
+                "scenario, book) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (v.version, str(cycle_month), v.revision, stamp.isoformat(), v.approver, content_hash, v.scenario,
+                 v.book))
+            for name, frame in frames.items():
+                _insert_frame(conn, cur.lastrowid, name, frame)
+            conn.execute("COMMIT")
+            return v
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    try:
+        return _with_retry(conn, attempt)
+    finally:
+        conn.close()
+
+
+# ---- reading --------------------------------------------------------------------------------------------------
+def _version(row: tuple) -> Version:
+    version, cycle, revision, published_at, approver, content_hash, scenario, book = row
+    return Version(version, pd.Period(cycle, "M"), int(revision), dt.datetime.fromisoformat(published_at),
+                   approver, content_hash, scenario, book)
+
+
+_COLUMNS = "version, cycle_month, revision, published_at, approver, content_hash, scenario, book"
+
+
+def versions(path: str | Path) -> list[Version]:
+    """Every published version, oldest first."""
+    conn = connect(path, create=False)
+    try:
+        return [_version(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM versions ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def versions_frame(path: str | Path) -> pd.DataFrame:
+    """versions() as a frame (what `snop-xl kpis --versions` prints)."""
+    rows = [v.__dict__ for v in versions(path)]
+    return pd.DataFrame(rows, columns=list(Version.__dataclass_fields__))
+
+
+def resolve(path: str | Path, ref: str) -> Version:
+    """A version by id (``2026-12-r2``), by cycle month (its latest revision: ``2026-12``) or ``latest``."""
+    found = versions(path)
+    if not found:
+        raise SnopError(f"{path}: the archive holds no published version yet")
+    ref = str(ref).strip()
+    if ref.lower() in ("latest", "last"):
+        return found[-1]
+    exact = [v for v in found if v.version == ref]
+    if exact:
+        return exact[0]
+    try:
+        month = pd.Period(ref, "M")
+    except (ValueError, TypeError):
+        month = None
+    of_month = [v for v in found if v.cycle_month == month]
+    if of_month:
+        return max(of_month, key=lambda v: v.revision)
+    raise SnopError(f"no plan version {ref!r} in {path}; known: {', '.join(v.version for v in found[-10:])}")
+
+
+def load(path: str | Path, ref: str) -> tuple[Version, dict[str, pd.DataFrame]]:
+    """One version and all its tables."""
+    v = resolve(path, ref)
+    conn = connect(path, create=False)
+    try:
+        rows = conn.execute("SELECT f.name, f.payload FROM frames f JOIN versions v ON v.id = f.version_id "
+                            "WHERE v.version = ? ORDER BY f.name", (v.version,)).fetchall()
+    finally:
+        conn.close()
+    return v, {name: decode_frame(name, payload) for name, payload in rows}
+
+
+def load_table(path: str | Path, name: str, latest_per_cycle: bool = True) -> pd.DataFrame:
+    """One table across versions, with `version` and `cycle_month` columns in front (for KPIs over cycles).
+
+    latest_per_cycle: keep only the last revision of each cycle month (the plan the cycle ended with).
+    """
+    conn = connect(path, create=False)
+    try:
+        rows = conn.execute(
+            "SELECT v.version, v.cycle_month, v.revision, f.payload FROM frames f JOIN versions v "
+            "ON v.id = f.version_id WHERE f.name = ? ORDER BY v.id", (name,)).fetchall()
+    finally:
+        conn.close()
+    if latest_per_cycle:
+        last = {}
+        for row in rows:
+            last[row[1]] = row  # ordered by id: the last one wins
+        rows = list(last.values())
+    parts = []
+    for version, cycle, _, payload in rows:
+        frame = decode_frame(name, payload)
+        frame.insert(0, "cycle_month", pd.Period(cycle, "M"))
+        frame.insert(0, "version", version)
+        parts.append(frame)
+    if not parts:
+        return pd.DataFrame(columns=["version", "cycle_month"])
+    out = pd.concat(parts, ignore_index=True)
+    out["cycle_month"] = out["cycle_month"].astype("period[M]")
+    return out

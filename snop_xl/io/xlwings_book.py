@@ -1,0 +1,124 @@
+"""BookIO on a live Excel workbook through xlwings (Windows and macOS; what the ribbon buttons use).
+
+It mirrors `OpenpyxlBook`: tables are found by ListObject name on any sheet (their own sheet first), read whole
+as values (formulas as Excel last calculated them, error cells as text like ``#N/A``), and an output table is
+rewritten whole by clearing it, writing the block of values in one call and resizing the ListObject. The
+workbook is never saved here: in Excel the user decides when to save.
+
+Only the xlwings API is used (``Sheet.tables``, ``Table.range/resize``, ``Range.value/options/number_format``),
+so a small stand-in that records these calls tests this module on Linux (tests/test_macros.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .. import contract as C
+from .base import BookIO, RawTable, is_blank
+from .openpyxl_book import TABLE_STYLE
+
+
+
+class XlwingsBook(BookIO):
+    """An open ``xw.Book``. Writes go straight to Excel; save() does nothing (the user saves)."""
+
+    def __init__(self, book: Any):
+        self.book = book
+        self.path = getattr(book, "fullname", None)
+
+    # ---- finding tables ------------------------------------------------------------------------------------
+    def _find(self, spec: C.Table) -> tuple[Any, Any] | None:
+        sheets = list(self.book.sheets)
+        sheets.sort(key=lambda s: s.name != spec.sheet)  # its own sheet first, then anywhere
+        for sheet in sheets:
+            for table in sheet.tables:
+                if table.name.lower() == spec.list_object.lower():
+                    return sheet, table
+        return None
+
+    def has_table(self, spec: C.Table) -> bool:
+        return self._find(spec) is not None
+
+    def read_raw(self, spec: C.Table) -> RawTable:
+        sheet, table = self._find(spec)
+        rng = table.range
+        grid = rng.options(ndim=2, err_to_str=True).value
+        if getattr(table, "show_totals", False):
+            grid = grid[:-1]
+        return RawTable(sheet.name, list(grid[0]), [list(r) for r in grid[1:]], rng.row, rng.column)
+
+    # ---- writing -------------------------------------------------------------------------------------------
+    def _sheet(self, name: str) -> Any:
+        names = [s.name for s in self.book.sheets]
+        if name in names:
+            return self.book.sheets[name]
+        return self.book.sheets.add(name, after=self.book.sheets[len(names) - 1])
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """No screen redraw or recalculation while a block is written (one repaint at the end)."""
+        app = getattr(self.book, "app", None)
+        props = getattr(app, "properties", None)
+        with props(screen_updating=False) if callable(props) else contextlib.nullcontext():
+            yield
+
+    def write_rows(self, spec: C.Table, rows: list[list[Any]], header: list[str] | None = None) -> None:
+        header = header or spec.headers
+        width = len(header)
+        with self._quiet():
+            found = self._find(spec)
+            if found is not None:
+                sheet, table = found
+                body = table.data_body_range
+                if body is not None:
+                    body.clear_contents()
+                first_row, first_col = table.range.row, table.range.column
+            else:
+                sheet = self._sheet(spec.sheet)
+                table = None
+                first_row, first_col = 1, spec.first_column
+            block = [list(header)] + [list(r) for r in rows] if rows else [list(header), [None] * width]
+            top_left = sheet.range((first_row, first_col))
+            top_left.value = block
+            self._formats(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
+            target = sheet.range((first_row, first_col), (first_row + len(block) - 1, first_col + width - 1))
+            if table is None:
+                sheet.tables.add(source=target, name=spec.list_object, table_style_name=TABLE_STYLE[spec.role])
+            else:
+                table.resize(target)
+
+    def append_rows(self, spec: C.Table, rows: list[list[Any]]) -> None:
+        found = self._find(spec)
+        if found is None:
+            self.write_rows(spec, rows)
+            return
+        sheet, table = found
+        rng = table.range
+        grid = rng.options(ndim=2).value
+        last = len(grid) - 1  # index of the last non-blank data row (0 = header only)
+        while last > 0 and all(is_blank(v) for v in grid[last]):
+            last -= 1
+        if not rows:
+            return
+        with self._quiet():
+            start = rng.row + last + 1
+            sheet.range((start, rng.column)).value = [list(r) for r in rows]
+            self._formats(sheet, spec, start, rng.column, len(rows), rng.columns.count)
+            end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
+            table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
+
+    @staticmethod
+    def _formats(sheet: Any, spec: C.Table, row: int, col: int, count: int, width: int) -> None:
+        """The contract's number format on each written column (one call per column)."""
+        formats = [c.number_format for c in spec.columns]
+        if spec.wide_periods:
+            formats += [spec.wide_value.number_format] * (width - len(formats))
+        for j, fmt in enumerate(formats[:width]):
+            if fmt and count > 0:
+                sheet.range((row, col + j), (row + count - 1, col + j)).number_format = fmt
+
+    def __repr__(self) -> str:
+        return f"XlwingsBook({self.path!r})"
+

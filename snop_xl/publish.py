@@ -1,0 +1,449 @@
+"""Step 5 of S&OP, finalize: plan versions, KPIs over cycles, forecast value added, plan diff.
+
+Two entry points, on purpose:
+- `run(inputs, outputs)` is the cycle step (``snop-xl run``). It never writes the archive: it names the plan a
+  *draft* (or the published version whose inputs are identical) and computes KPIs from the archive, if there is
+  one, plus a backtest of the statistical forecast on the book's own History.
+- `publish_book(path)` (``snop-xl publish``, the ribbon's Publish button) stores the plan the planners reviewed as a
+  new immutable version, then writes the version id, KPIs and a "Published" stamp into the workbook.
+
+Definitions of every KPI: docs/kpis.md. Lag k of a month = forecast made k months before it: the first month of a
+plan published for cycle month c is lag 1, so lag = period - cycle month + 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import archive
+from . import contract as C
+from . import kpi
+from .errors import SnopError
+from .inputs import Inputs
+
+LAGS = (1, 2, 3)
+BACKTEST_MONTHS = 6  # months at the end of History over which the statistical forecast is backtested
+LEVELS = ("Item", "Family", "Total")
+#: output tables of the cycle stored with a version (those present), and inputs that explain the plan
+ARCHIVED_OUTPUTS = ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Exceptions", "ScenarioComparison",
+                    "Financials", "Dashboard")
+ARCHIVED_INPUTS = {"Overrides": "overrides", "Events": "events", "Decisions": "decisions", "Inventory": "inventory",
+                   "Budget": "budget"}
+KPI_COLUMNS = C.KPIS.keys
+
+
+# ---- the cycle step -------------------------------------------------------------------------------------------
+def archive_path_of(inputs: Inputs) -> Path | None:
+    """The archive the book's Settings point at (None when the book's location is unknown and none is set)."""
+    book_path = inputs.extra.get("book_path")
+    setting = inputs.settings.archive_path
+    if book_path is None:
+        return Path(setting).expanduser() if setting and setting.strip() else None
+    return archive.default_path(book_path, setting)
+
+
+def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Step 5 without publishing: the plan's version id and every KPI computable now."""
+    path = archive_path_of(inputs)
+    has_archive = path is not None and path.exists()
+    content_hash = inputs.content_hash()
+    same = [v for v in archive.versions(path) if v.content_hash == content_hash] if has_archive else []
+    version = same[-1] if same else None
+    return {"PlanVersion": plan_version_frame(inputs, content_hash, version, path),
+            "KPIs": compute_kpis(inputs, outputs, path if has_archive else None)}
+
+
+def plan_version_frame(inputs: Inputs, content_hash: str, version: archive.Version | None,
+                       path: Path | None) -> pd.DataFrame:
+    s = inputs.settings
+    if version is None:
+        row = [archive.draft_id(s.cycle_month, content_hash), s.cycle_month, content_hash, s.approver or None,
+               "Draft", None, str(path) if path else None]
+    else:
+        row = [version.version, version.cycle_month, content_hash, version.approver or None, "Published",
+               pd.Timestamp(version.published_at).tz_localize(None), str(path) if path else None]
+    return pd.DataFrame([row], columns=C.PLAN_VERSION.keys)
+
+
+# ---- KPIs -----------------------------------------------------------------------------------------------------
+def compute_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], path: Path | None) -> pd.DataFrame:
+    """Every KPI row: published plans vs actuals (if an archive exists), backtest, and the current plan."""
+    parts = [backtest_kpis(inputs), plan_kpis(inputs, outputs)]
+    if path is not None:
+        parts = [published_kpis(inputs, path), supply_kpis(inputs, path)] + parts
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.KPIS.columns})
+    out = pd.concat(parts, ignore_index=True)
+    out["lag"] = out["lag"].astype("Int64")
+    out["observations"] = out["observations"].astype("Int64")
+    return out[KPI_COLUMNS]
+
+
+def _with_family(frame: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    if "family" in frame:
+        frame = frame.drop(columns="family")
+    return frame.merge(items[["item", "family"]], on="item", how="left")
+
+
+def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (), basis: str = "published",
+          metrics: tuple[str, ...] = kpi.GROUP_METRICS, levels: tuple[str, ...] = LEVELS) -> pd.DataFrame:
+    """KPI rows for each level (Item, Family, Total) x extra keys `by` x forecast step column in `steps`."""
+    parts = []
+    for level in levels:
+        name = {"Item": "item", "Family": "family"}.get(level)
+        g = frame.assign(_name="Total") if name is None else frame.assign(_name=frame[name])
+        for step, column in steps.items():
+            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics)
+            parts.append(t.assign(level=level, step=step).rename(columns={"_name": "name"}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(out):
+        out["basis"] = basis
+        for c in KPI_COLUMNS:
+            if c not in out:
+                out[c] = None
+    return out
+
+
+def seasonal_naive(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
+    """The benchmark every forecast must beat (FVA's first step): for a month p forecast at origin c (history
+    before c), the actual of p - m*ceil(lag/m) with lag = p - c + 1; the last actual before c if that is missing."""
+    h = history.set_index(["item", "period"])["qty"]
+    m = int(season_length)
+    lag = np.asarray([(p - c).n + 1 for p, c in zip(targets["period"], targets["origin"])])
+    back = m * np.ceil(lag / m).astype(int)
+    source = [p - int(b) for p, b in zip(targets["period"], back)]
+    values = h.reindex(pd.MultiIndex.from_arrays([targets["item"].to_numpy(), pd.PeriodIndex(source, freq="M")]))
+    out = pd.Series(values.to_numpy(), index=targets.index, dtype="float64")
+    if out.isna().any():
+        last = history.sort_values("period")
+        for i in out.index[out.isna()]:
+            before = last[(last["item"] == targets.at[i, "item"]) & (last["period"] < targets.at[i, "origin"])]
+            if len(before):
+                out.at[i] = before["qty"].iloc[-1]
+    return out
+
+
+def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int, ...] = LAGS) -> pd.DataFrame:
+    """Accuracy by lag of the statistical model (Settings' method) and of seasonal naive, refitted on History cut
+    at each origin, over its last `months` months: what the engine would have forecast, had it run then."""
+    from .forecast import forecast
+
+    history = inputs.history.dropna(subset=["qty"])
+    if not len(history):
+        return pd.DataFrame()
+    last = history["period"].max()
+    targets = pd.period_range(end=last, periods=months, freq="M")
+    origins = sorted({t - k + 1 for t in targets for k in lags})
+    s = inputs.settings
+    parts = []
+    for origin in origins:
+        cut = history[history["period"] < origin]
+        if cut["period"].nunique() < 3:
+            continue
+        fc = forecast(cut, max(lags), season_length=s.season_length, method=s.default_method, level=(80,))
+        parts.append(fc[["item", "period", "forecast"]].assign(origin=origin))
+    if not parts:
+        return pd.DataFrame()
+    fc = pd.concat(parts, ignore_index=True)
+    fc["period"] = fc["period"].astype("period[M]")
+    fc["lag"] = [(p - o).n + 1 for p, o in zip(fc["period"], fc["origin"])]
+    fc = fc[fc["lag"].isin(lags) & fc["period"].isin(targets)]
+    fc = fc.merge(history[["item", "period", "qty"]].rename(columns={"qty": "actual"}), on=["item", "period"])
+    fc = fc.reset_index(drop=True)
+    fc["naive"] = seasonal_naive(history, fc, s.season_length)
+    fc = _with_family(fc, inputs.items)
+    return _rows(fc, {"naive": "naive", "statistical": "forecast"}, by=("lag",), basis="backtest")
+
+
+def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
+    """Item rows of every cycle's last published DemandPlan joined with the actuals now in History."""
+    demand = archive.load_table(path, "DemandPlan")
+    if not len(demand) or "level" not in demand:
+        return pd.DataFrame()
+    demand = demand[demand["level"] == "Item"].copy()
+    demand["lag"] = [(p - c).n + 1 for p, c in zip(demand["period"], demand["cycle_month"])]
+    actual = inputs.history.dropna(subset=["qty"])[["item", "period", "qty"]].rename(columns={"qty": "actual"})
+    joined = demand.merge(actual, on=["item", "period"]).reset_index(drop=True)
+    if not len(joined):
+        return joined
+    joined["origin"] = joined["cycle_month"]
+    joined["naive"] = seasonal_naive(inputs.history.dropna(subset=["qty"]), joined, inputs.settings.season_length)
+    joined["with_events"] = (joined["statistical"].fillna(0) + joined["events"].fillna(0)).clip(lower=0)
+    return _with_family(joined, inputs.items)
+
+
+def published_kpis(inputs: Inputs, path: Path, lags: tuple[int, ...] = LAGS) -> pd.DataFrame:
+    """Accuracy by lag of the published plans, trends per cycle, and forecast value added per step and owner."""
+    f = published_forecasts(inputs, path)
+    if not len(f):
+        return pd.DataFrame()
+    f = f[f["lag"].isin(lags)]
+    overall = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag",))
+    trend = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag", "cycle_month"),
+                  metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
+    trend["cycle"] = trend.pop("cycle_month")
+    return pd.concat([overall, trend, fva_kpis(f, path)], ignore_index=True)
+
+
+#: the FVA cascade: each step's forecast column, in the order the plan is built
+CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_events", "consensus": "consensus"}
+
+
+def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Forecast value added: each step's accuracy and its gain over the previous step, on the same item-months;
+    each override owner on the item-months they touched (their input vs their output)."""
+    rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
+    if not len(rows):
+        return rows
+    acc = rows[rows["metric"] == "ACCURACY"].copy()
+    steps = list(CASCADE)
+    prev = acc.assign(step=acc["step"].map(lambda s: steps[steps.index(s) + 1] if s != steps[-1] else None))
+    gain = acc.merge(prev[["level", "name", "lag", "step", "value"]], on=["level", "name", "lag", "step"],
+                     suffixes=("", "_prev"))
+    gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
+    owners = owner_fva(f, path)
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")] + [owners],
+                     ignore_index=True)
+
+
+def owner_steps(path: Path) -> pd.DataFrame:
+    """item, period, cycle_month, owner, before, after: the demand before and after each override owner in every
+    archived plan, replayed with the demand step's own `apply_overrides` on the archived statistical + events and
+    Overrides, so FVA uses exactly the rules that built the consensus (family spreads included)."""
+    from .demand import apply_overrides
+
+    cols = ["item", "period", "cycle_month", "owner", "before", "after"]
+    demand = archive.load_table(path, "DemandPlan")
+    overrides = archive.load_table(path, "Overrides")
+    if not len(demand) or not len(overrides) or "owner" not in overrides:
+        return pd.DataFrame(columns=cols)
+    demand = demand[demand["level"] == "Item"]
+    parts = []
+    for version, plan in demand.groupby("version", sort=False):
+        rows = overrides[overrides["version"] == version].drop(columns=["version", "cycle_month"])
+        if not len(rows):
+            continue
+        base = plan[["item", "period"]].reset_index(drop=True).assign(
+            qty=(plan["statistical"].fillna(0) + plan["events"].fillna(0)).clip(lower=0).to_numpy())
+        items = plan[["item", "family"]].drop_duplicates("item")
+        before = base["qty"].to_numpy()
+        for owner, step in apply_overrides(base, rows, items).steps.items():
+            after = step["qty"].to_numpy(dtype=float)
+            parts.append(base[["item", "period"]].assign(cycle_month=plan["cycle_month"].to_numpy(), owner=owner,
+                                                         before=before, after=after))
+            before = after
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def owner_fva(f: pd.DataFrame, path: Path) -> pd.DataFrame:
+    steps = owner_steps(path)
+    if not len(steps):
+        return pd.DataFrame()
+    t = steps.merge(f[["item", "period", "cycle_month", "lag", "actual", "family"]],
+                    on=["item", "period", "cycle_month"])
+    parts = []
+    for owner, g in t.groupby("owner", sort=True):
+        after = _rows(g, {f"owner: {owner}": "after"}, by=("lag",), metrics=("ACCURACY", "BIAS"),
+                      levels=("Family", "Total"))
+        before = _rows(g, {f"owner: {owner}": "before"}, by=("lag",), metrics=("ACCURACY",),
+                       levels=("Family", "Total"))
+        gain = after[after["metric"] == "ACCURACY"].merge(
+            before[["level", "name", "lag", "value"]], on=["level", "name", "lag"], suffixes=("", "_before"))
+        gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_before"]).drop(columns="value_before")
+        parts += [after.assign(metric="FVA_" + after["metric"]), gain]
+    return pd.concat(parts, ignore_index=True)
+
+
+def supply_kpis(inputs: Inputs, path: Path) -> pd.DataFrame:
+    """Plan adherence of each published supply plan against the supply that actually arrived, which the books
+    reveal without a production feed: arrived = on hand at the next cycle - on hand at this one + units sold."""
+    supply = archive.load_table(path, "SupplyPlan")
+    if not len(supply) or "supply" not in supply:
+        return pd.DataFrame()
+    openings = supply.sort_values("period").groupby(["cycle_month", "item"], as_index=False).first()
+    openings = openings[openings["period"] == openings["cycle_month"]][["cycle_month", "item", "opening"]]
+    cycles = sorted(openings["cycle_month"].unique())
+    now = inputs.settings.cycle_month
+    on_hand = {c: openings[openings["cycle_month"] == c].set_index("item")["opening"] for c in cycles}
+    on_hand[now] = inputs.inventory.set_index("item")["on_hand"]
+    history = inputs.history.dropna(subset=["qty"])
+    rows = []
+    for c, nxt in zip(cycles, [*cycles[1:], now]):
+        if nxt <= c or nxt not in on_hand:
+            continue
+        window = pd.period_range(c, nxt - 1, freq="M")
+        if not set(window) <= set(history["period"]):
+            continue  # actual sales of the window not (yet) all in History
+        sold = history[history["period"].isin(window)].groupby("item")["qty"].sum()
+        planned = supply[(supply["cycle_month"] == c) & supply["period"].isin(window)].groupby("item")["supply"].sum()
+        items = planned.index.intersection(on_hand[nxt].index).intersection(on_hand[c].index)
+        arrived = on_hand[nxt].reindex(items) - on_hand[c].reindex(items) + sold.reindex(items).fillna(0)
+        frame = pd.DataFrame({"item": items, "plan": planned.reindex(items).to_numpy(),
+                              "arrived": arrived.clip(lower=0).to_numpy()})
+        rows.append(_with_family(frame, inputs.items).assign(cycle=c))
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.concat(rows, ignore_index=True)
+    out = []
+    for level in LEVELS:
+        key = {"Item": "item", "Family": "family"}.get(level)
+        for by in (["cycle"], []):
+            groups = frame.groupby([key, *by] if key else by) if key or by else [("Total", frame)]
+            for k, g in groups:
+                k = k if isinstance(k, tuple) else (k,)
+                name = k[0] if key else "Total"
+                cycle = k[-1] if by else None
+                out.append([level, name, "PLAN_ADHERENCE", "supply", None, kpi.plan_adherence(g["arrived"], g["plan"]),
+                            len(g), cycle, "published"])
+    return pd.DataFrame(out, columns=KPI_COLUMNS)
+
+
+def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fill rate the current supply plan achieves on consensus demand, and days of supply of the stock on hand."""
+    supply = outputs.get("SupplyPlan")
+    rows: list[list[Any]] = []
+    if supply is not None and len(supply):
+        sp = _with_family(supply, inputs.items).assign(delivered=supply["demand"] - supply["shortage"].fillna(0))
+        for level in LEVELS:
+            key = {"Item": "item", "Family": "family"}.get(level)
+            for name, g in (sp.groupby(key) if key else [("Total", sp)]):
+                rows.append([level, name, "FILL_RATE", "plan", None, kpi.fill_rate(g["demand"], g["delivered"]),
+                             len(g), None, "plan"])
+    demand = outputs.get("DemandPlan")
+    if demand is not None and len(demand) and len(inputs.inventory):
+        d = demand[demand["level"] == "Item"]
+        stock = _with_family(inputs.inventory[["item", "on_hand"]], inputs.items)
+        for level in LEVELS:
+            key = {"Item": "item", "Family": "family"}.get(level)
+            for name, g in (stock.groupby(key) if key else [("Total", stock)]):
+                dem = d[d["item"].isin(g["item"])].groupby("period")["consensus"].sum().sort_index()
+                days = kpi.days_of_supply(g["on_hand"].sum(), dem, inputs.settings.days_per_period)
+                rows.append([level, name, "DAYS_OF_SUPPLY", "on hand", None, days if np.isfinite(days) else None,
+                             len(dem), None, "plan"])
+    return pd.DataFrame(rows, columns=KPI_COLUMNS)
+
+
+# ---- publishing -----------------------------------------------------------------------------------------------
+def chosen_scenario(decisions: pd.DataFrame) -> str:
+    """The scenario of the latest decision that names one; 'base' when none does."""
+    if decisions is None or not len(decisions) or "scenario" not in decisions:
+        return "base"
+    named = decisions[decisions["scenario"].fillna("").astype(str).str.strip() != ""]
+    if not len(named):
+        return "base"
+    return str(named.sort_values("date", kind="stable")["scenario"].iloc[-1]).strip()
+
+
+def read_outputs(book: Any) -> dict[str, pd.DataFrame]:
+    """The cycle's output tables as the planners reviewed them in the book (those present and readable)."""
+    out = {}
+    for name in ARCHIVED_OUTPUTS + ("PlanVersion",):
+        spec = C.table(name)
+        if not book.has_table(spec):
+            continue
+        frame, problems = book.read_table(spec)
+        if not problems:
+            out[name] = frame.reset_index(drop=True)
+    return out
+
+
+def publish_book(path: str | Path, approver: str | None = None, archive_file: str | Path | None = None,
+                 now: dt.datetime | None = None) -> archive.Version:
+    """Store the book's current plan as a new version, then write its id, KPIs and the Published stamp."""
+    from .inputs import load_inputs
+    from .io import open_book
+
+    book = open_book(path)
+    inputs = load_inputs(book)
+    outputs = read_outputs(book)
+    content_hash = inputs.content_hash()
+    demand = outputs.get("DemandPlan")
+    if demand is None or not len(demand):
+        raise SnopError(f"{path}: DemandPlan is empty; run the cycle first (snop-xl run {path})")
+    shown = outputs.get("PlanVersion")
+    if shown is None or not len(shown) or shown["content_hash"].iloc[0] != content_hash:
+        raise SnopError(f"{path}: the inputs changed since the plan was computed (Dashboard!"
+                        f"{C.PLAN_VERSION.anchor} shows another input hash); run the cycle again before publishing "
+                        f"so the archive holds the plan of these inputs")
+    who = (approver or inputs.settings.approver or "").strip()
+    if not who:
+        raise SnopError("Settings!B: 'Approver' is blank; set who approves the plan (or pass --approver)")
+    path_db = Path(archive_file) if archive_file else archive_path_of(inputs)
+    frames = {n: f for n, f in outputs.items() if n != "PlanVersion"}
+    frames.update({name: getattr(inputs, attr) for name, attr in ARCHIVED_INPUTS.items()})
+    version = archive.publish(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,
+                              scenario=chosen_scenario(inputs.decisions), book=Path(path).name, published_at=now)
+    book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
+    book.write_table(C.KPIS, compute_kpis(inputs, outputs, path_db))
+    stamp_book(book, version)
+    book.log("publish", f"published plan version {version.version} to {path_db} (approver {who})")
+    book.save()
+    return version
+
+
+def stamp_book(book: Any, version: archive.Version) -> None:
+    """Mark output sheets as published: protected (no password: Review > Unprotect lifts it) with a page header."""
+    wb = getattr(book, "wb", None)
+    if wb is None:  # live Excel: the xlwings adapter stamps through its own API
+        return
+    text = f"PUBLISHED {version.version} {version.published_at:%Y-%m-%d %H:%M} UTC by {version.approver}"
+    for name in C.OUTPUT_SHEETS:
+        if name in wb.sheetnames and name != C.LOG.sheet:
+            ws = wb[name]
+            ws.oddHeader.center.text = text
+            ws.protection.sheet = True
+
+
+# ---- plan diff ------------------------------------------------------------------------------------------------
+DIFF_MEASURES = (("demand", "DemandPlan", "consensus"), ("supply", "SupplyPlan", "supply"),
+                 ("revenue", "Financials", "revenue"), ("margin", "Financials", "margin"))
+
+
+def _detail_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The finest rows of an output (items of DemandPlan, family months of Financials): subtotals are recomputed."""
+    if "horizon" in frame:
+        frame = frame[frame["horizon"] == "Month"]
+    if "level" in frame:
+        frame = frame[frame["level"] == ("Item" if "item" in frame else "Family")]
+    return frame
+
+
+def plan_diff(old: Mapping[str, pd.DataFrame], new: Mapping[str, pd.DataFrame], old_id: str = "",
+              new_id: str = "") -> pd.DataFrame:
+    """Per measure and family, the totals of two plans over the months both plan, biggest movers first."""
+    rows = []
+    for measure, table, column in DIFF_MEASURES:
+        a, b = old.get(table), new.get(table)
+        if a is None or b is None or column not in a or column not in b or not len(a) or not len(b):
+            continue
+        a, b = _detail_rows(a), _detail_rows(b)
+        common = set(a["period"]) & set(b["period"])
+        sa = a[a["period"].isin(common)].groupby("family")[column].sum()
+        sb = b[b["period"].isin(common)].groupby("family")[column].sum()
+        both = pd.concat([sa.rename("from_value"), sb.rename("to_value")], axis=1).fillna(0.0)
+        both.loc["Total"] = both.sum()
+        both["change"] = both["to_value"] - both["from_value"]
+        both["change_pct"] = (both["change"] / both["from_value"].where(both["from_value"] != 0)).astype(float)
+        fam = both.drop(index="Total").sort_values("change", key=np.abs, ascending=False, kind="stable")
+        ordered = pd.concat([both.loc[["Total"]], fam])
+        ordered["rank"] = [0] + list(range(1, len(fam) + 1))
+        rows.append(ordered.rename_axis("family").reset_index().assign(measure=measure))
+    if not rows:
+        return pd.DataFrame(columns=C.PLAN_DIFF.keys)
+    out = pd.concat(rows, ignore_index=True).assign(from_version=old_id, to_version=new_id)
+    out["rank"] = out["rank"].astype("Int64")
+    return out[C.PLAN_DIFF.keys]
+
+
+def diff_versions(archive_file: str | Path, old: str, new: str) -> pd.DataFrame:
+    """plan_diff of two archived versions (ids, cycle months or 'latest')."""
+    va, fa = archive.load(archive_file, old)
+    vb, fb = archive.load(archive_file, new)
+    return plan_diff(fa, fb, va.version, vb.version)

@@ -1,0 +1,356 @@
+"""Step 3, pre-S&OP reconciliation: where demand and supply disagree, what is at risk, and the scenarios.
+
+Every exception says what, where (item or family, month), how big (units or hours) and how much money is at stake,
+and carries an Excel hyperlink to the cell it is about. Exceptions are ranked by money so the meeting starts with
+what matters most. Thresholds are keyword arguments of `exceptions` (defaults in THRESHOLDS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import contract as C
+from . import finance
+from .inputs import Inputs
+
+THRESHOLDS: dict[str, float] = {
+    "tracking_signal": 4.0,  # |sum of errors / MAD| above this flags a biased forecast
+    "bias_window": 6,  # months of history held out to measure the statistical forecast's bias
+    "bias_share": 0.10,  # ... and the mean error must be at least this share of the mean actual to matter
+    "consensus_gap": 0.25,  # |consensus - statistical| / statistical over the horizon above this is flagged
+    "excess_cover": 3,  # stock above safety stock + this many months of demand is excess
+    "min_units": 0.5,  # quantities below this are rounding noise, not exceptions
+}
+_EXC_COLS = [c.key for c in C.EXCEPTIONS.columns]
+
+
+def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Gaps, ranked Exceptions and the ScenarioComparison (base + every scenario of the Scenarios sheet)."""
+    from .scenarios import compare
+
+    supply = outputs["SupplyPlan"].reset_index(drop=True)
+    return {"Gaps": gaps(supply, inputs.items),
+            "Exceptions": exceptions(inputs, outputs),
+            "ScenarioComparison": compare(inputs, outputs)}
+
+
+# ---- links to cells -------------------------------------------------------------------------------------------
+def cell_address(table: str, key: str, position: int) -> str:
+    """Sheet!A1 of column `key` in data row `position` (0-based) of an output table as the engine writes it."""
+    spec = C.table(table)
+    col = spec.first_column + spec.keys.index(key)
+    from openpyxl.utils import get_column_letter
+    return f"'{spec.sheet}'!{get_column_letter(col)}{2 + int(position)}"
+
+
+def hyperlink(address: str) -> str:
+    """The Go To text of an exception: a Sheet!A1 address; the BookIO makes it a clickable link on writing
+    (a plain value rather than a HYPERLINK formula, so the table reads back without a recalculation)."""
+    return address
+
+
+def _links(table: str, key: str, positions: Any) -> list[str]:
+    return [hyperlink(cell_address(table, key, p)) for p in positions]
+
+
+# ---- gaps ---------------------------------------------------------------------------------------------------
+def gaps(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Demand vs supply per family and month, plus item rows for every item-month that is short."""
+    s = finance.with_prices(supply, items)
+    price = s["unit_price"].astype(float).fillna(0.0)
+    frame = pd.DataFrame({"family": s["family"], "item": s["item"], "period": s["period"],
+                          "demand": s["demand"].astype(float).fillna(0.0),
+                          "supply": s["supply"].astype(float).fillna(0.0),
+                          "shortage": s["shortage"].astype(float).fillna(0.0)})
+    frame["gap"] = frame["supply"] - frame["demand"]
+    frame["gap_value"] = frame["gap"] * price
+    frame["shortage_value"] = frame["shortage"] * price
+    cols = ["demand", "supply", "gap", "shortage", "gap_value", "shortage_value"]
+    fam = frame.groupby(["family", "period"], as_index=False)[cols].sum()
+    fam["level"], fam["item"] = "Family", None
+    short = frame[frame["shortage"] >= THRESHOLDS["min_units"]].copy()
+    short["level"] = "Item"
+    out = pd.concat([fam, short], ignore_index=True)
+    out["_lvl"] = (out["level"] == "Item").astype(int)
+    out = out.sort_values(["family", "_lvl", "item", "period"], kind="stable", na_position="first")
+    return out[[c.key for c in C.GAPS.columns]].reset_index(drop=True)
+
+
+# ---- exceptions ---------------------------------------------------------------------------------------------
+def _exc(kind: str, rows: pd.DataFrame, message: pd.Series, uom: str = "units") -> pd.DataFrame:
+    rows = rows.reset_index(drop=True)
+    message = pd.Series(list(message))
+    out = pd.DataFrame({"kind": kind, "family": rows.get("family"), "item": rows.get("item"),
+                        "period": rows.get("period"), "months": rows.get("months"), "units": rows["units"],
+                        "uom": uom, "value": rows["value"], "message": message, "link": rows.get("link")})
+    return out.reset_index(drop=True)
+
+
+def _per_item(flagged: pd.DataFrame, size: str) -> pd.DataFrame:
+    """One row per item from flagged item-months: first month, number of months, position of the first month."""
+    g = flagged.groupby("item", sort=False)
+    return pd.DataFrame({"family": g["family"].first(), "period": g["period"].min(), "months": g.size(),
+                         "total": g[size].sum(), "peak": g[size].max(),
+                         "pos": g["_pos"].first()}).reset_index()
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{currency} {value:,.0f}"
+
+
+def shortage_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Items with demand not met: units short over the horizon at unit price (revenue at risk)."""
+    s = supply[supply["shortage"] >= THRESHOLDS["min_units"]].assign(
+        _v=lambda d: d["shortage"] * d["unit_price"])
+    if not len(s):
+        return pd.DataFrame(columns=_EXC_COLS)
+    r = _per_item(s.sort_values("period"), "shortage")
+    r["value"] = s.groupby("item", sort=False)["_v"].sum().reindex(r["item"]).to_numpy()
+    r["units"] = r["total"]
+    r["link"] = _links("SupplyPlan", "shortage", r["pos"])
+    msg = [f"{i} ({f}): {u:,.0f} units short in {m} month(s) from {p}; {_money(v, currency)} revenue at risk"
+           for i, f, u, m, p, v in zip(r["item"], r["family"], r["units"], r["months"], r["period"], r["value"])]
+    return _exc("Shortage", r, pd.Series(msg))
+
+
+def safety_stock_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Months that end below safety stock without being short: the buffer missing, at unit cost."""
+    deficit = (supply["safety_stock"].fillna(0) - supply["closing"].fillna(0))
+    s = supply.assign(deficit=deficit)
+    s = s[(s["deficit"] >= THRESHOLDS["min_units"]) & (s["shortage"] < THRESHOLDS["min_units"])]
+    if not len(s):
+        return pd.DataFrame(columns=_EXC_COLS)
+    r = _per_item(s.sort_values("period"), "deficit")
+    cost = s.groupby("item", sort=False)["unit_cost"].first().reindex(r["item"]).to_numpy()
+    r["units"], r["value"] = r["peak"], r["peak"] * cost
+    r["link"] = _links("SupplyPlan", "closing", r["pos"])
+    msg = [f"{i} ({f}): below safety stock in {m} month(s) from {p}, up to {u:,.0f} units "
+           f"({_money(v, currency)} of buffer missing)"
+           for i, f, u, m, p, v in zip(r["item"], r["family"], r["units"], r["months"], r["period"], r["value"])]
+    return _exc("Below safety stock", r, pd.Series(msg))
+
+
+def excess_exceptions(supply: pd.DataFrame, inputs: Inputs, currency: str) -> pd.DataFrame:
+    """Stock above safety stock + N months of coming demand (excess), stock with no demand at all in the horizon
+    and stock of inactive items (obsolete risk), valued at unit cost."""
+    n = int(THRESHOLDS["excess_cover"])
+    s = supply.sort_values(["item", "period"])
+    s = s.assign(excess=s["closing"].fillna(0) - s["safety_stock"].fillna(0) - coming_demand(s, n))
+    total_demand = s.groupby("item")["demand"].transform("sum")
+    parts = []
+    ex = s[(s["excess"] >= THRESHOLDS["min_units"]) & (total_demand > 0)]
+    if len(ex):
+        peak = ex.loc[ex.groupby("item", sort=False)["excess"].idxmax()]
+        r = peak.assign(units=peak["excess"], value=peak["excess"] * peak["unit_cost"],
+                        months=ex.groupby("item", sort=False).size().reindex(peak["item"]).to_numpy())
+        r["link"] = _links("SupplyPlan", "closing", r["_pos"])
+        msg = [f"{i} ({f}): {u:,.0f} units above safety stock + {n} months of demand in {p} "
+               f"({_money(v, currency)} tied up)"
+               for i, f, u, p, v in zip(r["item"], r["family"], r["units"], r["period"], r["value"])]
+        parts.append(_exc("Excess stock", r, pd.Series(msg)))
+    dead = s[(total_demand <= 0) & (s["opening"].fillna(0) >= THRESHOLDS["min_units"])]
+    if len(dead):
+        first = dead.loc[dead.groupby("item", sort=False)["period"].idxmin()]
+        r = first.assign(units=first["opening"], value=first["opening"] * first["unit_cost"], months=None)
+        r["link"] = _links("SupplyPlan", "opening", r["_pos"])
+        msg = [f"{i} ({f}): {u:,.0f} units in stock and no demand in the whole horizon "
+               f"({_money(v, currency)} at risk)" for i, f, u, v in zip(r["item"], r["family"], r["units"],
+                                                                         r["value"])]
+        parts.append(_exc("Obsolete risk", r, pd.Series(msg)))
+    inactive = inputs.items[~inputs.items["active"].fillna(True).astype(bool)]
+    stock = inputs.inventory.reset_index(drop=True)
+    stock = stock.assign(_pos=np.arange(len(stock))).merge(inactive[["item", "family", "unit_cost"]], on="item")
+    stock = stock[(stock["on_hand"] >= THRESHOLDS["min_units"]) & ~stock["item"].isin(set(supply["item"]))]
+    if len(stock):
+        r = stock.assign(units=stock["on_hand"], value=stock["on_hand"] * stock["unit_cost"], period=None,
+                         months=None)
+        inv = inputs.inventory
+        from_book = inv.index.name == "row"  # read from a sheet: the index is the sheet row
+        col = inv.attrs.get("cells", {}).get("on_hand", "B")
+        r["link"] = [hyperlink(f"'{C.INVENTORY.sheet}'!{col}{inv.index[p] if from_book else p + 2}")
+                     for p in r["_pos"]]
+        msg = [f"{i} ({f}): inactive item with {u:,.0f} units on hand ({_money(v, currency)} at risk)"
+               for i, f, u, v in zip(r["item"], r["family"], r["units"], r["value"])]
+        parts.append(_exc("Obsolete risk", r, pd.Series(msg)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXC_COLS)
+
+
+def coming_demand(supply: pd.DataFrame, months: int) -> np.ndarray:
+    """Per row of `supply` (sorted by item, period): demand of the next `months` months, months beyond the horizon
+    at the item's average demand (so the last months are not all excess)."""
+    wide = supply.pivot(index="item", columns="period", values="demand").astype(float).fillna(0.0)
+    d = wide.to_numpy()
+    padded = np.concatenate([d, np.repeat(d.mean(axis=1, keepdims=True), months, axis=1)], axis=1)
+    csum = np.concatenate([np.zeros((len(d), 1)), np.cumsum(padded, axis=1)], axis=1)
+    t = np.arange(d.shape[1])
+    ahead = pd.DataFrame(csum[:, t + 1 + months] - csum[:, t + 1], index=wide.index, columns=wide.columns)
+    return ahead.stack().reindex(pd.MultiIndex.from_arrays([supply["item"], supply["period"]])).to_numpy()
+
+
+def resolve_bill_of_resources(bor: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Item-level hours per unit: family rows apply to each item of the family unless the item has its own row
+    for that resource."""
+    item_rows = bor[bor["item"].notna()][["item", "resource", "hours_per_unit"]]
+    fam_rows = bor[bor["item"].isna() & bor["family"].notna()][["family", "resource", "hours_per_unit"]]
+    from_family = items[["item", "family"]].merge(fam_rows, on="family")[["item", "resource", "hours_per_unit"]]
+    both = pd.concat([item_rows.assign(_p=0), from_family.assign(_p=1)], ignore_index=True)
+    both = both.sort_values("_p", kind="stable").drop_duplicates(["item", "resource"])
+    return both.drop(columns="_p").reset_index(drop=True)
+
+
+def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, supply: pd.DataFrame,
+                        currency: str) -> pd.DataFrame:
+    """Resource-months whose unconstrained load exceeds regular + overtime hours. The money is the revenue those
+    hours would make: excess hours x the resource's revenue per hour of demand (sum of demand x price over the sum
+    of demand x hours per unit for the items it makes)."""
+    cp = capacity_plan.reset_index(drop=True).assign(_pos=lambda d: np.arange(len(d)))
+    limits = inputs.capacity[["resource", "period", "available_hours", "overtime_hours"]].rename(
+        columns={"available_hours": "_avail", "overtime_hours": "_ot"})
+    cp = cp.merge(limits, on=["resource", "period"], how="left")
+    ceiling = cp["_avail"].fillna(cp["available_hours"]).astype(float) + cp["_ot"].fillna(0).astype(float)
+    cp["excess"] = cp["unconstrained_hours"].astype(float) - ceiling
+    over = cp[(cp["excess"] > 1e-6) | cp["overloaded"].fillna(False).astype(bool)]
+    over = over[over["excess"] > 1e-6]
+    if not len(over):
+        return pd.DataFrame(columns=_EXC_COLS)
+    hpu = resolve_bill_of_resources(inputs.bill_of_resources, inputs.items)
+    load = supply[["item", "demand", "unit_price"]].merge(hpu, on="item")
+    load = load.assign(rev=load["demand"] * load["unit_price"], hrs=load["demand"] * load["hours_per_unit"])
+    per_res = load.groupby("resource")[["rev", "hrs"]].sum()
+    rate = (per_res["rev"] / per_res["hrs"].where(per_res["hrs"] > 0)).fillna(0.0)
+    over = over.sort_values("period").assign(value=lambda d: d["excess"] * d["resource"].map(rate).fillna(0.0))
+    g = over.groupby("resource", sort=False)
+    r = pd.DataFrame({"period": g["period"].min(), "months": g.size(), "units": g["excess"].sum(),
+                      "value": g["value"].sum(), "_pos": g["_pos"].first()}).reset_index()
+    r["item"], r["family"] = r["resource"], None
+    r["link"] = _links("CapacityPlan", "unconstrained_hours", r["_pos"])
+    msg = [f"{res}: overloaded in {m} month(s) from {p}, {u:,.0f} hours beyond regular + overtime "
+           f"({_money(v, currency)} of demand cannot be made)"
+           for res, m, p, u, v in zip(r["resource"], r["months"], r["period"], r["units"], r["value"])]
+    return _exc("Capacity overload", r, pd.Series(msg), uom="hours")
+
+
+def tracking_signal(actual: Any, forecast: Any) -> float:
+    """Sum of forecast errors (actual - forecast) over their mean absolute error: beyond +-4 the forecast is biased
+    (positive: demand runs above forecast). NaN when every error is 0."""
+    e = np.asarray(actual, dtype=float) - np.asarray(forecast, dtype=float)
+    mad = np.mean(np.abs(e)) if len(e) else 0.0
+    return float(e.sum() / mad) if mad > 0 else float("nan")
+
+
+def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Hold out the last `bias_window` months of history, forecast them with the cycle's method from the months
+    before, and flag items whose tracking signal is beyond the threshold. Size: the mean monthly error carried
+    over the plan horizon."""
+    from .forecast import forecast
+
+    w = int(THRESHOLDS["bias_window"])
+    s = inputs.settings
+    hist = inputs.history
+    cut = s.cycle_month - w
+    fit = hist[hist["period"] < cut]
+    counts = fit.groupby("item")["qty"].size()
+    fit = fit[fit["item"].isin(counts[counts >= 2 * w].index)]  # too short a history says nothing about bias
+    if not len(fit):
+        return pd.DataFrame(columns=_EXC_COLS)
+    fc = forecast(fit, w, season_length=s.season_length, method=s.default_method)
+    both = fc[["item", "period", "forecast"]].merge(hist[hist["period"] >= cut], on=["item", "period"])
+    both = both.assign(err=both["qty"] - both["forecast"])
+    g = both.groupby("item")
+    stats = pd.DataFrame({"n": g.size(), "sum": g["err"].sum(), "mad": g["err"].apply(lambda e: e.abs().mean()),
+                          "actual": g["qty"].mean()})
+    stats = stats[(stats["n"] == w) & (stats["mad"] > 0)]
+    stats["ts"] = stats["sum"] / stats["mad"]
+    material = (stats["sum"] / w).abs() >= THRESHOLDS["bias_share"] * stats["actual"].abs()
+    flagged = stats[(stats["ts"].abs() > THRESHOLDS["tracking_signal"]) & material]
+    if not len(flagged):
+        return pd.DataFrame(columns=_EXC_COLS)
+    d = demand_items.reset_index()
+    first = d.sort_values("period").drop_duplicates("item").set_index("item")
+    horizon = s.horizon
+    r = flagged.reset_index().merge(first[["family", "index"]].reset_index(), on="item", how="left")
+    prices = inputs.items.set_index("item")["unit_price"]
+    r["units"] = r["sum"] / w * horizon
+    r["value"] = (r["units"].abs() * r["item"].map(prices).astype(float)).fillna(0.0)
+    r["period"], r["months"] = None, horizon
+    r["link"] = [hyperlink(cell_address("DemandPlan", "statistical", p)) if not pd.isna(p) else None
+                 for p in r["index"]]
+    msg = [f"{i} ({f}): tracking signal {ts:+.1f} over the last {w} months; the forecast runs "
+           f"{'below' if ts > 0 else 'above'} demand by {abs(u) / horizon:,.0f} units a month "
+           f"({_money(v, currency)} over the horizon)"
+           for i, f, ts, u, v in zip(r["item"], r["family"], r["ts"], r["units"], r["value"])]
+    return _exc("Forecast bias", r, pd.Series(msg))
+
+
+def consensus_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Items whose consensus over the horizon is far from the statistical forecast (judgement to challenge)."""
+    d = demand_items.reset_index()
+    g = d.groupby("item", sort=False)
+    tot = pd.DataFrame({"family": g["family"].first(), "cons": g["consensus"].sum(), "stat": g["statistical"].sum()})
+    d = d.assign(_abs=(d["consensus"] - d["statistical"]).abs())
+    tot["pos"] = d.loc[d.groupby("item", sort=False)["_abs"].idxmax(), ["item", "index"]].set_index("item")["index"]
+    tot["period"] = d.loc[d.groupby("item", sort=False)["_abs"].idxmax(), ["item", "period"]].set_index("item")[
+        "period"]
+    diff = tot["cons"] - tot["stat"]
+    rel = diff.abs() / tot["stat"].where(tot["stat"] > 0)
+    flagged = tot[(rel > THRESHOLDS["consensus_gap"]) | ((tot["stat"] <= 0) & (diff.abs() >= 1))]
+    if not len(flagged):
+        return pd.DataFrame(columns=_EXC_COLS)
+    r = flagged.reset_index()
+    r["units"] = (r["cons"] - r["stat"]).to_numpy()
+    r["value"] = r["units"].abs() * r["item"].map(items.set_index("item")["unit_price"]).astype(float).fillna(0)
+    r["months"] = None
+    r["link"] = _links("DemandPlan", "consensus", r["pos"])
+    msg = [f"{i} ({f}): consensus {c:,.0f} vs statistical {s:,.0f} units over the horizon ({u:+,.0f}, "
+           f"{u / s:+.0%}); biggest difference in {p}" if s > 0 else
+           f"{i} ({f}): consensus {c:,.0f} units with no statistical forecast"
+           for i, f, c, s, u, p in zip(r["item"], r["family"], r["cons"], r["stat"], r["units"], r["period"])]
+    return _exc("Consensus vs statistical", r, pd.Series(msg))
+
+
+def budget_exceptions(fin: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Families whose plan revenue over the budgeted months is below budget (the Horizon rows of Financials)."""
+    rows = fin[(fin["horizon"] == "Horizon") & (fin["level"] == "Family") & (fin["revenue_variance"] < -0.5)]
+    if not len(rows):
+        return pd.DataFrame(columns=_EXC_COLS)
+    r = rows.assign(units=rows["units_variance"], value=-rows["revenue_variance"], item=None, period=None,
+                    months=None)
+    r["link"] = _links("Financials", "revenue_variance", rows.index)
+    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {u:+,.0f} units; "
+           f"price {pe:+,.0f}, volume {ve:+,.0f}, mix {me:+,.0f}"
+           for f, v, p, u, pe, ve, me in zip(r["family"], r["value"], r["revenue_variance_pct"], r["units"],
+                                             r["price_effect"], r["volume_effect"], r["mix_effect"])]
+    return _exc("Plan below budget", r, pd.Series(msg))
+
+
+def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every exception of the cycle, ranked by money at stake (1 = most)."""
+    cur = inputs.settings.currency
+    supply = finance.with_prices(outputs["SupplyPlan"].reset_index(drop=True), inputs.items)
+    supply = supply.assign(_pos=np.arange(len(supply)))
+    demand = outputs["DemandPlan"].reset_index(drop=True)
+    demand_items = demand[demand["level"] == "Item"]
+    parts = [shortage_exceptions(supply, cur), safety_stock_exceptions(supply, cur),
+             excess_exceptions(supply, inputs, cur)]
+    if "CapacityPlan" in outputs and len(outputs["CapacityPlan"]):
+        parts.append(capacity_exceptions(outputs["CapacityPlan"], inputs, supply, cur))
+    if len(inputs.history):
+        parts.append(bias_exceptions(inputs, demand_items, cur))
+    if len(demand_items):
+        parts.append(consensus_exceptions(demand_items, inputs.items, cur))
+    if len(inputs.budget):
+        money = finance.plan_money(supply, inputs.items)
+        parts.append(budget_exceptions(finance.financials(money, inputs.budget, inputs.settings.cycle_month), cur))
+    parts = [p.astype(object) for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.EXCEPTIONS.columns})
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype(float).fillna(0.0)
+    out["units"] = out["units"].astype(float)
+    out = out.sort_values(["value", "kind"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out[_EXC_COLS]

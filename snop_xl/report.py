@@ -1,0 +1,161 @@
+"""The executive meeting pack: a few PDF pages from a workbook's outputs, drawn with matplotlib only.
+
+Page 1 headline figures and scenarios, page 2 charts (demand vs budget, supply vs demand, capacity, scenarios),
+page 3 the top exceptions. Reads what steps 3 and 4 wrote, so run the cycle first.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from . import contract as C  # noqa: E402
+from .errors import SnopError  # noqa: E402
+from .io.base import BookIO  # noqa: E402
+
+NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity")
+A4 = (11.69, 8.27)  # landscape inches
+TOP_EXCEPTIONS = 15
+
+
+def read_outputs(book: BookIO) -> dict[str, pd.DataFrame]:
+    """The output tables the pack needs; a clear error naming the missing ones."""
+    frames, missing = {}, []
+    for name in NEEDED:
+        spec = C.table(name)
+        if not book.has_table(spec):
+            missing.append(f"{spec.sheet}!{spec.list_object}")
+            continue
+        frames[name] = book.read_table(spec)[0].reset_index(drop=True)
+    if missing:
+        raise SnopError(f"{book.path}: no {', '.join(missing)}; run the cycle first (snop-xl run BOOK)")
+    return frames
+
+
+def _fmt(value: object, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if unit == "%":
+        return f"{float(value):.1f}%"
+    return f"{float(value):,.0f}" + (f" {unit}" if unit and unit not in ("count",) else "")
+
+
+def _table(ax: plt.Axes, cells: list[list[str]], header: list[str], widths: list[float] | None = None,
+           size: float = 9) -> None:
+    ax.axis("off")
+    t = ax.table(cellText=cells or [["-"] * len(header)], colLabels=header, loc="upper left", cellLoc="left",
+                 colWidths=widths)
+    t.auto_set_font_size(False)
+    t.set_fontsize(size)
+    t.scale(1, 1.35)
+    for (r, _), cell in t.get_celld().items():
+        if r == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("#E2EFDA")
+
+
+def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None:
+    fig = plt.figure(figsize=A4)
+    fig.suptitle(title, fontsize=16, weight="bold", x=0.05, ha="left")
+    ax = fig.add_axes((0.05, 0.38, 0.4, 0.52))
+    ax.set_title("Headline figures", loc="left", weight="bold")
+    dash = f["Dashboard"]
+    _table(ax, [[m, _fmt(v, u)] for m, v, u in zip(dash["metric"], dash["value"], dash["unit"])],
+           ["Metric", "Value"], [0.65, 0.35])
+    ax = fig.add_axes((0.5, 0.38, 0.47, 0.52))
+    ax.set_title("Scenarios", loc="left", weight="bold")
+    sc = f["ScenarioComparison"]
+    cols = [("revenue", "Revenue"), ("margin", "Margin"), ("fill_rate", "Fill rate"),
+            ("shortage_units", "Short units"), ("inventory_value", "End stock"), ("plan_cost", "Plan cost")]
+    body = [[str(r["scenario"])] + [_fmt(100 * r[k] if k == "fill_rate" else r[k], "%" if k == "fill_rate" else "")
+                                    for k, _ in cols] for _, r in sc.iterrows()]
+    _table(ax, body, ["Scenario"] + [h for _, h in cols], [0.22] + [0.13] * len(cols), size=8)
+    exc = f["Exceptions"].sort_values("rank").head(5)
+    ax = fig.add_axes((0.05, 0.04, 0.92, 0.28))
+    ax.set_title("Top 5 exceptions", loc="left", weight="bold")
+    _table(ax, [[str(int(r["rank"])), str(r["kind"]), _fmt(r["value"]), textwrap.shorten(str(r["message"]), 110)]
+                for _, r in exc.iterrows()], ["#", "Exception", "Value", "What"], [0.03, 0.15, 0.08, 0.74], size=8)
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=A4)
+    fig.suptitle("Plan at a glance", fontsize=14, weight="bold", x=0.05, ha="left")
+    d = f["ChartDemand"]
+    total = d[d["family"] == "Total"].copy()
+    x = total["period"].astype(str)
+    ax = axes[0, 0]
+    for key, label, style in (("history", "History", "-"), ("statistical", "Statistical", ":"),
+                              ("consensus", "Consensus", "-"), ("budget_units", "Budget", "--")):
+        ax.plot(x, total[key], style, label=label)
+    ax.set_title("Demand: all families (units)")
+    ax = axes[0, 1]
+    plan = total[total["consensus"].notna()]
+    px = plan["period"].astype(str)
+    ax.bar(px, plan["supply"], color="#70AD47", label="Supply")
+    ax.plot(px, plan["consensus"], "k-", label="Consensus demand")
+    ax.bar(px, plan["shortage"], color="#C00000", label="Shortage")
+    ax.set_title("Supply vs demand (units)")
+    ax = axes[1, 0]
+    cap = f["ChartCapacity"]
+    for res, rows in cap.groupby("resource", sort=False):
+        ax.plot(rows["period"].astype(str), 100 * rows["utilisation"], label=str(res))
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.set_title("Capacity utilisation (%)")
+    ax = axes[1, 1]
+    sc = f["ScenarioComparison"]
+    pos = range(len(sc))
+    ax.bar([p - 0.2 for p in pos], sc["revenue"], width=0.4, label="Revenue")
+    ax.bar([p + 0.2 for p in pos], sc["margin"], width=0.4, label="Margin")
+    ax.set_xticks(list(pos), [textwrap.fill(str(s), 12) for s in sc["scenario"]])
+    ax.set_title("Scenarios (money)")
+    for ax in axes.flat:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        if ax is not axes[1, 1]:
+            labels = ax.get_xticklabels()
+            step = max(1, len(labels) // 8)
+            for i, label in enumerate(labels):
+                label.set_visible(i % step == 0)
+                label.set_rotation(45)
+                label.set_fontsize(7)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def _page_exceptions(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
+    exc = f["Exceptions"].sort_values("rank").head(TOP_EXCEPTIONS)
+    fig = plt.figure(figsize=A4)
+    fig.suptitle(f"Top {len(exc)} exceptions by money at stake", fontsize=14, weight="bold", x=0.05, ha="left")
+    ax = fig.add_axes((0.03, 0.03, 0.94, 0.88))
+    body = [[str(int(r["rank"])), str(r["kind"]), str(r["item"] if pd.notna(r["item"]) else r["family"]),
+             "" if pd.isna(r["period"]) else str(r["period"]), _fmt(r["units"], str(r["uom"] or "")),
+             _fmt(r["value"]), textwrap.shorten(str(r["message"]), 95)] for _, r in exc.iterrows()]
+    _table(ax, body, ["#", "Exception", "Where", "From", "Size", "Value", "What"],
+           [0.03, 0.12, 0.08, 0.06, 0.08, 0.07, 0.56], size=7.5)
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def write_report(book: BookIO, target: str | Path) -> Path:
+    """Write the meeting pack of `book` to `target` (PDF)."""
+    frames = read_outputs(book)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    title = f"S&OP executive review - {Path(str(book.path)).stem}"
+    with PdfPages(target) as pdf:
+        _page_summary(pdf, frames, title)
+        _page_charts(pdf, frames)
+        _page_exceptions(pdf, frames)
+        info = pdf.infodict()
+        info["Title"] = title
+    return target

@@ -1,0 +1,139 @@
+"""Step 4, executive review: the plan in money against the budget, the headline figures and the chart series.
+
+The Dashboard sheet holds the headline figures; native Excel charts beside them read the ChartData sheet and the
+ScenarioComparison and Reconciliation sheets (see `CHARTS`, drawn by the BookIO after the tables are written), so
+they stay live when a planner edits or re-runs in Excel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import contract as C
+from . import finance
+from .inputs import Inputs
+
+HISTORY_MONTHS_SHOWN = 24
+
+
+def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Financials, Dashboard and the ChartDemand / ChartCapacity series."""
+    supply = outputs["SupplyPlan"].reset_index(drop=True)
+    money = finance.plan_money(supply, inputs.items)
+    fin = finance.financials(money, inputs.budget, inputs.settings.cycle_month)
+    return {"Financials": fin[[c.key for c in C.FINANCIALS.columns]],
+            "Dashboard": dashboard(inputs, outputs, fin),
+            "ChartDemand": chart_demand(inputs, outputs),
+            "ChartCapacity": chart_capacity(outputs.get("CapacityPlan"))}
+
+
+def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataFrame) -> pd.DataFrame:
+    """Headline figures: money in the settings' currency, percentages as 0-100 with unit %."""
+    from .scenarios import BASE, summarise_plan
+
+    cur = inputs.settings.currency
+    comparison = outputs.get("ScenarioComparison")
+    if comparison is not None and len(comparison) and (comparison["scenario"] == BASE).any():
+        base = comparison[comparison["scenario"] == BASE].iloc[0].to_dict()
+    else:
+        base = summarise_plan(inputs, outputs)
+    total = fin[(fin["horizon"] == "Horizon") & (fin["level"] == "Total")]
+    t = total.iloc[0] if len(total) else pd.Series(dtype=object)
+    exc = outputs.get("Exceptions")
+    rows = [
+        ("Plan revenue", base.get("revenue"), cur),
+        ("Gross margin", base.get("margin"), cur),
+        ("Gross margin %", _pct(base.get("margin"), base.get("revenue")), "%"),
+        ("Budget revenue (budgeted months)", t.get("budget_revenue"), cur),
+        ("Revenue vs budget", t.get("revenue_variance"), cur),
+        ("  of which price", t.get("price_effect"), cur),
+        ("  of which volume", t.get("volume_effect"), cur),
+        ("  of which mix", t.get("mix_effect"), cur),
+        ("Demand", base.get("demand_units"), "units"),
+        ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
+        ("Shortage", base.get("shortage_units"), "units"),
+        ("Revenue at risk (shortage)", base.get("shortage_value"), cur),
+        ("Ending inventory value", base.get("inventory_value"), cur),
+        ("Capacity utilisation", None if pd.isna(base.get("utilisation", np.nan)) else 100 * base["utilisation"],
+         "%"),
+        ("Overloaded resource-months", base.get("overloaded_months"), "count"),
+        ("Cost of plan", base.get("plan_cost"), cur),
+        ("Exceptions", len(exc) if exc is not None else None, "count"),
+        ("Money at stake in exceptions", float(exc["value"].sum()) if exc is not None and len(exc) else None, cur),
+        ("Scenarios compared", len(comparison) - 1 if comparison is not None and len(comparison) else None,
+         "count"),
+    ]
+    return pd.DataFrame([{"metric": m, "value": None if v is None or pd.isna(v) else float(v), "unit": u}
+                         for m, v, u in rows])
+
+
+def _pct(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or pd.isna(num) or pd.isna(den) or den == 0:
+        return None
+    return 100.0 * float(num) / float(den)
+
+
+def chart_demand(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per family and for the Total: recent history, then statistical, consensus, budget, supply, shortage."""
+    s = inputs.settings
+    fam_of = inputs.items.set_index("item")["family"]
+    hist = inputs.history[inputs.history["period"] >= s.cycle_month - HISTORY_MONTHS_SHOWN]
+    hist = hist.assign(family=hist["item"].map(fam_of)).groupby(["family", "period"])["qty"].sum().rename(
+        "history")
+    demand = outputs["DemandPlan"]
+    d = demand[demand["level"] == "Item"].groupby(["family", "period"])[["statistical", "consensus"]].sum()
+    sup = outputs["SupplyPlan"].groupby(["family", "period"])[["supply", "shortage"]].sum()
+    bud = inputs.budget.groupby(["family", "period"])["units"].sum().rename("budget_units")
+    frame = pd.concat([hist, d, bud, sup], axis=1).reset_index()
+    families = sorted(frame["family"].dropna().unique())
+    periods = pd.period_range(min(frame["period"].min(), s.cycle_month - HISTORY_MONTHS_SHOWN),
+                              s.periods[-1], freq="M")
+    grid = pd.MultiIndex.from_product([families, periods], names=["family", "period"])
+    frame = frame.set_index(["family", "period"]).reindex(grid).reset_index()
+    cols = ["history", "statistical", "consensus", "budget_units", "supply", "shortage"]
+    total = frame.groupby("period", as_index=False)[cols].sum(min_count=1).assign(family="Total")
+    out = pd.concat([total, frame], ignore_index=True)
+    return out[[c.key for c in C.CHART_DEMAND.columns]]
+
+
+def chart_capacity(capacity_plan: pd.DataFrame | None) -> pd.DataFrame:
+    if capacity_plan is None or not len(capacity_plan):
+        return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.CHART_CAPACITY.columns})
+    cp = capacity_plan.sort_values(["resource", "period"], kind="stable")
+    return cp[[c.key for c in C.CHART_CAPACITY.columns]].reset_index(drop=True)
+
+
+# ---- what the Dashboard charts show (drawn by the BookIO engine) ----------------------------------------------
+@dataclass(frozen=True)
+class ChartSpec:
+    """One native chart: `table` rows grouped by `group` (one chart per group value, or one series per group value
+    when `series_per_group`), `values` columns as series, `category` on the x axis."""
+
+    title: str
+    kind: str  # "line" or "bar"
+    table: str
+    category: str
+    values: tuple[str, ...]
+    group: str | None = None
+    series_per_group: bool = False
+    max_groups: int = 6
+    max_rows: int | None = None  # first rows only (top exceptions)
+    y_title: str = ""
+
+
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec("Demand: history, consensus and budget", "line", "ChartDemand", "period",
+              ("history", "statistical", "consensus", "budget_units"), group="family", y_title="units"),
+    ChartSpec("Supply vs demand (all families)", "bar", "ChartDemand", "period", ("consensus", "supply", "shortage"),
+              group="family", max_groups=1, y_title="units"),
+    ChartSpec("Capacity utilisation by resource", "line", "ChartCapacity", "period", ("utilisation",),
+              group="resource", series_per_group=True, max_groups=12, y_title="utilisation"),
+    ChartSpec("Scenarios: revenue and margin", "bar", "ScenarioComparison", "scenario", ("revenue", "margin"),
+              y_title="money"),
+    ChartSpec("Top exceptions by money at stake", "bar", "Exceptions", "message", ("value",), max_rows=10,
+              y_title="money"),
+)

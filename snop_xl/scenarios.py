@@ -1,0 +1,226 @@
+"""What-if scenarios: each is a set of factor rows on the Scenarios sheet, applied to a copy of the base inputs.
+
+Row semantics (several rows may build one scenario; factors multiply where rows overlap):
+- Applies To blank: everything; else the name of a family, item or supplier (demand, price and cost factors), a resource
+  (capacity factor; 0 = outage) or a supplier or bought item (supplier fill factor). Only the namespaces whose factor
+  is not 1 must know the name.
+- From/To: the months affected (blank: plan start/end).
+- demand_factor scales the consensus demand (and the forecast columns with it); capacity_factor scales regular and
+  overtime hours; supply_factor scales a supplier's fill rate (what arrives of what is ordered); price and cost factors
+  scale unit price and cost in the financial summary.
+
+The demand step's output does not depend on any factor (history is untouched), so a scenario reuses the base
+DemandPlan, scales it, and re-runs the supply step on its own copy of the inputs. Period-limited supplier
+disruptions cannot be expressed on the Suppliers table (it has no months); they are passed to the supply step as
+``inputs.extra["supplier_factors"]`` (item, supplier, period, factor).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import contract as C
+from . import finance
+from .errors import Problem, ValidationError
+from .inputs import Inputs
+from .io.base import cell_of
+
+FACTORS = ("demand_factor", "capacity_factor", "supply_factor", "price_factor", "cost_factor")
+BASE = "Base"
+_DEMAND_COLS = ("statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "override", "consensus")
+
+
+def scenario_names(table: pd.DataFrame) -> list[str]:
+    """Scenario names in the order they first appear (Base is the plan itself and never re-run)."""
+    names = [str(n).strip() for n in table["scenario"].dropna()] if len(table) else []
+    return [n for n in dict.fromkeys(names) if n and n.lower() != BASE.lower()]
+
+
+def check_scenarios(inputs: Inputs) -> list[Problem]:
+    """Scope names unknown in the namespace of a factor that is not 1, and months in the wrong order."""
+    t = inputs.scenarios
+    known = {
+        "demand": set(inputs.items["item"]) | set(inputs.items["family"]) | set(inputs.suppliers["supplier"]),
+        "capacity": set(inputs.capacity["resource"]),
+        "supply": set(inputs.suppliers["supplier"]) | set(inputs.suppliers["item"]),
+    }
+    what = {"demand": "a family or item from Items (or a supplier: its items)", "capacity": "a resource from Capacity",
+            "supply": "a supplier or item from Suppliers"}
+    problems = []
+    for row in t.index:
+        scope = _scope(t.at[row, "scope"])
+        for space, factors in (("demand", ("demand_factor", "price_factor", "cost_factor")),
+                               ("capacity", ("capacity_factor",)), ("supply", ("supply_factor",))):
+            if scope and any(_factor(t.at[row, f]) != 1.0 for f in factors) and scope not in known[space]:
+                problems.append(Problem("Scenarios", cell_of(t, "scope", row), f"unknown name for "
+                                        f"{' / '.join(f.replace('_', ' ') for f in factors)}", scope,
+                                        f"{what[space]}, or blank for everything"))
+        start, end = t.at[row, "start"], t.at[row, "end"]
+        if not pd.isna(start) and not pd.isna(end) and end < start:
+            problems.append(Problem("Scenarios", cell_of(t, "end", row), "scenario ends before it starts", str(end),
+                                    f"a month from {start} on"))
+    return problems
+
+
+def _scope(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+
+
+def _factor(value: Any) -> float:
+    return 1.0 if value is None or pd.isna(value) else float(value)
+
+
+def _in_months(periods: pd.Series, start: Any, end: Any) -> np.ndarray:
+    mask = np.ones(len(periods), dtype=bool)
+    if not pd.isna(start):
+        mask &= (periods >= start).to_numpy()
+    if not pd.isna(end):
+        mask &= (periods <= end).to_numpy()
+    return mask
+
+
+def _matches(frame: pd.DataFrame, scope: str, keys: Sequence[str]) -> np.ndarray:
+    if not scope:
+        return np.ones(len(frame), dtype=bool)
+    return np.logical_or.reduce([(frame[k] == scope).fillna(False).to_numpy(dtype=bool) for k in keys])
+
+
+def item_factors(rows: pd.DataFrame, items: pd.DataFrame, periods: pd.PeriodIndex,
+                 suppliers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Demand, price and cost factor per item and month: the product of every row that covers it. A row's scope
+    is an item, a family, or a supplier (the items it supplies)."""
+    grid = pd.DataFrame({"item": np.repeat(items["item"].to_numpy(), len(periods)),
+                         "family": np.repeat(items["family"].to_numpy(), len(periods)),
+                         "period": pd.PeriodIndex(np.tile(periods, len(items)), freq="M")})
+    for f in ("demand_factor", "price_factor", "cost_factor"):
+        grid[f] = 1.0
+    for _, row in rows.iterrows():
+        scope = _scope(row["scope"])
+        mask = _matches(grid, scope, ("item", "family")) & _in_months(grid["period"], row["start"], row["end"])
+        if scope and suppliers is not None and len(suppliers):
+            supplied = set(suppliers.loc[suppliers["supplier"] == scope, "item"])
+            mask |= grid["item"].isin(supplied).to_numpy() & _in_months(grid["period"], row["start"], row["end"])
+        for f in ("demand_factor", "price_factor", "cost_factor"):
+            grid.loc[mask, f] *= _factor(row[f])
+    return grid
+
+
+def apply_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame
+                   ) -> tuple[Inputs, pd.DataFrame, pd.DataFrame]:
+    """A scenario's inputs and demand plan, built on copies (the base is never touched), and its item factors."""
+    periods = inputs.settings.periods
+    factors = item_factors(rows, inputs.items, periods, inputs.suppliers)
+    capacity = inputs.capacity.copy()
+    suppliers = inputs.suppliers.copy()
+    supplier_factors = []
+    for _, row in rows.iterrows():
+        scope, start, end = _scope(row["scope"]), row["start"], row["end"]
+        cf = _factor(row["capacity_factor"])
+        if cf != 1.0 and len(capacity):
+            mask = _matches(capacity, scope, ("resource",)) & _in_months(capacity["period"], start, end)
+            for col in ("available_hours", "overtime_hours"):
+                capacity.loc[mask, col] = capacity.loc[mask, col].astype(float) * cf
+        sf = _factor(row["supply_factor"])
+        if sf != 1.0 and len(suppliers):
+            mask = _matches(suppliers, scope, ("supplier", "item"))
+            whole = (pd.isna(start) or start <= periods[0]) and (pd.isna(end) or end >= periods[-1])
+            if whole:  # the whole horizon: the supplier's terms themselves change
+                suppliers.loc[mask, "fill_rate"] = (suppliers.loc[mask, "fill_rate"] * sf).clip(upper=1.0)
+            else:
+                months = periods[_in_months(pd.Series(periods), start, end)]
+                for _, sup in suppliers[mask].iterrows():
+                    supplier_factors += [{"item": sup["item"], "supplier": sup["supplier"], "period": p,
+                                          "factor": sf} for p in months]
+    extra = dict(inputs.extra)
+    if supplier_factors:
+        sf_frame = pd.DataFrame(supplier_factors)
+        extra["supplier_factors"] = sf_frame.groupby(["item", "supplier", "period"], as_index=False)["factor"].prod()
+    scenario_inputs = inputs.replace(capacity=capacity, suppliers=suppliers, extra=extra)
+    return scenario_inputs, scale_demand(demand_plan, factors), factors
+
+
+def scale_demand(demand_plan: pd.DataFrame, factors: pd.DataFrame) -> pd.DataFrame:
+    """Item rows scaled by their demand factor; family and total rows rebuilt as the sums of their items."""
+    plan = demand_plan.reset_index(drop=True)
+    items = plan[plan["level"] == "Item"].merge(factors[["item", "period", "demand_factor"]],
+                                                on=["item", "period"], how="left")
+    f = items.pop("demand_factor").fillna(1.0).to_numpy()
+    cols = [c for c in _DEMAND_COLS if c in items]
+    for c in cols:
+        items[c] = items[c].astype(float) * f
+    if np.all(f == 1.0):
+        return plan.copy()
+    fam = items.groupby(["family", "period"], as_index=False)[cols].sum(min_count=1).assign(level="Family",
+                                                                                            item=None)
+    tot = items.groupby("period", as_index=False)[cols].sum(min_count=1).assign(level="Total", family=None,
+                                                                                 item=None)
+    return pd.concat([items, fam, tot], ignore_index=True)[list(plan.columns)]
+
+
+def summarise_plan(inputs: Inputs, outputs: Mapping[str, pd.DataFrame],
+                   factors: pd.DataFrame | None = None) -> dict[str, float]:
+    """Headline figures of a plan (base or scenario), with price and cost factors applied per item-month."""
+    supply = finance.with_prices(outputs["SupplyPlan"].reset_index(drop=True), inputs.items)
+    if factors is not None:
+        supply = supply.merge(factors[["item", "period", "price_factor", "cost_factor"]], on=["item", "period"],
+                              how="left")
+        supply["unit_price"] = supply["unit_price"] * supply.pop("price_factor").fillna(1.0)
+        supply["unit_cost"] = supply["unit_cost"] * supply.pop("cost_factor").fillna(1.0)
+    money = finance.plan_money(supply, inputs.items)
+    s = inputs.settings
+    cap = outputs.get("CapacityPlan")
+    costs = finance.plan_cost(supply, inputs.items, cap, inputs.capacity, s.holding_rate, s.backlog_rate)
+    out = finance.summarise(money, costs)
+    if cap is not None and len(cap):
+        avail = float(cap["available_hours"].astype(float).sum())
+        out["utilisation"] = float(cap["required_hours"].astype(float).sum()) / avail if avail > 0 else np.nan
+        out["overloaded_months"] = int(cap["overloaded"].fillna(False).astype(bool).sum())
+    else:
+        out["utilisation"], out["overloaded_months"] = np.nan, 0
+    return out
+
+
+def run_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:
+    """Re-run supply for one scenario on its own copy of the inputs; its summary and its plan frames."""
+    from .cycle import STEPS, compute
+
+    scenario_inputs, scenario_demand, factors = apply_scenario(inputs, demand_plan, rows)
+    outputs = compute(scenario_inputs, [STEPS[1]], {"DemandPlan": scenario_demand})
+    return {"summary": summarise_plan(scenario_inputs, outputs, factors), "outputs": outputs}
+
+
+def _summary_only(args: tuple[Inputs, pd.DataFrame, pd.DataFrame]) -> dict[str, float]:
+    return run_scenario(*args)["summary"]
+
+
+def compare(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], workers: int | None = None) -> pd.DataFrame:
+    """The ScenarioComparison table: the base plan and every scenario side by side.
+
+    `workers`: processes to use (None: one per core, up to one per scenario, when there are several scenarios;
+    1: serial, in this process).
+    """
+    problems = check_scenarios(inputs)
+    if problems:
+        raise ValidationError(problems)
+    names = scenario_names(inputs.scenarios)
+    rows = [{"scenario": BASE, **summarise_plan(inputs, outputs)}]
+    demand_plan = outputs["DemandPlan"]
+    jobs = [(inputs, demand_plan, inputs.scenarios[inputs.scenarios["scenario"].astype(str).str.strip() == n])
+            for n in names]
+    if workers is None:
+        workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            summaries = list(pool.map(_summary_only, jobs))
+    else:
+        summaries = [_summary_only(job) for job in jobs]
+    rows += [{"scenario": n, **s} for n, s in zip(names, summaries)]
+    out = pd.DataFrame(rows)
+    out["margin_vs_base"] = out["margin"] - out["margin"].iloc[0]
+    return out[[c.key for c in C.SCENARIO_COMPARISON.columns]]

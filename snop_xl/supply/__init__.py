@@ -1,0 +1,10 @@
+"""Step 2 of S&OP, supply planning: inventory projection, safety stock, rough-cut capacity, a constrained supply LP
+and the family aggregate production plan, all on HiGHS."""
+
+from .aggregate import AggregatePlan, AggregatePlanError, aggregate_plan, aggregate_plans
+from .inventory import (balance, days_of_supply, forward_demand, periods_of_cover, project_inventory,
+                        safety_stock, safety_stock_from_sigma)
+from .step import run, supply_plan
+
+__all__ = ["AggregatePlan", "AggregatePlanError", "aggregate_plan", "aggregate_plans", "balance", "days_of_supply",
+           "forward_demand", "periods_of_cover", "project_inventory", "safety_stock", "safety_stock_from_sigma", "run", "supply_plan"]

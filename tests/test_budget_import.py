@@ -1,0 +1,371 @@
+"""Budget import: the shared messy samples, hand-worked number/month parsing, and generated pastes (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from snop_xl import contract as C
+from snop_xl.budget_import import (NumberError, import_budget, month_cell, parse_number, read_budget,
+                                   grid_from_csv)
+from snop_xl.cli import main as cli
+from snop_xl.demo import write_inputs
+from snop_xl.errors import SnopError, ValidationError
+from snop_xl.io import OpenpyxlBook
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "budgets"
+EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
+VALUES = json.loads((SAMPLES / "expected_values.json").read_text())
+FAMILIES = ["Hand Tools", "Power Tools", "Garden"]
+
+
+def items_frame() -> pd.DataFrame:
+    items = pd.read_csv(SAMPLES / "items.csv")
+    return items.assign(description="", unit_price=10.0, unit_cost=5.0, lead_time=0, min_lot=0.0, active=True)
+
+
+def make_budget_book(path: Path, cycle: str = "2027-01", horizon: int = 18) -> Path:
+    """A book with the sample item master and a plan horizon, Budget empty."""
+    book = OpenpyxlBook.new(path)
+    write_inputs(book, {"Items": items_frame()}, {"cycle_month": pd.Period(cycle, "M"), "horizon": horizon})
+    return book.save()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_budget_book(tmp_path_factory.mktemp("budget") / "master.xlsx")
+
+
+@pytest.fixture
+def book_path(master: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "book.xlsx"
+    target.write_bytes(master.read_bytes())
+    return target
+
+
+def budget_of(path: Path) -> pd.DataFrame:
+    frame, problems = OpenpyxlBook(path).read_table(C.BUDGET)
+    assert problems == []
+    return frame
+
+
+def expected_long() -> pd.DataFrame:
+    rows = [(f, pd.Period(m, "M"), float(VALUES["units"][f][m]), float(VALUES["revenue"][f][m]))
+            for f in VALUES["units"] for m in VALUES["units"][f]]
+    return pd.DataFrame(rows, columns=["family", "period", "units", "revenue"])
+
+
+def assert_budget(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
+    got = frame[["family", "period", "units", "revenue"]].sort_values(["family", "period"]).reset_index(drop=True)
+    want = expected.sort_values(["family", "period"]).reset_index(drop=True)
+    assert got["family"].tolist() == want["family"].tolist()
+    assert [str(p) for p in got["period"]] == [str(p) for p in want["period"]]
+    assert got["units"].tolist() == pytest.approx(want["units"].tolist(), abs=1e-9)
+    assert got["revenue"].tolist() == pytest.approx(want["revenue"].tolist(), abs=1e-9)
+
+
+# ---- the shared samples, exactly as expected.json says ------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shared_samples(name: str, book_path: Path) -> None:
+    expected = EXPECTED[name]
+    before = digest(book_path)
+    rc = cli(["import-budget", str(book_path), str(SAMPLES / name), "--yes"])
+    if expected["ok"]:
+        assert rc == 0
+        frame = budget_of(book_path)
+        assert frame["item"].isna().all()
+        assert_budget(frame, expected_long())
+    else:
+        assert rc == 2
+        assert digest(book_path) == before
+        with pytest.raises(ValidationError) as err:
+            import_budget(OpenpyxlBook(book_path), SAMPLES / name)
+        assert err.value.problems[0].cell == expected["cell"], [str(p) for p in err.value.problems]
+
+
+def test_unknown_family_suggests_closest(book_path: Path) -> None:
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), SAMPLES / "06_unknown_family.csv")
+    problem = err.value.problems[0]
+    assert problem.value == "Power Toolz" and "'Power Tools'" in problem.expected
+
+
+def test_summary_shown_before_anything_is_replaced(book_path: Path) -> None:
+    book = OpenpyxlBook(book_path)
+    seen = []
+    summary = import_budget(book, SAMPLES / "03_title_rows_and_total.xlsx",
+                            confirm=lambda s: seen.append(str(s)) or False)
+    assert not summary.applied and len(seen) == 1
+    assert budget_of_book(book).empty  # declined: the in-memory book still has the old (empty) Budget
+    assert summary.rows == 36 and [str(m) for m in (summary.months[0], summary.months[-1])] == ["2027-01", "2027-12"]
+    want = expected_long()
+    assert summary.totals() == pytest.approx({"units": want["units"].sum(), "revenue": want["revenue"].sum()})
+    assert summary.totals_checked == 12  # the Total units row, one figure per month
+    assert "36 rows" in seen[0] and "41,580" in seen[0]
+
+
+def budget_of_book(book: OpenpyxlBook) -> pd.DataFrame:
+    return book.read_table(C.BUDGET)[0]
+
+
+def test_write_table_refuses_the_budget_input(book_path: Path) -> None:
+    with pytest.raises(SnopError):
+        OpenpyxlBook(book_path).write_table(C.BUDGET, expected_long().assign(item=None))
+
+
+def test_paste_sheet_is_the_default_source(book_path: Path) -> None:
+    """Finance pastes on the BudgetPaste sheet; import with no source reads it (formulas by cached value)."""
+    src = openpyxl.load_workbook(SAMPLES / "03_title_rows_and_total.xlsx").active
+    book = OpenpyxlBook(book_path)
+    ws = book.wb[C.BUDGET_PASTE_SHEET]
+    for row in src.iter_rows():
+        for cell in row:
+            ws.cell(cell.row, cell.column, cell.value)
+    import_budget(book, None)
+    book.save()
+    assert_budget(budget_of(book_path), expected_long())
+
+
+def test_empty_paste_sheet_is_refused(book_path: Path) -> None:
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path))
+    assert err.value.problems[0].location == "BudgetPaste!A1"
+
+
+# ---- parsing, against hand-worked values --------------------------------------------------------------------
+@pytest.mark.parametrize("text, decimal, value", [
+    ("1,234", ".", 1234.0), ("1.234", ",", 1234.0), ("1.234", ".", 1.234), ("(1,234)", ".", -1234.0),
+    ("$25,000.00", None, 25000.0), ("-$1,234.50", None, -1234.5), ("($1,234.50)", None, -1234.5),
+    ("1234-", None, -1234.0), ("-", None, 0.0), ("  –  ", None, 0.0), ("1\u00a0234,5", None, 1234.5),
+    ("1 234 567", None, 1234567.0), ("25.000,00 €", None, 25000.0), ("EUR 1.234.567", None, 1234567.0),
+    ("1'234.5", None, 1234.5), ("0.125", None, 0.125), ("1.5E+03", None, 1500.0), (1234, None, 1234.0),
+    ("\u22121,234.00", None, -1234.0), ("USD 12", None, 12.0),
+])
+def test_parse_number(text, decimal, value) -> None:
+    assert parse_number(text, decimal) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["1.234", "#N/A", "#REF!", "abc", "12%", "1,23,4", "1.2.3,4,5", True,
+                                  dt.date(2027, 1, 1), "1..2", float("nan")])
+def test_parse_number_refuses(text) -> None:
+    with pytest.raises(NumberError):
+        parse_number(text, None)
+
+
+@pytest.mark.parametrize("value", ["2027-01", "Jan 2027", "January-27", "Jan-27", "jan 27", "JAN.2027", "2027/1",
+                                   "01/2027", "1-2027", "2027M01", "2027-01-31", "1 Jan 2027", "January 1, 2027",
+                                   dt.datetime(2027, 1, 15), dt.date(2027, 1, 1), 46388, 46388.0, "2027 Jan",
+                                   "Jan'27", "2027-01-01 00:00:00"])
+def test_month_forms(value) -> None:
+    assert month_cell(value).period == pd.Period("2027-01", "M")
+
+
+@pytest.mark.parametrize("value", ["2027", "Jan", "FY27", 25000, 1000, 46389, "Total", "13/2027", "Foo 2027", None,
+                                   True, "Q1 2027"])
+def test_not_months(value) -> None:
+    assert month_cell(value) is None
+
+
+# ---- hand-built pastes: item level, subtotals, dates, refusals ----------------------------------------------
+def write_csv(path: Path, rows: list[list[object]], sep: str = ",") -> Path:
+    path.write_text("\n".join(sep.join(f'"{v}"' if sep in str(v) else str(v) for v in r) for r in rows) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+MONTHS3 = ["2027-01", "2027-02", "2027-03"]
+
+
+def item_paste(subtotal_jan: int = 30) -> list[list[object]]:
+    rows = [["Family", "Item", "Measure", *MONTHS3, "Total"]]
+    rows.append(["Hand Tools", "", "units", subtotal_jan, 33, 36, 99])
+    for k, item in enumerate(["HA-001", "HA-002", "HA-003"]):
+        rows.append(["Hand Tools", item.lower(), "Units", 10, 11, 12, 33])  # lower case: matched to Items
+        rows.append(["Hand Tools", item, "revenue", 100 + k, 110, 120, 330 + k])
+    for f in ("Power Tools", "Garden"):
+        rows.append([f, "", "units", 5, 5, 5, 15])
+        rows.append([f, "", "revenue", 50, 50, 50, 150])
+    rows.append(["Grand total", "", "units", 40, 43, 46, ""])
+    return rows
+
+
+def test_item_level_with_family_subtotal(book_path: Path, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "items.csv", item_paste())
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, src)
+    frame = budget_of_book(book)
+    ha = frame[frame["family"] == "Hand Tools"]
+    assert sorted(ha["item"].unique()) == ["HA-001", "HA-002", "HA-003"]
+    assert ha["units"].sum() == 3 * (10 + 11 + 12)
+    assert ha.loc[ha["item"] == "HA-002", "revenue"].tolist() == [101.0, 110.0, 120.0]
+    assert frame[frame["family"] != "Hand Tools"]["item"].isna().all()
+    assert summary.level == "family and item" and len(frame) == 9 + 6
+
+
+def test_subtotal_that_does_not_add_up(book_path: Path, tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "items.csv", item_paste(subtotal_jan=31))
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), src)
+    assert [p.cell for p in err.value.problems] == ["D2"]
+
+
+def wide(months=MONTHS3, families=FAMILIES, total_row=None) -> list[list[object]]:
+    rows = [["Family", "Measure", *months]]
+    for i, f in enumerate(families):
+        rows.append([f, "units", *[100 * (i + 1)] * len(months)])
+        rows.append([f, "revenue", *[1000 * (i + 1)] * len(months)])
+    if total_row:
+        rows.append(total_row)
+    return rows
+
+
+@pytest.mark.parametrize("rows, cell, words", [
+    (wide(total_row=["Total", "units", 600, 600, 601]), "E8", "does not add up"),
+    (wide(months=["2027-01", "2027-02", "2027-04"]), "E1", "2027-03 is missing"),
+    (wide(months=["2026-12", "2027-01", "2027-02"]), "C1", "outside the plan horizon"),
+    (wide(months=["2027-01", "2027-02", "2027-02"]), "E1", "appears twice"),
+    (wide(months=["01/02/2027", "02/03/2027", "03/04/2027"]), "C1", "ambiguous"),
+    (wide(months=["2027-01", "2027-02", "Mar"]), "E1", "not understood"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", "1.000", "1.010", "1.020"]], "C2", "decimal separator"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", "1,000.5", "1.010,5", "1"]], "D2", "both decimal"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", 1, "", 3], ["Garden", "revenue", 1, 2, 3]], "D2",
+     "no value"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", 1, 2, 3]], "A2", "no revenue"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "pieces sold", 1, 2, 3], ["Garden", "margin", 1, 2, 3]], "B3",
+     "measure"),
+    ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "A1", "no months"),
+])
+def test_refusals_name_the_cell(book_path: Path, tmp_path: Path, rows, cell, words) -> None:
+    src = write_csv(tmp_path / "bad.csv", rows)
+    before = digest(book_path)
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), src)
+    first = err.value.problems[0]
+    assert first.cell == cell and words in str(first), [str(p) for p in err.value.problems]
+    assert cli(["import-budget", str(book_path), str(src), "--yes"]) == 2
+    assert digest(book_path) == before
+
+
+def test_day_first_dates_disambiguated_by_the_paste(book_path: Path, tmp_path: Path) -> None:
+    """01/01/2027, 01/02/2027, 01/03/2027 read month-first would be one month thrice: day-first is the only reading."""
+    src = write_csv(tmp_path / "dates.csv", wide(months=["01/01/2027", "01/02/2027", "01/03/2027"]))
+    book = OpenpyxlBook(book_path)
+    import_budget(book, src)
+    assert [str(p) for p in sorted(budget_of_book(book)["period"].unique())] == MONTHS3
+
+
+def test_long_table_and_workbook_source(book_path: Path, tmp_path: Path) -> None:
+    """Another snop-xl book's Budget sheet (long: family, item, period, units, revenue) imports as is."""
+    other = make_budget_book(tmp_path / "other.xlsx")
+    book = OpenpyxlBook(other)
+    import_budget(book, SAMPLES / "01_clean_wide.csv")
+    book.save()
+    target = OpenpyxlBook(book_path)
+    summary = import_budget(target, other)
+    assert summary.shape.startswith("long")
+    assert_budget(budget_of_book(target), expected_long())
+
+
+# ---- generated pastes: every shape and format, values round-trip exactly -------------------------------------
+MONTH_STYLES = [lambda p: str(p), lambda p: p.strftime("%b %Y"), lambda p: p.strftime("%B-%y"),
+                lambda p: p.strftime("%b-%y"), lambda p: p.to_timestamp().to_pydatetime(),
+                lambda p: (p.to_timestamp() - pd.Timestamp("1899-12-30")).days, lambda p: p.strftime("%m/%Y")]
+
+
+def fmt_number(x: float, style: int) -> object:
+    """The same number as finance might paste it: real number, US text, European text, currency, accounting."""
+    neg, a = x < 0, abs(x)
+    us = f"{a:,.2f}"
+    eu = us.replace(",", "X").replace(".", ",").replace("X", ".")
+    text = [None, us, eu, f"${us}", f"{eu} €", us.replace(",", "\u00a0")][style]
+    if text is None:
+        return x
+    if neg:
+        return f"({text})" if style % 2 else f"-{text}"
+    return text
+
+
+@st.composite
+def budgets(draw):
+    families = draw(st.lists(st.sampled_from(FAMILIES), min_size=1, max_size=3, unique=True))
+    start = draw(st.integers(0, 6))
+    n = draw(st.integers(1, 12))
+    months = list(pd.period_range(pd.Period("2027-01", "M") + start, periods=n, freq="M"))
+    cents = st.integers(-10**8, 10**9)
+    values = {(f, m, p): draw(cents) / 100 for f in families for m in ("units", "revenue") for p in months}
+    shape = draw(st.sampled_from(["wide", "wide_label", "rows", "long"]))
+    # one numeric text style per paste (style 0 mixes fine with the others)
+    style = draw(st.sampled_from([0, 1, 2, 3, 4, 5]))
+    month_style = draw(st.sampled_from(MONTH_STYLES[:4] if shape != "wide" else MONTH_STYLES))
+    title = draw(st.booleans())
+    total = draw(st.booleans()) and shape == "wide"
+    spell = draw(st.sampled_from([str, str.upper, str.lower, lambda s: f"  {s}\u00a0"]))
+    return families, months, values, shape, style, month_style, title, total, spell
+
+
+def render(b) -> list[list[object]]:
+    families, months, values, shape, style, month_style, title, total, spell = b
+    rows: list[list[object]] = [["FY27 budget, v2 (confidential)"], []] if title else []
+    if shape in ("wide", "wide_label"):
+        head = ["Family", "Measure"] if shape == "wide" else ["Line"]
+        rows.append(head + [month_style(p) for p in months])
+        for f in families:
+            for m in ("units", "revenue"):
+                label = [spell(f), m] if shape == "wide" else [f"{spell(f)} {m}"]
+                rows.append(label + [fmt_number(values[(f, m, p)], style) for p in months])
+        if total:
+            rows.append(["Total", "revenue"] + [fmt_number(round(sum(values[(f, "revenue", p)] for f in families), 2),
+                                                           style) for p in months])
+    elif shape == "rows":
+        rows.append(["Month"] + [f"{spell(f)} {m}" for f in families for m in ("units", "revenue")])
+        for p in months:
+            rows.append([month_style(p)] + [fmt_number(values[(f, m, p)], style) for f in families
+                                            for m in ("units", "revenue")])
+    else:
+        rows.append(["Family", "Period", "Units", "Revenue"])
+        for f in families:
+            for p in months:
+                rows.append([spell(f), month_style(p), fmt_number(values[(f, "units", p)], style),
+                             fmt_number(values[(f, "revenue", p)], style)])
+    return rows
+
+
+def to_xlsx(path: Path, rows: list[list[object]]) -> Path:
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row or [None])
+    wb.save(path)
+    return path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budgets(), st.booleans())
+def test_generated_pastes_round_trip(master: Path, tmp_path_factory, b, as_xlsx: bool) -> None:
+    families, months, values, *_ = b
+    rows = render(b)
+    folder = tmp_path_factory.mktemp("gen")
+    if as_xlsx:
+        src = to_xlsx(folder / "paste.xlsx", rows)
+    else:
+        rows = [[v.strftime("%Y-%m-%d") if isinstance(v, dt.datetime) else v for v in r] for r in rows]
+        src = write_csv(folder / "paste.csv", [[("" if v is None else v) for v in r] for r in rows],
+                        sep=";" if b[4] in (2, 4) else ",")
+    book = OpenpyxlBook(master)
+    summary = read_budget(book, grid_from_csv(src) if not as_xlsx else __import__(
+        "snop_xl.budget_import", fromlist=["grid_from_workbook"]).grid_from_workbook(src))
+    frame = summary.frame
+    assert len(frame) == len(families) * len(months)
+    for f, p, u, r in zip(frame["family"], frame["period"], frame["units"], frame["revenue"]):
+        assert u == pytest.approx(values[(f, "units", p)], abs=1e-9)
+        assert r == pytest.approx(values[(f, "revenue", p)], abs=1e-9)

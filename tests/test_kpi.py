@@ -1,0 +1,111 @@
+"""KPI formulas: hand-worked values, the docs' worked example, properties."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snop_xl import kpi
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "kpis.md"
+
+
+def _doc_tables() -> list[list[list[str]]]:
+    tables, current = [], []
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("|"):
+            if not set(line) <= set("|- "):  # skip the |---| rule under the header
+                current.append([c.strip() for c in line.strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+def test_docs_worked_example_matches_the_code():
+    text = DOC.read_text(encoding="utf-8")
+    tables = _doc_tables()
+    data = next(t for t in tables if t[0] == ["Month", "Actual", "Forecast"])[1:]
+    actual = [float(r[1]) for r in data]
+    forecast = [float(r[2]) for r in data]
+    insample = [float(x) for x in re.search(r"in-sample history ([\d, ]+) and", text).group(1).split(",")]
+    plan = re.search(r"planned (\d+) per month, arrived ([\d, ]+):", text)
+    planned = [float(plan.group(1))] * 4
+    arrived = [float(x) for x in plan.group(2).split(",")]
+    results = {r[0]: float(r[1]) for t in tables if t[0] == ["Metric", "Value"] for r in t[1:]}
+    assert set(results) == {"WAPE", "ACCURACY", "BIAS", "MAPE", "TRACKING_SIGNAL", "MASE", "PLAN_ADHERENCE"}
+    for metric, value in results.items():
+        if metric == "PLAN_ADHERENCE":
+            got = kpi.plan_adherence(arrived, planned)
+        else:
+            got = kpi.accuracy(actual, forecast, metric, insample=insample)
+        assert got == pytest.approx(value, abs=1e-6), metric
+
+
+def test_hand_values():
+    a, f = [100, 80, 0, 120], [110, 70, 10, 150]
+    assert kpi.wape(a, f) == pytest.approx(60 / 300)
+    assert kpi.forecast_accuracy(a, f) == pytest.approx(0.8)
+    assert kpi.bias(a, f) == pytest.approx(40 / 300)
+    assert kpi.mape(a, f) == pytest.approx((0.1 + 0.125 + 0.25) / 3)
+    assert kpi.tracking_signal(a, f) == pytest.approx(40 / 15)
+    assert kpi.mase(a, f, [90, 100, 80, 120, 110], 1) == pytest.approx(15 / 20)
+    # seasonal scale, m = 2: |80-90|, |120-100|, |110-80| -> mean 20
+    assert kpi.mase(a, f, [90, 100, 80, 120, 110], 2) == pytest.approx(15 / 20)
+    assert kpi.fill_rate([10, 20, 0], [10, 15, 5]) == pytest.approx(25 / 30)  # delivering more than asked counts 0
+    assert kpi.plan_adherence([90, 110], [100, 100]) == pytest.approx(0.9)
+    assert kpi.days_of_supply(150, [100, 100, 100], 30) == pytest.approx(45)
+    assert kpi.days_of_supply(0, [100]) == 0 and math.isinf(kpi.days_of_supply(500, [100, 100]))
+
+
+def test_missing_pairs_are_skipped_and_undefined_is_nan():
+    assert kpi.wape([10, None, 20, np.nan], [12, 5, 18, 4]) == pytest.approx(4 / 30)
+    assert kpi.observations([10, None, 20], [12, 5, None]) == 1
+    assert kpi.wape([["10", ""], [20, None]], [[12, 3], [18, 4]]) == pytest.approx(4 / 30)  # 2-D cell ranges
+    assert math.isnan(kpi.wape([0, 0], [1, 2]))
+    assert math.isnan(kpi.mape([0, 0], [1, 2]))
+    assert math.isnan(kpi.tracking_signal([5, 5], [5, 5]))
+    assert math.isnan(kpi.accuracy([], [], "BIAS"))
+    assert kpi.accuracy(pd.Series([1.0, None]), pd.Series([2.0, 3.0]), "wape") == 1.0
+
+
+def test_errors_name_what_is_expected():
+    with pytest.raises(ValueError, match="choose one of WAPE"):
+        kpi.accuracy([1], [1], "RMSE")
+    with pytest.raises(ValueError, match="insample"):
+        kpi.accuracy([1], [1], "MASE")
+    with pytest.raises(ValueError, match="differ in length"):
+        kpi.wape([1, 2], [1])
+
+
+_values = st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_properties(data):
+    a = np.array(data.draw(_values))
+    f = np.array(data.draw(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=len(a), max_size=len(a))))
+    if a.sum() > 1e-6:
+        assert kpi.wape(a, f) == pytest.approx(np.abs(f - a).sum() / a.sum())
+        assert kpi.forecast_accuracy(a, f) + kpi.wape(a, f) == pytest.approx(1.0)
+        assert kpi.wape(a, a) == 0 and kpi.bias(a, a) == 0
+        assert kpi.bias(a, f) == pytest.approx(-kpi.bias(a, 2 * a - f), abs=1e-9)  # mirror error flips the sign
+        assert 0 <= kpi.fill_rate(a, f) <= 1 + 1e-12
+        assert kpi.wape(a, f) == pytest.approx(kpi.wape(3 * a, 3 * f))  # scale free
+    ts = kpi.tracking_signal(a, f)
+    assert math.isnan(ts) or abs(ts) <= len(a) + 1e-9  # |sum e| <= n * MAD
+
+
+def test_metric_table_pools_groups():
+    frame = pd.DataFrame({"g": ["x", "x", "y"], "actual": [10.0, 30.0, 5.0], "forecast": [20.0, 30.0, 5.0]})
+    out = kpi.metric_table(frame, ["g"], metrics=("WAPE", "BIAS")).set_index(["g", "metric"])
+    assert out.loc[("x", "WAPE"), "value"] == pytest.approx(10 / 40)
+    assert out.loc[("y", "BIAS"), "value"] == 0 and out.loc[("x", "WAPE"), "observations"] == 2

@@ -1,0 +1,348 @@
+"""Ribbon entry points against a real openpyxl book and against a recording stand-in for a live xw.Book.
+
+xlwings cannot drive Excel on Linux, so `FakeBook` implements the few xlwings calls `XlwingsBook` makes (sheets,
+tables, range values, number formats, status bar, alert) over a dict of cells, and records them. The same inputs
+run through `XlwingsBook` and through `OpenpyxlBook` must give the same tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from openpyxl.utils import range_boundaries
+
+import macros
+from snop_xl import contract as C
+from snop_xl.io import OpenpyxlBook
+from snop_xl.io.xlwings_book import XlwingsBook
+
+
+# ---- the stand-in ---------------------------------------------------------------------------------------------
+class _Count:
+    def __init__(self, n: int):
+        self.count = n
+
+
+class FakeRange:
+    def __init__(self, sheet: "FakeSheet", r1: int, c1: int, r2: int | None = None, c2: int | None = None,
+                 ndim: int | None = None, err_to_str: bool = False):
+        self.sheet, self.row, self.column = sheet, r1, c1
+        self.last_row, self.last_column = r2 or r1, c2 or c1
+        self.ndim, self.err_to_str = ndim, err_to_str
+        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1)
+
+    def options(self, ndim: int | None = None, err_to_str: bool = False, **_: Any) -> "FakeRange":
+        return FakeRange(self.sheet, self.row, self.column, self.last_row, self.last_column, ndim, err_to_str)
+
+    @property
+    def value(self) -> Any:
+        grid = [[self.sheet.cells.get((r, c)) for c in range(self.column, self.last_column + 1)]
+                for r in range(self.row, self.last_row + 1)]
+        if self.ndim == 2:
+            return grid
+        if len(grid) == 1 and len(grid[0]) == 1:
+            return grid[0][0]
+        return grid[0] if len(grid) == 1 else [r[0] for r in grid] if len(grid[0]) == 1 else grid
+
+    @value.setter
+    def value(self, values: Any) -> None:
+        self.sheet.book.calls.append(("value", self.sheet.name, self.row, self.column))
+        rows = values if isinstance(values, list) and values and isinstance(values[0], list) else [
+            values if isinstance(values, list) else [values]]
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                self.sheet.set(self.row + i, self.column + j, v)
+
+    @property
+    def number_format(self) -> str:
+        return self.sheet.formats.get((self.row, self.column), "General")
+
+    @number_format.setter
+    def number_format(self, fmt: str) -> None:
+        self.sheet.book.calls.append(("number_format", self.sheet.name, self.row, self.column, fmt))
+        for r in range(self.row, self.last_row + 1):
+            for c in range(self.column, self.last_column + 1):
+                self.sheet.formats[(r, c)] = fmt
+
+    def clear_contents(self) -> None:
+        self.sheet.book.calls.append(("clear_contents", self.sheet.name, self.row, self.column))
+        for r in range(self.row, self.last_row + 1):
+            for c in range(self.column, self.last_column + 1):
+                self.sheet.cells.pop((r, c), None)
+
+
+class FakeTable:
+    def __init__(self, sheet: "FakeSheet", name: str, rng: FakeRange):
+        self.sheet, self.name, self.range, self.show_totals = sheet, name, rng, False
+
+    @property
+    def data_body_range(self) -> FakeRange | None:
+        r = self.range
+        return None if r.last_row == r.row else FakeRange(self.sheet, r.row + 1, r.column, r.last_row,
+                                                          r.last_column)
+
+    def resize(self, rng: FakeRange) -> None:
+        self.sheet.book.calls.append(("resize", self.name, rng.row, rng.column, rng.last_row, rng.last_column))
+        self.range = rng
+
+
+class FakeTables(list):
+    def __init__(self, sheet: "FakeSheet"):
+        super().__init__()
+        self.sheet = sheet
+
+    def add(self, source: FakeRange, name: str, table_style_name: str = "") -> FakeTable:
+        self.sheet.book.calls.append(("add_table", name, table_style_name))
+        table = FakeTable(self.sheet, name, source)
+        self.append(table)
+        return table
+
+
+class FakeSheet:
+    def __init__(self, book: "FakeBook", name: str):
+        self.book, self.name = book, name
+        self.cells: dict[tuple[int, int], Any] = {}
+        self.formats: dict[tuple[int, int], str] = {}
+        self.tables = FakeTables(self)
+
+    def set(self, r: int, c: int, v: Any) -> None:
+        if v is None:
+            self.cells.pop((r, c), None)
+        else:
+            self.cells[(r, c)] = v
+
+    def range(self, a: tuple[int, int], b: tuple[int, int] | None = None) -> FakeRange:
+        return FakeRange(self, a[0], a[1], *(b if b else (None, None)))
+
+
+class FakeSheets(list):
+    def __init__(self, book: "FakeBook"):
+        super().__init__()
+        self.book = book
+
+    def __getitem__(self, key: Any) -> FakeSheet:
+        if isinstance(key, str):
+            return next(s for s in self if s.name == key)
+        return list.__getitem__(self, key)
+
+    def add(self, name: str, after: FakeSheet | None = None) -> FakeSheet:
+        self.book.calls.append(("add_sheet", name))
+        sheet = FakeSheet(self.book, name)
+        self.insert(self.index(after) + 1 if after is not None else 0, sheet)
+        return sheet
+
+
+class FakeApp:
+    def __init__(self, book: "FakeBook"):
+        self.book = book
+        self.status: list[Any] = []
+        self.alerts: list[tuple[str, str, str]] = []
+
+    @property
+    def status_bar(self) -> Any:
+        return self.status[-1] if self.status else False
+
+    @status_bar.setter
+    def status_bar(self, text: Any) -> None:
+        self.status.append(text)
+
+    def alert(self, prompt: str, title: str = "", mode: str = "", **_: Any) -> None:
+        self.alerts.append((prompt, title, mode))
+
+    @contextlib.contextmanager
+    def properties(self, **kw: Any):
+        self.book.calls.append(("properties", tuple(sorted(kw))))
+        yield
+
+
+class FakeBook:
+    """What XlwingsBook sees of an xw.Book: sheets with tables, an app with status bar and alert."""
+
+    def __init__(self, fullname: str = "Fake.xlsm"):
+        self.fullname = fullname
+        self.calls: list[tuple] = []
+        self.sheets = FakeSheets(self)
+        self.app = FakeApp(self)
+
+    @classmethod
+    def copy_of(cls, path: Path) -> "FakeBook":
+        """The cells and tables of a workbook file, as Excel would hold them after opening it."""
+        wb = OpenpyxlBook(path).wb
+        book = cls(str(path))
+        for ws in wb.worksheets:
+            sheet = FakeSheet(book, ws.title)
+            book.sheets.append(sheet)
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.value is not None:
+                        sheet.cells[(cell.row, cell.column)] = cell.value
+            for tbl in ws.tables.values():
+                c1, r1, c2, r2 = range_boundaries(tbl.ref)
+                sheet.tables.append(FakeTable(sheet, tbl.displayName, FakeRange(sheet, r1, c1, r2, c2)))
+        book.calls.clear()
+        return book
+
+
+# ---- XlwingsBook against OpenpyxlBook -------------------------------------------------------------------------
+def test_xlwings_book_reads_every_input_like_openpyxl(small_book: Path) -> None:
+    live, headless = XlwingsBook(FakeBook.copy_of(small_book)), OpenpyxlBook(small_book)
+    for spec in C.INPUT_TABLES:
+        a, pa = live.read_table(spec)
+        b, pb = headless.read_table(spec)
+        pd.testing.assert_frame_equal(a, b)
+        assert pa == pb
+
+
+def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_path: Path) -> None:
+    fake = FakeBook.copy_of(small_book)
+    live, headless = XlwingsBook(fake), OpenpyxlBook(small_book)
+    frame = pd.DataFrame({"metric": ["Revenue", "Fill rate", "Blank"], "value": [1200.5, 0.97, None],
+                          "unit": ["USD", "%", None]})
+    for book in (live, headless):
+        book.write_table("Dashboard", frame)
+        book.write_table("Dashboard", frame.iloc[:2])  # shorter: the third row must be gone
+        book.log("test", "first", when=dt.datetime(2026, 11, 25, 9, 0))
+        book.log("test", "second", level="WARNING", location="Items!B2", when=dt.datetime(2026, 11, 25, 9, 1))
+    for spec in (C.DASHBOARD, C.LOG):
+        a, _ = live.read_table(spec)
+        b, _ = headless.read_table(spec)
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    log, _ = live.read_table(C.LOG)
+    assert list(log["message"]) == ["first", "second"] and log["location"].isna().tolist() == [True, False]
+    dash = next(t for s in fake.sheets for t in s.tables if t.name == "tblDashboard")
+    assert dash.range.last_row == 3  # header + 2 rows: the table shrank with its content
+    sheet = fake.sheets["Dashboard"]
+    assert sheet.cells.get((4, 1)) is None
+    assert sheet.formats[(2, 2)] == C.DASHBOARD.column("value").number_format
+    with pytest.raises(Exception, match="refusing"):
+        live.write_table("Items", pd.DataFrame())
+
+
+def test_xlwings_book_creates_missing_sheet_and_table() -> None:
+    fake = FakeBook()
+    fake.sheets.append(FakeSheet(fake, "Settings"))
+    live = XlwingsBook(fake)
+    live.write_table("KPIs", pd.DataFrame({"level": ["Total"], "name": ["Total"], "metric": ["WAPE"],
+                                           "value": [0.12]}))
+    assert ("add_sheet", "KPIs") in fake.calls
+    assert ("add_table", "tblKPIs", "TableStyleMedium4") in fake.calls
+    frame, problems = live.read_table("KPIs")
+    assert not problems and frame["value"].tolist() == [0.12]
+
+
+# ---- entry points ---------------------------------------------------------------------------------------------
+def _entry_names_in_ribbon() -> set[str]:
+    text = (Path(__file__).resolve().parents[1] / "workbook" / "vba" / "SnopRibbon.bas").read_text()
+    import re
+
+    return set(re.findall(r"macros\.(\w+)\(\)", text))
+
+
+def test_every_ribbon_target_is_an_entry_point() -> None:
+    assert _entry_names_in_ribbon() == set(macros.ENTRY_POINTS)
+
+
+def test_validate_on_openpyxl_book(small_book: Path) -> None:
+    before = small_book.read_bytes()
+    outcome = macros.validate(OpenpyxlBook(small_book))
+    assert outcome.ok and "2 items" in outcome.message
+    assert small_book.read_bytes() == before  # validating writes nothing
+
+
+def test_errors_go_to_log_and_nothing_else_is_written(small_book: Path) -> None:
+    book = OpenpyxlBook(small_book)
+    ws = book.wb["Items"]
+    ws["D2"] = "ten"  # Unit Price of item A
+    ws["C3"] = None  # Family of item B
+    book.save()
+    outcome = macros.run_all(OpenpyxlBook(small_book))
+    assert not outcome.ok and len(outcome.problems) >= 2 and "Items!D2" in outcome.message
+    after = OpenpyxlBook(small_book)
+    log, _ = after.read_table(C.LOG)
+    errors = log[log["level"] == "ERROR"]
+    assert {"Items!D2", "Items!C3"} <= set(errors["location"])
+    plan, _ = after.read_table(C.DEMAND_PLAN)
+    assert plan.empty  # no step output was written
+
+
+def test_unexpected_error_is_reported_not_raised(small_book: Path) -> None:
+    def broken(io, progress):
+        raise ZeroDivisionError("boom")
+
+    outcome = macros.run_entry(OpenpyxlBook(small_book), "Broken", broken)
+    assert not outcome.ok and "ZeroDivisionError: boom" in outcome.message
+    log, _ = OpenpyxlBook(small_book).read_table(C.LOG)
+    assert "boom" in log["message"].iloc[-1]
+
+
+_STEPS = {"forecast_demand": "demand", "plan_supply": "supply", "reconcile": "reconcile", "review": "review",
+          "publish": "publish"}
+
+
+def _engines_present() -> bool:
+    return all(importlib.util.find_spec(f"snop_xl.{m}") for m in ("demand", "supply", "reconcile", "review",
+                                                                    "publish"))
+
+
+@pytest.mark.skipif(not _engines_present(), reason="cycle steps not all present yet")
+def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, tmp_path: Path) -> None:
+    stepwise = shutil.copy(small_book, tmp_path / "stepwise.xlsx")
+    for name in _STEPS:
+        outcome = macros.ENTRY_POINTS[name](OpenpyxlBook(stepwise))
+        assert outcome.ok, outcome.message
+    assert macros.run_all(OpenpyxlBook(small_book)).ok
+    fake = FakeBook.copy_of(tmp_path / "stepwise.xlsx")
+    fake_before = FakeBook.copy_of(shutil.copy(tmp_path / "stepwise.xlsx", tmp_path / "again.xlsx"))
+    del fake_before
+    outcome = macros.run_all(fake)
+    assert outcome.ok, outcome.message
+    assert fake.app.alerts and fake.app.alerts[-1][2] == "info"
+    assert any(str(s).startswith("S&OP: step 1") for s in fake.app.status) and fake.app.status[-1] is False
+    live, a, b = XlwingsBook(fake), OpenpyxlBook(stepwise), OpenpyxlBook(small_book)
+    for spec in C.OUTPUT_TABLES:
+        if spec.name in ("Log", "PlanVersion"):
+            continue  # timestamps and versions differ between runs by design
+        x, _ = a.read_table(spec)
+        y, _ = b.read_table(spec)
+        z, _ = live.read_table(spec)
+        pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(x.reset_index(drop=True), z.reset_index(drop=True), check_dtype=False)
+
+
+def test_entry_points_on_stand_in_report_errors_in_message_box(small_book: Path) -> None:
+    fake = FakeBook.copy_of(small_book)
+    fake.sheets["Settings"].cells.pop((2, 2))  # Cycle month blank
+    for name, entry in macros.ENTRY_POINTS.items():
+        if name == "import_budget":
+            continue
+        outcome = entry(fake)
+        assert not outcome.ok and "Cycle month" in outcome.message, name
+        assert fake.app.alerts[-1][1] == "S&OP" and fake.app.alerts[-1][2] == "critical"
+        assert fake.app.status[-1] is False
+    log, _ = XlwingsBook(fake).read_table(C.LOG)
+    assert (log["level"] == "ERROR").sum() == len(macros.ENTRY_POINTS) - 1
+    assert not any(c[0] == "add_table" and c[1] != "tblLog" for c in fake.calls)
+
+
+def test_book_none_means_caller(monkeypatch: pytest.MonkeyPatch, small_book: Path) -> None:
+    import xlwings as xw
+
+    fake = FakeBook.copy_of(small_book)
+    monkeypatch.setattr(xw.Book, "caller", staticmethod(lambda: fake))
+    assert macros.validate().ok
+    assert fake.app.alerts[-1][2] == "info"
+
+
+def test_import_budget_entry_point(small_book: Path) -> None:
+    outcome = macros.import_budget(OpenpyxlBook(small_book))
+    if importlib.util.find_spec("snop_xl.budget_import") is None:
+        assert not outcome.ok and "budget_import" in outcome.message
+    else:
+        assert isinstance(outcome.ok, bool) and outcome.message

@@ -1,0 +1,96 @@
+"""Scenarios: factors applied to copies of the inputs, steps re-run, the base never touched."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snop_xl import contract as C
+from snop_xl import scenarios
+from snop_xl.cycle import STEPS, compute
+from snop_xl.errors import ValidationError
+from snop_xl.inputs import load_inputs
+from snop_xl.io import open_book
+from tests.conftest import make_book, small_frames
+
+P = lambda s: pd.Period(s, "M")  # noqa: E731
+
+
+def scen(*rows: dict) -> pd.DataFrame:
+    base = {"scope": "", "start": None, "end": None, **{f: 1.0 for f in scenarios.FACTORS}, "note": ""}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+@pytest.fixture
+def tight(tmp_path):
+    """The small book with capacity just enough for the demand (30 units a month at 1 h each)."""
+    frames = small_frames()
+    frames["Capacity"]["available_hours"] = 32.0
+    frames["Scenarios"] = scen({"scenario": "Neutral"},
+                               {"scenario": "Outage", "scope": "Line", "start": P("2027-02"), "end": P("2027-03"),
+                                "capacity_factor": 0.0},
+                               {"scenario": "Boom", "demand_factor": 1.2, "price_factor": 1.1, "scope": "F"})
+    return load_inputs(open_book(make_book(tmp_path / "s.xlsx", frames)))
+
+
+def test_apply_scenario_on_copies(tight) -> None:
+    before = pickle.dumps(tight)
+    demand = pd.DataFrame({"level": ["Item", "Item", "Family"], "family": ["F", "F", "F"], "item": ["A", "B", None],
+                           "period": [P("2027-02")] * 3, "statistical": [10.0, 20.0, 30.0],
+                           "consensus": [10.0, 20.0, 30.0]})
+    rows = tight.scenarios[tight.scenarios.scenario == "Outage"]
+    s_inputs, s_demand, _ = scenarios.apply_scenario(tight, demand, rows)
+    hours = s_inputs.capacity.set_index("period")["available_hours"]
+    assert hours[P("2027-01")] == 32 and hours[P("2027-02")] == 0 and hours[P("2027-03")] == 0
+    boom = tight.scenarios[tight.scenarios.scenario == "Boom"]
+    _, s_demand, factors = scenarios.apply_scenario(tight, demand, boom)
+    fam = s_demand[s_demand.level == "Family"].iloc[0]
+    assert fam["consensus"] == pytest.approx(36.0) and fam["statistical"] == pytest.approx(36.0)
+    assert (factors["price_factor"] == 1.1).all()
+    assert pickle.dumps(tight) == before  # the base inputs are byte-identical
+
+
+def test_unknown_scope_is_reported_with_its_cell(tight) -> None:
+    bad = tight.replace(scenarios=tight.scenarios.assign(scope=["", "Oven", "F"]))
+    bad.scenarios.attrs.update(tight.scenarios.attrs)
+    with pytest.raises(ValidationError) as err:
+        scenarios.compare(bad, {})
+    [problem] = err.value.problems
+    assert problem.sheet == "Scenarios" and problem.cell == f"{tight.scenarios.attrs['cells']['scope']}3"
+    assert "Oven" in str(problem) and "resource" in str(problem)
+
+
+@pytest.fixture
+def base_run(tight):
+    return compute(tight, STEPS[:2])
+
+
+def test_neutral_equals_base_and_outage_hurts(tight, base_run) -> None:
+    before = pickle.dumps(tight)
+    table = scenarios.compare(tight, base_run, workers=1).set_index("scenario")
+    assert list(table.reset_index().columns) == C.SCENARIO_COMPARISON.keys
+    assert list(table.index) == ["Base", "Neutral", "Outage", "Boom"]
+    base, neutral, outage, boom = (table.loc[n] for n in ("Base", "Neutral", "Outage", "Boom"))
+    pd.testing.assert_series_equal(base, neutral, check_names=False)
+    assert outage["shortage_units"] > base["shortage_units"] + 1
+    assert outage["fill_rate"] < base["fill_rate"] and outage["revenue"] < base["revenue"]
+    assert boom["demand_units"] == pytest.approx(1.2 * base["demand_units"])
+    # revenue = units met x price x 1.1: check against the scenario's own supply plan
+    assert boom["revenue"] == pytest.approx(1.1 * _revenue(tight, "Boom"))
+    assert pickle.dumps(tight) == before
+
+
+def _revenue(inputs, name: str) -> float:
+    rows = inputs.scenarios[inputs.scenarios.scenario == name]
+    plan = scenarios.run_scenario(inputs, compute(inputs, STEPS[:1])["DemandPlan"], rows)["outputs"]["SupplyPlan"]
+    price = plan["item"].map(inputs.items.set_index("item")["unit_price"])
+    return float(((plan["demand"] - plan["shortage"]) * price).sum())
+
+
+def test_parallel_equals_serial(tight, base_run) -> None:
+    serial = scenarios.compare(tight, base_run, workers=1)
+    parallel = scenarios.compare(tight, base_run, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)

@@ -59,10 +59,12 @@ class StepInfo:
 
 STEPS: tuple[StepInfo, ...] = (
     StepInfo(1, "demand", "Forecast demand", _demand, ("DemandPlan",)),
-    StepInfo(2, "supply", "Plan supply", _supply, ("SupplyPlan", "CapacityPlan", "AggregatePlan", "AggregateCosts"), ("DemandPlan",)),
+    StepInfo(2, "supply", "Plan supply", _supply,
+             ("SupplyPlan", "CapacityPlan", "AggregatePlan", "AggregateCosts"), ("DemandPlan",)),
     StepInfo(3, "reconcile", "Reconcile & scenarios", _reconcile, ("Gaps", "Exceptions", "ScenarioComparison"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan")),
-    StepInfo(4, "review", "Financials & dashboard", _review, ("Financials", "Dashboard"),
+    StepInfo(4, "review", "Financials & dashboard", _review,
+             ("Financials", "Dashboard", "ChartDemand", "ChartCapacity"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan", "Exceptions", "ScenarioComparison")),
     StepInfo(5, "publish", "Publish", _publish, ("PlanVersion", "KPIs"), ("DemandPlan", "SupplyPlan", "Financials")),
 )

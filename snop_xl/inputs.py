@@ -63,6 +63,11 @@ class Inputs:
     decisions: pd.DataFrame
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     aggregate_params: pd.DataFrame = field(default_factory=lambda: empty_frame(C.AGGREGATE_PARAMS))
+    #: Month-by-month multipliers on what a supplier delivers (item, supplier, period, factor). No sheet holds it:
+    #: scenarios set it for a disruption limited to some months (Suppliers terms have no month).
+    supplier_factors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"item": pd.Series(dtype=object), "supplier": pd.Series(dtype=object),
+         "period": pd.Series(dtype="period[M]"), "factor": pd.Series(dtype=float)}))
 
     def replace(self, **changes: Any) -> "Inputs":
         return dataclasses.replace(self, **changes)

@@ -12,7 +12,7 @@ Row semantics (several rows may build one scenario; factors multiply where rows 
 The demand step's output does not depend on any factor (history is untouched), so a scenario reuses the base
 DemandPlan, scales it, and re-runs the supply step on its own copy of the inputs. Period-limited supplier
 disruptions cannot be expressed on the Suppliers table (it has no months); they are passed to the supply step as
-``inputs.extra["supplier_factors"]`` (item, supplier, period, factor).
+``inputs.supplier_factors`` (item, supplier, period, factor), which step 2 applies to what the supplier can deliver.
 """
 
 from __future__ import annotations
@@ -137,11 +137,11 @@ def apply_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame
                 for _, sup in suppliers[mask].iterrows():
                     supplier_factors += [{"item": sup["item"], "supplier": sup["supplier"], "period": p,
                                           "factor": sf} for p in months]
-    extra = dict(inputs.extra)
+    changes = {}
     if supplier_factors:
         sf_frame = pd.DataFrame(supplier_factors)
-        extra["supplier_factors"] = sf_frame.groupby(["item", "supplier", "period"], as_index=False)["factor"].prod()
-    scenario_inputs = inputs.replace(capacity=capacity, suppliers=suppliers, extra=extra)
+        changes["supplier_factors"] = sf_frame.groupby(["item", "supplier", "period"], as_index=False)["factor"].prod()
+    scenario_inputs = inputs.replace(capacity=capacity, suppliers=suppliers, **changes)
     return scenario_inputs, scale_demand(demand_plan, factors), factors
 
 

@@ -25,7 +25,7 @@ def _run_book(tmp_path):
     for name in ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Exceptions", "ScenarioComparison",
                  "Financials", "Dashboard", "ChartDemand", "ChartCapacity"):
         book.write_table(C.table(name), out[name])
-    book.decorate()
+    book.draw_charts()
     book.save()
     return path
 

@@ -72,7 +72,7 @@ class BookIO(ABC):
     def save(self) -> None:
         """Persist the changes (atomic for files; live Excel needs nothing)."""
 
-    def decorate(self) -> None:
+    def draw_charts(self) -> None:
         """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing)."""
 
     # ---- typed access, shared by every engine -------------------------------------------------------------

@@ -180,7 +180,7 @@ class OpenpyxlBook(BookIO):
         self.path = target
         return target
 
-    def decorate(self) -> None:
+    def draw_charts(self) -> None:
         """The Dashboard's native charts and the Exceptions' Go To hyperlinks (after writing outputs, before save)."""
         _draw_charts(self)
         _link_cells(self)

@@ -47,7 +47,9 @@ def consensus_demand(demand_plan: pd.DataFrame | None, items: pd.Index, periods:
         return np.zeros((len(items), len(periods)))
     rows = demand_plan[demand_plan["level"] == "Item"]
     rows = rows.assign(period=rows["period"].astype("period[M]"), consensus=rows["consensus"].astype(float))
-    return np.maximum(_matrix(rows, items, periods, "consensus", "item"), 0.0)
+    # rounded to a millionth of a unit: a demand plan read back from a sheet differs in the last bits, and that
+    # noise must not change the solver's path (the min-lot search may break ties differently)
+    return np.round(np.maximum(_matrix(rows, items, periods, "consensus", "item"), 0.0), 6)
 
 
 def forecast_sigma(inputs: Inputs, demand_plan: pd.DataFrame | None, items: pd.Index) -> np.ndarray:
@@ -65,7 +67,7 @@ def forecast_sigma(inputs: Inputs, demand_plan: pd.DataFrame | None, items: pd.I
         window = hist[hist["period"] >= first - HISTORY_MONTHS] if len(hist) else hist
         by_item = {k: g["qty"].to_numpy() for k, g in window.groupby("item")} if len(window) else {}
         sigma[missing] = [demand_sigma(by_item.get(i, [])) for i in missing]
-    return np.maximum(sigma.fillna(0.0).to_numpy(), 0.0)
+    return np.round(np.maximum(sigma.fillna(0.0).to_numpy(), 0.0), 6)
 
 
 def safety_stock_targets(inputs: Inputs, items: pd.DataFrame, demand: np.ndarray, sigma: np.ndarray,
@@ -123,6 +125,14 @@ def _suppliers(inputs: Inputs, items: pd.DataFrame, T: int) -> tuple[pd.DataFram
     for k, row in enumerate(sup.itertuples(index=False)):
         per = float(row.fill_rate) * (np.inf if pd.isna(row.max_per_period) else float(row.max_per_period))
         cap[k, int(row.lead_time):] = per
+    factors = inputs.supplier_factors  # month-limited disruptions set by scenarios
+    if len(factors) and len(sup):
+        month = {p: t for t, p in enumerate(inputs.settings.periods)}
+        pair = {(i, s): k for k, (i, s) in enumerate(zip(sup["item"], sup["supplier"]))}
+        for row in factors.itertuples(index=False):
+            k, t = pair.get((row.item, row.supplier)), month.get(row.period)
+            if k is not None and t is not None:
+                cap[k, t] *= float(row.factor)
     return sup.assign(pos=sup["item"].map(pos).to_numpy()), cap
 
 

@@ -264,7 +264,8 @@ Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[a
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="out/SNOP_Demo.xlsx", help="where to write the demo workbook")
+    p.add_argument("--out", default="out/SNOP_Demo.xlsm",
+                   help="where to write the demo workbook (.xlsm: from the macro template; .xlsx: no macros)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
 
 

@@ -70,23 +70,26 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
         "ss_value": [5.0 if i.endswith(("011", "012")) else None for i in items_df["item"]],
     })
 
-    bor = pd.DataFrame([{"item": None, "family": f, "resource": r,
-                         "hours_per_unit": round(h * {"Hand Tools": 0.6, "Power Tools": 1.6, "Garden": 0.9}[f], 3)}
-                        for f in FAMILIES for r, h in RESOURCES.items()])
+    # family rows, except Hand Tools: HT-001..006 are bought from Acme Forge (no load), the rest are made
+    weight = {"Hand Tools": 0.6, "Power Tools": 1.6, "Garden": 0.9}
+    bor = pd.DataFrame([{"item": None, "family": f, "resource": r, "hours_per_unit": round(h * weight[f], 3)}
+                        for f in FAMILIES if f != "Hand Tools" for r, h in RESOURCES.items()] +
+                       [{"item": f"HT-{n:03d}", "family": None, "resource": r,
+                         "hours_per_unit": round(h * weight["Hand Tools"], 3)}
+                        for n in range(7, 13) for r, h in RESOURCES.items()])
     # capacity sized on average load so that seasonal peaks overload it
     hist_month = history_df.merge(items_df[["item", "family"]]).groupby("family")["qty"].sum() / HISTORY_MONTHS
     capacity = []
     for resource in RESOURCES:
-        load = sum(hist_month[f] * bor[(bor.family == f) & (bor.resource == resource)]["hours_per_unit"].iloc[0]
-                   for f in FAMILIES)
+        load = sum(hist_month[f] * RESOURCES[resource] * weight[f] for f in FAMILIES)
         for p in plan_periods:
-            capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 1.12, -1)),
+            capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 0.95, -1)),
                              "overtime_hours": float(round(load * 0.15, -1)), "regular_cost": 38.0,
                              "overtime_cost": 57.0})
 
     suppliers = pd.DataFrame([
         {"item": f"HT-{n:03d}", "supplier": "Acme Forge", "lead_time": 2, "fill_rate": 0.92,
-         "max_per_period": 900.0} for n in range(1, 7)] + [
+         "max_per_period": 3000.0} for n in range(1, 7)] + [
         {"item": f"GD-{n:03d}", "supplier": "GreenSupply", "lead_time": 1, "fill_rate": 0.97,
          "max_per_period": None} for n in range(1, 5)])
 
@@ -117,7 +120,7 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
          "owner": "Sales North", "reason": "Key account order confirmed"},
         {"item": "GD-002", "family": None, "period": pd.Period("2027-04", "M"), "qty": 900.0,
          "owner": "Sales South", "reason": "Retailer planogram reset"},
-        {"item": None, "family": "Hand Tools", "period": pd.Period("2027-01", "M"), "qty": 2600.0,
+        {"item": None, "family": "Hand Tools", "period": pd.Period("2027-01", "M"), "qty": 7400.0,
          "owner": "Marketing", "reason": "Post-holiday slowdown"},
     ])
     scenarios = pd.DataFrame([
@@ -131,7 +134,7 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
          "end": pd.Period("2027-04", "M"), "demand_factor": 1.0, "capacity_factor": 0.5, "supply_factor": 1.0,
          "price_factor": 1.0, "cost_factor": 1.0, "note": "Machining line overhaul"},
         {"scenario": "Supplier disruption", "scope": "Acme Forge", "start": pd.Period("2027-02", "M"),
-         "end": pd.Period("2027-05", "M"), "demand_factor": 1.0, "capacity_factor": 1.0, "supply_factor": 0.6,
+         "end": pd.Period("2027-05", "M"), "demand_factor": 1.0, "capacity_factor": 1.0, "supply_factor": 0.3,
          "price_factor": 1.0, "cost_factor": 1.05, "note": "Port strike at the supplier"},
     ])
     decisions = pd.DataFrame([
@@ -171,10 +174,12 @@ def write_inputs(book: OpenpyxlBook, frames: dict[str, pd.DataFrame], settings: 
             book.write_rows(spec, to_rows(spec, frame))
 
 
-def write_demo_book(path: str | Path = "out/SNOP_Demo.xlsx", seed: int = 7) -> Path:
-    """Write the demo inputs to a new workbook at `path` (outputs empty until the cycle runs)."""
-    path = Path(path)
-    book = OpenpyxlBook.new(path)
+def write_demo_book(path: str | Path = "out/SNOP_Demo.xlsm", seed: int = 7) -> Path:
+    """Write the demo inputs to a new workbook at `path` (outputs empty until the cycle runs); .xlsm starts from
+    the macro template, so the demo opens in Excel with the S&OP ribbon and functions."""
+    from .newbook import blank_book
+
+    book = blank_book(path)
     book.wb.properties.created = dt.datetime(2026, 11, 1)
     write_inputs(book, demo_frames(seed), demo_settings())
     return book.save()

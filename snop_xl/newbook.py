@@ -9,7 +9,6 @@ other input is empty: ready for history and the budget.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +52,19 @@ def read_item_master(path: str | Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def blank_book(path: str | Path) -> OpenpyxlBook:
+    """An empty cycle book that will be saved at `path`: the macro template (ribbon, functions) for .xlsm, a plain
+    contract workbook for .xlsx. Nothing is written until the caller saves."""
+    path = Path(path)
+    if path.suffix.lower() == ".xlsm":
+        if not TEMPLATE.exists():  # a book without a VBA project named .xlsm is refused by Excel
+            raise SnopError(f"{TEMPLATE} is missing: build it with `snop-xl build-template`, or write .xlsx")
+        book = OpenpyxlBook(TEMPLATE)
+        book.path = path
+        return book
+    return OpenpyxlBook.new(path)
+
+
 def new_book(path: str | Path, items_csv: str | Path, *, cycle_month: str | pd.Period | None = None,
              horizon: int | None = None, overwrite: bool = False) -> Path:
     """Create a cycle workbook at `path` holding the item master; returns the saved path."""
@@ -69,17 +81,7 @@ def new_book(path: str | Path, items_csv: str | Path, *, cycle_month: str | pd.P
         settings["cycle_month"] = pd.Period(str(cycle_month), "M")
     if horizon is not None:
         settings["horizon"] = int(horizon)
-    if path.suffix.lower() == ".xlsm" and TEMPLATE.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.template")
-        shutil.copyfile(TEMPLATE, staging)
-        try:
-            book = OpenpyxlBook(staging)
-        finally:
-            staging.unlink(missing_ok=True)
-        book.path = path
-    else:
-        book = OpenpyxlBook.new(path)
+    book = blank_book(path)
     frames = {spec.name: empty_frame(spec) for spec in C.INPUT_TABLES
               if spec.name not in ("Settings", "History")}
     frames["Items"] = _complete(items)

@@ -127,9 +127,8 @@ class OpenpyxlBook(BookIO):
             cell.font = Font(bold=True)
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-            letter = get_column_letter(first + j)
-            if ws.column_dimensions[letter].width in (None, 13.0):
-                ws.column_dimensions[letter].width = max(10, min(40, len(str(text)) + 4))
+            if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
+                ws.column_dimensions[get_column_letter(first + j)].width = _width(text, (r[j] for r in rows[:300]))
         formats = [c.number_format for c in spec.columns]
         if spec.wide_periods:
             formats += [spec.wide_value.number_format] * (width - len(formats))
@@ -184,6 +183,22 @@ class OpenpyxlBook(BookIO):
         """The Dashboard's native charts and the Exceptions' Go To hyperlinks (after writing outputs, before save)."""
         _draw_charts(self)
         _link_cells(self)
+
+
+def _width(header: Any, values: Any) -> float:
+    """Column width that shows the header and the values as formatted (no ##### in Excel)."""
+    def shown(v: Any) -> int:
+        if isinstance(v, bool):
+            return 5
+        if isinstance(v, float):
+            return len(f"{v:,.2f}")
+        if isinstance(v, int):
+            return len(f"{v:,}")
+        if hasattr(v, "year"):
+            return 10
+        return len(str(v)) if v is not None else 0
+    longest = max([shown(v) for v in values] + [min(len(str(header)), 16)])
+    return float(max(8, min(60, longest + 2)))
 
 
 def open_workbook(path: Path) -> Workbook:

@@ -314,6 +314,11 @@ COMMANDS: list[Command] = [
     ("diff", "what changed between two published plan versions, biggest movers first", _diff_args, _cmd_diff),
 ]
 
+#: --help lists the commands in the order a planning cycle uses them
+_ORDER = ("demo", "new", "validate", "import-budget", "run", "report", "publish", "kpis", "diff", "export", "recalc",
+          "build-template", "docs")
+COMMANDS.sort(key=lambda command: _ORDER.index(command[0]) if command[0] in _ORDER else len(_ORDER))
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -11,7 +11,7 @@ nothing until every chosen step has succeeded, so a failed run never leaves the 
 
 from __future__ import annotations
 
-from ._run import Outcome, as_bookio, run_entry
+from ._run import Outcome, as_bookio, confirm, run_entry
 
 __all__ = ["Outcome", "as_bookio", "validate", "import_budget", "forecast_demand", "plan_supply", "reconcile",
            "review", "publish", "run_all", "ENTRY_POINTS"]
@@ -26,7 +26,13 @@ def import_budget(book=None) -> Outcome:
     """Import finance's budget into the Budget sheet (from a paste or another file)."""
     def action(io, progress):
         from snop_xl.budget_import import import_budget as run
-        result = run(io, source=None)
+
+        def ask(summary) -> bool:  # finance sees what was understood before the Budget table is replaced
+            return confirm(io, "\n".join(summary.lines()) + "\n\nReplace the Budget table with this?")
+
+        result = run(io, source=None, confirm=ask)
+        if not result.applied:
+            return "Import cancelled: the Budget table was not changed."
         io.save()
         return f"Budget imported{_describe(result)}."
     return run_entry(book, "Import budget", action)

@@ -56,6 +56,14 @@ def _alert(app: Any, message: str, ok: bool) -> None:
             pass
 
 
+def confirm(io: BookIO, question: str) -> bool:
+    """Ask the Excel user Yes/No; a book without a user (headless) proceeds."""
+    app = _app(io)
+    if app is None:
+        return True
+    return app.alert(question[:1000], title=TITLE, buttons="yes_no", mode="info") == "yes"
+
+
 def run_entry(book: Any, title: str, action: Callable[[BookIO, Callable[[str], None]], str]) -> Outcome:
     """Run `action(io, progress)` for the ribbon button `title`; report on the status bar, Log and a message box.
 

@@ -187,20 +187,13 @@ def grid_from_workbook(path: str | Path, sheet: str | None = None) -> Grid:
 def grid_from_book(book: BookIO) -> Grid:
     """What finance pasted on the book's BudgetPaste sheet.
 
-    A live-Excel BookIO may offer ``sheet_values(name) -> list[list]``; the openpyxl book is read directly, with
-    the last calculated value of any formula cell.
+    Formula cells give their last calculated value (BookIO.sheet_values, in every engine).
     """
     name = C.BUDGET_PASTE_SHEET
-    if hasattr(book, "sheet_values"):
-        rows = book.sheet_values(name)
-    else:
-        wb = getattr(book, "wb", None)
-        if wb is None or name not in wb.sheetnames:
-            raise ValidationError([Problem(name, "A1", f"there is no {name} sheet",
-                                           expected=f"a sheet {name} holding the pasted budget")])
-        ws = wb[name]
-        rows = [[book._value(ws, i, j, v) for j, v in enumerate(row, start=1)]  # formula -> cached value
-                for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1)]
+    rows = book.sheet_values(name)
+    if rows is None:
+        raise ValidationError([Problem(name, "A1", f"there is no {name} sheet",
+                                       expected=f"a sheet {name} holding the pasted budget")])
     grid = Grid(name, _trim(rows, name), description=f"the {name} sheet")
     if not grid.rows:
         raise ValidationError([Problem(name, "A1", "nothing is pasted",

@@ -121,6 +121,13 @@ class FakeSheet:
     def range(self, a: tuple[int, int], b: tuple[int, int] | None = None) -> FakeRange:
         return FakeRange(self, a[0], a[1], *(b if b else (None, None)))
 
+    @property
+    def used_range(self) -> FakeRange:
+        if not self.cells:
+            return FakeRange(self, 1, 1)
+        rows, cols = zip(*self.cells)
+        return FakeRange(self, min(rows), min(cols), max(rows), max(cols))
+
 
 class FakeSheets(list):
     def __init__(self, book: "FakeBook"):
@@ -144,6 +151,7 @@ class FakeApp:
         self.book = book
         self.status: list[Any] = []
         self.alerts: list[tuple[str, str, str]] = []
+        self.answer = "yes"  # what the user clicks in a Yes/No box
 
     @property
     def status_bar(self) -> Any:
@@ -153,8 +161,9 @@ class FakeApp:
     def status_bar(self, text: Any) -> None:
         self.status.append(text)
 
-    def alert(self, prompt: str, title: str = "", mode: str = "", **_: Any) -> None:
+    def alert(self, prompt: str, title: str = "", mode: str = "", buttons: str = "ok", **_: Any) -> str:
         self.alerts.append((prompt, title, mode))
+        return self.answer if buttons == "yes_no" else "ok"
 
     @contextlib.contextmanager
     def properties(self, **kw: Any):
@@ -346,3 +355,36 @@ def test_import_budget_entry_point(small_book: Path) -> None:
         assert not outcome.ok and "budget_import" in outcome.message
     else:
         assert isinstance(outcome.ok, bool) and outcome.message
+
+
+def test_import_budget_button_shows_what_it_understood_and_asks(tmp_path: Path) -> None:
+    """Finance pastes on BudgetPaste in Excel; the button shows the summary; No changes nothing, Yes imports."""
+    import csv
+    import json
+
+    from snop_xl.newbook import new_book
+
+    from .conftest import SHARED
+
+    samples = SHARED / "data" / "budgets"
+    path = new_book(tmp_path / "cycle.xlsx", samples / "items.csv", cycle_month="2027-01", horizon=12)
+    book = OpenpyxlBook(path)
+    with open(samples / "01_clean_wide.csv", newline="") as fh:
+        for row in csv.reader(fh):
+            book.wb["BudgetPaste"].append([float(v) if v.replace(".", "").isdigit() else v for v in row])
+    book.save()
+
+    declined = FakeBook.copy_of(path)
+    declined.app.answer = "no"
+    outcome = macros.import_budget(declined)
+    assert outcome.ok and "cancelled" in outcome.message
+    assert "Replace the Budget table" in declined.app.alerts[0][0] and "36 rows" in declined.app.alerts[0][0]
+    assert XlwingsBook(declined).read_table("Budget")[0].empty
+
+    accepted = FakeBook.copy_of(path)
+    outcome = macros.import_budget(accepted)
+    assert outcome.ok, outcome.message
+    budget, problems = XlwingsBook(accepted).read_table("Budget")
+    assert problems == [] and len(budget) == 36
+    expected = json.loads((samples / "expected_values.json").read_text())["units"]
+    assert budget.groupby("family")["units"].sum().to_dict() == {f: sum(m.values()) for f, m in expected.items()}

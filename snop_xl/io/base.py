@@ -72,6 +72,11 @@ class BookIO(ABC):
     def save(self) -> None:
         """Persist the changes (atomic for files; live Excel needs nothing)."""
 
+    def sheet_values(self, name: str) -> list[list[Any]] | None:
+        """Values of a sheet that holds no table (a paste area), as a grid from A1; None if there is no such sheet.
+        Formula cells give their calculated value."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read free-form sheets")
+
     def draw_charts(self) -> None:
         """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing)."""
 

@@ -89,6 +89,13 @@ class OpenpyxlBook(BookIO):
             return Uncalculated(value) if cached is None else cached
         return value
 
+    def sheet_values(self, name: str) -> list[list[Any]] | None:
+        if name not in self.wb.sheetnames:
+            return None
+        ws = self.wb[name]
+        return [[self._value(ws, i, j, v) for j, v in enumerate(row, start=1)]
+                for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1)]
+
     # ---- writing -------------------------------------------------------------------------------------------
     def _sheet(self, name: str) -> Any:
         if name in self.wb.sheetnames:

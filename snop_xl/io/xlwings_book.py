@@ -49,6 +49,14 @@ class XlwingsBook(BookIO):
             grid = grid[:-1]
         return RawTable(sheet.name, list(grid[0]), [list(r) for r in grid[1:]], rng.row, rng.column)
 
+    def sheet_values(self, name: str) -> list[list[Any]] | None:
+        if name not in [s.name for s in self.book.sheets]:
+            return None
+        used = self.book.sheets[name].used_range
+        grid = [list(r) for r in used.options(ndim=2, err_to_str=True).value]
+        width = used.column - 1 + max((len(r) for r in grid), default=0)
+        return [[None] * width for _ in range(used.row - 1)] + [[None] * (used.column - 1) + r for r in grid]
+
     # ---- writing -------------------------------------------------------------------------------------------
     def _sheet(self, name: str) -> Any:
         names = [s.name for s in self.book.sheets]

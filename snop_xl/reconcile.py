@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from . import contract as C
-from . import finance
+from . import finance, kpi
 from .inputs import Inputs
 
 THRESHOLDS: dict[str, float] = {
-    "tracking_signal": 4.0,  # |sum of errors / MAD| above this flags a biased forecast
+    "tracking_signal": 4.0,  # |kpi.tracking_signal| above this flags a biased forecast
     "bias_window": 6,  # months of history held out to measure the statistical forecast's bias
     "bias_share": 0.10,  # ... and the mean error must be at least this share of the mean actual to matter
     "consensus_gap": 0.25,  # |consensus - statistical| / statistical over the horizon above this is flagged
@@ -234,14 +234,6 @@ def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, supply: pd.
     return _exc("Capacity overload", r, pd.Series(msg), uom="hours")
 
 
-def tracking_signal(actual: Any, forecast: Any) -> float:
-    """Sum of forecast errors (actual - forecast) over their mean absolute error: beyond +-4 the forecast is biased
-    (positive: demand runs above forecast). NaN when every error is 0."""
-    e = np.asarray(actual, dtype=float) - np.asarray(forecast, dtype=float)
-    mad = np.mean(np.abs(e)) if len(e) else 0.0
-    return float(e.sum() / mad) if mad > 0 else float("nan")
-
-
 def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -> pd.DataFrame:
     """Hold out the last `bias_window` months of history, forecast them with the cycle's method from the months
     before, and flag items whose tracking signal is beyond the threshold. Size: the mean monthly error carried
@@ -259,12 +251,11 @@ def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -
         return pd.DataFrame(columns=_EXC_COLS)
     fc = forecast(fit, w, season_length=s.season_length, method=s.default_method)
     both = fc[["item", "period", "forecast"]].merge(hist[hist["period"] >= cut], on=["item", "period"])
-    both = both.assign(err=both["qty"] - both["forecast"])
+    both = both.assign(err=both["forecast"] - both["qty"])  # kpi's convention: positive = over-forecast
     g = both.groupby("item")
-    stats = pd.DataFrame({"n": g.size(), "sum": g["err"].sum(), "mad": g["err"].apply(lambda e: e.abs().mean()),
-                          "actual": g["qty"].mean()})
-    stats = stats[(stats["n"] == w) & (stats["mad"] > 0)]
-    stats["ts"] = stats["sum"] / stats["mad"]
+    stats = pd.DataFrame({"n": g.size(), "sum": g["err"].sum(), "actual": g["qty"].mean(),
+                          "ts": g.apply(lambda d: kpi.tracking_signal(d["qty"], d["forecast"]), include_groups=False)})
+    stats = stats[(stats["n"] == w) & stats["ts"].notna()]
     material = (stats["sum"] / w).abs() >= THRESHOLDS["bias_share"] * stats["actual"].abs()
     flagged = stats[(stats["ts"].abs() > THRESHOLDS["tracking_signal"]) & material]
     if not len(flagged):
@@ -280,7 +271,7 @@ def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -
     r["link"] = [hyperlink(cell_address("DemandPlan", "statistical", p)) if not pd.isna(p) else None
                  for p in r["index"]]
     msg = [f"{i} ({f}): tracking signal {ts:+.1f} over the last {w} months; the forecast runs "
-           f"{'below' if ts > 0 else 'above'} demand by {abs(u) / horizon:,.0f} units a month "
+           f"{'above' if ts > 0 else 'below'} demand by {abs(u) / horizon:,.0f} units a month "
            f"({_money(v, currency)} over the horizon)"
            for i, f, ts, u, v in zip(r["item"], r["family"], r["ts"], r["units"], r["value"])]
     return _exc("Forecast bias", r, pd.Series(msg))

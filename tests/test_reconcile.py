@@ -102,17 +102,15 @@ def test_excess_and_obsolete(inputs) -> None:
 
 
 def test_tracking_signal_and_bias(inputs) -> None:
-    assert reconcile.tracking_signal([12, 12, 12], [10, 10, 10]) == pytest.approx(3.0)
-    assert reconcile.tracking_signal([11, 9, 12, 8], [10, 10, 10, 10]) == pytest.approx(0.0)
-    assert np.isnan(reconcile.tracking_signal([5, 5], [5, 5]))
     # A sold 10 a month for 18 months, then 20 for the last 6: a forecast from the flat part is 10 below each month
     months = pd.period_range("2025-07", "2026-12", freq="M")
     hist = pd.DataFrame({"item": "A", "period": months, "qty": [10.0] * 12 + [20.0] * 6})
     biased = inputs.replace(history=hist)
     exc = reconcile.bias_exceptions(biased, plan_frames()["DemandPlan"].query("level == 'Item'"), "USD")
     row = exc.iloc[0]
-    assert row["item"] == "A" and "+6.0" in row["message"]
-    assert row["units"] == pytest.approx(10 * 6) and row["value"] == pytest.approx(600)
+    # errors forecast - actual = -10 six times: tracking signal -60 / 10 = -6 (the KPIs sheet's sign: under-forecast)
+    assert row["item"] == "A" and "-6.0" in row["message"] and "below demand" in row["message"]
+    assert row["units"] == pytest.approx(-10 * 6) and row["value"] == pytest.approx(600)
 
 
 def test_review_financials_and_dashboard(inputs) -> None:

@@ -149,3 +149,17 @@ def test_formula_cells_give_their_calculated_value_or_a_clear_error(small_book: 
     history, problems = open_book(small_book).read_table("History")
     assert len(problems) == 1 and problems[0].location == "History!B2"
     assert "never calculated" in str(problems[0])
+
+
+def test_save_removes_what_killed_saves_left_behind(small_book: Path) -> None:
+    import os
+    import time
+
+    stale = small_book.parent / f".{small_book.name}.dead1234.tmp"
+    fresh = small_book.parent / f".{small_book.name}.live5678.tmp"  # another process saving right now
+    for leftover in (stale, fresh):
+        leftover.write_bytes(b"partial")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    open_book(small_book).save()
+    assert not stale.exists() and fresh.exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import BookIO, RawTable, Uncalculated, is_blank
+from .base import STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
 from ..safe_open import check_workbook_file
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -183,13 +184,47 @@ class OpenpyxlBook(BookIO):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _remove_stale_temps(target)
         self.path = target
         return target
 
     def draw_charts(self) -> None:
-        """The Dashboard's native charts and the Exceptions' Go To hyperlinks (after writing outputs, before save)."""
-        _draw_charts(self)
+        """Native charts (Dashboard: `review.CHARTS`; KPIs: `publish.KPI_CHARTS`) and the Exceptions' Go To
+        hyperlinks (after writing outputs, before save)."""
+        from ..publish import KPI_CHARTS
+        from ..review import CHARTS
+
+        _draw_charts(self, "Dashboard", CHARTS)
+        _draw_charts(self, "KPIs", KPI_CHARTS)
         _link_cells(self)
+
+    def _stamp_sheet(self, sheet: str, text: str) -> None:
+        if sheet in self.wb.sheetnames:
+            ws = self.wb[sheet]
+            ws.oddHeader.center.text = text
+            ws.protection.sheet = True  # no password: Review > Unprotect Sheet lifts it
+
+    def _unstamp_sheet(self, sheet: str) -> None:
+        if sheet in self.wb.sheetnames:
+            ws = self.wb[sheet]
+            ws.protection.sheet = False
+            if (ws.oddHeader.center.text or "").startswith(STAMP_PREFIX):
+                ws.oddHeader.center.text = None
+
+
+#: A temp file older than this beside a workbook is the remains of a killed save, not a save in progress.
+STALE_TEMP_SECONDS = 600
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Delete what killed saves of `target` left behind (a save in another process is younger and kept)."""
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_TEMP_SECONDS:
+                leftover.unlink()
+        except OSError:  # gone already, or not ours to delete
+            pass
 
 
 def _width(header: Any, values: Any) -> float:
@@ -217,21 +252,19 @@ def open_workbook(path: Path) -> Workbook:
         raise SnopError(f"{path}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
 
 
-def _draw_charts(book: OpenpyxlBook) -> None:
-    """Native Excel charts on the Dashboard, one per `review.CHARTS` entry (per family where grouped), referencing
-    the output tables' cells so Excel keeps them live. Old charts are replaced."""
+def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
+    """Native Excel charts on sheet `host`, one per `ChartSpec` in `specs` (per group where grouped), to the right
+    of the host's tables, referencing the output tables' cells so Excel keeps them live. Old charts are replaced."""
     from openpyxl.chart import BarChart, LineChart, Reference
     from openpyxl.chart.series import SeriesLabel
 
-    from ..review import CHARTS
-
-    if "Dashboard" not in book.wb.sheetnames:
+    if host not in book.wb.sheetnames:
         return
-    dash = book.wb["Dashboard"]
+    dash = book.wb[host]
     dash._charts = []
-    last_col = max(t.first_column + len(t.columns) for t in C.SHEETS["Dashboard"].tables)
+    last_col = max(t.first_column + len(t.columns) for t in C.SHEETS[host].tables)
     anchor_col, anchor_row = get_column_letter(last_col + 1), 1
-    for spec in CHARTS:
+    for spec in specs:
         found = book._find(C.table(spec.table))
         if found is None:
             continue

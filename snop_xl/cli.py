@@ -99,7 +99,16 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
 
     path = _archive_of(args.book, args.archive)
     if args.versions:
-        print(archive.versions_frame(path).to_string(index=False))
+        from .publish import decisions_log
+
+        versions = archive.versions_frame(path)
+        versions["content_hash"] = versions["content_hash"].str[:12]
+        with pd.option_context("display.max_rows", None, "display.width", 160, "display.max_colwidth", 60):
+            print(versions.to_string(index=False))
+            log = decisions_log(path)
+            if len(log):
+                print("\nDecisions published with each version:")
+                print(log.to_string(index=False))
         return 0
     book = open_book(args.book)
     kpis = compute_kpis(load_inputs(book), read_outputs(book), path if path and path.exists() else None)
@@ -260,6 +269,53 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="SNOP_Report.pdf", help="PDF to write (default SNOP_Report.pdf)")
 
 
+def _cmd_recalc(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .recalc import formula_cells, recalc, value_at
+
+    formulas = formula_cells(args.book)  # also the quick check that BOOK opens, before LibreOffice starts
+    if args.sheet:
+        from openpyxl import load_workbook
+
+        names = load_workbook(args.book, read_only=True).sheetnames
+        if args.sheet not in names:
+            raise SnopError(f"{args.book}: no sheet {args.sheet!r}; sheets: {', '.join(names)}")
+    with tempfile.TemporaryDirectory(prefix="snop-recalc-") as tmp:  # LibreOffice's copy is read, then dropped
+        values = recalc(args.book, tmp)
+    sheets = [args.sheet] if args.sheet else list(values)
+    if args.all:
+        from openpyxl.utils import get_column_letter
+
+        for sheet in sheets:
+            for r, row in enumerate(values[sheet], start=1):
+                cells = [f"{get_column_letter(c)}{r}={_shown(v)}" for c, v in enumerate(row, start=1)
+                         if v not in (None, "")]
+                if cells:
+                    print(f"{sheet}!{r}\t" + "\t".join(cells))
+        return 0
+    errors = total = 0
+    for sheet in sheets:
+        for cell, formula in formulas.get(sheet, []):
+            value = value_at(values, sheet, cell)
+            total += 1
+            errors += isinstance(value, str) and value.startswith("#")
+            print(f"{sheet}!{cell}\t{_shown(value)}\t{formula}")
+    print(f"{total} formula cells recalculated by LibreOffice; {errors} show an error or #SNOP! message"
+          + ("" if total else " (no formulas: --all prints every value)"), file=sys.stderr)
+    return 0
+
+
+def _shown(value: object) -> str:
+    return "" if value is None else format(value, ".15g") if isinstance(value, float) else str(value)
+
+
+def _recalc_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="workbook (.xlsx/.xlsm); it is copied, never modified")
+    p.add_argument("--sheet", help="only this sheet (default: every sheet)")
+    p.add_argument("--all", action="store_true", help="print every non-empty value, not only formula results")
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -312,6 +368,8 @@ COMMANDS: list[Command] = [
     ("kpis", "forecast accuracy, bias, FVA, plan adherence over published cycles (and --write the KPIs sheet)",
      _kpis_args, _cmd_kpis),
     ("diff", "what changed between two published plan versions, biggest movers first", _diff_args, _cmd_diff),
+    ("recalc", "recalculate BOOK in LibreOffice headless (SNOP_* functions included); print each formula's value",
+     _recalc_args, _cmd_recalc),
 ]
 
 #: --help lists the commands in the order a planning cycle uses them

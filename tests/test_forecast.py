@@ -12,7 +12,7 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing, SimpleExpSmoothing
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
 from snop_xl.forecast import METHODS, forecast
-from snop_xl.forecast import kernels as K
+from snop_xl.forecast import core, kernels as K
 
 COLS = ["item", "period", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "method"]
 
@@ -100,7 +100,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
     assert first.loc["lumpy", "method"] in ("sba", "tsb")
-    assert first.loc["smooth", "method"] == "ets+theta"
+    assert first.loc["smooth", "method"] == core.AUTO_NAME
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
 
@@ -203,4 +203,42 @@ def test_auto_interval_coverage_is_calibrated():
     cov80 = np.mean((actual >= fc["lo_80"].to_numpy()) & (actual <= fc["hi_80"].to_numpy()))
     cov95 = np.mean((actual >= fc["lo_95"].to_numpy()) & (actual <= fc["hi_95"].to_numpy()))
     assert 0.70 <= cov80 <= 0.90 and 0.88 <= cov95 <= 0.99
-    assert (fc["method"] == "ets+theta").all()
+    assert (fc["method"] == core.AUTO_NAME).all()
+
+
+def test_optimized_theta_closed_form_equals_one_ses_search_per_theta():
+    # reference: for each theta, SES grid search on the theta line Z, theta picked by one-step MSE on x (t >= 1)
+    rng = np.random.default_rng(12)
+    x = 40 + np.cumsum(rng.normal(0.4, 3, (30, 36)), axis=1)
+    h, T = 6, x.shape[1]
+    fit = K.fit_optimized_theta(x, h)
+    t = np.arange(T + h, dtype=float)
+    for i in range(len(x)):
+        b, a = np.polyfit(t[:T], x[i], 1)
+        line = a + b * t
+        best = None
+        for theta in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+            ses = K.fit_es((theta * x[i] + (1 - theta) * line[:T])[None, :], h, trend=False)
+            mse = np.mean((ses.resid[0, 1:] / theta) ** 2)
+            if best is None or mse < best[0]:
+                best = (mse, theta, (1 - 1 / theta) * line[T:] + ses.mean[0] / theta)
+        assert fit.params["theta"][i] == best[1]
+        np.testing.assert_allclose(fit.mean[i], best[2], rtol=1e-9)
+
+
+def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
+    rng = np.random.default_rng(13)
+    hist = long({"long": list(_seasonal_series(rng, 40)), "year": list(_seasonal_series(rng, 18)),
+                 "tiny": [3.0, 0.0, 5.0], "zeros": [0.0] * 30, "lumpy": [0, 0, 0, 7, 0, 0, 0, 0, 2, 0] * 4,
+                 "stopped": [5, 0, 4, 0, 6, 0, 3] + [0] * 20})
+    fc = forecast(hist, 24)
+    labels = fc.groupby("item")["method"].first()
+    assert labels["long"] == core.AUTO_NAME and labels["year"].startswith("combination")
+    assert labels["tiny"] == "mean (short history)" and labels["zeros"] == "zero history"
+    assert labels["lumpy"] == "sba" and labels["stopped"] == "tsb"
+    values = fc[COLS[2:7]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (fc.loc[fc["item"] == "zeros", COLS[2:7]].to_numpy() == 0).all()
+    # a year of history: no seasonal model can be identified, the forecast stays near the recent level
+    year = hist.loc[hist["item"] == "year", "qty"].to_numpy()
+    assert abs(fc.loc[fc["item"] == "year", "forecast"].iloc[0] - year[-6:].mean()) < 4 * year.std()

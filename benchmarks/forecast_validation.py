@@ -1,11 +1,19 @@
 """Validation split behind the choice of the "auto" smooth-series model: never looks at the test horizon.
 
-For Tourism monthly (h=24) and M1 monthly (h=18) every *training* series is cut again: its last h points become a
-validation horizon, the rest the fitting data. Each candidate member of `snop_xl.forecast.core.MEMBERS` and every
-mean / median combination of 2-5 of them is scored there (sMAPE and MASE, as in `forecast_bench.py`), next to
-statsforecast's DynamicOptimizedTheta fitted on the same shortened series. The rule: keep the combinations that beat
-DOTM on all four targets (sMAPE and MASE on both sets), then take the lowest mean of their four scores relative to
-DOTM's. `core.AUTO_MEMBERS` / `core.AUTO_RULE` must be the printed winner.
+For Tourism monthly (h=24) and M1 monthly (h=18) every *training* series is cut again: its last h points (ending
+0 and 6 periods before the end of the training data) become validation horizons, the rest the fitting data. The
+smooth series with >= 2 seasons go to the combination; `core.auto_group` splits them by their own history into
+"short" (< 3 seasons), "seasonal" and "nonseasonal" (ACF test). Per group every mean / median / trimmed-mean
+combination of 1-5 members of `core.MEMBERS` is scored on that group's items (sMAPE and MASE, as in
+`forecast_bench.py`) against statsforecast's DynamicOptimizedTheta fitted on the same shortened series.
+
+The rule: per group, the combination with the lowest mean of its sMAPE and MASE relative to DOTM's (averaged over
+the set x origin cells holding >= MIN_CELL items of the group; within TIE of it, the one with the fewest members);
+the scheme of the per-group winners is kept if it
+beats DOTM on all four targets (sMAPE and MASE on both sets) and beats the previous single combination on the
+mean relative score. `core.AUTO_GROUPS` must be the printed winner. The per-length-bucket table shows where the
+scheme wins and loses: the validation series are h (+6) periods shorter than the test-time ones, so the overall
+figures over-weight short series; the buckets say what to expect at test-time lengths.
 
     python benchmarks/forecast_validation.py            # full sets
     python benchmarks/forecast_validation.py --limit 200
@@ -25,11 +33,18 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from forecast_bench import M, load, scores  # noqa: E402
+from forecast_bench import M, load  # noqa: E402
 
 from snop_xl.forecast import core  # noqa: E402
 
 SETS = (("tourism", 24), ("m1", 18))
+#: The single five-member mean "auto" used for every group before round 3: the scheme must beat it.
+PREVIOUS = (("hw", "hw_damped", "otheta_sa", "otheta_test", "snaive"), "mean")
+MIN_CELL = 10
+#: Relative scores closer than this to a group's best are ties (noise at these sample sizes): among them the
+#: combination with the fewest members wins (cheaper, less tuned), then the lower score.
+TIE = 0.001
+BUCKETS = (0, 36, 48, 72, 96, 10 ** 6)
 
 
 def split(series: list[tuple[np.ndarray, np.ndarray]], h: int, origin: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -44,39 +59,41 @@ def split(series: list[tuple[np.ndarray, np.ndarray]], h: int, origin: int) -> l
 
 
 def forecasts(pairs, h: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The full "auto" forecast (n, h), the rows it sends to the member combination, and every member's forecast
-    there; series grouped by length into matrices as `forecast()` does."""
+    """The full "auto" forecast (n, h), each row's auto group ("" where it is not sent to the combination), and
+    every member's forecast on the grouped rows; series grouped by length into matrices as `forecast()` does."""
     lengths = np.array([len(x) for x, _ in pairs])
     auto = np.empty((len(pairs), h))
-    routed = np.zeros(len(pairs), dtype=bool)
+    group = np.full(len(pairs), "", dtype=object)
     members = {name: np.full((len(pairs), h), np.nan) for name in core.MEMBERS}
     for T in np.unique(lengths):
         rows = np.flatnonzero(lengths == T)
         y = np.array([pairs[i][0] for i in rows])
         res = core.fit_matrix(y, h, M, "auto")
         auto[rows] = res.mean
-        hit = res.label == core.AUTO_NAME
-        routed[rows[hit]] = True
-        cache: dict = {}
-        for name, fn in core.MEMBERS.items():
-            if hit.any():
+        hit = np.isin(res.label, core.AUTO_NAMES)
+        if hit.any():
+            group[rows[hit]] = core.auto_group(y[hit], M)
+            cache: dict = {}
+            for name, fn in core.MEMBERS.items():
                 members[name][rows[hit]] = fn(y[hit], h, M, cache)[0]
-    return auto, routed, members
+    return auto, group, members
 
 
 class Scorer:
-    """sMAPE and MASE of many forecasts for the same (fitting, validation) pairs, vectorised."""
+    """Per-row sMAPE and MASE of forecasts for the same (fitting, validation) pairs, vectorised."""
 
     def __init__(self, pairs):
         self.actual = np.array([v for _, v in pairs])
         self.scale = np.array([max(np.mean(np.abs(x[M:] - x[:-M])) if len(x) > M else np.mean(np.abs(np.diff(x))),
                                    1e-9) for x, _ in pairs])
 
-    def __call__(self, fc: np.ndarray) -> tuple[float, float]:
+    def rows(self, fc: np.ndarray, sel=slice(None)) -> np.ndarray:
+        """(2, n) sMAPE and MASE of each row of fc (rows `sel` of the pairs)."""
         fc = np.maximum(fc, 0.0)  # forecast() never forecasts below zero
-        err = np.abs(self.actual - fc)
-        smape = 200 * np.mean(err / (np.abs(self.actual) + np.abs(fc)).clip(1e-9))
-        return float(smape), float(np.mean(err.mean(axis=1) / self.scale))
+        a = self.actual[sel]
+        err = np.abs(a - fc)
+        return np.stack([200 * np.mean(err / (np.abs(a) + np.abs(fc)).clip(1e-9), axis=1),
+                         err.mean(axis=1) / self.scale[sel]])
 
 
 def dotm(pairs, h: int) -> np.ndarray:
@@ -90,17 +107,30 @@ def dotm(pairs, h: int) -> np.ndarray:
     return np.array(out)
 
 
+def combine(arr: np.ndarray, rule: str) -> np.ndarray:
+    if rule == "mean":
+        return arr.mean(axis=0)
+    if rule == "median":
+        return np.median(arr, axis=0)
+    return np.sort(arr, axis=0)[1:-1].mean(axis=0)
+
+
+def candidates(names, max_size: int):
+    for size in range(1, max_size + 1):
+        for combo in itertools.combinations(names, size):
+            for rule in ("mean",) if size <= 2 else ("mean", "median") if size == 3 else ("mean", "median", "trim"):
+                yield combo, rule
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--max-size", type=int, default=5)
-    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--top", type=int, default=8)
     ap.add_argument("--origins", default="0,6", help="validation horizons end this many periods before the end")
     args = ap.parse_args()
     origins = [int(o) for o in args.origins.split(",")]
-    results: dict[str, dict[str, np.ndarray]] = {}
-    base: dict[str, np.ndarray] = {}
-    names = list(core.MEMBERS)
+    cells = []  # one per set x origin: (set, scorer, auto, group, members, dotm row scores, lengths)
     for name, h in SETS:
         series = load(name, args.limit)
         for origin in origins:
@@ -108,43 +138,87 @@ def main() -> None:
             sc = Scorer(pairs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                auto, routed, fcs = forecasts(pairs, h)
-                ref = sc(dotm(pairs, h))
-            base[name] = base.get(name, 0) + np.array(ref) / len(origins)
-            print(f"{name} origin -{origin}: {len(pairs)} series ({routed.sum()} to the combination), h={h}; "
-                  f"DOTM sMAPE {ref[0]:.2f} MASE {ref[1]:.3f}; auto now {sc(auto)[0]:.2f} {sc(auto)[1]:.3f}")
-            for size in range(1, args.max_size + 1):
-                for combo in itertools.combinations(names, size):
-                    arr = np.stack([fcs[c][routed] for c in combo])
-                    for rule in ("mean",) if size <= 2 else ("mean", "median"):
-                        fc = auto.copy()
-                        fc[routed] = arr.mean(axis=0) if rule == "mean" else np.median(arr, axis=0)
-                        acc = results.setdefault(core.auto_label(combo, rule), {})
-                        acc[name] = acc.get(name, 0) + np.array(sc(fc)) / len(origins)
+                auto, group, fcs = forecasts(pairs, h)
+                ref = sc.rows(dotm(pairs, h))
+            cells.append((name, sc, auto, group, fcs, ref, np.array([len(x) for x, _ in pairs])))
+            counts = {g: int((group == g).sum()) for g in core.AUTO_GROUPS}
+            print(f"{name} origin -{origin}: {len(pairs)} series, groups {counts}, h={h}")
 
-    def rel(label: str) -> float:
-        return float(np.mean([results[label][n][i] / base[n][i] for n, _ in SETS for i in (0, 1)]))
+    # per-row scores of every candidate on the grouped rows of every cell
+    scored: dict[str, list[np.ndarray]] = {}
+    for combo, rule in candidates(list(core.MEMBERS), args.max_size):
+        lab = core.combo_label(combo, rule)
+        scored[lab] = []
+        for _, sc, _, group, fcs, _, _ in cells:
+            routed = group != ""
+            scored[lab].append(sc.rows(combine(np.stack([fcs[c][routed] for c in combo]), rule), routed))
 
-    def beats(label: str) -> bool:
-        return all(results[label][n][i] < base[n][i] for n, _ in SETS for i in (0, 1))
+    def group_rel(lab: str, g: str) -> float:
+        vals = []
+        for k, (_, _, _, group, _, ref, _) in enumerate(cells):
+            sel = group[group != ""] == g
+            if sel.sum() >= MIN_CELL:
+                vals.append(scored[lab][k][:, sel].mean(axis=1) / ref[:, group != ""][:, sel].mean(axis=1))
+        return float(np.mean(vals)) if vals else np.inf
 
-    head = f"{'candidate':<58}" + "".join(f"{n + ' ' + k:>14}" for n, _ in SETS for k in ("sMAPE", "MASE"))
-    print("\n" + head + f"{'rel':>8}{'beats':>7}")
-    row = lambda lab, vals, r, b: print(f"{lab:<58}" + "".join(f"{v:>14.3f}" for v in vals) + f"{r:>8.4f}{b:>7}")
-    row("sf DynamicOptimizedTheta", [base[n][i] for n, _ in SETS for i in (0, 1)], 1.0, "-")
-    print("-- single members")
-    for lab in core.MEMBERS:
-        row(lab, [results[lab][n][i] for n, _ in SETS for i in (0, 1)], rel(lab), "yes" if beats(lab) else "no")
-    current = core.auto_label()
-    print("-- current auto")
-    row(current, [results[current][n][i] for n, _ in SETS for i in (0, 1)], rel(current),
-        "yes" if beats(current) else "no")
-    ranked = sorted((lab for lab in results if beats(lab)), key=rel)
-    print(f"-- best {args.top} of {len(ranked)} combinations that beat DOTM on all four (of {len(results)} tried)")
-    for lab in ranked[:args.top]:
-        row(lab, [results[lab][n][i] for n, _ in SETS for i in (0, 1)], rel(lab), "yes")
-    if ranked:
-        print(f"\nchoice: {ranked[0]}")
+    winners, current = {}, {g: core.combo_label(mem, rule) for g, (mem, rule, _) in core.AUTO_GROUPS.items()}
+    previous = core.combo_label(*PREVIOUS)
+    for g in core.AUTO_GROUPS:
+        ranked = sorted(scored, key=lambda lab: group_rel(lab, g))
+        top = group_rel(ranked[0], g)
+        winners[g] = min((lab for lab in ranked if group_rel(lab, g) <= top + TIE),
+                         key=lambda lab: (lab.count("+"), group_rel(lab, g)))
+        print(f"\n-- group {g}: relative to DOTM (mean of sMAPE and MASE ratios over cells)")
+        for lab in dict.fromkeys([previous, current[g], winners[g]] + ranked[:args.top]):
+            tag = " (previous)" if lab == previous else " (current)" if lab == current[g] else ""
+            tag += " <- rule" if lab == winners[g] else ""
+            print(f"   {lab + tag:<72}{group_rel(lab, g):>8.4f}")
+
+    def scheme_rows(choice: dict[str, str]) -> list[np.ndarray]:
+        out = []
+        for k, (_, sc, auto, group, _, _, _) in enumerate(cells):
+            r = sc.rows(auto)
+            sub = r[:, group != ""]
+            for g, lab in choice.items():
+                sel = group[group != ""] == g
+                sub[:, sel] = scored[lab][k][:, sel]
+            r[:, group != ""] = sub
+            out.append(r)
+        return out
+
+    def totals(rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {n: np.mean([r.mean(axis=1) for (cn, *_), r in zip(cells, rows) if cn == n], axis=0) for n, _ in SETS}
+
+    base = totals([c[5] for c in cells])
+    print(f"\n{'scheme':<16}" + "".join(f"{n + ' ' + k:>15}" for n, _ in SETS for k in ("sMAPE", "MASE"))
+          + f"{'rel':>8}{'beats':>7}")
+    schemes = {"sf DOTM": None, "previous": {g: previous for g in core.AUTO_GROUPS}, "current": current,
+               "per-group rule": winners}
+    rel = {}
+    for label, choice in schemes.items():
+        t = base if choice is None else totals(scheme_rows(choice))
+        rel[label] = float(np.mean([t[n][i] / base[n][i] for n, _ in SETS for i in (0, 1)]))
+        beats = all(t[n][i] < base[n][i] for n, _ in SETS for i in (0, 1))
+        print(f"{label:<16}" + "".join(f"{t[n][i]:>15.3f}" for n, _ in SETS for i in (0, 1))
+              + f"{rel[label]:>8.4f}{'-' if choice is None else 'yes' if beats else 'no':>7}")
+
+    print("\nper length bucket of the fitting data (mean over origins): sMAPE / MASE")
+    print(f"{'set':<9}{'length':<12}{'n':>6}{'DOTM':>16}{'previous':>16}{'current':>16}")
+    prev_rows, cur_rows = scheme_rows(schemes["previous"]), scheme_rows(current)
+    for n, _ in SETS:
+        for lo, hi in zip(BUCKETS[:-1], BUCKETS[1:]):
+            acc = []
+            for (cn, *_, ref, lengths), pr, cr in zip(cells, prev_rows, cur_rows):
+                sel = (lengths >= lo) & (lengths < hi)
+                if cn == n and sel.any():
+                    acc.append([sel.sum(), *ref[:, sel].mean(axis=1), *pr[:, sel].mean(axis=1),
+                                *cr[:, sel].mean(axis=1)])
+            if acc:
+                v = np.mean(acc, axis=0)
+                print(f"{n:<9}{f'[{lo}, {hi})' if hi < 10 ** 6 else f'>= {lo}':<12}{v[0]:>6.0f}"
+                      + "".join(f"{v[i]:>9.2f} /{v[i + 1]:>5.2f}" for i in (1, 3, 5)))
+    print("\nchoice: " + ", ".join(f"{g} {lab}" for g, lab in winners.items())
+          + ("  (= core.AUTO_GROUPS)" if winners == current else "  (core.AUTO_GROUPS differs: update it)"))
 
 
 if __name__ == "__main__":

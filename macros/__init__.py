@@ -59,8 +59,15 @@ def review(book=None) -> Outcome:
 
 
 def publish(book=None) -> Outcome:
-    """Step 5: publish the plan version and KPIs."""
-    return run_entry(book, "5 Publish", _steps("publish"))
+    """Step 5: store the approved plan as a new immutable version in the plan archive, write its id and KPIs, and
+    stamp the output sheets, exactly as `snop-xl publish` does (all or nothing)."""
+    def action(io, progress) -> str:
+        from snop_xl.publish import publish_book
+
+        progress("publishing the plan ...")
+        version = publish_book(io)
+        return f"Published plan version {version.version}, approved by {version.approver}."
+    return run_entry(book, "5 Publish", action)
 
 
 def run_all(book=None) -> Outcome:

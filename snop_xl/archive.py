@@ -18,13 +18,14 @@ to nothing. The default rollback journal is kept (not WAL): archives often live 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import random
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,15 +198,18 @@ def _insert_frame(conn: sqlite3.Connection, version_pk: int, name: str, frame: p
                  (version_pk, name, len(frame), encode_frame(frame)))
 
 
-def publish(path: str | Path, cycle_month: pd.Period, content_hash: str, frames: Mapping[str, pd.DataFrame],
-            approver: str = "", scenario: str = "", book: str = "",
-            published_at: dt.datetime | None = None) -> Version:
-    """Store a new immutable version (next revision of its cycle) in one transaction; return its identity."""
+@contextlib.contextmanager
+def publishing(path: str | Path, cycle_month: pd.Period, content_hash: str, frames: Mapping[str, pd.DataFrame],
+               approver: str = "", scenario: str = "", book: str = "",
+               published_at: dt.datetime | None = None) -> Iterator[Version]:
+    """A new version (next revision of its cycle) inserted in an open transaction, the write lock held: it commits
+    when the ``with`` body returns and rolls back if the body raises or the commit fails. So other changes (the
+    stamped workbook) can be made inside, and the version exists if and only if they all succeeded."""
     cycle_month = pd.Period(cycle_month, "M")
     stamp = (published_at or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     conn = connect(path)
 
-    def attempt() -> Version:
+    def insert() -> Version:
         conn.execute("BEGIN IMMEDIATE")  # take the write lock before reading the last revision
         try:
             last = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM versions WHERE cycle_month = ?",
@@ -219,16 +223,31 @@ def publish(path: str | Path, cycle_month: pd.Period, content_hash: str, frames:
                  v.book))
             for name, frame in frames.items():
                 _insert_frame(conn, cur.lastrowid, name, frame)
-            conn.execute("COMMIT")
             return v
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
     try:
-        return _with_retry(conn, attempt)
+        version = _with_retry(conn, insert)
+        try:
+            yield version
+            conn.execute("COMMIT")  # waits (LOCK_TIMEOUT_S) for readers to finish, then fails: rolled back below
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
     finally:
         conn.close()
+
+
+def publish(path: str | Path, cycle_month: pd.Period, content_hash: str, frames: Mapping[str, pd.DataFrame],
+            approver: str = "", scenario: str = "", book: str = "",
+            published_at: dt.datetime | None = None) -> Version:
+    """Store a new immutable version (next revision of its cycle) in one transaction; return its identity."""
+    with publishing(path, cycle_month, content_hash, frames, approver, scenario, book, published_at) as version:
+        pass
+    return version
 
 
 # ---- reading --------------------------------------------------------------------------------------------------
@@ -251,9 +270,15 @@ def versions(path: str | Path) -> list[Version]:
 
 
 def versions_frame(path: str | Path) -> pd.DataFrame:
-    """versions() as a frame (what `snop-xl kpis --versions` prints)."""
-    rows = [v.__dict__ for v in versions(path)]
-    return pd.DataFrame(rows, columns=list(Version.__dataclass_fields__))
+    """versions() as a frame, with the number of Decisions rows archived with each (`snop-xl kpis --versions`)."""
+    conn = connect(path, create=False)
+    try:
+        counts = dict(conn.execute("SELECT v.version, f.n_rows FROM versions v JOIN frames f ON f.version_id = v.id "
+                                   "AND f.name = 'Decisions'").fetchall())
+    finally:
+        conn.close()
+    rows = [{**v.__dict__, "decisions": counts.get(v.version, 0)} for v in versions(path)]
+    return pd.DataFrame(rows, columns=[*Version.__dataclass_fields__, "decisions"])
 
 
 def resolve(path: str | Path, ref: str) -> Version:

@@ -169,6 +169,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Remove past promotion uplifts from history before forecasting."),
     Setting("approver", "Approver", TEXT, "", "Who approves the plan version when it is published."),
     Setting("archive_path", "Plan archive", TEXT, "", "SQLite file for published versions (blank: beside the book)."),
+    Setting("supply_objective", "Supply objective", TEXT, "cost",
+            "What the constrained supply plan optimises. cost: least holding + lost-sale penalty (backlog rate) + "
+            "overtime, serving all demand capacity allows. margin: most revenue of demand met minus unit costs, "
+            "holding and overtime; demand whose price does not cover its cost is left unserved.",
+            choices=("cost", "margin")),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -196,6 +201,9 @@ ITEMS = Table("Items", "Items", Role.INPUT, (
        default=0),
     _c("min_lot", "Min Lot", NUMBER, "Smallest quantity produced or bought at once.", unit="units", min=0,
        nullable=True, default=0.0, fmt="qty"),
+    _c("lot_multiple", "Lot Multiple", NUMBER, "Production and purchases are whole multiples of it (cases, "
+       "pallets, batches; on the quantity ordered); blank = any quantity. Min Lot still applies.", unit="units",
+       min=0, required=False, nullable=True, fmt="qty"),
     _c("active", "Active", BOOL, "Inactive items are not planned.", required=False, nullable=True, default=True),
 ), "Item master.", key=("item",))
 
@@ -497,6 +505,18 @@ KPIS = Table("KPIs", "KPIs", Role.OUTPUT, (
        "plan: the current plan.", nullable=True, choices=("published", "backtest", "plan")),
 ), "Performance indicators where actuals exist (definitions: docs/kpis.md).")
 
+_R = dict(fmt="percent", nullable=True)
+KPI_TREND = Table("KPITrend", "KPIs", Role.OUTPUT, (
+    _c("name", "Name", TEXT, "Family, or Total; the rows of one name are contiguous (one chart each)."),
+    _c("cycle", "Cycle", PERIOD, "Cycle month of the published plan (its last revision)."),
+    _c("accuracy_lag1", "Accuracy Lag 1", NUMBER, "1 - WAPE of the consensus forecast made 1 month ahead.", **_R),
+    _c("accuracy_lag2", "Accuracy Lag 2", NUMBER, **_R),
+    _c("accuracy_lag3", "Accuracy Lag 3", NUMBER, **_R),
+    _c("bias_lag1", "Bias Lag 1", NUMBER, "Sum(F - A) / sum(A) of the consensus at lag 1: + over-forecast.", **_R),
+    _c("bias_lag2", "Bias Lag 2", NUMBER, **_R),
+    _c("bias_lag3", "Bias Lag 3", NUMBER, **_R),
+), "Consensus accuracy and bias per published cycle: the series behind the KPIs sheet's charts.")
+
 PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
     _c("version", "Plan Version", TEXT),
     _c("cycle_month", "Cycle", PERIOD),
@@ -506,6 +526,9 @@ PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
        choices=("Draft", "Published")),
     _c("published_at", "Published At", DATE, "When it was published (UTC).", nullable=True, fmt="datetime"),
     _c("archive", "Archive", TEXT, "SQLite file holding the published versions.", nullable=True),
+    _c("scenario", "Scenario", TEXT, "Scenario chosen: the latest decision naming one (Decisions), else base.",
+       nullable=True),
+    _c("decisions", "Decisions", INTEGER, "Rows of the Decisions log archived with the version.", nullable=True),
 ), "Identity of the plan in this workbook.")
 
 PLAN_DIFF = Table("PlanDiff", "PlanDiff", Role.OUTPUT, (
@@ -597,7 +620,7 @@ INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERR
                                    BILL_OF_RESOURCES, SUPPLIERS, AGGREGATE_PARAMS, BUDGET, SCENARIOS, DECISIONS)
 OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, SUPPLY_PLAN, CAPACITY_PLAN, AGGREGATE_PLAN,
                                     AGGREGATE_COSTS, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,
-                                    FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, PLAN_DIFF, LOG,
+                                    FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, KPI_TREND, PLAN_DIFF, LOG,
                                     CHART_DEMAND, CHART_CAPACITY)
 TABLES: dict[str, Table] = {t.name: t for t in INPUT_TABLES + OUTPUT_TABLES}
 

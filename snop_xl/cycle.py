@@ -15,8 +15,8 @@ import pandas as pd
 
 from . import contract as C
 from .inputs import Inputs, load_inputs
-from .errors import SnopError, ValidationError
-from .io.base import BookIO
+from .errors import Problem, SnopError, ValidationError
+from .io.base import BookIO, cell_of
 
 Outputs = dict[str, pd.DataFrame]
 Step = Callable[[Inputs, Mapping[str, pd.DataFrame]], Outputs]
@@ -66,7 +66,8 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(4, "review", "Financials & dashboard", _review,
              ("Financials", "Dashboard", "ChartDemand", "ChartCapacity"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan", "Exceptions", "ScenarioComparison")),
-    StepInfo(5, "publish", "Publish", _publish, ("PlanVersion", "KPIs"), ("DemandPlan", "SupplyPlan", "Financials")),
+    StepInfo(5, "publish", "Publish", _publish, ("PlanVersion", "KPIs", "KPITrend"),
+             ("DemandPlan", "SupplyPlan", "Financials")),
 )
 STEP_NAMES = tuple(s.name for s in STEPS)
 
@@ -113,7 +114,30 @@ def run_book(book: BookIO, steps: Iterable[str] | None = None,
         for name in step.produces:
             book.write_table(C.table(name), results[name])
         book.log(step.name, f"step {step.number} {step.title}: " + ", ".join(
-            f"{name} {len(results[name])} rows" for name in step.produces))
+            f"{name} {len(results[name])} rows" for name in step.produces) + f"; {input_tag(inputs)}")
     book.draw_charts()
     book.save()
     return results
+
+
+def input_tag(inputs: Inputs) -> str:
+    """What a step's Log row records of the inputs it ran on (the start of their content hash)."""
+    return f"inputs {inputs.content_hash()[:12]}"
+
+
+def stale_steps(book: BookIO, inputs: Inputs, steps: Iterable[StepInfo] = STEPS[:4]) -> list[Problem]:
+    """Steps whose outputs in `book` were not computed from `inputs`, judged by each step's latest Log row: what
+    publishing must refuse (the plan on the sheets would not be the plan of the inputs beside it)."""
+    log, _ = book.read_table(C.LOG)
+    tag = input_tag(inputs)
+    problems = []
+    for step in steps:
+        rows = log[log["step"] == step.name] if len(log) else log
+        if not len(rows):
+            problems.append(Problem(C.LOG.sheet, "", f"step {step.number} {step.title} has not run",
+                                    expected="the cycle run on these inputs"))
+        elif tag not in str(rows["message"].iloc[-1]):
+            problems.append(Problem(C.LOG.sheet, cell_of(log, "message", rows.index[-1]),
+                                    f"step {step.number} {step.title} ran on other inputs (they changed since)",
+                                    expected=tag))
+    return problems

@@ -35,6 +35,7 @@ class Settings:
     cleanse_history: bool = False
     approver: str = ""
     archive_path: str = ""
+    supply_objective: str = "cost"
 
     @property
     def periods(self) -> pd.PeriodIndex:

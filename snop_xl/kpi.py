@@ -68,15 +68,32 @@ def mape(actual: Any, forecast: Any) -> float:
     return float(np.mean(np.abs(f[nz] - a[nz]) / np.abs(a[nz]))) if nz.any() else float("nan")
 
 
-def mase(actual: Any, forecast: Any, insample: Any, season_length: int = 1) -> float:
-    """Mean |F - A| scaled by the in-sample mean absolute error of the (seasonal) naive forecast on `insample`."""
-    a, f = _pairs(actual, forecast)
+def naive_scale(insample: Any, season_length: int = 1) -> float:
+    """MASE's denominator: mean |y(t) - y(t - m)| of the (seasonal) naive forecast over the in-sample history;
+    NaN when the history is not longer than one season or never changes (no scale to measure errors against)."""
     y = _arr(insample)
-    if a.size == 0 or y.size <= season_length:
+    if y.size <= season_length:
         return float("nan")
     naive = np.abs(y[season_length:] - y[:-season_length])
-    scale = np.nanmean(naive) if np.isfinite(naive).any() else np.nan
-    return float(np.mean(np.abs(f - a)) / scale) if scale and np.isfinite(scale) else float("nan")
+    naive = naive[~np.isnan(naive)]
+    scale = float(naive.mean()) if naive.size else float("nan")
+    return scale if scale > 0 else float("nan")
+
+
+def scaled_mae(actual: Any, forecast: Any, scale: Any) -> float:
+    """Mean of |F - A| / scale over the pairs with a positive scale: MASE pooled over several series, each error
+    divided by its own series' naive scale (a scalar scale applies to every pair)."""
+    a, f = _arr(actual), _arr(forecast)
+    s = np.broadcast_to(_arr(scale), a.shape) if np.ndim(scale) == 0 else _arr(scale)
+    if not (a.shape == f.shape == s.shape):
+        raise ValueError(f"actual, forecast and scale differ in length ({a.size}, {f.size}, {s.size})")
+    keep = ~(np.isnan(a) | np.isnan(f) | np.isnan(s)) & (s > 0)
+    return float(np.mean(np.abs(f[keep] - a[keep]) / s[keep])) if keep.any() else float("nan")
+
+
+def mase(actual: Any, forecast: Any, insample: Any, season_length: int = 1) -> float:
+    """Mean |F - A| scaled by the in-sample mean absolute error of the (seasonal) naive forecast on `insample`."""
+    return scaled_mae(actual, forecast, naive_scale(insample, season_length))
 
 
 def tracking_signal(actual: Any, forecast: Any) -> float:
@@ -138,19 +155,28 @@ def accuracy(actual: Any, forecast: Any, metric: str = "ACCURACY", insample: Any
 
 
 # ---- frames ---------------------------------------------------------------------------------------------------
-#: Metrics reported per group by `metric_table` (MASE needs history, so the caller adds it apart).
-GROUP_METRICS: tuple[str, ...] = ("ACCURACY", "WAPE", "BIAS", "MAPE", "TRACKING_SIGNAL")
+#: Metrics reported per group by `metric_table` (MASE only where the frame has a per-row naive `scale`).
+GROUP_METRICS: tuple[str, ...] = ("ACCURACY", "WAPE", "BIAS", "MAPE", "TRACKING_SIGNAL", "MASE")
 
 
 def metric_table(frame: pd.DataFrame, by: Sequence[str], actual: str = "actual", forecast: str = "forecast",
-                 metrics: Iterable[str] = GROUP_METRICS) -> pd.DataFrame:
-    """Long table of metrics per group of `frame`: the columns of `by`, then metric, value, observations."""
-    metrics = tuple(metrics)
+                 metrics: Iterable[str] = GROUP_METRICS, scale: str = "scale") -> pd.DataFrame:
+    """Long table of metrics per group of `frame`: the columns of `by`, then metric, value, observations.
+
+    MASE pools the group's errors each divided by its row's `scale` column (the naive in-sample error of that
+    row's series, see `naive_scale`); it is skipped when the frame has no such column, and its observations count
+    only the rows with a scale."""
+    metrics = tuple(m for m in metrics if m != "MASE" or scale in frame)
     rows = []
     if len(frame):
         for key, g in frame.groupby(list(by), sort=True, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             n = observations(g[actual], g[forecast])
             for m in metrics:
-                rows.append((*key, m, accuracy(g[actual], g[forecast], m), n))
+                if m == "MASE":
+                    scaled = g[scale].where(g[scale] > 0)
+                    rows.append((*key, m, scaled_mae(g[actual], g[forecast], scaled),
+                                 observations(g[actual], g[forecast].where(scaled.notna()))))
+                else:
+                    rows.append((*key, m, accuracy(g[actual], g[forecast], m), n))
     return pd.DataFrame(rows, columns=[*by, "metric", "value", "observations"])

@@ -5,7 +5,8 @@ Two entry points, on purpose:
   *draft* (or the published version whose inputs are identical) and computes KPIs from the archive, if there is
   one, plus a backtest of the statistical forecast on the book's own History.
 - `publish_book(path)` (``snop-xl publish``, the ribbon's Publish button) stores the plan the planners reviewed as a
-  new immutable version, then writes the version id, KPIs and a "Published" stamp into the workbook.
+  new immutable version and writes the version id, KPIs and a "Published" stamp into the workbook: all or nothing
+  (the archive commits only once the stamped book is in place, and a failed commit puts the old book back).
 
 Definitions of every KPI: docs/kpis.md. Lag k of a month = forecast made k months before it: the first month of a
 plan published for cycle month c is lag 1, so lag = period - cycle month + 1.
@@ -14,7 +15,8 @@ plan published for cycle month c is lag 1, so lag = period - cycle month + 1.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,10 @@ import pandas as pd
 from . import archive
 from . import contract as C
 from . import kpi
-from .errors import SnopError
+from .errors import Problem, SnopError, ValidationError
 from .inputs import Inputs
+from .io.base import STAMP_PREFIX, BookIO, cell_of
+from .review import ChartSpec
 
 LAGS = (1, 2, 3)
 BACKTEST_MONTHS = 6  # months at the end of History over which the statistical forecast is backtested
@@ -53,22 +57,35 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.Dat
     path = archive_path_of(inputs)
     has_archive = path is not None and path.exists()
     content_hash = inputs.content_hash()
-    same = [v for v in archive.versions(path) if v.content_hash == content_hash] if has_archive else []
-    version = same[-1] if same else None
-    return {"PlanVersion": plan_version_frame(inputs, content_hash, version, path),
-            "KPIs": compute_kpis(inputs, outputs, path if has_archive else None)}
+    version = published_as(path, content_hash)
+    kpis = compute_kpis(inputs, outputs, path if has_archive else None)
+    return {"PlanVersion": plan_version_frame(inputs, content_hash, version, path), "KPIs": kpis,
+            "KPITrend": kpi_trend(kpis)}
+
+
+def published_as(path: Path | None, content_hash: str) -> archive.Version | None:
+    """The latest published version of exactly these inputs (None: the plan is a draft)."""
+    if path is None or not path.exists():
+        return None
+    same = [v for v in archive.versions(path) if v.content_hash == content_hash]
+    return same[-1] if same else None
 
 
 def plan_version_frame(inputs: Inputs, content_hash: str, version: archive.Version | None,
                        path: Path | None) -> pd.DataFrame:
+    """The PlanVersion row: the draft id of these inputs, or the published version they are identical to."""
     s = inputs.settings
+    decisions = len(inputs.decisions)
     if version is None:
         row = [archive.draft_id(s.cycle_month, content_hash), s.cycle_month, content_hash, s.approver or None,
-               "Draft", None, str(path) if path else None]
+               "Draft", None, str(path) if path else None, chosen_scenario(inputs.decisions), decisions]
     else:
         row = [version.version, version.cycle_month, content_hash, version.approver or None, "Published",
-               pd.Timestamp(version.published_at).tz_localize(None), str(path) if path else None]
-    return pd.DataFrame([row], columns=C.PLAN_VERSION.keys)
+               pd.Timestamp(version.published_at).tz_localize(None), str(path) if path else None,
+               version.scenario or None, decisions]
+    frame = pd.DataFrame([row], columns=C.PLAN_VERSION.keys)
+    frame["decisions"] = frame["decisions"].astype("Int64")
+    return frame
 
 
 # ---- KPIs -----------------------------------------------------------------------------------------------------
@@ -104,6 +121,7 @@ def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (
             parts.append(t.assign(level=level, step=step).rename(columns={"_name": "name"}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(out):
+        out = out[(out["metric"] != "MASE") | (out["observations"] > 0)]  # MASE only where a naive scale exists
         out["basis"] = basis
         for c in KPI_COLUMNS:
             if c not in out:
@@ -128,6 +146,26 @@ def seasonal_naive(history: pd.DataFrame, targets: pd.DataFrame, season_length: 
             if len(before):
                 out.at[i] = before["qty"].iloc[-1]
     return out
+
+
+def naive_scales(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
+    """MASE scale of each target row (item, origin): `kpi.naive_scale` of the item's monthly actuals before the
+    origin, seasonal (m = season length) when they span more than one season, else one-step naive (m = 1);
+    NaN where the history is too short or flat. Missing months stay gaps, never shift the differences."""
+    series = {item: g.set_index("period")["qty"].sort_index() for item, g in history.groupby("item")}
+    cache: dict[tuple[Any, pd.Period], float] = {}
+    out = []
+    for item, origin in zip(targets["item"], targets["origin"]):
+        key = (item, origin)
+        if key not in cache:
+            y = series.get(item, pd.Series(dtype="float64"))
+            y = y[y.index < origin]
+            if len(y):
+                y = y.reindex(pd.period_range(y.index.min(), origin - 1, freq="M"))
+            m = season_length if len(y) > season_length else 1
+            cache[key] = kpi.naive_scale(y.to_numpy(dtype="float64"), m)
+        out.append(cache[key])
+    return pd.Series(out, index=targets.index, dtype="float64")
 
 
 def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int, ...] = LAGS) -> pd.DataFrame:
@@ -158,6 +196,7 @@ def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int
     fc = fc.merge(history[["item", "period", "qty"]].rename(columns={"qty": "actual"}), on=["item", "period"])
     fc = fc.reset_index(drop=True)
     fc["naive"] = seasonal_naive(history, fc, s.season_length)
+    fc["scale"] = naive_scales(history, fc, s.season_length)
     fc = _with_family(fc, inputs.items)
     return _rows(fc, {"naive": "naive", "statistical": "forecast"}, by=("lag",), basis="backtest")
 
@@ -174,7 +213,9 @@ def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
     if not len(joined):
         return joined
     joined["origin"] = joined["cycle_month"]
-    joined["naive"] = seasonal_naive(inputs.history.dropna(subset=["qty"]), joined, inputs.settings.season_length)
+    history = inputs.history.dropna(subset=["qty"])
+    joined["naive"] = seasonal_naive(history, joined, inputs.settings.season_length)
+    joined["scale"] = naive_scales(history, joined, inputs.settings.season_length)
     joined["with_events"] = (joined["statistical"].fillna(0) + joined["events"].fillna(0)).clip(lower=0)
     return _with_family(joined, inputs.items)
 
@@ -190,6 +231,38 @@ def published_kpis(inputs: Inputs, path: Path, lags: tuple[int, ...] = LAGS) -> 
                   metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
     trend["cycle"] = trend.pop("cycle_month")
     return pd.concat([overall, trend, fva_kpis(f, path)], ignore_index=True)
+
+
+def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
+    """KPITrend: per published cycle, `step`'s accuracy and bias at lags 1-3, Total first, then each family,
+    every name on the same cycles (blank where a lag has no actuals yet) so the charts' series line up."""
+    cols = C.KPI_TREND.keys
+    t = kpis[(kpis["basis"] == "published") & kpis["cycle"].notna() & (kpis["step"] == step)
+             & kpis["metric"].isin(["ACCURACY", "BIAS"]) & kpis["lag"].isin(LAGS)
+             & kpis["level"].isin(["Family", "Total"])] if len(kpis) else kpis
+    if not len(t):
+        return pd.DataFrame({c.key: pd.Series(dtype="period[M]" if c.dtype == C.PERIOD else object)
+                             for c in C.KPI_TREND.columns})
+    t = t.assign(column=t["metric"].str.lower() + "_lag" + t["lag"].astype(int).astype(str),
+                 cycle=t["cycle"].astype("period[M]"))
+    wide = t.pivot_table(index=["name", "cycle"], columns="column", values="value", aggfunc="first", dropna=False)
+    names = ["Total"] + sorted(n for n in t["name"].unique() if n != "Total")
+    grid = pd.MultiIndex.from_product([names, sorted(t["cycle"].unique())], names=["name", "cycle"])
+    wide = wide.reindex(grid).reset_index()
+    for c in cols:
+        if c not in wide:
+            wide[c] = np.nan
+    return wide[cols]
+
+
+#: native charts on the KPIs sheet, drawn by the BookIO engine from KPITrend (same mechanism as review.CHARTS)
+KPI_CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec("Forecast accuracy by lag (consensus)", "line", "KPITrend", "cycle",
+              ("accuracy_lag1", "accuracy_lag2", "accuracy_lag3"), group="name", max_groups=7,
+              y_title="1 - WAPE"),
+    ChartSpec("Bias at lag 1 (consensus; + = over-forecast)", "line", "KPITrend", "cycle", ("bias_lag1",),
+              group="name", series_per_group=True, max_groups=12, y_title="bias"),
+)
 
 
 #: the FVA cascade: each step's forecast column, in the order the plan is built
@@ -331,14 +404,36 @@ def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFra
 
 
 # ---- publishing -----------------------------------------------------------------------------------------------
-def chosen_scenario(decisions: pd.DataFrame) -> str:
-    """The scenario of the latest decision that names one; 'base' when none does."""
+def _scenario_rows(decisions: pd.DataFrame) -> pd.DataFrame:
     if decisions is None or not len(decisions) or "scenario" not in decisions:
-        return "base"
-    named = decisions[decisions["scenario"].fillna("").astype(str).str.strip() != ""]
+        return pd.DataFrame(columns=["date", "scenario"])
+    return decisions[decisions["scenario"].fillna("").astype(str).str.strip() != ""].sort_values(
+        "date", kind="stable")
+
+
+def chosen_scenario(decisions: pd.DataFrame) -> str:
+    """The scenario of the latest decision that names one; the base plan when none does."""
+    from .scenarios import BASE
+
+    named = _scenario_rows(decisions)
+    return str(named["scenario"].iloc[-1]).strip() if len(named) else BASE
+
+
+def check_scenario(inputs: Inputs) -> None:
+    """Refuse to publish a decision naming a scenario the Scenarios sheet does not define (a typo would be
+    archived forever as 'the scenario chosen')."""
+    from .scenarios import BASE
+
+    named = _scenario_rows(inputs.decisions)
     if not len(named):
-        return "base"
-    return str(named.sort_values("date", kind="stable")["scenario"].iloc[-1]).strip()
+        return
+    known = {BASE.lower()} | {str(n).strip().lower() for n in inputs.scenarios.get("scenario", [])}
+    row = named.index[-1]
+    name = str(named["scenario"].iloc[-1]).strip()
+    if name.lower() not in known:
+        raise ValidationError([Problem(C.DECISIONS.sheet, cell_of(inputs.decisions, "scenario", row),
+                                       "the latest decision names an unknown scenario", name,
+                                       f"{BASE} or a scenario of the Scenarios sheet")])
 
 
 def read_outputs(book: Any) -> dict[str, pd.DataFrame]:
@@ -354,51 +449,121 @@ def read_outputs(book: Any) -> dict[str, pd.DataFrame]:
     return out
 
 
-def publish_book(path: str | Path, approver: str | None = None, archive_file: str | Path | None = None,
+def publish_book(path: str | Path | BookIO, approver: str | None = None, archive_file: str | Path | None = None,
                  now: dt.datetime | None = None) -> archive.Version:
-    """Store the book's current plan as a new version, then write its id, KPIs and the Published stamp."""
-    from .inputs import load_inputs
-    from .io import open_book
+    """Store the book's current plan as a new version, and write its id, KPIs and the Published stamp: all or
+    nothing. `path` is a workbook file, or an open BookIO (the ribbon's live Excel book).
 
-    book = open_book(path)
+    The archive transaction stays open (write lock held) while the stamped book is saved beside the original and
+    swapped in; it commits after the swap, and if the save, the swap or the commit fails, the transaction rolls
+    back and the original file is put back: no archived version without its stamped book, and the reverse.
+    """
+    from .cycle import stale_steps
+    from .inputs import load_inputs
+    from .io import OpenpyxlBook, open_book
+
+    book = path if isinstance(path, BookIO) else open_book(path)
     inputs = load_inputs(book)
     outputs = read_outputs(book)
     content_hash = inputs.content_hash()
     demand = outputs.get("DemandPlan")
     if demand is None or not len(demand):
-        raise SnopError(f"{path}: DemandPlan is empty; run the cycle first (snop-xl run {path})")
-    shown = outputs.get("PlanVersion")
-    if shown is None or not len(shown) or shown["content_hash"].iloc[0] != content_hash:
-        raise SnopError(f"{path}: the inputs changed since the plan was computed (Dashboard!"
-                        f"{C.PLAN_VERSION.anchor} shows another input hash); run the cycle again before publishing "
-                        f"so the archive holds the plan of these inputs")
+        raise SnopError(f"{book.path}: DemandPlan is empty; run the cycle first (snop-xl run {book.path})")
+    stale = stale_steps(book, inputs)
+    if stale:
+        raise SnopError(f"{book.path}: the inputs changed since the plan was computed, or a step has not run ("
+                        + "; ".join(str(p) for p in stale) + "); run the cycle again before publishing so the "
+                        "archive holds the plan of these inputs")
     who = (approver or inputs.settings.approver or "").strip()
     if not who:
         raise SnopError("Settings!B: 'Approver' is blank; set who approves the plan (or pass --approver)")
+    check_scenario(inputs)
     path_db = Path(archive_file) if archive_file else archive_path_of(inputs)
+    if path_db is None:
+        raise SnopError("the workbook has no file location: set Settings 'Plan archive' to the archive's path")
     frames = {n: f for n, f in outputs.items() if n != "PlanVersion"}
     frames.update({name: getattr(inputs, attr) for name, attr in ARCHIVED_INPUTS.items()})
-    version = archive.publish(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,
-                              scenario=chosen_scenario(inputs.decisions), book=Path(path).name, published_at=now)
-    book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
-    book.write_table(C.KPIS, compute_kpis(inputs, outputs, path_db))
-    stamp_book(book, version)
-    book.log("publish", f"published plan version {version.version} to {path_db} (approver {who})")
-    book.save()
+    # computed before the new version is in: it adds no actuals, so the KPIs are the same
+    kpis = compute_kpis(inputs, outputs, path_db if path_db.exists() else None)
+    finish: Callable[[bool], None] | None = None
+    try:
+        with archive.publishing(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,
+                                scenario=chosen_scenario(inputs.decisions), book=Path(str(book.path)).name,
+                                published_at=now) as version:
+            if not isinstance(book, OpenpyxlBook):  # live Excel: writes land at once, so a failure must undo them
+                def finish(ok: bool) -> None:
+                    if not ok:
+                        _back_to_draft(book, inputs, content_hash, path_db)
+            book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
+            book.write_table(C.KPIS, kpis)
+            book.write_table(C.KPI_TREND, kpi_trend(kpis))
+            book.draw_charts()
+            stamp_book(book, version)
+            book.log("publish", f"published plan version {version.version} to {path_db} (approver {who}, "
+                                f"scenario {version.scenario})")
+            if isinstance(book, OpenpyxlBook):
+                finish = _put_in_place(book)
+            else:
+                book.save()
+    except BaseException:
+        if finish is not None:
+            finish(False)
+        raise
+    if finish is not None:
+        finish(True)
     return version
 
 
-def stamp_book(book: Any, version: archive.Version) -> None:
-    """Mark output sheets as published: protected (no password: Review > Unprotect lifts it) with a page header."""
-    wb = getattr(book, "wb", None)
-    if wb is None:  # live Excel: the xlwings adapter stamps through its own API
-        return
-    text = f"PUBLISHED {version.version} {version.published_at:%Y-%m-%d %H:%M} UTC by {version.approver}"
-    for name in C.OUTPUT_SHEETS:
-        if name in wb.sheetnames and name != C.LOG.sheet:
-            ws = wb[name]
-            ws.oddHeader.center.text = text
-            ws.protection.sheet = True
+def _put_in_place(book: Any) -> Callable[[bool], None]:
+    """Save a file book so that it can still be undone: saved beside itself, the original moved aside and the new
+    one renamed in; the returned `finish(ok)` drops the original (ok) or puts it back (not ok)."""
+    target = Path(book.path)
+    staged = book.save(target.with_name(f".{target.stem}.publishing{target.suffix}"))
+    book.path = target
+    backup = target.with_name(f".{target.stem}.before-publish{target.suffix}")
+    try:
+        os.replace(target, backup)  # refused while another program locks the file (Excel on Windows)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        os.replace(backup, target)
+        staged.unlink(missing_ok=True)
+        raise
+
+    def finish(ok: bool) -> None:
+        if ok:
+            backup.unlink(missing_ok=True)
+        else:
+            os.replace(backup, target)
+    return finish
+
+
+def _back_to_draft(book: BookIO, inputs: Inputs, content_hash: str, path_db: Path) -> None:
+    """Undo a failed publish in a live book: PlanVersion as a run would show it (the draft, or an earlier version
+    of the same inputs) and no stamp (the KPIs may stay refreshed)."""
+    book.unstamp([name for name in C.OUTPUT_SHEETS if name != C.LOG.sheet])
+    book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, published_as(path_db, content_hash),
+                                                        path_db))
+
+
+def stamp_text(version: archive.Version) -> str:
+    return f"{STAMP_PREFIX}{version.version} {version.published_at:%Y-%m-%d %H:%M} UTC by {version.approver}"
+
+
+def stamp_book(book: BookIO, version: archive.Version) -> None:
+    """Mark the output sheets (not the Log) as published: protected without password (Review > Unprotect lifts
+    it), the version in the page header. Writing any of them again (a re-run) lifts the stamp: `BookIO.unstamp`."""
+    book.stamp([name for name in C.OUTPUT_SHEETS if name != C.LOG.sheet], stamp_text(version))
+
+
+def decisions_log(path: str | Path) -> pd.DataFrame:
+    """Every published version's Decisions, version first (what `snop-xl kpis --versions` lists under them)."""
+    log = archive.load_table(path, "Decisions", latest_per_cycle=False)
+    keys = [k for k in C.DECISIONS.keys if k in log]
+    return log[["version", *keys]] if len(log) else pd.DataFrame(columns=["version", *C.DECISIONS.keys])
 
 
 # ---- plan diff ------------------------------------------------------------------------------------------------

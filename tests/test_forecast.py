@@ -100,7 +100,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
     assert first.loc["lumpy", "method"] in ("sba", "tsb")
-    assert first.loc["smooth", "method"] == core.AUTO_NAME
+    assert first.loc["smooth", "method"] in core.AUTO_NAMES
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
 
@@ -203,7 +203,7 @@ def test_auto_interval_coverage_is_calibrated():
     cov80 = np.mean((actual >= fc["lo_80"].to_numpy()) & (actual <= fc["hi_80"].to_numpy()))
     cov95 = np.mean((actual >= fc["lo_95"].to_numpy()) & (actual <= fc["hi_95"].to_numpy()))
     assert 0.70 <= cov80 <= 0.90 and 0.88 <= cov95 <= 0.99
-    assert (fc["method"] == core.AUTO_NAME).all()
+    assert fc["method"].isin(core.AUTO_NAMES).all()
 
 
 def test_optimized_theta_closed_form_equals_one_ses_search_per_theta():
@@ -233,7 +233,7 @@ def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
                  "stopped": [5, 0, 4, 0, 6, 0, 3] + [0] * 20})
     fc = forecast(hist, 24)
     labels = fc.groupby("item")["method"].first()
-    assert labels["long"] == core.AUTO_NAME and labels["year"].startswith("combination")
+    assert labels["long"] in core.AUTO_NAMES and labels["year"].startswith("combination")
     assert labels["tiny"] == "mean (short history)" and labels["zeros"] == "zero history"
     assert labels["lumpy"] == "sba" and labels["stopped"] == "tsb"
     values = fc[COLS[2:7]].to_numpy()
@@ -242,3 +242,36 @@ def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
     # a year of history: no seasonal model can be identified, the forecast stays near the recent level
     year = hist.loc[hist["item"] == "year", "qty"].to_numpy()
     assert abs(fc.loc[fc["item"] == "year", "forecast"].iloc[0] - year[-6:].mean()) < 4 * year.std()
+
+
+def test_auto_groups_items_by_length_and_seasonality():
+    # 2-3 seasons: Holt-Winters pair only; a clear yearly pattern: with seasonal naive; a trend with noise: without
+    rng = np.random.default_rng(21)
+    t = np.arange(60)
+    seasonal = 100 * (1 + 0.5 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 3, 60)
+    trend = 50 + 0.8 * t + rng.normal(0, 4, 60)
+    fc = forecast(long({"young": list(seasonal[:30]), "seasonal": list(seasonal), "trend": list(trend)}), 6)
+    labels = fc.groupby("item")["method"].first()
+    assert labels["young"] == core.AUTO_GROUPS["short"][2]
+    assert labels["seasonal"] == core.AUTO_GROUPS["seasonal"][2]
+    assert labels["trend"] == core.AUTO_GROUPS["nonseasonal"][2]
+    # each item's forecast is the plain mean of its group's members fitted alone
+    for item, y, group in (("seasonal", seasonal, "seasonal"), ("trend", trend, "nonseasonal")):
+        members = [core.MEMBERS[k](y[None, :], 6, 12, {})[0][0] for k in core.AUTO_GROUPS[group][0]]
+        np.testing.assert_allclose(fc.loc[fc["item"] == item, "forecast"], np.mean(members, axis=0), rtol=1e-9)
+
+
+def test_fit_members_rules():
+    # constant-forecast members 1 and 6, and seasonal naive of a flat series at 2 (forecasts 2)
+    x = np.full((1, 24), 2.0)
+    core.MEMBERS["_one"] = lambda x, h, m, c: (np.ones((len(x), h)), np.ones((len(x), h)))
+    core.MEMBERS["_six"] = lambda x, h, m, c: (np.full((len(x), h), 6.0), np.ones((len(x), h)))
+    try:
+        mean, _ = core.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "mean")
+        np.testing.assert_allclose(mean, [[3.0] * 3])
+        median, _ = core.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "median")
+        np.testing.assert_allclose(median, [[2.0] * 3])
+        trim, _ = core.fit_members(x, 3, 12, ("_one", "_one", "snaive", "_six"), "trim")
+        np.testing.assert_allclose(trim, [[1.5] * 3])
+    finally:
+        del core.MEMBERS["_one"], core.MEMBERS["_six"]

@@ -93,7 +93,8 @@ def test_failed_save_leaves_file_and_no_temp(small_book: Path, monkeypatch: pyte
 def test_rows_pasted_under_a_table_are_read(small_book: Path) -> None:
     book = open_book(small_book)
     ws = book.wb["Items"]
-    ws.append(["C", "pasted", "F", 1.0, 0.5, 0, 0, True])  # below the table's ref, as a paste leaves it
+    values = {"item": "C", "description": "pasted", "family": "F", "unit_price": 1.0, "unit_cost": 0.5}
+    ws.append([values.get(key) for key in C.ITEMS.keys])  # below the table's ref, as a paste leaves it
     items, problems = book.read_table("Items")
     assert problems == [] and items["item"].tolist() == ["A", "B", "C"]
 

@@ -302,10 +302,18 @@ def _engines_present() -> bool:
 
 @pytest.mark.skipif(not _engines_present(), reason="cycle steps not all present yet")
 def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, tmp_path: Path) -> None:
+    book = OpenpyxlBook(small_book)
+    settings = book.wb["Settings"]
+    row = next(r for r in range(2, settings.max_row + 1) if settings.cell(r, 1).value == "Approver")
+    settings.cell(row, 2, "S&OP Lead")  # the Publish button archives an approved plan only
+    book.save()
     stepwise = shutil.copy(small_book, tmp_path / "stepwise.xlsx")
     for name in _STEPS:
         outcome = macros.ENTRY_POINTS[name](OpenpyxlBook(stepwise))
         assert outcome.ok, outcome.message
+    from snop_xl import archive
+
+    assert [v.version for v in archive.versions(archive.default_path(stepwise))] == ["2027-01-r1"]
     assert macros.run_all(OpenpyxlBook(small_book)).ok
     fake = FakeBook.copy_of(tmp_path / "stepwise.xlsx")
     fake_before = FakeBook.copy_of(shutil.copy(tmp_path / "stepwise.xlsx", tmp_path / "again.xlsx"))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
-from snop_xl import archive, publish
+from snop_xl import archive, cycle, kpi, publish
+from snop_xl.cycle import STEPS, input_tag
 from snop_xl import contract as C
 from snop_xl.cli import main
-from snop_xl.errors import SnopError
+from snop_xl.errors import SnopError, ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
 
@@ -45,6 +49,8 @@ def _ran_book(path: Path, frames: dict, settings: dict, a_stat: float, a_cons: f
     outs.update(publish.run(inputs, outs))
     for name, frame in outs.items():
         book.write_table(C.table(name), frame)
+    for step in STEPS:
+        book.log(step.name, f"test run; {input_tag(inputs)}")  # as run_book records the inputs each step used
     book.save()
     return path
 
@@ -170,11 +176,13 @@ def test_publish_refuses_stale_or_unapproved_plans(tmp_path):
     path = make_book(tmp_path / "b.xlsx", small_frames())
     with pytest.raises(SnopError, match="DemandPlan is empty"):
         publish.publish_book(path)
-    _ran_book(path, small_frames(), {"currency": "EUR"}, 10.0, 10.0)  # outputs of other inputs
+    _ran_book(path, small_frames(), {"currency": "EUR"}, 10.0, 10.0)
     book = open_book(path)
-    book.write_table(C.PLAN_VERSION, publish.plan_version_frame(load_inputs(book), "x" * 64, None, None))
+    settings = book.wb["Settings"]
+    row = next(r for r in range(2, settings.max_row + 1) if settings.cell(r, 1).value == "Currency")
+    settings.cell(row, 2, "USD")  # an input edited after the cycle ran: the sheets hold the plan of other inputs
     book.save()
-    with pytest.raises(SnopError, match="inputs changed"):
+    with pytest.raises(SnopError, match="inputs changed.*Log!D2: step 1 Forecast demand ran on other inputs"):
         publish.publish_book(path)
     _ran_book(path, small_frames(), {}, 10.0, 10.0)
     with pytest.raises(SnopError, match="Approver"):
@@ -197,3 +205,239 @@ def test_cli_publish_kpis_diff(tmp_path, capsys):
     diff, problems = open_book(path).read_table(C.PLAN_DIFF)
     assert not problems and set(diff["to_version"]) == {"2027-01-r2"}
     assert main(["diff", str(path), "--from", "nope"]) == 1
+
+
+# ---- the stamp: lifted by any write of the sheet (a re-run), in both engines -----------------------------------
+def test_rerun_lifts_the_published_stamp_of_the_sheets_it_rewrites(cycles, tmp_path):
+    _, first, _, _, _ = cycles
+    book_path = shutil.copy(first, tmp_path / "rerun.xlsx")
+    wb = openpyxl.load_workbook(book_path)
+    assert wb["KPIs"].protection.sheet and wb["Dashboard"].oddHeader.center.text.startswith("PUBLISHED ")
+    cycle.run_book(open_book(book_path), steps=["publish"])  # writes PlanVersion (Dashboard), KPIs, KPITrend
+    wb = openpyxl.load_workbook(book_path)
+    for sheet in ("Dashboard", "KPIs"):
+        assert not wb[sheet].protection.sheet and not wb[sheet].oddHeader.center.text
+    assert wb["DemandPlan"].protection.sheet  # not rewritten: still the published plan, still stamped
+
+
+def test_unstamp_keeps_a_header_that_is_not_ours(small_book):
+    book = open_book(small_book)
+    book.wb["KPIs"].oddHeader.center.text = "Confidential"
+    book.wb["KPIs"].protection.sheet = True
+    book.write_table(C.KPIS, pd.DataFrame(columns=C.KPIS.keys))
+    assert book.wb["KPIs"].oddHeader.center.text == "Confidential" and not book.wb["KPIs"].protection.sheet
+
+
+class _SheetApi:
+    """Excel's Worksheet object as far as the stamp uses it (Protect/Unprotect, PageSetup.CenterHeader)."""
+
+    def __init__(self, log: list, name: str):
+        self.log, self.name, self.ProtectContents = log, name, False
+        self.PageSetup = type("PageSetup", (), {"CenterHeader": ""})()
+
+    def Protect(self) -> None:
+        self.ProtectContents = True
+        self.log.append(("protect", self.name))
+
+    def Unprotect(self) -> None:
+        self.ProtectContents = False
+        self.log.append(("unprotect", self.name))
+
+
+class _ExcelCalls(list):
+    """The stand-in book's call log, refusing writes to a protected sheet the way Excel does."""
+
+    def __init__(self, book):
+        super().__init__()
+        self.book = book
+
+    def append(self, call) -> None:
+        if call[0] in ("value", "clear_contents", "number_format"):
+            api = self.book.sheets[call[1]].api
+            if api.ProtectContents:
+                raise RuntimeError(f"Excel: the cell is on a protected sheet ({call[1]})")
+        super().append(call)
+
+
+def _live(path: Path):
+    from snop_xl.io.xlwings_book import XlwingsBook
+
+    from .test_macros import FakeBook
+
+    fake = FakeBook.copy_of(path)
+    fake.calls = _ExcelCalls(fake)
+    for sheet in fake.sheets:
+        sheet.api = _SheetApi(fake.calls, sheet.name)
+    return XlwingsBook(fake), fake
+
+
+def test_live_excel_publish_stamps_and_a_rerun_unprotects_before_writing(tmp_path):
+    path = _ran_book(tmp_path / "live.xlsm", small_frames(), {"approver": "Liv"}, 10.0, 12.0)
+    live, fake = _live(path)
+    version = publish.publish_book(live)  # the ribbon's book: archived, stamped through Excel's API
+    assert version.version == "2027-01-r1" and [v.version for v in archive.versions(tmp_path / "live.snop.sqlite")]
+    kpis = fake.sheets["KPIs"].api
+    assert kpis.ProtectContents and kpis.PageSetup.CenterHeader.startswith("PUBLISHED 2027-01-r1")
+    assert not fake.sheets["Items"].api.ProtectContents and not fake.sheets["Log"].api.ProtectContents
+    live, fake = _live(path)  # a later session: the sheets are protected in Excel
+    for sheet in fake.sheets:
+        if sheet.name in C.OUTPUT_SHEETS and sheet.name != "Log":
+            sheet.api.ProtectContents = True
+            sheet.api.PageSetup.CenterHeader = "PUBLISHED 2027-01-r1 ..."
+    cycle.run_book(live, steps=["publish"])  # would raise like Excel if a protected sheet were written
+    assert not fake.sheets["KPIs"].api.ProtectContents and fake.sheets["KPIs"].api.PageSetup.CenterHeader == ""
+    assert fake.sheets["DemandPlan"].api.ProtectContents  # not rewritten by step 5
+    unprotects = [c for c in fake.calls if c[0] == "unprotect"]
+    assert sorted({c[1] for c in unprotects}) == ["Dashboard", "KPIs"] and len(unprotects) == 2  # once each
+
+
+def test_live_sheet_protected_with_a_password_is_named(tmp_path):
+    path = _ran_book(tmp_path / "pw.xlsx", small_frames(), {}, 10.0, 10.0)
+    live, fake = _live(path)
+    api = fake.sheets["KPIs"].api
+    api.ProtectContents = True
+
+    def refuse() -> None:
+        raise RuntimeError("The password you supplied is not correct.")
+    api.Unprotect = refuse
+    with pytest.raises(SnopError, match="sheet 'KPIs' is protected with a password"):
+        live.write_table(C.KPIS, pd.DataFrame(columns=C.KPIS.keys))
+
+
+# ---- all or nothing: a publish failing half-way leaves no version and the book as it was -----------------------
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_failed_save_leaves_no_version_and_the_book_untouched(tmp_path, monkeypatch):
+    path = _ran_book(tmp_path / "s.xlsx", small_frames(), {"approver": "Sam"}, 10.0, 12.0)
+    db = tmp_path / "s.snop.sqlite"
+    publish.publish_book(path)
+    before, files = path.read_bytes(), _files(tmp_path)
+
+    def disk_full(self, filename):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        publish.publish_book(path)
+    monkeypatch.undo()
+    assert [v.version for v in archive.versions(db)] == ["2027-01-r1"]
+    assert path.read_bytes() == before and _files(tmp_path) == files
+    assert publish.publish_book(path).version == "2027-01-r2"  # nothing was left half-done
+
+
+def test_failed_commit_puts_the_old_book_back(tmp_path, monkeypatch):
+    path = _ran_book(tmp_path / "c.xlsx", small_frames(), {"approver": "Sam"}, 10.0, 12.0)
+    db = tmp_path / "c.snop.sqlite"
+    publish.publish_book(path)
+    before, files = path.read_bytes(), _files(tmp_path)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM versions").fetchone()  # a KPI report reading: its lock blocks the commit
+    monkeypatch.setattr(archive, "LOCK_TIMEOUT_S", 0.2)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        publish.publish_book(path)
+    reader.execute("COMMIT")
+    reader.close()
+    assert [v.version for v in archive.versions(db)] == ["2027-01-r1"]
+    assert path.read_bytes() == before and _files(tmp_path) == files
+    version, _ = open_book(path).read_table(C.PLAN_VERSION)
+    assert version["version"].iloc[0] == "2027-01-r1"
+
+
+def test_failed_commit_in_live_excel_goes_back_to_draft(tmp_path, monkeypatch):
+    path = _ran_book(tmp_path / "l.xlsx", small_frames(), {"approver": "Liv"}, 10.0, 12.0)
+    db = tmp_path / "l.snop.sqlite"
+    publish.publish_book(path)
+    live, fake = _live(path)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM versions").fetchone()
+    monkeypatch.setattr(archive, "LOCK_TIMEOUT_S", 0.2)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        publish.publish_book(live)
+    reader.execute("COMMIT")
+    reader.close()
+    assert [v.version for v in archive.versions(db)] == ["2027-01-r1"]
+    shown, _ = live.read_table(C.PLAN_VERSION)
+    assert shown["version"].iloc[0] == "2027-01-r1"  # not the r2 it briefly showed: that version does not exist
+    assert not any(s.api.ProtectContents for s in fake.sheets)
+
+
+# ---- scenario and decisions with each version ------------------------------------------------------------------
+def _with_decisions(scenario: str) -> dict:
+    frames = small_frames()
+    frames["Scenarios"] = pd.DataFrame({"scenario": ["Upside"], "scope": [""], "start": [None], "end": [None],
+                                        "demand_factor": [1.1], "capacity_factor": [1.0], "supply_factor": [1.0],
+                                        "price_factor": [1.0], "cost_factor": [1.0], "note": [""]})
+    frames["Decisions"] = pd.DataFrame({
+        "date": pd.to_datetime(["2027-01-05", "2027-01-12"]), "decision": ["Add a shift", "Go for upside"],
+        "owner": ["COO", "CEO"], "scenario": ["", scenario], "note": ["", ""]})
+    return frames
+
+
+def test_scenario_and_decisions_recorded_and_listed(tmp_path, capsys):
+    path = _ran_book(tmp_path / "d.xlsx", _with_decisions("upside"), {"approver": "Ann"}, 10.0, 12.0)
+    shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+    assert shown[["status", "scenario", "decisions"]].iloc[0].tolist() == ["Draft", "upside", 2]
+    v = publish.publish_book(path)
+    assert v.scenario == "upside"
+    shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+    assert shown[["status", "scenario", "decisions"]].iloc[0].tolist() == ["Published", "upside", 2]
+    log = publish.decisions_log(tmp_path / "d.snop.sqlite")
+    assert log["decision"].tolist() == ["Add a shift", "Go for upside"] and set(log["version"]) == {v.version}
+    assert main(["kpis", str(path), "--versions"]) == 0
+    out = capsys.readouterr().out
+    assert "upside" in out and "Go for upside" in out and "CEO" in out
+
+
+def test_unknown_scenario_is_refused_at_its_cell(tmp_path):
+    path = _ran_book(tmp_path / "u.xlsx", _with_decisions("Upsdie"), {"approver": "Ann"}, 10.0, 12.0)
+    with pytest.raises(ValidationError) as err:
+        publish.publish_book(path)
+    (problem,) = err.value.problems
+    assert problem.location == "Decisions!D3" and "Upsdie" in str(problem)
+    assert not (tmp_path / "u.snop.sqlite").exists()
+
+
+# ---- KPI trend sheet and its native charts ---------------------------------------------------------------------
+def test_kpi_trend_and_charts_by_hand(cycles):
+    db, _, second, _, _ = cycles
+    trend, problems = open_book(second).read_table(C.KPI_TREND)
+    assert not problems
+    assert trend["name"].tolist() == ["Total", "F"] and set(trend["cycle"]) == {P("2027-01")}
+    total = trend.iloc[0]
+    # consensus Jan cycle: A 12, B 20 a month; sold Jan 11, 20 (lag 1), Feb 14, 18 (lag 2); March not sold yet
+    assert total["accuracy_lag1"] == pytest.approx(30 / 31) and total["bias_lag1"] == pytest.approx(1 / 31)
+    assert total["accuracy_lag2"] == pytest.approx(28 / 32) and total["bias_lag2"] == pytest.approx(0)
+    assert pd.isna(total["accuracy_lag3"])
+    book = open_book(second)
+    book.draw_charts()
+    charts = book.wb["KPIs"]._charts
+    assert len(charts) == 3  # accuracy by lag for Total and F, bias of both in one chart
+    refs = [s.val.numRef.f for c in charts for s in c.series]
+    assert all(r.startswith("'KPIs'!") for r in refs) and len(refs) == 3 + 3 + 2
+
+
+# ---- MASE where an in-sample naive scale exists ----------------------------------------------------------------
+def test_naive_scales_and_pooled_mase_by_hand():
+    months = pd.period_range("2025-01", periods=14, freq="M")
+    y = [10, 12, 14, 10, 12, 14, 10, 12, 14, 10, 12, 14, 11, 13]
+    history = pd.DataFrame({"item": "A", "period": months, "qty": np.array(y, dtype=float)})
+    history = pd.concat([history, pd.DataFrame({"item": "B", "period": months[:3], "qty": [5.0, 5.0, 9.0]})])
+    targets = pd.DataFrame({"item": ["A", "A", "B"], "origin": [P("2026-03"), P("2026-02"), P("2025-04")]})
+    scales = publish.naive_scales(history, targets, season_length=12)
+    # A to 2026-02: 14 months > one season -> seasonal: |11-10|, |13-12| -> 1.0; A to 2026-01: 13 -> |11-10| = 1
+    # B to 2025-03: 3 months <= 12 -> one-step naive: |5-5|, |9-5| -> 2.0
+    assert scales.tolist() == pytest.approx([1.0, 1.0, 2.0])
+    frame = pd.DataFrame({"g": "x", "actual": [10.0, 20.0, 6.0], "forecast": [12.0, 17.0, 7.0],
+                          "scale": [1.0, np.nan, 2.0]})
+    t = kpi.metric_table(frame, ["g"], metrics=("MASE",))
+    assert t["value"].iloc[0] == pytest.approx((2 / 1 + 1 / 2) / 2) and t["observations"].iloc[0] == 2
+    assert kpi.mase([3, 5], [4, 4], [1, 2, 4, 8], 1) == pytest.approx(1 / (7 / 3))
+
+
+def test_flat_history_gives_no_mase_rows(cycles):
+    _, first, _, _, _ = cycles
+    kpis, _ = open_book(first).read_table(C.KPIS)
+    assert "MASE" not in set(kpis["metric"])  # history never changes: no naive error to scale by

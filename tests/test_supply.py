@@ -11,8 +11,8 @@ from scipy.stats import norm
 from snop_xl import contract as C
 from snop_xl.inputs import Inputs, Settings
 from snop_xl.io.base import empty_frame
-from snop_xl.supply import (aggregate_plan, aggregate_plans, balance, days_of_supply, project_inventory, run,
-                            safety_stock)
+from snop_xl.supply import (aggregate_plan, aggregate_plans, balance, binding_resources, capacity_lines,
+                            days_of_supply, project_inventory, run, safety_stock)
 from snop_xl.supply.inventory import Z80
 
 P0 = pd.Period("2027-01", "M")
@@ -214,9 +214,9 @@ def demand_plan(demand: dict[str, list[float]], sigma: dict[str, float] | None =
     return pd.DataFrame(rows)
 
 
-def item(name, price=10.0, cost=6.0, lead_time=0, min_lot=0.0, family="F"):
+def item(name, price=10.0, cost=6.0, lead_time=0, min_lot=0.0, family="F", lot_multiple=None):
     return dict(item=name, family=family, unit_price=price, unit_cost=cost, lead_time=lead_time, min_lot=min_lot,
-                active=True)
+                lot_multiple=lot_multiple, active=True)
 
 
 def fixed_ss(name, on_hand=0.0, ss=0.0):
@@ -262,6 +262,14 @@ def test_capacity_binds_and_shadow_prices():
     assert cap["binding"].tolist()[:2] == ["overtime", "overtime"] and cap["binding"].iloc[2:].isna().all()
     assert cap["overloaded"].tolist()[:3] == [True, True, False]
     np.testing.assert_allclose(cap["unconstrained_hours"], [150, 150, 0, 0, 0, 0])
+    # the explanation read back from the CapacityPlan: binds 2 months, 1/h at most (month 1 is the first peak),
+    # 150 - 100 + 150 - (100 + 20) = 80 hours of demand beyond regular + overtime
+    why = binding_resources(cap, "USD")
+    assert why[["resource", "first_period", "months", "peak_period"]].values.tolist() == [["Line", P0, 2, P0]]
+    assert why["max_shadow_price"].iloc[0] == pytest.approx(1, abs=1e-4)
+    assert why["hours_short"].iloc[0] == pytest.approx(80, abs=1e-6)
+    assert capacity_lines(cap, "USD") == [f"Line binds in 2 months from {P0}; one more hour is worth up to 1.00 USD "
+                                          f"(in {P0}); 80 hours of demand beyond regular + overtime"]
 
 
 def test_overtime_is_used_when_cheaper_and_regular_shadow_is_its_cost():
@@ -363,3 +371,80 @@ def test_step_is_pure_and_handles_no_capacity_data():
     check_supply_plan(a["SupplyPlan"])
     assert a["CapacityPlan"].empty and a["AggregatePlan"].empty
     assert a["SupplyPlan"]["shortage"].sum() == pytest.approx(0, abs=1e-6)
+
+
+# ---- lot multiples and the margin objective, hand-computed ---------------------------------------------------
+# Unconstrained item, price 10, cost 6: holding 0.25/12 * 6 = 0.125 per unit-month; demand 50 in month 1 only.
+ONE_MONTH = {"A": [50, 0, 0, 0, 0, 0]}
+
+
+def test_lot_multiple_rounds_down_when_a_lost_sale_is_cheap():
+    # multiples of 40: make 40 (10 lost at 10% x 10 = 1 each: 10) or 80 (30 held 6 months: 30*0.125*6 = 22.5)
+    inputs = make_inputs([item("A", lot_multiple=40.0)], [fixed_ss("A")])
+    plan = run(inputs, {"DemandPlan": demand_plan(ONE_MONTH)})["SupplyPlan"]
+    check_supply_plan(plan)
+    np.testing.assert_allclose(plan["supply"], [40, 0, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(plan["shortage"], [10, 0, 0, 0, 0, 0], atol=1e-9)
+
+
+def test_lot_multiple_rounds_up_when_a_lost_sale_is_dear_and_min_lot_still_applies():
+    # backlog rate 100%: 10 lost cost 100 > 22.5 of holding 30: make 80, carry 30 to the end
+    inputs = make_inputs([item("A", lot_multiple=40.0)], [fixed_ss("A")], backlog_rate=1.0)
+    plan = run(inputs, {"DemandPlan": demand_plan(ONE_MONTH)})["SupplyPlan"]
+    np.testing.assert_allclose(plan["supply"], [80, 0, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(plan["closing"], [30] * 6, atol=1e-9)
+    # min lot 100 with multiples of 40: 0 or 120, 160, ...; 0 loses 50 x 10 = 500, 120 holds 70 x 0.75 = 52.5
+    inputs = make_inputs([item("A", lot_multiple=40.0, min_lot=100.0)], [fixed_ss("A")], backlog_rate=1.0)
+    plan = run(inputs, {"DemandPlan": demand_plan(ONE_MONTH)})["SupplyPlan"]
+    np.testing.assert_allclose(plan["supply"], [120, 0, 0, 0, 0, 0], atol=1e-9)
+    check_supply_plan(plan)
+
+
+def test_lot_multiple_of_a_bought_item_applies_to_the_quantity_ordered():
+    # cases of 50 ordered, 80% arrive: receipts come in 40s; 40 (10 lost: 10) beats 80 (30 held: 22.5)
+    inputs = make_inputs([item("A", lot_multiple=50.0)], [fixed_ss("A")],
+                         suppliers=[dict(item="A", supplier="S", lead_time=0, fill_rate=0.8, max_per_period=None)])
+    plan = run(inputs, {"DemandPlan": demand_plan(ONE_MONTH)})["SupplyPlan"]
+    np.testing.assert_allclose(plan["purchases"], [40, 0, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(plan["production"], 0, atol=1e-9)
+
+
+def test_margin_objective_drops_unprofitable_demand():
+    # B sells at 5 but costs 6: under "cost" it is served (a lost sale costs 0.5), under "margin" it is not
+    items = [item("A"), item("B", price=5.0)]
+    dp = demand_plan({"A": [10] * 6, "B": [10] * 6})
+    cost = run(make_inputs(items, [fixed_ss("A"), fixed_ss("B")]), {"DemandPlan": dp})["SupplyPlan"]
+    margin = run(make_inputs(items, [fixed_ss("A"), fixed_ss("B")], supply_objective="margin"),
+                 {"DemandPlan": dp})["SupplyPlan"]
+    assert cost["shortage"].sum() == pytest.approx(0, abs=1e-9)
+    by = margin.set_index("item")
+    np.testing.assert_allclose(by.loc["A", "supply"], 10, atol=1e-9)
+    np.testing.assert_allclose(by.loc["B", "supply"], 0, atol=1e-9)
+    np.testing.assert_allclose(by.loc["B", "shortage"], 10, atol=1e-9)
+    check_supply_plan(margin)
+
+
+def test_margin_objective_gives_the_line_to_the_best_margin_per_hour():
+    # 100 h in month 1. A: margin 10 - 6 = 4 per unit at 1 h (4/h), demand 60. C: 20 - 6 = 14 at 2 h (7/h),
+    # demand 30. Margin: C takes 60 h, A the other 40 (20 lost); one more hour makes one more A: worth 4.
+    bor = [dict(item=i, family=None, resource="Line", hours_per_unit=h) for i, h in (("A", 1.0), ("C", 2.0))]
+    inputs = make_inputs([item("A"), item("C", price=20.0)], [fixed_ss("A"), fixed_ss("C")],
+                         cap_rows("Line", [100.0] * 6), bor, supply_objective="margin")
+    out = run(inputs, {"DemandPlan": demand_plan({"A": [60, 0, 0, 0, 0, 0], "C": [30, 0, 0, 0, 0, 0]})})
+    plan = out["SupplyPlan"].set_index("item")
+    assert plan.loc["C", "supply"].iloc[0] == pytest.approx(30, abs=1e-6)
+    assert plan.loc["A", "supply"].iloc[0] == pytest.approx(40, abs=1e-6)
+    np.testing.assert_allclose(out["CapacityPlan"]["shadow_price"], [4, 0, 0, 0, 0, 0], atol=1e-4)
+
+
+def test_milp_gap_keeps_the_aggregate_plan_within_half_a_percent():
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        demand = np.round(rng.uniform(1000, 4000, 8))
+        kw = {**RED_TOMATO, "start_inventory": float(rng.uniform(0, 800))}
+        lp = aggregate_plan(demand, **kw).total_cost
+        exact = aggregate_plan(demand, integer=True, mip_gap=0.0, **kw).total_cost
+        fast = aggregate_plan(demand, integer=True, **kw)
+        check_plan(fast, demand, kw)
+        assert lp - 1e-6 <= exact <= fast.total_cost + 1e-6
+        assert fast.total_cost <= exact * 1.005 + 1e-6

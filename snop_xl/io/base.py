@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ EXCEL_ERRORS = {"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _TRUE = {"true", "yes", "y", "1", "x", "wahr", "oui"}
 _FALSE = {"false", "no", "n", "0", "", "falsch", "non"}
+#: how every "Published" page-header stamp begins: unstamp() clears only headers that are ours
+STAMP_PREFIX = "PUBLISHED "
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,29 @@ class BookIO(ABC):
     def draw_charts(self) -> None:
         """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing)."""
 
+    # ---- the "Published" stamp: one concern, two hooks per engine ------------------------------------------
+    def _stamp_sheet(self, sheet: str, text: str) -> None:
+        """Engine hook: protect `sheet` (no password) and put `text` in its page header (default: nothing)."""
+
+    def _unstamp_sheet(self, sheet: str) -> None:
+        """Engine hook: unprotect `sheet` and clear a header starting with STAMP_PREFIX (default: nothing)."""
+
+    def stamp(self, sheets: Iterable[str], text: str) -> None:
+        """Mark output sheets as the published plan: read-only, with `text` (starting STAMP_PREFIX) as header."""
+        done = self.__dict__.setdefault("_unstamped", set())
+        for sheet in sheets:
+            self._stamp_sheet(sheet, text)
+            done.discard(sheet)
+
+    def unstamp(self, sheets: Iterable[str]) -> None:
+        """Lift the stamp from `sheets` (once per sheet and session). `write_table` calls it before every write:
+        a rewritten sheet no longer holds the published plan, and Excel refuses writes to protected sheets."""
+        done = self.__dict__.setdefault("_unstamped", set())
+        for sheet in sheets:
+            if sheet not in done:
+                self._unstamp_sheet(sheet)
+                done.add(sheet)
+
     # ---- typed access, shared by every engine -------------------------------------------------------------
     def read_table(self, spec: C.Table | str) -> tuple[pd.DataFrame, list[Problem]]:
         """Typed frame of an input table (index = sheet row of each data row) and the problems found in its cells."""
@@ -95,7 +121,9 @@ class BookIO(ABC):
         spec = C.table(spec) if isinstance(spec, str) else spec
         if spec.role is not C.Role.OUTPUT:
             raise SnopError(f"refusing to write input table {spec.list_object} on sheet {spec.sheet}")
-        self.write_rows(spec, to_rows(spec, df))
+        rows = to_rows(spec, df)
+        self.unstamp([spec.sheet])
+        self.write_rows(spec, rows)
 
     def log(self, step: str, message: str, level: str = "INFO", location: str = "",
             when: dt.datetime | None = None) -> None:

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import contract as C
-from .base import BookIO, RawTable, is_blank
+from ..errors import SnopError
+from .base import STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
 
@@ -126,6 +127,31 @@ class XlwingsBook(BookIO):
         for j, fmt in enumerate(formats[:width]):
             if fmt and count > 0:
                 sheet.range((row, col + j), (row + count - 1, col + j)).number_format = fmt
+
+    # ---- the "Published" stamp (Excel's object model through ``sheet.api``; Windows COM names) ---------------
+    def _sheet_api(self, name: str) -> Any:
+        """The Excel Worksheet object of sheet `name` (None: no such sheet, or a stand-in without one)."""
+        sheet = next((s for s in self.book.sheets if s.name == name), None)
+        return getattr(sheet, "api", None)
+
+    def _stamp_sheet(self, sheet: str, text: str) -> None:
+        api = self._sheet_api(sheet)
+        if api is not None:
+            api.PageSetup.CenterHeader = text
+            api.Protect()  # no password: Review > Unprotect Sheet lifts it
+
+    def _unstamp_sheet(self, sheet: str) -> None:
+        api = self._sheet_api(sheet)
+        if api is None:
+            return
+        if api.ProtectContents:
+            try:
+                api.Unprotect()
+            except Exception as exc:  # a password someone set: Excel cannot write the sheet without it
+                raise SnopError(f"sheet {sheet!r} is protected with a password; unprotect it (Review > Unprotect "
+                                f"Sheet) so the plan can be written ({exc})") from None
+        if str(api.PageSetup.CenterHeader or "").startswith(STAMP_PREFIX):
+            api.PageSetup.CenterHeader = ""
 
     def __repr__(self) -> str:
         return f"XlwingsBook({self.path!r})"

@@ -1,15 +1,28 @@
-"""The item-level constrained supply plan: one LP (MILP with minimum lots) over every item, month, resource and
-supplier, on HiGHS.
+"""The item-level constrained supply plan: one LP (MILP with minimum lots or lot multiples) over every item, month,
+resource and supplier, on HiGHS.
 
 Per item i and month t: production x (loads resources through the bill of resources), receipts y from each supplier
-(what can be counted on: fill rate x committed quantity, none inside the supplier's lead time), closing stock I,
-shortage s (demand lost in its month, 0 <= s <= demand), safety-stock gap u (stock below the target), and per
-resource overtime hours o. Minimise
-    sum holding*I + shortage_cost*s + ss_gap_cost*u + overtime_cost*o
-subject to I[t] = I[t-1] + x[t] + sum y[t] - (demand[t] - s[t]),  I[t] + u[t] >= safety stock,
-sum_i hours[i,r] x[i,t] - o[r,t] <= regular hours[r,t],  o <= overtime limit, y <= supplier limit,
-and x (and y) either 0 or at least the item's minimum lot.
-The capacity rows' duals are the shadow prices: what one more regular hour of a resource in a month saves.
+(what can be counted on: fill rate x quantity ordered, none inside the supplier's lead time), closing stock split in
+a (the part up to the safety stock target, 0 <= a <= ss) and b (the part above it), shortage s (demand lost in its
+month, 0 <= s <= demand) and per resource overtime hours o. Minimise
+
+    sum supply_cost*(x + y) + holding*(a + b) - ss_gap_cost*a + shortage_cost*s + overtime_cost*o
+
+subject to a[t] + b[t] = a[t-1] + b[t-1] + x[t] + sum y[t] - (demand[t] - s[t]) and
+sum_i hours[i,r] x[i,t] - o[r,t] <= regular hours[r,t], o <= overtime limit, y <= supplier limit.
+Rewarding the stock below target (-ss_gap_cost*a) is the same LP as charging ss_gap_cost per unit below target
+(ss_gap_cost*(ss - a) differs by a constant) with half the rows: the old "I + u >= ss" rows cost HiGHS 60% more
+simplex iterations (7.3 s -> 4.9 s on the 5,000-item benchmark).
+
+"cost" objective: supply_cost = 0 and shortage_cost = the penalty of a lost sale (Settings backlog rate x price).
+"margin" objective: maximise revenue of demand met - variable costs, i.e. supply_cost = unit cost and
+shortage_cost = unit price (each unit short loses its price); demand whose price does not cover its cost is left
+unserved.
+
+Lots: x (and the quantity ordered, y / fill rate) is 0 or at least the item's minimum lot, and a whole multiple of
+its lot multiple when it has one (a MILP: semi-continuous or (semi-)integer variables). The MILP stops within MIP_GAP
+of the best possible cost; its lot decisions are then fixed and the LP re-solved for duals. The capacity rows' duals
+are the shadow prices: what one more regular hour of a resource in a month saves.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 _EPS = 1e-6  # cost per unit supplied: among equal plans, prefer the one that supplies less
-#: Stop the minimum-lot search within 0.5% of the best possible cost: closing the last tenths of a percent took the
+#: Stop the lot search within 0.5% of the best possible cost: closing the last tenths of a percent took the
 #: demo's 36 items from 2.7 s to 12 s, far below the noise of any demand forecast. A gap (not a time limit) keeps
 #: runs deterministic.
 MIP_GAP = 5e-3
@@ -45,7 +58,9 @@ class SupplyProblem:
     overtime_cost: np.ndarray  # R x T per hour
     pair_item: np.ndarray  # m: item index of each item-supplier pair
     pair_cap: np.ndarray  # m x T most receipts that can be counted on (0 inside the lead time)
-    pair_fill: np.ndarray  # m fill rate (minimum lot applies to the quantity ordered)
+    pair_fill: np.ndarray  # m fill rate (lots apply to the quantity ordered)
+    lot_multiple: np.ndarray | None = None  # n, 0 = none: supply is a whole multiple of it
+    supply_cost: np.ndarray | None = None  # n, per unit made or received ("margin" objective; None = 0)
 
 
 @dataclass(frozen=True)
@@ -59,87 +74,138 @@ class SupplySolution:
     used_milp: bool
 
 
-def solve(pb: SupplyProblem, time_limit: float = 60.0) -> SupplySolution:
-    """Solve the constrained plan; with minimum lots, fix the lot decisions of the MILP and re-solve the LP for duals."""
+@dataclass(frozen=True)
+class _Model:
+    c: np.ndarray
+    a_eq: sp.csr_matrix
+    b_eq: np.ndarray
+    a_ub: sp.csr_matrix  # capacity rows only (R x T, resource-major): their duals are the shadow prices
+    b_ub: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+
+
+def _build(pb: SupplyProblem) -> _Model:
+    """The LP's arrays, built vectorised (no Python loop over items)."""
     n, T = pb.demand.shape
     R, m = pb.regular.shape[0], len(pb.pair_item)
-    N = n * T
-    ox, oy, oi, os_, ou, oo = 0, N, N + m * T, 2 * N + m * T, 3 * N + m * T, 4 * N + m * T
+    N, M = n * T, m * T
+    ox, oy, oa, ob, os_, oo = 0, N, N + M, 2 * N + M, 3 * N + M, 4 * N + M
     nv = oo + R * T
-    item_t = np.arange(N)  # row index i*T+t
-    it_i, it_t = np.divmod(item_t, T)
+    k = np.arange(N)  # item-month index i*T+t
+    it_t = k % T
 
-    c = np.zeros(nv)
-    c[ox:ox + N] = _EPS
-    c[oy:oy + m * T] = _EPS
-    c[oi:oi + N] = np.repeat(pb.holding_cost, T)
+    supply_cost = np.zeros(n) if pb.supply_cost is None else np.asarray(pb.supply_cost, dtype=float)
+    hold = np.repeat(pb.holding_cost, T)
+    c = np.empty(nv)
+    c[ox:ox + N] = _EPS + np.repeat(supply_cost, T)
+    c[oy:oy + M] = _EPS + np.repeat(supply_cost[pb.pair_item], T)
+    c[oa:oa + N] = hold - np.repeat(pb.ss_gap_cost, T)
+    c[ob:ob + N] = hold
     c[os_:os_ + N] = np.repeat(pb.shortage_cost, T)
-    c[ou:ou + N] = np.repeat(pb.ss_gap_cost, T)
-    c[oo:oo + R * T] = pb.overtime_cost.ravel()
+    c[oo:] = pb.overtime_cost.ravel()
 
-    # balance: I[t] - I[t-1] - x[t] - sum y[t] - s[t] = -d[t] (+ opening at t=0)
-    later = it_t > 0
+    # balance: a[t] + b[t] - a[t-1] - b[t-1] - x[t] - sum y[t] - s[t] = -d[t] (+ opening at t=0)
+    prev = k[it_t > 0]
     pair_rows = (pb.pair_item[:, None] * T + np.arange(T)[None, :]).ravel()
-    rows = np.concatenate([item_t, item_t[later], item_t, pair_rows, item_t])
-    cols = np.concatenate([oi + item_t, oi + item_t[later] - 1, ox + item_t, oy + np.arange(m * T), os_ + item_t])
-    vals = np.concatenate([np.ones(N), -np.ones(later.sum()), -np.ones(N), -np.ones(m * T), -np.ones(N)])
+    rows = np.concatenate([k, k, prev, prev, k, pair_rows, k])
+    cols = np.concatenate([oa + k, ob + k, oa + prev - 1, ob + prev - 1, ox + k, oy + np.arange(M), os_ + k])
+    vals = np.concatenate([np.ones(2 * N), -np.ones(2 * len(prev)), -np.ones(2 * N + M)])
     a_eq = sp.csr_matrix((vals, (rows, cols)), shape=(N, nv))
     b_eq = -pb.demand.ravel().astype(float)
     b_eq[it_t == 0] += pb.opening
 
-    # safety stock: -I - u <= -ss ; capacity: sum_i h[i,r] x[i,t] - o[r,t] <= regular[r,t]
+    # capacity: sum_i h[i,r] x[i,t] - o[r,t] <= regular[r,t]
     hi, hr = np.nonzero(pb.hours)
     cap_rows = (hr[:, None] * T + np.arange(T)[None, :]).ravel()
     cap_cols = (hi[:, None] * T + np.arange(T)[None, :]).ravel()
-    cap_vals = np.repeat(pb.hours[hi, hr], T)
-    rows = np.concatenate([item_t, item_t, N + cap_rows, N + np.arange(R * T)])
-    cols = np.concatenate([oi + item_t, ou + item_t, ox + cap_cols, oo + np.arange(R * T)])
-    vals = np.concatenate([-np.ones(N), -np.ones(N), cap_vals, -np.ones(R * T)])
-    a_ub = sp.csr_matrix((vals, (rows, cols)), shape=(N + R * T, nv))
-    b_ub = np.concatenate([-pb.safety_stock.ravel(), pb.regular.ravel()])
+    rows = np.concatenate([cap_rows, np.arange(R * T)])
+    cols = np.concatenate([ox + cap_cols, oo + np.arange(R * T)])
+    vals = np.concatenate([np.repeat(pb.hours[hi, hr], T), -np.ones(R * T)])
+    a_ub = sp.csr_matrix((vals, (rows, cols)), shape=(R * T, nv))
 
     lb, ub = np.zeros(nv), np.full(nv, np.inf)
     ub[ox:ox + N] = np.where(np.repeat(pb.can_make, T), np.inf, 0.0)
-    ub[oy:oy + m * T] = pb.pair_cap.ravel()
+    ub[oy:oy + M] = pb.pair_cap.ravel()
+    ub[oa:oa + N] = np.maximum(pb.safety_stock.ravel(), 0.0)
     ub[os_:os_ + N] = pb.demand.ravel()
-    ub[oo:oo + R * T] = pb.overtime.ravel()
+    ub[oo:] = pb.overtime.ravel()
+    return _Model(c, a_eq, b_eq, a_ub, pb.regular.ravel().astype(float), lb, ub)
 
-    lots = np.repeat(pb.min_lot, T)
-    pair_lot = np.repeat(pb.min_lot[pb.pair_item] * pb.pair_fill, T) if m else np.zeros(0)
-    lot_vars = np.concatenate([np.flatnonzero((lots > 0) & (ub[ox:ox + N] > 0)) + ox,
-                               np.flatnonzero((pair_lot > 0) & (ub[oy:oy + m * T] > 0)) + oy])
-    used_milp = bool(len(lot_vars))
+
+def _lots(pb: SupplyProblem, model: _Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The supply variables that need a MILP and how: (index, unit, integrality, lower, upper) where the MILP's
+    variable is the quantity divided by `unit` (the lot multiple in receipts, else 1), integrality follows SciPy's
+    milp (1 integer, 2 semi-continuous, 3 semi-integer) and lower/upper are in that variable's units."""
+    n, T = pb.demand.shape
+    m, N = len(pb.pair_item), n * T
+    multiple = np.zeros(n) if pb.lot_multiple is None else np.nan_to_num(np.asarray(pb.lot_multiple, dtype=float))
+    fill = np.asarray(pb.pair_fill, dtype=float)
+    # per supply variable (x then y): lot and multiple in units counted in the balance (receipts for y)
+    lot = np.concatenate([np.repeat(pb.min_lot, T), np.repeat(pb.min_lot[pb.pair_item] * fill, T)])
+    mult = np.concatenate([np.repeat(multiple, T), np.repeat(multiple[pb.pair_item] * fill, T)])
+    # a finite cap (HiGHS needs one on semi-continuous variables): more than all demand + target + a lot is useless
+    need = pb.demand.sum(axis=1) + pb.safety_stock.max(axis=1, initial=0) + np.maximum(pb.min_lot, multiple)
+    cap = np.minimum(model.ub[:N + m * T], np.concatenate([np.repeat(need, T), np.repeat(need[pb.pair_item], T)]))
+    idx = np.flatnonzero(((lot > 0) | (mult > 0)) & (cap > 0))
+    lot, mult, cap = lot[idx], mult[idx], cap[idx]
+    whole = mult > 0
+    unit = np.where(whole, mult, 1.0)
+    lower = np.where(whole, np.ceil(lot / unit - 1e-9), lot)
+    upper = np.where(whole, np.floor(cap / unit + 1e-9), cap)
+    integrality = np.where(whole, np.where(lower > 0, 3, 1), 2)
+    unusable = upper < lower  # the cap is below one lot: the source cannot be used at all
+    lower[unusable] = upper[unusable] = 0.0
+    integrality[unusable] = 0
+    return idx, unit, integrality, lower, upper
+
+
+def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP) -> SupplySolution:
+    """Solve the constrained plan; with lots, fix the MILP's lot decisions and re-solve the LP for duals.
+
+    `time_limit` is only a safety net for the MILP: the relative gap `mip_gap` decides when it stops.
+    """
+    n, T = pb.demand.shape
+    R, m = pb.regular.shape[0], len(pb.pair_item)
+    N, M = n * T, m * T
+    oo = 4 * N + M
+    model = _build(pb)
+    lb, ub = model.lb.copy(), model.ub.copy()
+    idx, unit, integrality, lower, upper = _lots(pb, model)
+    used_milp = bool(len(idx))
     if used_milp:
-        # semi-continuous: 0 or [lot, cap]; HiGHS needs a finite cap, and more than all demand + target is useless
-        need = pb.demand.sum(axis=1) + pb.safety_stock.max(axis=1, initial=0) + pb.min_lot
-        cap = np.concatenate([np.repeat(need, T), np.repeat(need[pb.pair_item], T) if m else np.zeros(0)])
-        lot_lb = np.concatenate([lots, pair_lot])
-        rel = lot_vars - ox  # x and y are contiguous from ox
-        integrality = np.zeros(nv, dtype=int)
-        integrality[lot_vars] = 2
-        mlb, mub = lb.copy(), ub.copy()
-        mlb[lot_vars] = lot_lb[rel]
-        mub[lot_vars] = np.minimum(ub[lot_vars], cap[rel])
-        infeasible_lot = mub[lot_vars] < mlb[lot_vars]  # cap below the lot: the source cannot be used at all
-        mub[lot_vars[infeasible_lot]] = 0.0
-        mlb[lot_vars[infeasible_lot]] = 0.0
-        integrality[lot_vars[infeasible_lot]] = 0
-        res = milp(c, integrality=integrality, bounds=Bounds(mlb, mub),
-                   constraints=[LinearConstraint(a_eq, b_eq, b_eq), LinearConstraint(a_ub, -np.inf, b_ub)],
-                   options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP})
+        scale = np.ones(len(model.c))
+        scale[idx] = unit  # MILP variable = quantity / unit
+        dscale = sp.diags(scale)
+        mlb, mub = lb / scale, ub / scale
+        mlb[idx], mub[idx] = lower, upper
+        kinds = np.zeros(len(model.c), dtype=int)
+        kinds[idx] = integrality
+        res = milp(model.c * scale, integrality=kinds, bounds=Bounds(mlb, mub),
+                   constraints=[LinearConstraint(model.a_eq @ dscale, model.b_eq, model.b_eq),
+                                LinearConstraint(model.a_ub @ dscale, -np.inf, model.b_ub)],
+                   options={"time_limit": time_limit, "mip_rel_gap": mip_gap})
         if res.x is None:
             raise RuntimeError(f"supply plan MILP failed: {res.message}")
-        on = res.x[lot_vars] > 1e-7
-        lb[lot_vars[on]] = mlb[lot_vars[on]]
-        ub[lot_vars[~on]] = 0.0
-        ub[lot_vars[on]] = mub[lot_vars[on]]
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=np.column_stack([lb, ub]), method="highs")
+        qty = res.x[idx] * unit
+        on = res.x[idx] > 1e-7
+        whole = integrality >= 1
+        # semi-continuous: keep the on/off decision, the quantity stays free above the lot; whole multiples: fixed
+        lb[idx[on]] = np.where(whole[on], qty[on], lower[on])
+        ub[idx[on]] = np.where(whole[on], qty[on], upper[on])
+        lb[idx[~on]] = ub[idx[~on]] = 0.0
+    res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
+                  bounds=np.column_stack([lb, ub]), method="highs-ds")
     if res.status != 0:
         raise RuntimeError(f"supply plan LP failed: {res.message}")
     x = res.x
-    shadow = -res.ineqlin.marginals[N:].reshape(R, T) if R else np.zeros((0, T))
+    if used_milp:  # exact multiples in the output (the LP holds them to its tolerance)
+        fixed = idx[(integrality >= 1) & (x[idx] > 1e-7)]
+        per = unit[np.searchsorted(idx, fixed)]
+        x[fixed] = np.round(x[fixed] / per) * per
+    shadow = -res.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
     ot_shadow = -res.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
     clean = lambda a: np.where(np.abs(a) < 1e-7, 0.0, a)  # noqa: E731
-    return SupplySolution(clean(x[ox:ox + N].reshape(n, T)), clean(x[oy:oy + m * T].reshape(m, T)),
+    return SupplySolution(clean(x[:N].reshape(n, T)), clean(x[N:N + M].reshape(m, T)),
                           clean(x[oo:oo + R * T].reshape(R, T)), clean(shadow), clean(ot_shadow), res.message,
                           used_milp)

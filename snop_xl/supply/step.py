@@ -8,6 +8,13 @@ Conventions (exact, and relied on downstream):
   Demand met in a month is therefore demand - shortage.
 - Supply arrives in the month it is planned (monthly buckets); bought supply counts only after the supplier's lead
   time, at the supplier's fill rate, up to its monthly maximum.
+- Settings "supply_objective": cost (default) minimises holding + lost-sale penalty (backlog rate x price) +
+  overtime; margin maximises revenue of demand met - (unit cost of supply + holding + overtime), so demand whose
+  price does not cover its cost is not served. The safety stock shortfall penalty (half the lost-sale penalty per
+  unit-month) is the same under both: the policy weighs the same whatever the objective. Regular hours are paid
+  whether used or not, so they are not a variable cost.
+- Lots: supply is 0 or at least Items' min lot, and a whole multiple of its lot multiple (blank: none); for bought
+  items both apply to the quantity ordered (receipts = fill rate x ordered).
 - Safety stock (policy "service") = z(service level) * sigma * sqrt(lead time + 1), where sigma is the one-month-ahead
   forecast error of the demand plan's own model, read from its 80% interval in the first plan month:
   sigma = (hi_80 - lo_80) / (2 * 1.2816). Why: it is the error of the forecast the plan is built on (after model
@@ -168,12 +175,16 @@ def supply_plan(inputs: Inputs, demand_plan: pd.DataFrame | None) -> tuple[pd.Da
     bought[sup["pos"].to_numpy(dtype=int)] = True
     unit_cost, unit_price = _num(items["unit_cost"]), _num(items["unit_price"])
     holding = s.holding_rate / 12.0 * unit_cost
-    shortage_cost = np.maximum(s.backlog_rate * unit_price, 1e-3)
+    penalty = np.maximum(s.backlog_rate * unit_price, 1e-3)  # a lost sale's cost under "cost"
+    margin = str(s.supply_objective).lower() == "margin"
     problem = SupplyProblem(
-        demand=demand, opening=opening, safety_stock=ss, holding_cost=holding, shortage_cost=shortage_cost,
-        ss_gap_cost=0.5 * shortage_cost, can_make=made | ~bought, min_lot=_num(items["min_lot"]), hours=hours,
+        demand=demand, opening=opening, safety_stock=ss, holding_cost=holding,
+        shortage_cost=unit_price if margin else penalty, ss_gap_cost=0.5 * penalty, can_make=made | ~bought,
+        min_lot=_num(items["min_lot"]), hours=hours,
         regular=cap["available_hours"], overtime=cap["overtime_hours"], overtime_cost=cap["overtime_cost"],
-        pair_item=sup["pos"].to_numpy(dtype=int), pair_cap=pair_cap, pair_fill=_num(sup["fill_rate"]))
+        pair_item=sup["pos"].to_numpy(dtype=int), pair_cap=pair_cap, pair_fill=_num(sup["fill_rate"]),
+        lot_multiple=_num(items["lot_multiple"]) if "lot_multiple" in items else None,
+        supply_cost=unit_cost if margin else None)
     sol = solve(problem)
 
     purchases = np.zeros((n, T))

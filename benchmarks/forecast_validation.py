@@ -9,11 +9,10 @@ combination of 1-5 members of `core.MEMBERS` is scored on that group's items (sM
 
 The rule: per group, the combination with the lowest mean of its sMAPE and MASE relative to DOTM's (averaged over
 the set x origin cells holding >= MIN_CELL items of the group; within TIE of it, the one with the fewest members);
-the scheme of the per-group winners is kept if it
-beats DOTM on all four targets (sMAPE and MASE on both sets) and beats the previous single combination on the
-mean relative score. `core.AUTO_GROUPS` must be the printed winner. The per-length-bucket table shows where the
-scheme wins and loses: the validation series are h (+6) periods shorter than the test-time ones, so the overall
-figures over-weight short series; the buckets say what to expect at test-time lengths.
+the scheme of the per-group winners is kept if it beats DOTM on all four targets (sMAPE and MASE on both sets) and
+the previous single combination on the mean relative score; `core.AUTO_GROUPS` records the choice (and why it may
+differ). The per-length-bucket table shows where a scheme wins and loses: the validation series are h (+6)
+periods shorter than the test-time ones, so the overall figures over-weight short series.
 
     python benchmarks/forecast_validation.py            # full sets
     python benchmarks/forecast_validation.py --limit 200
@@ -218,7 +217,7 @@ def main() -> None:
                 print(f"{n:<9}{f'[{lo}, {hi})' if hi < 10 ** 6 else f'>= {lo}':<12}{v[0]:>6.0f}"
                       + "".join(f"{v[i]:>9.2f} /{v[i + 1]:>5.2f}" for i in (1, 3, 5)))
     print("\nchoice: " + ", ".join(f"{g} {lab}" for g, lab in winners.items())
-          + ("  (= core.AUTO_GROUPS)" if winners == current else "  (core.AUTO_GROUPS differs: update it)"))
+          + ("  (= core.AUTO_GROUPS)" if winners == current else "  (core.AUTO_GROUPS differs: see the note there)"))
 
 
 if __name__ == "__main__":

@@ -139,15 +139,18 @@ def _decode(data: bytes, path: Path) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    """The delimiter that splits most lines into the same number (> 1) of fields."""
+    """The delimiter that splits most lines into the same number (> 1) of fields; on a tie (a title line with
+    commas above a ';'-separated European paste), the one whose fields read as more numbers and months."""
     sample = [line for line in text.splitlines()[:200] if line.strip()]
-    best, best_score = ",", (-1, -1)
+    best, best_score = ",", (-1, -1, -1)
     for d in (",", ";", "\t", "|"):
-        counts = [len(r) for r in csv.reader(sample, delimiter=d)]
+        rows = list(csv.reader(sample, delimiter=d))
+        counts = [len(r) for r in rows]
         if not counts:
             continue
         mode = max(set(counts), key=counts.count)
-        score = (counts.count(mode) if mode > 1 else 0, mode)
+        typed = sum(_looks_numeric(v) or month_cell(v) is not None for r in rows for v in r)
+        score = (counts.count(mode) if mode > 1 else 0, typed, mode)
         if score > best_score:
             best, best_score = d, score
     return best
@@ -582,7 +585,8 @@ class _Reader:
                 self.rows_shape(r, min(months))
                 return self.out
             below = self.g.get(self._next_row(r), min(months))
-            if len(months) >= 2 or _looks_numeric(below):
+            # one month heading a column is a header when an amount sits below it ('-' is finance's zero)
+            if len(months) >= 2 or _looks_numeric(below) or (isinstance(below, str) and below.strip() in _DASHES):
                 self.out.shape = "months as columns"
                 self.wide(r, months)
                 return self.out

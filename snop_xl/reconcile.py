@@ -16,6 +16,7 @@ import pandas as pd
 from . import contract as C
 from . import finance, kpi
 from .inputs import Inputs
+from .supply import binding_resources
 
 THRESHOLDS: dict[str, float] = {
     "tracking_signal": 4.0,  # |kpi.tracking_signal| above this flags a biased forecast
@@ -228,8 +229,10 @@ def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, supply: pd.
                       "value": g["value"].sum(), "_pos": g["_pos"].first()}).reset_index()
     r["item"], r["family"] = r["resource"], None
     r["link"] = _links("CapacityPlan", "unconstrained_hours", r["_pos"])
+    worth = binding_resources(capacity_plan, currency).set_index("resource")["max_shadow_price"]
     msg = [f"{res}: overloaded in {m} month(s) from {p}, {u:,.0f} hours beyond regular + overtime "
            f"({_money(v, currency)} of demand cannot be made)"
+           + (f"; one more hour is worth up to {_money(worth[res], currency)}" if res in worth.index else "")
            for res, m, p, u, v in zip(r["resource"], r["months"], r["period"], r["units"], r["value"])]
     return _exc("Capacity overload", r, pd.Series(msg), uom="hours")
 

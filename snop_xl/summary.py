@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from .supply import capacity_lines
+
 
 def _total(frame: pd.DataFrame | None, column: str) -> float | None:
     if frame is None or column not in frame or not len(frame):
@@ -31,6 +33,7 @@ def summary_lines(results: Mapping[str, pd.DataFrame]) -> list[str]:
     if capacity is not None and len(capacity):
         over = capacity[capacity["overloaded"].fillna(False).astype(bool)]
         lines.append(f"capacity: {capacity['resource'].nunique()} resources, {len(over)} overloaded resource-months")
+        lines += [f"  {line}" for line in capacity_lines(capacity)]
     exceptions = results.get("Exceptions")
     if exceptions is not None and len(exceptions):
         top = exceptions.sort_values("rank").head(3)

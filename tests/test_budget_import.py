@@ -369,3 +369,13 @@ def test_generated_pastes_round_trip(master: Path, tmp_path_factory, b, as_xlsx:
     for f, p, u, r in zip(frame["family"], frame["period"], frame["units"], frame["revenue"]):
         assert u == pytest.approx(values[(f, "units", p)], abs=1e-9)
         assert r == pytest.approx(values[(f, "revenue", p)], abs=1e-9)
+
+
+def test_semicolon_paste_under_a_title_with_commas(tmp_path: Path, master: Path) -> None:
+    """A European export: a title line with commas above ';'-separated rows, one month, zero written '0,00'
+    (hypothesis found it: the comma won the delimiter vote and no month was found)."""
+    src = tmp_path / "eu.csv"
+    src.write_text("FY27 budget, v2 (confidential)\n\nLine;2027-01\nHand Tools units;0,00\n"
+                   "Hand Tools revenue;1.250,50\n", encoding="utf-8")
+    frame = read_budget(OpenpyxlBook(master), grid_from_csv(src)).frame
+    assert frame[["units", "revenue"]].values.tolist() == [[0.0, 1250.5]]

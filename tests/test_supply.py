@@ -438,10 +438,13 @@ def test_margin_objective_gives_the_line_to_the_best_margin_per_hour():
 
 
 def test_milp_gap_keeps_the_aggregate_plan_within_half_a_percent():
+    # large workforces (the rounded LP plan is proven within the gap) and small ones (a worker is ~15% of capacity:
+    # the whole-worker MILP decides the workforce)
     rng = np.random.default_rng(3)
-    for _ in range(3):
-        demand = np.round(rng.uniform(1000, 4000, 8))
-        kw = {**RED_TOMATO, "start_inventory": float(rng.uniform(0, 800))}
+    for scale, workers in ((1.0, 80), (1.0, 80), (0.07, 5), (0.07, 5)):
+        demand = np.round(rng.uniform(1000, 4000, 8) * scale)
+        kw = {**RED_TOMATO, "start_inventory": float(rng.uniform(0, 800) * scale),
+              "min_end_inventory": 500 * scale, "start_workforce": workers}
         lp = aggregate_plan(demand, **kw).total_cost
         exact = aggregate_plan(demand, integer=True, mip_gap=0.0, **kw).total_cost
         fast = aggregate_plan(demand, integer=True, **kw)

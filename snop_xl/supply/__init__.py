@@ -8,5 +8,5 @@ from .inventory import (balance, days_of_supply, forward_demand, periods_of_cove
 from .step import run, supply_plan
 
 __all__ = ["AggregatePlan", "AggregatePlanError", "aggregate_plan", "aggregate_plans", "balance", "binding_resources",
-           "capacity_lines", "days_of_supply",
-           "forward_demand", "periods_of_cover", "project_inventory", "safety_stock", "safety_stock_from_sigma", "run", "supply_plan"]
+           "capacity_lines", "days_of_supply", "forward_demand", "periods_of_cover", "project_inventory",
+           "safety_stock", "safety_stock_from_sigma", "run", "supply_plan"]

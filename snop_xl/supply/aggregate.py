@@ -35,6 +35,8 @@ _TOL = 1e-6
 #: proving the last fraction of a percent on whole workers took 20 s for 5 families and is far below the noise of
 #: the demand. A gap, not a time limit, decides, so the same inputs always give the same plan.
 MIP_GAP = 5e-3
+#: Families per HiGHS call when many are planned at once (see `_solve_blocks`).
+BLOCK = 50
 
 
 class AggregatePlanError(ValueError):
@@ -207,14 +209,16 @@ def _check(demand: Any, start_inventory: float, min_end_inventory: float, start_
     return d, p
 
 
-def _solve(model: _Model, time_limit: float | None = None, mip_gap: float = MIP_GAP) -> np.ndarray:
+def _solve(model: _Model, time_limit: float | None = None, mip_gap: float = MIP_GAP,
+           with_bound: bool = False) -> Any:
+    """The model's solution x (with_bound: (x, a lower bound on the best cost))."""
     if not model.integrality.any():  # HiGHS's LP path: far faster than its MIP path on a continuous model
         res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
                       bounds=np.column_stack([model.lb, model.ub]), method="highs",
                       options={"time_limit": time_limit} if time_limit else None)
         if res.status != 0:
             raise AggregatePlanError(f"no feasible aggregate plan: {res.message}")
-        return res.x
+        return (res.x, float(res.fun)) if with_bound else res.x
     constraints = [LinearConstraint(model.a_eq, model.b_eq, model.b_eq),
                    LinearConstraint(model.a_ub, -np.inf, model.b_ub)]
     options: dict[str, Any] = {"mip_rel_gap": float(mip_gap)}
@@ -224,7 +228,7 @@ def _solve(model: _Model, time_limit: float | None = None, mip_gap: float = MIP_
                options=options)
     if res.x is None:
         raise AggregatePlanError(f"no feasible aggregate plan: {res.message}")
-    return res.x
+    return (res.x, float(res.mip_dual_bound)) if with_bound else res.x
 
 
 def _result(x: np.ndarray, d: np.ndarray, p: dict[str, Any], strategy: str, integer: bool,
@@ -297,11 +301,23 @@ def _split(x: np.ndarray, models: Sequence[_Model]) -> list[np.ndarray]:
     return np.split(x, np.cumsum([len(m.c) for m in models])[:-1])
 
 
+def _solve_blocks(models: Sequence[_Model], time_limit: float | None = None,
+                  mip_gap: float = MIP_GAP) -> list[np.ndarray]:
+    """Solutions of independent models, BLOCK of them per HiGHS call: the simplex's cost per iteration grows with
+    the model, so 500 families as 10 LPs of 50 solve in 0.50 s against 0.85 s as one LP (and 2 s one by one)."""
+    out: list[np.ndarray] = []
+    for at in range(0, len(models), BLOCK):
+        group = models[at:at + BLOCK]
+        out += _split(_solve(_stack(group), time_limit, mip_gap), group)
+    return out
+
+
 def _rounded(x: np.ndarray, d: np.ndarray, p: dict[str, Any]) -> np.ndarray | None:
     """A whole-number "optimal" plan next to the LP plan x, or None where rounding cannot keep it feasible.
 
-    Workers round up (more capacity, never less: x's workforce is whole already in `_solve_many`); cumulative supply rounds up (stock and backlog never worse than
-    the LP's, so the end minimum and the no-end-backlog rule still hold); a month whose whole capacity is below its
+    Workers round up (more capacity, never less; `_solve_many` passes a whole workforce already); cumulative supply
+    rounds up (stock and backlog never worse than the LP's, so the end minimum and the no-end-backlog rule still
+    hold); a month whose whole capacity is below its
     rounded supply builds the excess a month earlier. Each month's supply then fills the cheapest lever first
     (regular time costs material only: workers are paid anyway; overtime adds its hourly cost; subcontracting
     costs its unit price).
@@ -351,7 +367,7 @@ def _fixed_workforce(m: _Model, x: np.ndarray, d: np.ndarray, p: dict[str, Any],
 def _solve_lps(models: Sequence[_Model], time_limit: float | None = None) -> list[np.ndarray | None]:
     """LP solutions of independent models, one block LP; where that fails, one by one (None: infeasible)."""
     try:
-        return _split(_solve(_stack(models), time_limit), models)
+        return _solve_blocks(models, time_limit)
     except AggregatePlanError:
         out: list[np.ndarray | None] = []
         for m in models:
@@ -376,7 +392,7 @@ def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], stra
     models = [m for *_, m in cases]
     if not (integer and strategy == "optimal" and mip_gap > 0) or any(abs(p["start_workforce"] - round(
             p["start_workforce"])) > 1e-9 for _, p, _ in cases):
-        return _split(_solve(_stack(models), time_limit, mip_gap), models)
+        return _solve_blocks(models, time_limit, mip_gap)
     relaxed = [_Model(m.c, m.a_eq, m.b_eq, m.a_ub, m.b_ub, m.lb, m.ub, np.zeros_like(m.integrality)) for m in models]
     xs = _solve_lps(relaxed, time_limit)
     best: list[np.ndarray | None] = [None] * len(cases)
@@ -390,20 +406,35 @@ def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], stra
             r = None if x2 is None else _rounded(x2, d, p)
             if r is not None and (best[k] is None or m.c @ r < m.c @ best[k]):
                 best[k] = r
+    def within(c: np.ndarray, r: np.ndarray | None, bound: float) -> bool:
+        return r is not None and float(c @ r) - bound <= mip_gap * abs(float(c @ r)) + 1e-9
+
     out = []
     for (d, p, m), x, r in zip(cases, xs, best):
-        if x is not None and r is not None and float(m.c @ r - m.c @ x) <= mip_gap * abs(float(m.c @ r)) + 1e-9:
+        if x is not None and within(m.c, r, float(m.c @ x)):
             out.append(r)
-        else:
-            out.append(_solve(m, time_limit, mip_gap))
+            continue
+        # small workforces: a worker is a large share, so the LP bound is too weak. Whole workers only (units
+        # continuous) is a quick MILP whose bound also bounds the whole-number plan; round its units.
+        integrality = np.zeros_like(m.integrality)
+        integrality[:3 * len(d)] = 1
+        try:
+            x1, bound = _solve(_Model(m.c, m.a_eq, m.b_eq, m.a_ub, m.b_ub, m.lb, m.ub, integrality), time_limit,
+                               mip_gap / 2, with_bound=True)
+            r1 = _rounded(_solve(_fixed_workforce(m, x1, d, p, np.round), time_limit), d, p)
+        except AggregatePlanError:
+            r1, bound = None, -np.inf
+        if r is None or (r1 is not None and m.c @ r1 < m.c @ r):
+            r = r1
+        out.append(r if within(m.c, r, bound) else _solve(m, time_limit, mip_gap))
     return out
 
 
 def aggregate_plans(cases: Sequence[Mapping[str, Any]], strategy: str = "optimal",
                     integer: bool = False, mip_gap: float = MIP_GAP) -> list[AggregatePlan]:
-    """Many families at once: one block-diagonal LP on HiGHS instead of one solve per family (far faster).
-
-    Each case holds aggregate_plan's keyword arguments plus `demand`. The result is the same as solving one by one.
+    """Many families at once: block-diagonal LPs of BLOCK families on HiGHS instead of one solve per family (far
+    faster). Each case holds aggregate_plan's keyword arguments plus `demand`. The result is the same as solving one
+    by one (with integer=True, strategy level or chase, the gap applies to each block's total cost).
     """
     if not cases:
         return []

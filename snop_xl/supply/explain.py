@@ -42,8 +42,8 @@ def binding_resources(capacity_plan: pd.DataFrame | None, currency: str = "") ->
     out = out.sort_values(["max_shadow_price", "resource"], ascending=[False, True], kind="stable")
     unit = f" {currency}" if currency else ""
     out["message"] = [
-        f"{r.resource} binds in {r.months} month{'s' if r.months > 1 else ''} from {r.first_period}; one more hour is worth up to "
-        f"{r.max_shadow_price:,.2f}{unit} (in {r.peak_period})"
+        f"{r.resource} binds in {r.months} month{'s' if r.months > 1 else ''} from {r.first_period}; one more hour "
+        f"is worth up to {r.max_shadow_price:,.2f}{unit} (in {r.peak_period})"
         + (f"; {r.hours_short:,.0f} hours of demand beyond regular + overtime" if r.hours_short > 0.5 else "")
         for r in out.itertuples(index=False)]
     return out[list(BINDING_COLUMNS)].reset_index(drop=True)

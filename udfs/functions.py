@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 import xlwings as xw
 
-from snop_xl.contract import FORECAST_METHODS
+from snop_xl.contract import BOOL, FORECAST_METHODS
+from snop_xl.io.base import CellError, coerce
 
 from .cells import CellProblem, choice, guarded, is_row, pairs, same_length, scalar, shaped, table, vector
 
@@ -150,7 +151,10 @@ def SNOP_AGGPLAN(demand, parameters, strategy="optimal"):
         elif key in AGGPLAN_NUMBERS:
             kwargs[key] = scalar(value, f"parameters {key}", low=0)
         elif key in AGGPLAN_FLAGS:
-            kwargs[key] = str(value).strip().lower() in ("true", "1", "yes", "y", "x")
+            try:  # TRUE/FALSE as every sheet of the workbook reads them
+                kwargs[key] = coerce(value, BOOL)
+            except CellError as exc:
+                raise CellProblem(f"parameters {key}: expected {exc}, found {value!r}") from None
         else:
             raise CellProblem(f"parameters: unknown name {key!r}; expected one of "
                               + ", ".join(AGGPLAN_NUMBERS + AGGPLAN_FLAGS + tuple(f"cost_{c}" for c in AGGPLAN_COSTS)))
@@ -159,8 +163,7 @@ def SNOP_AGGPLAN(demand, parameters, strategy="optimal"):
         raise CellProblem("parameters: missing " + ", ".join(missing))
     how = choice(strategy, "strategy", AGGPLAN_STRATEGIES, "optimal")
     plan = _engine("supply", "aggregate_plan")(d, costs=costs, strategy=how, **kwargs)
-    frame = plan.plan if hasattr(plan, "plan") else plan.periods
-    rows = table(frame.reset_index(drop=frame.index.name is None))
+    rows = table(plan.plan.reset_index(drop=plan.plan.index.name is None))
     rows.append(["total_cost", float(plan.total_cost)] + [None] * (len(rows[0]) - 2))
     return rows
 

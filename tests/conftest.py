@@ -21,6 +21,14 @@ from snop_xl.io import OpenpyxlBook
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+BUDGET_SAMPLES = SHARED / "data" / "budgets"
+
+
+def require_budget_samples() -> Path:
+    """The shared messy budget pastes (beside the checkout, as on CI); skip the caller's tests where absent."""
+    if not (BUDGET_SAMPLES / "expected.json").exists():
+        pytest.skip(f"the shared sample budgets are not at {BUDGET_SAMPLES}", allow_module_level=True)
+    return BUDGET_SAMPLES
 
 
 def make_book(path: Path, frames: dict[str, pd.DataFrame], settings: dict | None = None) -> Path:

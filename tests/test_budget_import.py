@@ -20,7 +20,9 @@ from snop_xl.demo import write_inputs
 from snop_xl.errors import SnopError, ValidationError
 from snop_xl.io import OpenpyxlBook
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "budgets"
+from .conftest import require_budget_samples
+
+SAMPLES = require_budget_samples()
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
 VALUES = json.loads((SAMPLES / "expected_values.json").read_text())
 FAMILIES = ["Hand Tools", "Power Tools", "Garden"]

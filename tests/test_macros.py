@@ -372,9 +372,9 @@ def test_import_budget_button_shows_what_it_understood_and_asks(tmp_path: Path) 
 
     from snop_xl.newbook import new_book
 
-    from .conftest import SHARED
+    from .conftest import require_budget_samples
 
-    samples = SHARED / "data" / "budgets"
+    samples = require_budget_samples()
     path = new_book(tmp_path / "cycle.xlsx", samples / "items.csv", cycle_month="2027-01", horizon=12)
     book = OpenpyxlBook(path)
     with open(samples / "01_clean_wide.csv", newline="") as fh:

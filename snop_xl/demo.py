@@ -83,8 +83,8 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
     for resource in RESOURCES:
         load = sum(hist_month[f] * RESOURCES[resource] * weight[f] for f in FAMILIES)
         for p in plan_periods:
-            capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 0.95, -1)),
-                             "overtime_hours": float(round(load * 0.15, -1)), "regular_cost": 38.0,
+            capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 0.9, -1)),
+                             "overtime_hours": float(round(load * 0.08, -1)), "regular_cost": 38.0,
                              "overtime_cost": 57.0})
 
     suppliers = pd.DataFrame([

@@ -230,8 +230,8 @@ def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, supply: pd.
     r["item"], r["family"] = r["resource"], None
     r["link"] = _links("CapacityPlan", "unconstrained_hours", r["_pos"])
     worth = binding_resources(capacity_plan, currency).set_index("resource")["max_shadow_price"]
-    msg = [f"{res}: overloaded in {m} month(s) from {p}, {u:,.0f} hours beyond regular + overtime "
-           f"({_money(v, currency)} of demand cannot be made)"
+    msg = [f"{res}: the demand of {m} month(s) from {p} needs {u:,.0f} hours beyond regular + overtime "
+           f"({_money(v, currency)} of demand at stake: built ahead at a holding cost, or short)"
            + (f"; one more hour is worth up to {_money(worth[res], currency)}" if res in worth.index else "")
            for res, m, p, u, v in zip(r["resource"], r["months"], r["period"], r["units"], r["value"])]
     return _exc("Capacity overload", r, pd.Series(msg), uom="hours")

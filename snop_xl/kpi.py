@@ -119,21 +119,15 @@ def plan_adherence(actual: Any, plan: Any) -> float:
 
 
 def days_of_supply(inventory: float, future_demand: Any, days_per_period: float = 30.0) -> float:
-    """Days the inventory lasts against the coming months' demand, month by month (partial last month pro rata).
+    """Days the inventory lasts against the coming months' demand, month by month (the last pro rata); past the
+    months given, demand continues at their average, as in the SupplyPlan (`supply.inventory.cover`). NaN when no
+    demand is given at all."""
+    from .supply.inventory import cover
 
-    Infinite when the demand listed is smaller than the stock (it lasts beyond the horizon given).
-    """
     demand = _arr(future_demand)
     demand = demand[~np.isnan(demand)]
-    left, days = float(inventory), 0.0
-    if left <= 0:
-        return 0.0
-    for d in demand:
-        if d >= left:
-            return days + days_per_period * left / d
-        left -= d
-        days += days_per_period
-    return float("inf")
+    rate = demand.mean() if demand.size else 0.0
+    return float(cover(np.array([float(inventory)]), demand[None, :], np.array([rate]))[0] * days_per_period)
 
 
 def accuracy(actual: Any, forecast: Any, metric: str = "ACCURACY", insample: Any = None,

@@ -62,7 +62,9 @@ def test_hand_values():
     assert kpi.fill_rate([10, 20, 0], [10, 15, 5]) == pytest.approx(25 / 30)  # delivering more than asked counts 0
     assert kpi.plan_adherence([90, 110], [100, 100]) == pytest.approx(0.9)
     assert kpi.days_of_supply(150, [100, 100, 100], 30) == pytest.approx(45)
-    assert kpi.days_of_supply(0, [100]) == 0 and math.isinf(kpi.days_of_supply(500, [100, 100]))
+    # past the months given, demand goes on at their average: 500 = 100 + 100 + 3 more months of 100
+    assert kpi.days_of_supply(0, [100]) == 0 and kpi.days_of_supply(500, [100, 100], 30) == pytest.approx(150)
+    assert math.isnan(kpi.days_of_supply(50, [0, 0]))
 
 
 def test_missing_pairs_are_skipped_and_undefined_is_nan():

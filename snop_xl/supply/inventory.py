@@ -99,6 +99,30 @@ def _extended(demand: np.ndarray, extra: int) -> np.ndarray:
     return np.concatenate([demand, np.repeat(mean, extra, axis=1)], axis=1)
 
 
+def cover(stock: np.ndarray, following: np.ndarray, rate_after: np.ndarray) -> np.ndarray:
+    """Periods of the `following` demand (n x k, in order) that `stock` (n) lasts, the last period pro rata; past
+    them demand continues at `rate_after` (n). 0 for no stock; NaN where the stock outlasts the listed demand and
+    no demand follows (`rate_after` 0: cover is unbounded). The one definition of cover: SupplyPlan's days of
+    supply and the KPIs' both use it."""
+    stock = np.maximum(np.asarray(stock, dtype=float), 0.0)
+    following = np.atleast_2d(np.asarray(following, dtype=float))
+    n, k = len(stock), following.shape[1]
+    cum = np.cumsum(following, axis=1)
+    total = cum[:, -1] if k else np.zeros(n)
+    out = np.zeros(n)
+    if k:
+        # first j with cum[j] >= stock; cover = j + (stock - cum[j-1]) / following[j]
+        j = np.minimum((cum < stock[:, None]).sum(axis=1), k - 1)
+        before = np.where(j > 0, np.take_along_axis(cum, np.maximum(j - 1, 0)[:, None], 1)[:, 0], 0.0)
+        step = np.take_along_axis(following, j[:, None], 1)[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(step > 0, j + (stock - before) / step, j)
+    rate = np.asarray(rate_after, dtype=float)
+    beyond = k + np.divide(stock - total, rate, out=np.full(n, np.nan), where=rate > 0)
+    out = np.where(stock <= total, out, beyond)
+    return np.where(stock <= 0, 0.0, out)
+
+
 def periods_of_cover(inventory: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """Periods of the following demand that stock at the end of each period covers (items x periods arrays).
 
@@ -109,27 +133,7 @@ def periods_of_cover(inventory: np.ndarray, demand: np.ndarray) -> np.ndarray:
     dem = np.atleast_2d(np.asarray(demand, dtype=float))
     n, T = dem.shape
     avg = dem.mean(axis=1) if T else np.zeros(n)
-    out = np.full((n, T), np.nan)
-    for t in range(T):
-        stock = np.maximum(inv[:, t], 0.0)
-        future = dem[:, t + 1:]
-        cum = np.cumsum(future, axis=1)
-        total = cum[:, -1] if future.shape[1] else np.zeros(n)
-        cover = np.zeros(n)
-        within = stock <= total
-        if future.shape[1]:
-            # first k with cum[k] >= stock; cover = k + (stock - cum[k-1]) / future[k]
-            k = (cum < stock[:, None]).sum(axis=1)
-            k = np.minimum(k, future.shape[1] - 1)
-            before = np.where(k > 0, np.take_along_axis(cum, np.maximum(k - 1, 0)[:, None], 1)[:, 0], 0.0)
-            step = np.take_along_axis(future, k[:, None], 1)[:, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cover = np.where(step > 0, k + (stock - before) / step, k)
-        beyond = future.shape[1] + np.divide(stock - total, avg, out=np.full(n, np.nan), where=avg > 0)
-        cover = np.where(within, cover, beyond)
-        cover = np.where(stock <= 0, 0.0, cover)
-        out[:, t] = cover
-    return out
+    return np.stack([cover(inv[:, t], dem[:, t + 1:], avg) for t in range(T)], axis=1) if T else np.zeros((n, 0))
 
 
 def days_of_supply(inventory: Any, demand: Any, days_per_period: float = 30) -> np.ndarray:

@@ -13,6 +13,7 @@ from snop_xl.inputs import Inputs, Settings
 from snop_xl.io.base import empty_frame
 from snop_xl.supply import (aggregate_plan, aggregate_plans, balance, binding_resources, capacity_lines,
                             days_of_supply, project_inventory, run, safety_stock)
+from snop_xl.supply.constrained import MIP_GAP, SupplyProblem, solve
 from snop_xl.supply.inventory import Z80
 
 P0 = pd.Period("2027-01", "M")
@@ -451,3 +452,30 @@ def test_milp_gap_keeps_the_aggregate_plan_within_half_a_percent():
         check_plan(fast, demand, kw)
         assert lp - 1e-6 <= exact <= fast.total_cost + 1e-6
         assert fast.total_cost <= exact * 1.005 + 1e-6
+
+
+def test_lot_multiples_on_200_items_are_exact_capacity_held_and_the_gap_proven():
+    # 200 items on 4 lines, demand in whole cases of each item's multiple, half with a min lot of 2 cases and room
+    # on every line: the LP plan chases demand, the rounded plan equals it, so the gap is proven without the MILP.
+    rng = np.random.default_rng(5)
+    n, T, R = 200, 12, 4
+    mult = rng.integers(1, 5, n) * 10.0
+    demand = rng.integers(2, 8, (n, T)) * mult[:, None]
+    hours = np.zeros((n, R))
+    hours[np.arange(n), rng.integers(0, R, n)] = rng.uniform(0.1, 0.5, n)
+    regular = (hours.T @ demand) * 1.2
+    pb = SupplyProblem(demand=demand, opening=np.zeros(n), safety_stock=np.zeros((n, T)),
+                       holding_cost=np.full(n, 0.1), shortage_cost=np.full(n, 5.0), ss_gap_cost=np.zeros(n),
+                       can_make=np.ones(n, dtype=bool), min_lot=np.where(np.arange(n) % 2 == 0, 2 * mult, 0.0),
+                       hours=hours, regular=regular, overtime=np.zeros((R, T)), overtime_cost=np.zeros((R, T)),
+                       pair_item=np.zeros(0, dtype=int), pair_cap=np.zeros((0, T)), pair_fill=np.zeros(0),
+                       lot_multiple=mult)
+    sol = solve(pb)
+    x = sol.production
+    cases = x / mult[:, None]
+    np.testing.assert_array_equal(cases, np.round(cases))  # exact whole multiples
+    assert ((x == 0) | (x >= pb.min_lot[:, None])).all()
+    assert (hours.T @ x <= regular + 1e-6).all()
+    assert not sol.used_milp and sol.gap <= MIP_GAP and f"proven within {sol.gap:.2%}" in sol.status
+    # every unit of demand is met (shortage 5 per unit >> holding), so the plan is the demand itself
+    np.testing.assert_allclose(x.sum(), demand.sum())

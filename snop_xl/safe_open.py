@@ -59,17 +59,23 @@ def refuse(path: Path, reason: str) -> UnsafeFileError:
     return UnsafeFileError(f"{path.name}: {reason}; the file was not opened")
 
 
-def check_workbook_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Raise UnsafeFileError unless `path` looks like a safe .xlsx/.xlsm package. Reads only the zip directory
-    and the first bytes of each XML part."""
+def _sized_file(path: str | os.PathLike, what: str, cap: int) -> Path:
+    """`path` as a Path if it is a non-empty file within `cap` bytes; else the error that says which it is not."""
     path = Path(path)
     if not path.is_file():
-        raise SnopError(f"{path}: no such workbook")
+        raise SnopError(f"{path}: no such {what}")
     size = path.stat().st_size
     if size == 0:
         raise refuse(path, "the file is empty")
-    if size > limits.max_file_bytes:
-        raise refuse(path, f"the file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB cap")
+    if size > cap:
+        raise refuse(path, f"the file is {size / 2**20:.0f} MB, over the {cap / 2**20:.0f} MB cap")
+    return path
+
+
+def check_workbook_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise UnsafeFileError unless `path` looks like a safe .xlsx/.xlsm package. Reads only the zip directory
+    and the first bytes of each XML part."""
+    path = _sized_file(path, "workbook", limits.max_file_bytes)
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head == OLE_MAGIC:
@@ -155,14 +161,7 @@ def _is_encrypted_ole(path: Path) -> bool:
 
 def check_csv_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
     """Raise UnsafeFileError unless `path` is a plain text file of a reasonable size."""
-    path = Path(path)
-    if not path.is_file():
-        raise SnopError(f"{path}: no such file")
-    size = path.stat().st_size
-    if size == 0:
-        raise refuse(path, "the file is empty")
-    if size > limits.max_csv_bytes:
-        raise refuse(path, f"the file is {size / 2**20:.0f} MB, over the {limits.max_csv_bytes / 2**20:.0f} MB cap")
+    path = _sized_file(path, "file", limits.max_csv_bytes)
     with open(path, "rb") as fh:
         head = fh.read(8192)
     if head.startswith((ZIP_MAGIC, OLE_MAGIC)):

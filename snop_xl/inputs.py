@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -79,6 +80,12 @@ class Inputs:
 
     def content_hash(self) -> str:
         """SHA-256 of every input value: two books with the same inputs get the same hash."""
+        return self._content_hash
+
+    @cached_property
+    def _content_hash(self) -> str:
+        # computed once per Inputs (a run asks for it on every Log row and in step 5; it serialises every table);
+        # Inputs are never changed in place (scenarios build new ones with replace()), so it cannot go stale
         h = hashlib.sha256(repr(dataclasses.astuple(self.settings)).encode())
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

@@ -23,6 +23,7 @@ Conventions (ETS error-correction form, as in Hyndman et al. and statsmodels):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -390,11 +391,15 @@ def hw_filter(x: np.ndarray, alpha, beta, gamma, phi, l0, b0, s0: np.ndarray, m:
     return err, level, trend, seas
 
 
+@functools.lru_cache(maxsize=None)
 def _hw_grid(trend: bool, seasonal: bool) -> tuple[np.ndarray, ...]:
+    """The (alpha, beta, gamma, phi) grid of a model, built once per model (read-only arrays)."""
     a, b, g, p = np.meshgrid(HW_ALPHAS, HW_BETAS if trend else [0.0], HW_GAMMAS if seasonal else [0.0],
                              HW_PHIS if trend else [0.0], indexing="ij")
     a, b, g, p = (v.ravel() for v in (a, b, g, p))
     g = np.minimum(g, 1 - a)
+    for v in (a, b, g, p):
+        v.flags.writeable = False
     return a, b, g, p
 
 
@@ -429,19 +434,34 @@ def _hw_basis(T: int, m: int, alpha, beta, gamma, phi, trend: bool, seasonal: bo
     return U
 
 
-def _hw_profile(x: np.ndarray, m: int, alpha, beta, gamma, phi, trend: bool, seasonal: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=32)
+def _hw_design(T: int, m: int, trend: bool, seasonal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The design matrices U (G, T, K) of the model's grid and the inverses of U'U (G, K, K) (ridge 1e-8 of the
+    mean diagonal, for grid points where the states are barely identified).
+
+    Cached (read-only arrays): they depend on the length, m and the model only, not on the data, so the matrices
+    of one length share them (log and additive fits, calibration refits of other lengths).
+    """
+    U = _hw_basis(T, m, *_hw_grid(trend, seasonal), trend, seasonal)
+    S = np.einsum("gtk,gtl->gkl", U, U)
+    K = S.shape[1]
+    S = S + 1e-8 * np.trace(S, axis1=1, axis2=2)[:, None, None] / K * np.eye(K)
+    Sinv = np.linalg.inv(S)
+    U.flags.writeable = False
+    Sinv.flags.writeable = False
+    return U, Sinv
+
+
+def _hw_profile(x: np.ndarray, m: int, trend: bool, seasonal: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best grid point per series (n,), its SSE (n,) and SSE-optimal initial states (n, K).
 
     Every grid point is profiled exactly; rows are processed in chunks so memory stays bounded for 10^5 series.
     """
     n, T = x.shape
+    alpha, beta, gamma, phi = _hw_grid(trend, seasonal)
     G = alpha.shape[0]
-    U = _hw_basis(T, m, alpha, beta, gamma, phi, trend, seasonal)
-    S = np.einsum("gtk,gtl->gkl", U, U)
-    K = S.shape[1]
-    S = S + 1e-8 * np.trace(S, axis1=1, axis2=2)[:, None, None] / K * np.eye(K)
-    Sinv = np.linalg.inv(S)
+    U, Sinv = _hw_design(T, m, trend, seasonal)
+    K = U.shape[2]
     mm = m if seasonal else 1
     ab = alpha * beta
     best = np.empty(n, dtype=np.int64)
@@ -484,7 +504,7 @@ def fit_hw(x: np.ndarray, h: int, m: int, trend: bool = True, seasonal: bool = T
     n, T = x.shape
     seasonal = seasonal and m > 1
     a, b, g, p = _hw_grid(trend, seasonal)
-    k, sse_k, c = _hw_profile(x, m, a, b, g, p, trend, seasonal)
+    k, sse_k, c = _hw_profile(x, m, trend, seasonal)
     alpha, beta, gamma, phi = a[k], b[k], g[k], p[k]
     l0 = c[:, 0]
     b0 = c[:, 1] if trend else np.zeros(n)

@@ -255,10 +255,45 @@ def test_auto_groups_items_by_length_and_seasonality():
     assert labels["young"] == core.AUTO_GROUPS["short"][2]
     assert labels["seasonal"] == core.AUTO_GROUPS["seasonal"][2]
     assert labels["trend"] == core.AUTO_GROUPS["nonseasonal"][2]
-    # each item's forecast is the plain mean of its group's members fitted alone
+    # each item's forecast is its group's rule (mean or median) over its members fitted alone, clipped at zero
     for item, y, group in (("seasonal", seasonal, "seasonal"), ("trend", trend, "nonseasonal")):
-        members = [core.MEMBERS[k](y[None, :], 6, 12, {})[0][0] for k in core.AUTO_GROUPS[group][0]]
-        np.testing.assert_allclose(fc.loc[fc["item"] == item, "forecast"], np.mean(members, axis=0), rtol=1e-9)
+        names, rule, _ = core.AUTO_GROUPS[group]
+        members = np.maximum([core.MEMBERS[k](y[None, :], 6, 12, {})[0][0] for k in names], 0)
+        expect = {"mean": np.mean, "median": np.median}[rule](members, axis=0)
+        np.testing.assert_allclose(fc.loc[fc["item"] == item, "forecast"], expect, rtol=1e-9)
+
+
+def test_additive_damped_member_matches_statsmodels_for_its_parameters():
+    # hw_add_damped is ETS(A,Ad,A) on the original scale: its forecast equals statsmodels' ExponentialSmoothing run
+    # with the parameters and initial states the grid search chose
+    y = _seasonal_series(np.random.default_rng(31), 48)
+    mean, sd = core.MEMBERS["hw_add_damped"](y[None, :], 11, 12, {})
+    fit, _ = K.fit_hw(y[None, :], 11, 12, trend=True, seasonal=True)
+    p = {k: v[0] for k, v in fit.params.items()}
+    sm = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12,
+                              initialization_method="known", initial_level=p["l0"], initial_trend=p["b0"],
+                              initial_seasonal=p["s0"]).fit(
+        smoothing_level=p["alpha"], smoothing_trend=p["beta"], smoothing_seasonal=p["gamma"], damping_trend=p["phi"],
+        optimized=False)
+    np.testing.assert_allclose(mean[0], sm.forecast(11), rtol=1e-9)
+    assert (sd > 0).all() and (np.diff(sd[0]) >= -1e-12).all()
+
+
+def test_log_holt_winters_mean_member_is_the_lognormal_mean():
+    # hw_mean = hw (the back-transformed median exp(mu)) times exp(s^2 / 2), s the log-scale sd = sd / median
+    rng = np.random.default_rng(32)
+    y = np.exp(np.log(_seasonal_series(rng, 48)) + rng.normal(0, 0.05, 48))
+    cache = {}
+    median, sd = core.MEMBERS["hw"](y[None, :], 6, 12, cache)
+    mean, sd_mean = core.MEMBERS["hw_mean"](y[None, :], 6, 12, cache)
+    np.testing.assert_allclose(mean, median * np.exp(0.5 * (sd / median) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(sd_mean, sd)
+    assert (mean > median).all()
+    # a series with a zero is fitted on the original scale: no back-transform, mean = the additive forecast
+    z = y.copy()
+    z[5] = 0.0
+    np.testing.assert_allclose(core.MEMBERS["hw_mean"](z[None, :], 6, 12, {})[0],
+                               core.MEMBERS["hw"](z[None, :], 6, 12, {})[0])
 
 
 def test_fit_members_rules():

@@ -479,3 +479,18 @@ def test_lot_multiples_on_200_items_are_exact_capacity_held_and_the_gap_proven()
     assert not sol.used_milp and sol.gap <= MIP_GAP and f"proven within {sol.gap:.2%}" in sol.status
     # every unit of demand is met (shortage 5 per unit >> holding), so the plan is the demand itself
     np.testing.assert_allclose(x.sum(), demand.sum())
+
+
+def test_shadow_prices_still_explain_a_plan_with_lot_multiples():
+    # 100 h a month at 1 h/unit, demand 150 in months 1-2, lots of 25: 4 lots a month fill the line, 50 lost.
+    # One more hour would let the plan make (and sell) one more unit, worth the lost-sale penalty 10% x price 10
+    # = 1 per hour: the LP dual with the lots that run kept on but their quantities free (with every multiple
+    # fixed at its quantity nothing could move and every shadow price would read 0).
+    inputs = make_inputs([item("A", lot_multiple=25.0)], [fixed_ss("A")], cap_rows("Line", [100.0] * 6),
+                         [dict(item="A", family=None, resource="Line", hours_per_unit=1.0)])
+    out = run(inputs, {"DemandPlan": demand_plan({"A": [150, 150, 0, 0, 0, 0]})})
+    plan, cap = out["SupplyPlan"], out["CapacityPlan"]
+    check_supply_plan(plan)
+    np.testing.assert_allclose(plan["supply"], [100, 100, 0, 0, 0, 0], atol=1e-9)  # 4 lots of 25
+    np.testing.assert_allclose(cap["shadow_price"], [1, 1, 0, 0, 0, 0], atol=1e-4)
+    assert binding_resources(cap)["months"].tolist() == [2]

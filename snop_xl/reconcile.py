@@ -103,6 +103,11 @@ def _money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
+def _signed(value: float) -> str:
+    """A whole number with its sign; what rounds to 0 reads +0 (never -0)."""
+    return f"{int(round(float(value))):+,}"
+
+
 def shortage_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame:
     """Items with demand not met: units short over the horizon at unit price (revenue at risk)."""
     s = supply[supply["shortage"] >= THRESHOLDS["min_units"]].assign(
@@ -299,7 +304,7 @@ def consensus_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, curren
     r["value"] = r["units"].abs() * r["item"].map(items.set_index("item")["unit_price"]).astype(float).fillna(0)
     r["months"] = None
     r["link"] = _links("DemandPlan", "consensus", r["pos"])
-    msg = [f"{i} ({f}): consensus {c:,.0f} vs statistical {s:,.0f} units over the horizon ({u:+,.0f}, "
+    msg = [f"{i} ({f}): consensus {c:,.0f} vs statistical {s:,.0f} units over the horizon ({_signed(u)}, "
            f"{u / s:+.0%}); biggest difference in {p}" if s > 0 else
            f"{i} ({f}): consensus {c:,.0f} units with no statistical forecast"
            for i, f, c, s, u, p in zip(r["item"], r["family"], r["cons"], r["stat"], r["units"], r["period"])]
@@ -314,8 +319,8 @@ def budget_exceptions(fin: pd.DataFrame, currency: str) -> pd.DataFrame:
     r = rows.assign(units=rows["units_variance"], value=-rows["revenue_variance"], item=None, period=None,
                     months=None)
     r["link"] = _links("Financials", "revenue_variance", rows.index)
-    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {u:+,.0f} units; "
-           f"price {pe:+,.0f}, volume {ve:+,.0f}, mix {me:+,.0f}"
+    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {_signed(u)} units; "
+           f"price {_signed(pe)}, volume {_signed(ve)}, mix {_signed(me)}"
            for f, v, p, u, pe, ve, me in zip(r["family"], r["value"], r["revenue_variance_pct"], r["units"],
                                              r["price_effect"], r["volume_effect"], r["mix_effect"])]
     return _exc("Plan below budget", r, pd.Series(msg))

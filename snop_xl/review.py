@@ -18,6 +18,8 @@ from . import finance
 from .inputs import Inputs
 
 HISTORY_MONTHS_SHOWN = 24
+#: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
+VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix")
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -49,10 +51,8 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
         ("Gross margin", base.get("margin"), cur),
         ("Gross margin %", _pct(base.get("margin"), base.get("revenue")), "%"),
         ("Budget revenue (budgeted months)", t.get("budget_revenue"), cur),
-        ("Revenue vs budget", t.get("revenue_variance"), cur),
-        ("  of which price", t.get("price_effect"), cur),
-        ("  of which volume", t.get("volume_effect"), cur),
-        ("  of which mix", t.get("mix_effect"), cur),
+        *[(m, t.get(k), cur) for m, k in zip(VARIANCE_METRICS, ("revenue_variance", "price_effect",
+                                                                 "volume_effect", "mix_effect"))],
         ("Demand", base.get("demand_units"), "units"),
         ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
         ("Shortage", base.get("shortage_units"), "units"),

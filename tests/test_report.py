@@ -57,3 +57,21 @@ def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> N
     book.save()
     assert main(["report", str(path), "-o", str(tmp_path / "x.pdf")]) == 1
     assert "run the cycle first" in capsys.readouterr().err
+
+
+def test_tables_stay_inside_their_area_and_variances_are_marked() -> None:
+    import matplotlib.pyplot as plt
+
+    from snop_xl import report
+
+    fig = plt.figure(figsize=report.A4)
+    ax = fig.add_axes((0.05, 0.4, 0.4, 0.3))
+    report._table(ax, [[f"metric {i}", "1"] for i in range(40)], ["Metric", "Value"], [0.6, 0.4])
+    fig.canvas.draw()
+    table, area = ax.tables[0].get_window_extent(fig.canvas.get_renderer()), ax.get_window_extent()
+    assert table.y0 >= area.y0 - 1 and table.y1 <= area.y1 + 1  # 40 rows squeezed in, nothing drawn below
+    plt.close(fig)
+    # variances against the budget: plan - budget, F when positive (read back from a sheet, labels lose indents)
+    assert report._headline("Revenue vs budget", -50.0, "USD") == "-50 USD (U)"
+    assert report._headline("of which mix", 10.0, "USD") == "10 USD (F)"
+    assert report._headline("Plan revenue", 10.0, "USD") == "10 USD"

@@ -494,3 +494,8 @@ def test_shadow_prices_still_explain_a_plan_with_lot_multiples():
     np.testing.assert_allclose(plan["supply"], [100, 100, 0, 0, 0, 0], atol=1e-9)  # 4 lots of 25
     np.testing.assert_allclose(cap["shadow_price"], [1, 1, 0, 0, 0, 0], atol=1e-4)
     assert binding_resources(cap)["months"].tolist() == [2]
+    # lots of 30: 3 lots (90 h) fit, a 4th does not; the plan leaves 10 h idle, so one more hour is worth nothing
+    inputs = inputs.replace(items=inputs.items.assign(lot_multiple=30.0))
+    cap = run(inputs, {"DemandPlan": demand_plan({"A": [150, 150, 0, 0, 0, 0]})})["CapacityPlan"]
+    np.testing.assert_allclose(cap["required_hours"], [90, 90, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(cap["shadow_price"], 0, atol=1e-9)

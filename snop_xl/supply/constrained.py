@@ -337,10 +337,14 @@ def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP)
         fixed_idx = idx[(integrality >= 1) & (x[idx] > 1e-7)]
         per = unit[np.searchsorted(idx, fixed_idx)]
         x[fixed_idx] = np.round(x[fixed_idx] / per) * per
-        if R and (integrality >= 1).any():  # whole multiples are fixed: their capacity rows would show no value
+        if R and np.isin(integrality, (1, 3)).any():  # whole multiples fixed: no capacity row would have a value
             duals = _lp(model, *_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
     shadow = -duals.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
     ot_shadow = -duals.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
+    if duals is not res:  # another LP's duals: no value where the plan itself leaves hours idle
+        over = pb.hours.T @ x[:N].reshape(n, T) - pb.regular  # regular hours the plan needs beyond those it has
+        shadow[over < -1e-6 * np.maximum(pb.regular, 1.0)] = 0.0
+        ot_shadow[x[oo:oo + R * T].reshape(R, T) < pb.overtime - 1e-6 * np.maximum(pb.overtime, 1.0)] = 0.0
     clean = lambda a: np.where(np.abs(a) < 1e-7, 0.0, a)  # noqa: E731
     return SupplySolution(clean(x[:N].reshape(n, T)), clean(x[N:N + M].reshape(m, T)),
                           clean(x[oo:oo + R * T].reshape(R, T)), clean(shadow), clean(ot_shadow),

@@ -441,6 +441,8 @@ SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUT
        nullable=True),
     _c("overloaded_months", "Overloaded Resource-Months", INTEGER, nullable=True),
     _c("plan_cost", "Cost of Plan", NUMBER, "Holding + backlog + regular and overtime labour.", **_M),
+    _c("aggregate_cost", "Aggregate Plan Cost", NUMBER, "Total cost of the family aggregate plans (AggregateCosts, "
+       "the strategy chosen per family, at Items' costs); blank without AggregateParams.", required=False, **_M),
     _c("margin_vs_base", "Margin vs Base", NUMBER, **_M),
 ), "Base and every scenario side by side.")
 

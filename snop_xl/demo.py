@@ -141,9 +141,21 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
         {"date": pd.Timestamp("2026-11-20"), "decision": "Approve overtime on Assembly for the spring peak",
          "owner": "VP Operations", "scenario": "", "note": "Revisit after March actuals"},
     ])
+    # the family aggregate plans (workforce, overtime, subcontracting) of the two families made in-house; hours per
+    # unit are the families' bill of resources summed over Assembly, Machining and Packing
+    aggregate = pd.DataFrame([
+        {"family": "Power Tools", "start_workforce": 28.0, "hours_per_unit": 0.928, "regular_hours_per_worker": 160.0,
+         "max_overtime_hours_per_worker": 20.0, "hire_cost": 2500.0, "layoff_cost": 4000.0,
+         "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 150.0, "max_subcontract": 500.0,
+         "min_end_inventory": 1000.0, "strategy": "optimal", "integer": True},
+        {"family": "Garden", "start_workforce": 16.0, "hours_per_unit": 0.522, "regular_hours_per_worker": 160.0,
+         "max_overtime_hours_per_worker": 20.0, "hire_cost": 2000.0, "layoff_cost": 3000.0,
+         "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 45.0, "max_subcontract": 1500.0,
+         "min_end_inventory": 500.0, "strategy": "level", "integer": False},
+    ])
     return {"Items": items_df, "History": history_df, "Inventory": inventory, "Capacity": pd.DataFrame(capacity),
             "BillOfResources": bor, "Suppliers": suppliers, "Budget": pd.DataFrame(budget), "Events": events,
-            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions}
+            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions, "AggregateParams": aggregate}
 
 
 def demo_settings() -> dict[str, object]:

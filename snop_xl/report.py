@@ -100,15 +100,20 @@ def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None
     _table(ax, [[m, _headline(m, v, u)] for m, v, u in zip(dash["metric"], dash["value"], dash["unit"])],
            ["Metric", "Value"], [0.6, 0.4], size=8, row_height=1 / 21)
     ax = fig.add_axes((0.47, 0.36, 0.5, 0.53))
-    ax.set_title("Scenarios", loc="left", weight="bold")
+    ax.set_title("Scenarios (money in thousands)", loc="left", weight="bold")
     sc = f["ScenarioComparison"]
-    pct = ("fill_rate", "utilisation")
+    pct, units = ("fill_rate", "utilisation"), ("shortage_units",)
     cols = [("revenue", "Revenue"), ("margin", "Margin"), ("fill_rate", "Fill rate"),
-            ("shortage_units", "Short units"), ("inventory_value", "End stock"), ("utilisation", "Utilisation"),
-            ("plan_cost", "Plan cost")]
-    body = [[textwrap.shorten(str(r["scenario"]), 24)]
-            + [_fmt(100 * r[k] if k in pct else r[k], "%" if k in pct else "") for k, _ in cols]
-            for _, r in sc.iterrows()]
+            ("shortage_units", "Short (u)"), ("inventory_value", "End stock"), ("utilisation", "Util."),
+            ("plan_cost", "Plan cost"), ("aggregate_cost", "Agg. plan")]
+
+    def cell(r: pd.Series, k: str) -> str:
+        v = r.get(k)
+        if v is None or pd.isna(v):
+            return _fmt(None)
+        return _fmt(100 * v, "%") if k in pct else _fmt(v) if k in units else _fmt(v / 1e3)
+
+    body = [[textwrap.shorten(str(r["scenario"]), 24)] + [cell(r, k) for k, _ in cols] for _, r in sc.iterrows()]
     _table(ax, body, ["Scenario"] + [h for _, h in cols], [0.2] + [0.8 / len(cols)] * len(cols), size=7.5,
            row_height=1 / 21)
     exc = f["Exceptions"].sort_values("rank").head(5)

@@ -62,6 +62,7 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
          "%"),
         ("Overloaded resource-months", base.get("overloaded_months"), "count"),
         ("Cost of plan", base.get("plan_cost"), cur),
+        ("Cost of aggregate plan", base.get("aggregate_cost"), cur),
         ("Exceptions", len(exc) if exc is not None else None, "count"),
         ("Money at stake in exceptions", float(exc["value"].sum()) if exc is not None and len(exc) else None, cur),
         ("Scenarios compared", len(comparison) - 1 if comparison is not None and len(comparison) else None,

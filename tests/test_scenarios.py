@@ -111,3 +111,24 @@ def test_parallel_equals_serial(tight, base_run) -> None:
     serial = scenarios.compare(tight, base_run, workers=1)
     parallel = scenarios.compare(tight, base_run, workers=2)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_supplier_disruption_limits_what_arrives_in_its_months_only() -> None:
+    # item A bought from S: no lead time, 80% of what is ordered arrives, at most 100 ordered a month; demand 100 a
+    # month. Base: 80 arrive, 20 lost each month. A strike at S in February-March halves its fill rate there:
+    # 40 arrive, 60 lost; other months unchanged. The same factor on the whole horizon changes S's terms.
+    from tests.test_supply import demand_plan, fixed_ss, item, make_inputs
+
+    inputs = make_inputs([item("A")], [fixed_ss("A")],
+                         suppliers=[dict(item="A", supplier="S", lead_time=0, fill_rate=0.8, max_per_period=100.0)])
+    demand = demand_plan({"A": [100.0] * 6})
+    before = pickle.dumps(inputs)
+    strike = scen({"scenario": "Strike", "scope": "S", "start": P("2027-02"), "end": P("2027-03"),
+                   "supply_factor": 0.5})
+    plan = scenarios.run_scenario(inputs, demand, strike)["outputs"]["SupplyPlan"]
+    np.testing.assert_allclose(plan["purchases"], [80, 40, 40, 80, 80, 80], atol=1e-6)
+    np.testing.assert_allclose(plan["shortage"], [20, 60, 60, 20, 20, 20], atol=1e-6)
+    always = scen({"scenario": "Weak", "scope": "A", "supply_factor": 0.5})
+    plan = scenarios.run_scenario(inputs, demand, always)["outputs"]["SupplyPlan"]
+    np.testing.assert_allclose(plan["purchases"], [40] * 6, atol=1e-6)
+    assert pickle.dumps(inputs) == before

@@ -151,6 +151,22 @@ def test_batched_plans_equal_one_by_one():
         assert r.total_cost == pytest.approx(alone.total_cost, abs=1e-6)
 
 
+
+def test_chase_in_whole_numbers_with_fractional_demand():
+    # a forecast is fractional: 10.5, 21, 10.5 units at 1 h/unit, 10.5 h per worker. One worker covers 10.5 units
+    # but whole units mean making 11 in month 1 (0.5 left), 21 - 0.5 -> 21 in month 2 (0.5 left), 10 in month 3:
+    # two workers throughout (one would make at most 10 whole units and the plan had no solution)
+    kw = dict(start_inventory=0.0, min_end_inventory=0.0, start_workforce=1.0, hours_per_unit=1.0,
+              regular_hours_per_worker=10.5, max_overtime_hours_per_worker=0.0,
+              costs=dict(material=1, holding=1, backlog=5, hire=10, layoff=10, regular_hour=1, overtime_hour=2,
+                         subcontract=30))
+    demand = [10.5, 21.0, 10.5]
+    chase = aggregate_plan(demand, strategy="chase", integer=True, **kw)
+    check_plan(chase, demand, kw)
+    np.testing.assert_allclose(chase.plan["production"], [11, 21, 10])
+    np.testing.assert_allclose(chase.plan["workforce"], [2, 2, 2])
+    assert aggregate_plan(demand, integer=True, **kw).total_cost <= chase.total_cost + 1e-9
+
 @st.composite
 def instances(draw):
     T = draw(st.integers(2, 6))

@@ -21,10 +21,11 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from . import contract as C  # noqa: E402
 from .finance import variance  # noqa: E402
 from .review import VARIANCE_METRICS  # noqa: E402
+from .supply import capacity_lines  # noqa: E402
 from .errors import SnopError  # noqa: E402
 from .io.base import BookIO  # noqa: E402
 
-NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity")
+NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity", "CapacityPlan")
 A4 = (11.69, 8.27)  # landscape inches
 TOP_EXCEPTIONS = 15
 
@@ -116,6 +117,13 @@ def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None
     body = [[textwrap.shorten(str(r["scenario"]), 24)] + [cell(r, k) for k, _ in cols] for _, r in sc.iterrows()]
     _table(ax, body, ["Scenario"] + [h for _, h in cols], [0.2] + [0.8 / len(cols)] * len(cols), size=7.5,
            row_height=1 / 21)
+    # what binds: the resources whose hours are worth money (shadow prices), for the trade-offs in the meeting
+    money = dash.loc[dash["metric"] == "Plan revenue", "unit"]
+    lines = capacity_lines(f["CapacityPlan"], str(money.iloc[0]) if len(money) else "")
+    fig.text(0.47, 0.70, "What binds (capacity)", weight="bold", fontsize=12, va="top")
+    fig.text(0.47, 0.66, "\n".join(_wrap(line, 95, 3) for line in lines) if lines else
+             "No resource binds: one more hour would not improve the plan anywhere.", fontsize=8, va="top",
+             linespacing=1.5)
     exc = f["Exceptions"].sort_values("rank").head(5)
     ax = fig.add_axes((0.05, 0.03, 0.92, 0.27))
     ax.set_title("Top 5 exceptions", loc="left", weight="bold")

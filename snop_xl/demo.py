@@ -163,7 +163,7 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
          "regular_hours_per_worker": 160.0,
          "max_overtime_hours_per_worker": 20.0, "hire_cost": 2000.0, "layoff_cost": 3000.0,
          "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 45.0, "max_subcontract": 1500.0,
-         "min_end_inventory": 500.0, "strategy": "level", "integer": False},
+         "min_end_inventory": 500.0, "strategy": "level", "integer": True},
     ])
     return {"Items": items_df, "History": history_df, "Inventory": inventory, "Capacity": pd.DataFrame(capacity),
             "BillOfResources": bor, "Suppliers": suppliers, "Budget": pd.DataFrame(budget), "Events": events,

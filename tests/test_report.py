@@ -39,6 +39,11 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     assert len(charts) >= 4
     refs = [s.val.numRef.f for c in charts for s in c.series]
     assert any(r.startswith("'ChartData'!") for r in refs) and any("ScenarioComparison" in r for r in refs)
+    # supply vs demand starts at the plan's first month, not at the history's
+    [supply] = [c for c in charts if "Supply vs demand" in str(c.title.tx.rich.p[0].r[0].t)]
+    sheet, cells = supply.series[0].cat.numRef.f.split("!")
+    first = load_workbook(path)[sheet.strip("'")][cells.split(":")[0].replace("$", "")].value
+    assert str(first)[:7] == "2027-01"
     rec = load_workbook(path)["Reconciliation"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)

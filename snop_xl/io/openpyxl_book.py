@@ -282,6 +282,13 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         else:
             last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
             groups = [(None, min_row + 1, last)]
+        if spec.starts_at:  # skip each group's leading rows where that column is blank
+            starts = []
+            for g, r0, r1 in groups:
+                while r0 < r1 and ws.cell(r0, col[spec.starts_at]).value is None:
+                    r0 += 1
+                starts.append((g, r0, r1))
+            groups = starts
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()

@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -71,6 +72,13 @@ class Column:
         if self.fmt:
             return FORMATS[self.fmt]
         return {PERIOD: FORMATS["period"], DATE: FORMATS["date"], PERCENT: FORMATS["percent"]}.get(self.dtype)
+
+    def number_format_in(self, currency: str = "") -> str | None:
+        """number_format, with the currency code after money amounts (unit "currency") when a code is given."""
+        fmt = self.number_format
+        if fmt and self.unit == "currency" and re.fullmatch(r"[A-Za-z]{2,5}", currency or ""):
+            return f'{fmt} "{currency}"'
+        return fmt
 
 
 @dataclass(frozen=True)

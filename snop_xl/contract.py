@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -71,6 +72,13 @@ class Column:
         if self.fmt:
             return FORMATS[self.fmt]
         return {PERIOD: FORMATS["period"], DATE: FORMATS["date"], PERCENT: FORMATS["percent"]}.get(self.dtype)
+
+    def number_format_in(self, currency: str = "") -> str | None:
+        """number_format, with the currency code after money amounts (unit "currency") when a code is given."""
+        fmt = self.number_format
+        if fmt and self.unit == "currency" and re.fullmatch(r"[A-Za-z]{2,5}", currency or ""):
+            return f'{fmt} "{currency}"'
+        return fmt
 
 
 @dataclass(frozen=True)
@@ -441,6 +449,8 @@ SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUT
        nullable=True),
     _c("overloaded_months", "Overloaded Resource-Months", INTEGER, nullable=True),
     _c("plan_cost", "Cost of Plan", NUMBER, "Holding + backlog + regular and overtime labour.", **_M),
+    _c("aggregate_cost", "Aggregate Plan Cost", NUMBER, "Total cost of the family aggregate plans (AggregateCosts, "
+       "the strategy chosen per family, at Items' costs); blank without AggregateParams.", required=False, **_M),
     _c("margin_vs_base", "Margin vs Base", NUMBER, **_M),
 ), "Base and every scenario side by side.")
 

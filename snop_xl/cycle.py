@@ -110,6 +110,7 @@ def run_book(book: BookIO, steps: Iterable[str] | None = None,
             raise ValidationError(problems)
         earlier[need] = frame.reset_index(drop=True)
     results = compute(inputs, chosen, earlier, progress)
+    book.currency = inputs.settings.currency
     for step in chosen:
         for name in step.produces:
             book.write_table(C.table(name), results[name])

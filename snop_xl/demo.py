@@ -27,6 +27,16 @@ FAMILIES = {
     "Garden": ("GD", (24.0, 79.0), 0.50, 0.60, 5, 0.04),
 }
 RESOURCES = {"Assembly": 0.30, "Machining": 0.22, "Packing": 0.06}  # mean hours per unit
+#: Hours per unit of a family on a resource = RESOURCES x this weight: power tools need more machining, garden tools
+#: less machining and bulkier packing, so each resource has its own load profile (and peaks) through the year.
+WEIGHTS = {"Hand Tools": {"Assembly": 0.6, "Machining": 0.6, "Packing": 0.6},
+           "Power Tools": {"Assembly": 1.6, "Machining": 2.2, "Packing": 1.2},
+           "Garden": {"Assembly": 0.9, "Machining": 0.4, "Packing": 1.8}}
+
+
+def hours_per_unit(family: str, resource: str) -> float:
+    """The demo's bill of resources: hours of `resource` one unit of `family` needs."""
+    return round(RESOURCES[resource] * WEIGHTS[family][resource], 3)
 
 
 def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
@@ -71,17 +81,16 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
     })
 
     # family rows, except Hand Tools: HT-001..006 are bought from Acme Forge (no load), the rest are made
-    weight = {"Hand Tools": 0.6, "Power Tools": 1.6, "Garden": 0.9}
-    bor = pd.DataFrame([{"item": None, "family": f, "resource": r, "hours_per_unit": round(h * weight[f], 3)}
-                        for f in FAMILIES if f != "Hand Tools" for r, h in RESOURCES.items()] +
+    bor = pd.DataFrame([{"item": None, "family": f, "resource": r, "hours_per_unit": hours_per_unit(f, r)}
+                        for f in FAMILIES if f != "Hand Tools" for r in RESOURCES] +
                        [{"item": f"HT-{n:03d}", "family": None, "resource": r,
-                         "hours_per_unit": round(h * weight["Hand Tools"], 3)}
-                        for n in range(7, 13) for r, h in RESOURCES.items()])
+                         "hours_per_unit": hours_per_unit("Hand Tools", r)}
+                        for n in range(7, 13) for r in RESOURCES])
     # capacity sized on average load so that seasonal peaks overload it
     hist_month = history_df.merge(items_df[["item", "family"]]).groupby("family")["qty"].sum() / HISTORY_MONTHS
     capacity = []
     for resource in RESOURCES:
-        load = sum(hist_month[f] * RESOURCES[resource] * weight[f] for f in FAMILIES)
+        load = sum(hist_month[f] * hours_per_unit(f, resource) for f in FAMILIES)
         for p in plan_periods:
             capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 0.9, -1)),
                              "overtime_hours": float(round(load * 0.08, -1)), "regular_cost": 38.0,
@@ -141,9 +150,24 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
         {"date": pd.Timestamp("2026-11-20"), "decision": "Approve overtime on Assembly for the spring peak",
          "owner": "VP Operations", "scenario": "", "note": "Revisit after March actuals"},
     ])
+    # the family aggregate plans (workforce, overtime, subcontracting) of the two families made in-house; labour hours
+    # per unit are the families' bill of resources summed over the resources
+    labour = {f: round(sum(hours_per_unit(f, r) for r in RESOURCES), 3) for f in FAMILIES}
+    aggregate = pd.DataFrame([
+        {"family": "Power Tools", "start_workforce": 30.0, "hours_per_unit": labour["Power Tools"],
+         "regular_hours_per_worker": 160.0,
+         "max_overtime_hours_per_worker": 20.0, "hire_cost": 2500.0, "layoff_cost": 4000.0,
+         "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 150.0, "max_subcontract": 500.0,
+         "min_end_inventory": 1000.0, "strategy": "optimal", "integer": True},
+        {"family": "Garden", "start_workforce": 14.0, "hours_per_unit": labour["Garden"],
+         "regular_hours_per_worker": 160.0,
+         "max_overtime_hours_per_worker": 20.0, "hire_cost": 2000.0, "layoff_cost": 3000.0,
+         "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 45.0, "max_subcontract": 1500.0,
+         "min_end_inventory": 500.0, "strategy": "level", "integer": True},
+    ])
     return {"Items": items_df, "History": history_df, "Inventory": inventory, "Capacity": pd.DataFrame(capacity),
             "BillOfResources": bor, "Suppliers": suppliers, "Budget": pd.DataFrame(budget), "Events": events,
-            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions}
+            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions, "AggregateParams": aggregate}
 
 
 def demo_settings() -> dict[str, object]:

@@ -103,6 +103,11 @@ def _money(value: float, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
+def _signed(value: float) -> str:
+    """A whole number with its sign; what rounds to 0 reads +0 (never -0)."""
+    return f"{int(round(float(value))):+,}"
+
+
 def shortage_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame:
     """Items with demand not met: units short over the horizon at unit price (revenue at risk)."""
     s = supply[supply["shortage"] >= THRESHOLDS["min_units"]].assign(
@@ -177,7 +182,9 @@ def excess_exceptions(supply: pd.DataFrame, inputs: Inputs, currency: str) -> pd
         msg = [f"{i} ({f}): inactive item with {u:,.0f} units on hand ({_money(v, currency)} at risk)"
                for i, f, u, v in zip(r["item"], r["family"], r["units"], r["value"])]
         parts.append(_exc("Obsolete risk", r, pd.Series(msg)))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXC_COLS)
+    # object columns: a part whose Months are all blank would otherwise change the dtype (a pandas FutureWarning)
+    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if parts else \
+        pd.DataFrame(columns=_EXC_COLS)
 
 
 def coming_demand(supply: pd.DataFrame, months: int) -> np.ndarray:
@@ -192,46 +199,35 @@ def coming_demand(supply: pd.DataFrame, months: int) -> np.ndarray:
     return ahead.stack().reindex(pd.MultiIndex.from_arrays([supply["item"], supply["period"]])).to_numpy()
 
 
-def resolve_bill_of_resources(bor: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Item-level hours per unit: family rows apply to each item of the family unless the item has its own row
-    for that resource."""
-    item_rows = bor[bor["item"].notna()][["item", "resource", "hours_per_unit"]]
-    fam_rows = bor[bor["item"].isna() & bor["family"].notna()][["family", "resource", "hours_per_unit"]]
-    from_family = items[["item", "family"]].merge(fam_rows, on="family")[["item", "resource", "hours_per_unit"]]
-    both = pd.concat([item_rows.assign(_p=0), from_family.assign(_p=1)], ignore_index=True)
-    both = both.sort_values("_p", kind="stable").drop_duplicates(["item", "resource"])
-    return both.drop(columns="_p").reset_index(drop=True)
+def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, currency: str) -> pd.DataFrame:
+    """Resource-months whose unconstrained load exceeds regular + overtime hours.
 
-
-def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, supply: pd.DataFrame,
-                        currency: str) -> pd.DataFrame:
-    """Resource-months whose unconstrained load exceeds regular + overtime hours. The money is the revenue those
-    hours would make: excess hours x the resource's revenue per hour of demand (sum of demand x price over the sum
-    of demand x hours per unit for the items it makes)."""
+    The money at stake is what the overload costs the plan: each month's hours beyond the limit at that month's
+    shadow price (the LP's value of one more hour there: the holding cost of building ahead, the overtime premium or
+    the lost-sale penalty the shortfall forces). An hour is worth less as hours are added, so this is an upper
+    bound; it is 0 when the plan absorbs the load at no cost (hours free in earlier months, items bought in). The
+    revenue of demand the plan cannot meet is in the Shortage exceptions, not counted twice here.
+    """
     cp = capacity_plan.reset_index(drop=True).assign(_pos=lambda d: np.arange(len(d)))
     limits = inputs.capacity[["resource", "period", "available_hours", "overtime_hours"]].rename(
         columns={"available_hours": "_avail", "overtime_hours": "_ot"})
     cp = cp.merge(limits, on=["resource", "period"], how="left")
     ceiling = cp["_avail"].fillna(cp["available_hours"]).astype(float) + cp["_ot"].fillna(0).astype(float)
     cp["excess"] = cp["unconstrained_hours"].astype(float) - ceiling
-    over = cp[(cp["excess"] > 1e-6) | cp["overloaded"].fillna(False).astype(bool)]
-    over = over[over["excess"] > 1e-6]
+    over = cp[cp["excess"] > 1e-6]
     if not len(over):
         return pd.DataFrame(columns=_EXC_COLS)
-    hpu = resolve_bill_of_resources(inputs.bill_of_resources, inputs.items)
-    load = supply[["item", "demand", "unit_price"]].merge(hpu, on="item")
-    load = load.assign(rev=load["demand"] * load["unit_price"], hrs=load["demand"] * load["hours_per_unit"])
-    per_res = load.groupby("resource")[["rev", "hrs"]].sum()
-    rate = (per_res["rev"] / per_res["hrs"].where(per_res["hrs"] > 0)).fillna(0.0)
-    over = over.sort_values("period").assign(value=lambda d: d["excess"] * d["resource"].map(rate).fillna(0.0))
+    shadow = pd.to_numeric(over.get("shadow_price", pd.Series(0.0, index=over.index)), errors="coerce").fillna(0.0)
+    over = over.assign(value=over["excess"] * shadow.clip(lower=0.0)).sort_values("period")
     g = over.groupby("resource", sort=False)
     r = pd.DataFrame({"period": g["period"].min(), "months": g.size(), "units": g["excess"].sum(),
                       "value": g["value"].sum(), "_pos": g["_pos"].first()}).reset_index()
     r["item"], r["family"] = r["resource"], None
     r["link"] = _links("CapacityPlan", "unconstrained_hours", r["_pos"])
     worth = binding_resources(capacity_plan, currency).set_index("resource")["max_shadow_price"]
-    msg = [f"{res}: the demand of {m} month(s) from {p} needs {u:,.0f} hours beyond regular + overtime "
-           f"({_money(v, currency)} of demand at stake: built ahead at a holding cost, or short)"
+    msg = [f"{res}: the demand of {m} month(s) from {p} needs {u:,.0f} hours beyond regular + overtime; "
+           + (f"it costs the plan up to {_money(v, currency)} (building ahead, overtime or lost sales)"
+              if v >= 0.5 else "the plan absorbs it at no extra cost (hours free in other months, or items bought in)")
            + (f"; one more hour is worth up to {_money(worth[res], currency)}" if res in worth.index else "")
            for res, m, p, u, v in zip(r["resource"], r["months"], r["period"], r["units"], r["value"])]
     return _exc("Capacity overload", r, pd.Series(msg), uom="hours")
@@ -299,7 +295,7 @@ def consensus_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, curren
     r["value"] = r["units"].abs() * r["item"].map(items.set_index("item")["unit_price"]).astype(float).fillna(0)
     r["months"] = None
     r["link"] = _links("DemandPlan", "consensus", r["pos"])
-    msg = [f"{i} ({f}): consensus {c:,.0f} vs statistical {s:,.0f} units over the horizon ({u:+,.0f}, "
+    msg = [f"{i} ({f}): consensus {c:,.0f} vs statistical {s:,.0f} units over the horizon ({_signed(u)}, "
            f"{u / s:+.0%}); biggest difference in {p}" if s > 0 else
            f"{i} ({f}): consensus {c:,.0f} units with no statistical forecast"
            for i, f, c, s, u, p in zip(r["item"], r["family"], r["cons"], r["stat"], r["units"], r["period"])]
@@ -314,8 +310,8 @@ def budget_exceptions(fin: pd.DataFrame, currency: str) -> pd.DataFrame:
     r = rows.assign(units=rows["units_variance"], value=-rows["revenue_variance"], item=None, period=None,
                     months=None)
     r["link"] = _links("Financials", "revenue_variance", rows.index)
-    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {u:+,.0f} units; "
-           f"price {pe:+,.0f}, volume {ve:+,.0f}, mix {me:+,.0f}"
+    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {_signed(u)} units; "
+           f"price {_signed(pe)}, volume {_signed(ve)}, mix {_signed(me)}"
            for f, v, p, u, pe, ve, me in zip(r["family"], r["value"], r["revenue_variance_pct"], r["units"],
                                              r["price_effect"], r["volume_effect"], r["mix_effect"])]
     return _exc("Plan below budget", r, pd.Series(msg))
@@ -331,7 +327,7 @@ def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFr
     parts = [shortage_exceptions(supply, cur), safety_stock_exceptions(supply, cur),
              excess_exceptions(supply, inputs, cur)]
     if "CapacityPlan" in outputs and len(outputs["CapacityPlan"]):
-        parts.append(capacity_exceptions(outputs["CapacityPlan"], inputs, supply, cur))
+        parts.append(capacity_exceptions(outputs["CapacityPlan"], inputs, cur))
     if len(inputs.history):
         parts.append(bias_exceptions(inputs, demand_items, cur))
     if len(demand_items):

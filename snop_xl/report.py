@@ -13,14 +13,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from . import contract as C  # noqa: E402
+from .finance import variance  # noqa: E402
+from .review import VARIANCE_METRICS  # noqa: E402
+from .supply import capacity_lines  # noqa: E402
 from .errors import SnopError  # noqa: E402
 from .io.base import BookIO  # noqa: E402
 
-NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity")
+NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity", "CapacityPlan")
 A4 = (11.69, 8.27)  # landscape inches
 TOP_EXCEPTIONS = 15
 
@@ -48,40 +53,83 @@ def _fmt(value: object, unit: str = "") -> str:
 
 
 def _table(ax: plt.Axes, cells: list[list[str]], header: list[str], widths: list[float] | None = None,
-           size: float = 9) -> None:
+           size: float = 9, row_height: float = 0.06) -> None:
+    """A table from the top of `ax`, `row_height` (axes fraction) per row but never taller than the axes, so it
+    cannot run into what is drawn below it; cell text padded by a fixed small margin whatever the column width."""
     ax.axis("off")
-    t = ax.table(cellText=cells or [["-"] * len(header)], colLabels=header, loc="upper left", cellLoc="left",
-                 colWidths=widths)
+    cells = cells or [["-"] * len(header)]
+    widths = widths or [1.0 / len(header)] * len(header)
+    height = min(1.0, row_height * (len(cells) + 1))
+    t = ax.table(cellText=cells, colLabels=header, cellLoc="left", colWidths=widths,
+                 bbox=(0.0, 1.0 - height, sum(widths), height))
     t.auto_set_font_size(False)
     t.set_fontsize(size)
-    t.scale(1, 1.35)
-    for (r, _), cell in t.get_celld().items():
+    for (r, c), cell in t.get_celld().items():
+        cell.PAD = min(0.1, 0.006 / widths[c])
         if r == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("#E2EFDA")
 
 
+def _money_axis(ax: plt.Axes) -> None:
+    """Money on a y axis in thousands or millions (no 1e7 offset)."""
+    top = max(abs(v) for v in ax.get_ylim())
+    scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 else 0}f}{suffix}"))
+
+
+def _headline(metric: str, value: object, unit: str) -> str:
+    """A Dashboard value as the pack shows it; variances against the budget marked F or U as finance marks them."""
+    text = _fmt(value, unit)
+    if metric.strip() in {m.strip() for m in VARIANCE_METRICS} and value is not None and not pd.isna(value):
+        mark = variance(float(value), 0.0, "label")
+        text += f" ({mark})" if mark else ""
+    return text
+
+
+def _wrap(text: object, width: int, lines: int = 2) -> str:
+    """Text on at most `lines` lines of `width` characters (shortened with [...] beyond)."""
+    return textwrap.fill(textwrap.shorten(str(text), width * lines, placeholder=" [...]"), width)
+
+
 def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None:
     fig = plt.figure(figsize=A4)
     fig.suptitle(title, fontsize=16, weight="bold", x=0.05, ha="left")
-    ax = fig.add_axes((0.05, 0.38, 0.4, 0.52))
+    ax = fig.add_axes((0.05, 0.36, 0.38, 0.53))
     ax.set_title("Headline figures", loc="left", weight="bold")
     dash = f["Dashboard"]
-    _table(ax, [[m, _fmt(v, u)] for m, v, u in zip(dash["metric"], dash["value"], dash["unit"])],
-           ["Metric", "Value"], [0.65, 0.35])
-    ax = fig.add_axes((0.5, 0.38, 0.47, 0.52))
-    ax.set_title("Scenarios", loc="left", weight="bold")
+    _table(ax, [[m, _headline(m, v, u)] for m, v, u in zip(dash["metric"], dash["value"], dash["unit"])],
+           ["Metric", "Value"], [0.6, 0.4], size=8, row_height=1 / 21)
+    ax = fig.add_axes((0.47, 0.36, 0.5, 0.53))
+    ax.set_title("Scenarios (money in thousands)", loc="left", weight="bold")
     sc = f["ScenarioComparison"]
+    pct, units = ("fill_rate", "utilisation"), ("shortage_units",)
     cols = [("revenue", "Revenue"), ("margin", "Margin"), ("fill_rate", "Fill rate"),
-            ("shortage_units", "Short units"), ("inventory_value", "End stock"), ("plan_cost", "Plan cost")]
-    body = [[str(r["scenario"])] + [_fmt(100 * r[k] if k == "fill_rate" else r[k], "%" if k == "fill_rate" else "")
-                                    for k, _ in cols] for _, r in sc.iterrows()]
-    _table(ax, body, ["Scenario"] + [h for _, h in cols], [0.22] + [0.13] * len(cols), size=8)
+            ("shortage_units", "Short (u)"), ("inventory_value", "End stock"), ("utilisation", "Util."),
+            ("plan_cost", "Plan cost"), ("aggregate_cost", "Agg. plan")]
+
+    def cell(r: pd.Series, k: str) -> str:
+        v = r.get(k)
+        if v is None or pd.isna(v):
+            return _fmt(None)
+        return _fmt(100 * v, "%") if k in pct else _fmt(v) if k in units else _fmt(v / 1e3)
+
+    body = [[textwrap.shorten(str(r["scenario"]), 24)] + [cell(r, k) for k, _ in cols] for _, r in sc.iterrows()]
+    _table(ax, body, ["Scenario"] + [h for _, h in cols], [0.2] + [0.8 / len(cols)] * len(cols), size=7.5,
+           row_height=1 / 21)
+    # what binds: the resources whose hours are worth money (shadow prices), for the trade-offs in the meeting
+    money = dash.loc[dash["metric"] == "Plan revenue", "unit"]
+    lines = capacity_lines(f["CapacityPlan"], str(money.iloc[0]) if len(money) else "")
+    fig.text(0.47, 0.70, "What binds (capacity)", weight="bold", fontsize=12, va="top")
+    fig.text(0.47, 0.66, "\n".join(_wrap(line, 95, 3) for line in lines) if lines else
+             "No resource binds: one more hour would not improve the plan anywhere.", fontsize=8, va="top",
+             linespacing=1.5)
     exc = f["Exceptions"].sort_values("rank").head(5)
-    ax = fig.add_axes((0.05, 0.04, 0.92, 0.28))
+    ax = fig.add_axes((0.05, 0.03, 0.92, 0.27))
     ax.set_title("Top 5 exceptions", loc="left", weight="bold")
-    _table(ax, [[str(int(r["rank"])), str(r["kind"]), _fmt(r["value"]), textwrap.shorten(str(r["message"]), 110)]
-                for _, r in exc.iterrows()], ["#", "Exception", "Value", "What"], [0.03, 0.15, 0.08, 0.74], size=8)
+    _table(ax, [[str(int(r["rank"])), str(r["kind"]), _fmt(r["value"]), _wrap(r["message"], 130)]
+                for _, r in exc.iterrows()], ["#", "Exception", "Value", "What"], [0.03, 0.13, 0.08, 0.76], size=8,
+           row_height=1 / 6)
     pdf.savefig(fig)
     plt.close(fig)
 
@@ -99,10 +147,11 @@ def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
     ax.set_title("Demand: all families (units)")
     ax = axes[0, 1]
     plan = total[total["consensus"].notna()]
-    px = plan["period"].astype(str)
-    ax.bar(px, plan["supply"], color="#70AD47", label="Supply")
+    px = np.arange(len(plan))
+    ax.bar(px - 0.2, plan["supply"], width=0.4, color="#70AD47", label="Supply")
+    ax.bar(px + 0.2, plan["shortage"], width=0.4, color="#C00000", label="Shortage")
     ax.plot(px, plan["consensus"], "k-", label="Consensus demand")
-    ax.bar(px, plan["shortage"], color="#C00000", label="Shortage")
+    ax.set_xticks(px, plan["period"].astype(str))
     ax.set_title("Supply vs demand (units)")
     ax = axes[1, 0]
     cap = f["ChartCapacity"]
@@ -116,7 +165,8 @@ def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
     ax.bar([p - 0.2 for p in pos], sc["revenue"], width=0.4, label="Revenue")
     ax.bar([p + 0.2 for p in pos], sc["margin"], width=0.4, label="Margin")
     ax.set_xticks(list(pos), [textwrap.fill(str(s), 12) for s in sc["scenario"]])
-    ax.set_title("Scenarios (money)")
+    _money_axis(ax)
+    ax.set_title("Scenarios: revenue and margin (money)")
     for ax in axes.flat:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
@@ -139,9 +189,9 @@ def _page_exceptions(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
     ax = fig.add_axes((0.03, 0.03, 0.94, 0.88))
     body = [[str(int(r["rank"])), str(r["kind"]), str(r["item"] if pd.notna(r["item"]) else r["family"]),
              "" if pd.isna(r["period"]) else str(r["period"]), _fmt(r["units"], str(r["uom"] or "")),
-             _fmt(r["value"]), textwrap.shorten(str(r["message"]), 95)] for _, r in exc.iterrows()]
+             _fmt(r["value"]), _wrap(r["message"], 105)] for _, r in exc.iterrows()]
     _table(ax, body, ["#", "Exception", "Where", "From", "Size", "Value", "What"],
-           [0.03, 0.12, 0.08, 0.06, 0.08, 0.07, 0.56], size=7.5)
+           [0.03, 0.12, 0.08, 0.06, 0.08, 0.07, 0.56], size=7.5, row_height=1 / (TOP_EXCEPTIONS + 1))
     pdf.savefig(fig)
     plt.close(fig)
 

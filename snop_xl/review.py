@@ -18,6 +18,8 @@ from . import finance
 from .inputs import Inputs
 
 HISTORY_MONTHS_SHOWN = 24
+#: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
+VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix")
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -49,10 +51,8 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
         ("Gross margin", base.get("margin"), cur),
         ("Gross margin %", _pct(base.get("margin"), base.get("revenue")), "%"),
         ("Budget revenue (budgeted months)", t.get("budget_revenue"), cur),
-        ("Revenue vs budget", t.get("revenue_variance"), cur),
-        ("  of which price", t.get("price_effect"), cur),
-        ("  of which volume", t.get("volume_effect"), cur),
-        ("  of which mix", t.get("mix_effect"), cur),
+        *[(m, t.get(k), cur) for m, k in zip(VARIANCE_METRICS, ("revenue_variance", "price_effect",
+                                                                 "volume_effect", "mix_effect"))],
         ("Demand", base.get("demand_units"), "units"),
         ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
         ("Shortage", base.get("shortage_units"), "units"),
@@ -62,6 +62,7 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
          "%"),
         ("Overloaded resource-months", base.get("overloaded_months"), "count"),
         ("Cost of plan", base.get("plan_cost"), cur),
+        ("Cost of aggregate plan", base.get("aggregate_cost"), cur),
         ("Exceptions", len(exc) if exc is not None else None, "count"),
         ("Money at stake in exceptions", float(exc["value"].sum()) if exc is not None and len(exc) else None, cur),
         ("Scenarios compared", len(comparison) - 1 if comparison is not None and len(comparison) else None,
@@ -123,13 +124,14 @@ class ChartSpec:
     max_groups: int = 6
     max_rows: int | None = None  # first rows only (top exceptions)
     y_title: str = ""
+    starts_at: str | None = None  # a column: each group's chart starts at its first row where it is not blank
 
 
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("Demand: history, consensus and budget", "line", "ChartDemand", "period",
               ("history", "statistical", "consensus", "budget_units"), group="family", y_title="units"),
     ChartSpec("Supply vs demand (all families)", "bar", "ChartDemand", "period", ("consensus", "supply", "shortage"),
-              group="family", max_groups=1, y_title="units"),
+              group="family", max_groups=1, y_title="units", starts_at="consensus"),
     ChartSpec("Capacity utilisation by resource", "line", "ChartCapacity", "period", ("utilisation",),
               group="resource", series_per_group=True, max_groups=12, y_title="utilisation"),
     ChartSpec("Scenarios: revenue and margin", "bar", "ScenarioComparison", "scenario", ("revenue", "margin"),

@@ -177,6 +177,7 @@ def summarise_plan(inputs: Inputs, outputs: Mapping[str, pd.DataFrame],
     cap = outputs.get("CapacityPlan")
     costs = finance.plan_cost(supply, inputs.items, cap, inputs.capacity, s.holding_rate, s.backlog_rate)
     out = finance.summarise(money, costs)
+    out["aggregate_cost"] = aggregate_cost(outputs.get("AggregateCosts"))
     if cap is not None and len(cap):
         avail = float(cap["available_hours"].astype(float).sum())
         out["utilisation"] = float(cap["required_hours"].astype(float).sum()) / avail if avail > 0 else np.nan
@@ -184,6 +185,14 @@ def summarise_plan(inputs: Inputs, outputs: Mapping[str, pd.DataFrame],
     else:
         out["utilisation"], out["overloaded_months"] = np.nan, 0
     return out
+
+
+def aggregate_cost(costs: pd.DataFrame | None) -> float:
+    """Total cost of the family aggregate plans under each family's chosen strategy; NaN when none is planned."""
+    if costs is None or not len(costs):
+        return np.nan
+    chosen = costs[costs["chosen"].fillna(False).astype(bool)]
+    return float(chosen["total_cost"].astype(float).sum()) if len(chosen) else np.nan
 
 
 def run_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:

@@ -56,6 +56,12 @@ def test_small_book_numbers_match_hand_computation(small_book: Path) -> None:
     assert fin["cogs"].sum() == pytest.approx(sum(sold["met"] * sold["item"].map(cost)), rel=1e-9)
     assert fin["budget_revenue"].sum() == pytest.approx(1200.0)
     assert fin["revenue_variance"].sum() == pytest.approx(fin["revenue"].sum() - 1200.0, rel=1e-9)
+    # money in the currency of Settings (USD here), shown after each amount; quantities and percentages without it
+    from openpyxl import load_workbook
+    ws = load_workbook(small_book)["Financials"]
+    formats = {ws.cell(1, c).value: ws.cell(2, c).number_format for c in range(1, ws.max_column + 1)}
+    assert formats["Revenue"] == '#,##0.00 "USD"' and formats["Plan Units"] == C.FINANCIALS.column(
+        "plan_units").number_format and formats["Revenue Variance %"] == "0.0%"
 
     version = _read(small_book, "PlanVersion")
     assert len(version) == 1 and str(version["version"].iloc[0]).startswith("2027-01")

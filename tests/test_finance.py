@@ -133,3 +133,24 @@ def test_item_level_budget_gives_mix_within_family() -> None:
     e = finance.price_volume_mix([10, 20], [10, 5], [20, 10], [10, 5])
     assert f1["mix_effect"] == pytest.approx(e["mix"]) and e["mix"] != 0
     assert f1["revenue_variance"] == pytest.approx(200 - 250)
+
+
+def test_year_to_date_and_full_horizon_totals_across_a_year_end() -> None:
+    # cycle in November 2027: YTD is November + December, the horizon runs to February 2028. Item A of family F,
+    # price 10, cost 6, sells 10, 20, 30, 40 units; stock at month end 4, 3, 2, 1. Budget: 12 units for 110 a month.
+    months = pd.period_range("2027-11", periods=4, freq="M")
+    supply = pd.DataFrame({"item": "A", "family": "F", "period": months, "demand": [10.0, 20, 30, 40],
+                           "shortage": 0.0, "closing": [4.0, 3, 2, 1]})
+    budget = pd.DataFrame({"family": "F", "item": None, "period": months, "units": 12.0, "revenue": 110.0})
+    fin = finance.financials(finance.plan_money(supply, ITEMS), budget, P("2027-11"))
+    for label, n, last in (("YTD", 2, P("2027-12")), ("Horizon", 4, P("2028-02"))):
+        for level in ("Family", "Total"):
+            row = fin[(fin.horizon == label) & (fin.level == level)].iloc[0]
+            units = sum([10, 20, 30, 40][:n])
+            assert row["period"] == last and row["plan_units"] == units and row["revenue"] == 10 * units
+            assert row["margin"] == 4 * units and row["inventory_value"] == [4, 3, 2, 1][n - 1] * 6.0  # a stock
+            assert row["budget_units"] == 12 * n and row["budget_revenue"] == 110 * n
+            assert row["revenue_variance"] == pytest.approx(10 * units - 110 * n)
+            assert row["favourable"] == ("F" if 10 * units > 110 * n else "U")
+            assert row["price_effect"] + row["volume_effect"] + row["mix_effect"] == pytest.approx(
+                row["revenue_variance"])

@@ -396,3 +396,19 @@ def test_import_budget_button_shows_what_it_understood_and_asks(tmp_path: Path) 
     assert problems == [] and len(budget) == 36
     expected = json.loads((samples / "expected_values.json").read_text())["units"]
     assert budget.groupby("family")["units"].sum().to_dict() == {f: sum(m.values()) for f, m in expected.items()}
+
+
+def test_money_columns_carry_the_currency_in_both_engines(small_book: Path) -> None:
+    fake = FakeBook.copy_of(small_book)
+    live, headless = XlwingsBook(fake), OpenpyxlBook(small_book)
+    frame = pd.DataFrame({"scenario": ["Base"], "revenue": [1200.5], "fill_rate": [0.97]})
+    keys = C.SCENARIO_COMPARISON.keys
+    revenue, fill = 1 + keys.index("revenue"), 1 + keys.index("fill_rate")
+    for book in (live, headless):
+        book.currency = "EUR"
+        book.write_table("ScenarioComparison", frame)
+    sheet = fake.sheets["ScenarioComparison"]
+    ws = headless.wb["ScenarioComparison"]
+    assert sheet.formats[(2, revenue)] == ws.cell(2, revenue).number_format == '#,##0.00 "EUR"'
+    assert sheet.formats[(2, fill)] == ws.cell(2, fill).number_format == C.SCENARIO_COMPARISON.column(
+        "fill_rate").number_format

@@ -46,7 +46,8 @@ def plan_frames() -> dict[str, pd.DataFrame]:
     cap = pd.DataFrame({"resource": "Line", "period": MONTHS, "required_hours": [30.0, 25, 30, 20, 30, 30],
                         "available_hours": [100.0, 100, 100, 20, 100, 100], "overtime_hours": 0.0,
                         "unconstrained_hours": 30.0, "utilisation": [0.3, 0.25, 0.3, 1.0, 0.3, 0.3],
-                        "overloaded": [False, False, False, True, False, False]})
+                        "overloaded": [False, False, False, True, False, False],
+                        "shadow_price": [0.0, 0.0, 0.0, 2.5, 0.0, 0.0]})
     return {"DemandPlan": pd.DataFrame(demand), "SupplyPlan": supply, "CapacityPlan": cap}
 
 
@@ -73,14 +74,20 @@ def test_exceptions_by_hand(inputs) -> None:
     ss = by_kind(exc, "Below safety stock").iloc[0]
     assert (ss["item"], ss["period"], ss["months"], ss["units"], ss["value"]) == ("A", P("2027-01"), 5, 8, 8 * 6.0)
     cap = by_kind(exc, "Capacity overload").iloc[0]
-    # 10 h beyond capacity at the resource's revenue per hour: (60*10 + 120*5) / (180 units * 1 h)
+    # 10 h beyond capacity in April, where one more hour is worth 2.5 (the LP's shadow price): at most 25 at stake
     assert (cap["item"], cap["period"], cap["units"], cap["uom"]) == ("Line", P("2027-04"), 10, "hours")
-    assert cap["value"] == pytest.approx(10 * 1200 / 180)
+    assert cap["value"] == pytest.approx(10 * 2.5) and "up to USD 25 " in cap["message"]
+    # the same overload absorbed at no cost (no hour worth anything): listed, nothing at stake
+    free = plan_frames()
+    free["CapacityPlan"]["shadow_price"] = 0.0
+    cap = by_kind(reconcile.exceptions(inputs, free), "Capacity overload").iloc[0]
+    assert cap["value"] == 0 and cap["units"] == 10 and "no extra cost" in cap["message"]
     cons = by_kind(exc, "Consensus vs statistical").iloc[0]
     assert (cons["item"], cons["units"], cons["value"]) == ("B", 60, 60 * 5.0)
     budget = by_kind(exc, "Plan below budget").iloc[0]
     # plan revenue: A sells 55 units at 10, B 120 at 5 = 1,150 against a budget of 6 x 200
     assert budget["family"] == "F" and budget["value"] == pytest.approx(50) and budget["units"] == pytest.approx(-5)
+    assert budget["message"].endswith("mix +0")  # one family-level budget line: no mix, and never "-0"
     assert exc["rank"].tolist() == list(range(1, len(exc) + 1))
     assert exc["value"].is_monotonic_decreasing
     assert set(exc["kind"]) <= set(C.EXCEPTION_KINDS)

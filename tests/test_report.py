@@ -16,7 +16,9 @@ from tests.test_reconcile import plan_frames
 
 
 def _run_book(tmp_path):
-    path = make_book(tmp_path / "r.xlsx", small_frames())
+    frames = small_frames()
+    frames["Capacity"].loc[3, "available_hours"] = 20.0  # April short of hours, as in test_reconcile
+    path = make_book(tmp_path / "r.xlsx", frames)
     book = open_book(path)
     inputs = load_inputs(book)
     out = plan_frames()
@@ -37,6 +39,11 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     assert len(charts) >= 4
     refs = [s.val.numRef.f for c in charts for s in c.series]
     assert any(r.startswith("'ChartData'!") for r in refs) and any("ScenarioComparison" in r for r in refs)
+    # supply vs demand starts at the plan's first month, not at the history's
+    [supply] = [c for c in charts if "Supply vs demand" in str(c.title.tx.rich.p[0].r[0].t)]
+    sheet, cells = supply.series[0].cat.numRef.f.split("!")
+    first = load_workbook(path)[sheet.strip("'")][cells.split(":")[0].replace("$", "")].value
+    assert str(first)[:7] == "2027-01"
     rec = load_workbook(path)["Reconciliation"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)
@@ -57,3 +64,57 @@ def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> N
     book.save()
     assert main(["report", str(path), "-o", str(tmp_path / "x.pdf")]) == 1
     assert "run the cycle first" in capsys.readouterr().err
+
+
+def test_tables_stay_inside_their_area_and_variances_are_marked() -> None:
+    import matplotlib.pyplot as plt
+
+    from snop_xl import report
+
+    fig = plt.figure(figsize=report.A4)
+    ax = fig.add_axes((0.05, 0.4, 0.4, 0.3))
+    report._table(ax, [[f"metric {i}", "1"] for i in range(40)], ["Metric", "Value"], [0.6, 0.4])
+    fig.canvas.draw()
+    table, area = ax.tables[0].get_window_extent(fig.canvas.get_renderer()), ax.get_window_extent()
+    assert table.y0 >= area.y0 - 1 and table.y1 <= area.y1 + 1  # 40 rows squeezed in, nothing drawn below
+    plt.close(fig)
+    # variances against the budget: plan - budget, F when positive (read back from a sheet, labels lose indents)
+    assert report._headline("Revenue vs budget", -50.0, "USD") == "-50 USD (U)"
+    assert report._headline("of which mix", 10.0, "USD") == "10 USD (F)"
+    assert report._headline("Plan revenue", 10.0, "USD") == "10 USD"
+
+
+def test_every_exception_links_to_the_cell_it_is_about(tmp_path) -> None:
+    """Follow each Go To hyperlink in the written book to its sheet and cell, and read that row back: it must be the
+    exception's item (or resource, or family) and month, in the column the exception is about."""
+    from openpyxl.utils import range_boundaries
+
+    path = _run_book(tmp_path)
+    wb = load_workbook(path)
+    rec = wb["Reconciliation"]
+    spec = C.EXCEPTIONS
+    table = next(t for t in rec.tables.values() if t.displayName == spec.list_object)
+    c0, r0, _, r1 = range_boundaries(table.ref)
+    header = [rec.cell(r0, c0 + k).value for k in range(len(spec.keys))]
+    column = {"Shortage": "Shortage", "Below safety stock": "Closing", "Capacity overload": "Unconstrained Load",
+              "Consensus vs statistical": "Consensus", "Plan below budget": "Revenue Variance"}
+    seen = set()
+    for r in range(r0 + 1, r1 + 1):
+        exc = dict(zip(spec.keys, (rec.cell(r, c0 + k).value for k in range(len(spec.keys)))))
+        link = rec.cell(r, c0 + spec.keys.index("link")).hyperlink
+        assert link is not None and link.location == exc["link"], exc
+        sheet, cell = link.location.split("!")
+        ws = wb[sheet.strip("'")]
+        col, row = range_boundaries(f"{cell}:{cell}")[:2]
+        target = next(t for t in ws.tables.values() if range_boundaries(t.ref)[1] < row <= range_boundaries(t.ref)[3])
+        tc0, tr0 = range_boundaries(target.ref)[:2]
+        heads = [ws.cell(tr0, c).value for c in range(tc0, range_boundaries(target.ref)[2] + 1)]
+        values = dict(zip(heads, (ws.cell(row, c).value for c in range(tc0, tc0 + len(heads)))))
+        assert heads[col - tc0] == column[exc["kind"]], exc
+        if exc["kind"] == "Plan below budget":  # the family's full-horizon variance
+            assert (values["Family"], values["Level"], values["Rows"]) == (exc["family"], "Family", "Horizon")
+        else:
+            name = values.get("Item", values.get("Resource"))
+            assert name == exc["item"] and str(values["Period"])[:7] == str(exc["period"])[:7], (exc, values)
+        seen.add(exc["kind"])
+    assert seen == set(column)  # every kind of the hand-made plan was followed

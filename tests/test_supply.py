@@ -151,6 +151,22 @@ def test_batched_plans_equal_one_by_one():
         assert r.total_cost == pytest.approx(alone.total_cost, abs=1e-6)
 
 
+
+def test_chase_in_whole_numbers_with_fractional_demand():
+    # a forecast is fractional: 10.5, 21, 10.5 units at 1 h/unit, 10.5 h per worker. One worker covers 10.5 units
+    # but whole units mean making 11 in month 1 (0.5 left), 21 - 0.5 -> 21 in month 2 (0.5 left), 10 in month 3:
+    # two workers throughout (one would make at most 10 whole units and the plan had no solution)
+    kw = dict(start_inventory=0.0, min_end_inventory=0.0, start_workforce=1.0, hours_per_unit=1.0,
+              regular_hours_per_worker=10.5, max_overtime_hours_per_worker=0.0,
+              costs=dict(material=1, holding=1, backlog=5, hire=10, layoff=10, regular_hour=1, overtime_hour=2,
+                         subcontract=30))
+    demand = [10.5, 21.0, 10.5]
+    chase = aggregate_plan(demand, strategy="chase", integer=True, **kw)
+    check_plan(chase, demand, kw)
+    np.testing.assert_allclose(chase.plan["production"], [11, 21, 10])
+    np.testing.assert_allclose(chase.plan["workforce"], [2, 2, 2])
+    assert aggregate_plan(demand, integer=True, **kw).total_cost <= chase.total_cost + 1e-9
+
 @st.composite
 def instances(draw):
     T = draw(st.integers(2, 6))
@@ -479,3 +495,23 @@ def test_lot_multiples_on_200_items_are_exact_capacity_held_and_the_gap_proven()
     assert not sol.used_milp and sol.gap <= MIP_GAP and f"proven within {sol.gap:.2%}" in sol.status
     # every unit of demand is met (shortage 5 per unit >> holding), so the plan is the demand itself
     np.testing.assert_allclose(x.sum(), demand.sum())
+
+
+def test_shadow_prices_still_explain_a_plan_with_lot_multiples():
+    # 100 h a month at 1 h/unit, demand 150 in months 1-2, lots of 25: 4 lots a month fill the line, 50 lost.
+    # One more hour would let the plan make (and sell) one more unit, worth the lost-sale penalty 10% x price 10
+    # = 1 per hour: the LP dual with the lots that run kept on but their quantities free (with every multiple
+    # fixed at its quantity nothing could move and every shadow price would read 0).
+    inputs = make_inputs([item("A", lot_multiple=25.0)], [fixed_ss("A")], cap_rows("Line", [100.0] * 6),
+                         [dict(item="A", family=None, resource="Line", hours_per_unit=1.0)])
+    out = run(inputs, {"DemandPlan": demand_plan({"A": [150, 150, 0, 0, 0, 0]})})
+    plan, cap = out["SupplyPlan"], out["CapacityPlan"]
+    check_supply_plan(plan)
+    np.testing.assert_allclose(plan["supply"], [100, 100, 0, 0, 0, 0], atol=1e-9)  # 4 lots of 25
+    np.testing.assert_allclose(cap["shadow_price"], [1, 1, 0, 0, 0, 0], atol=1e-4)
+    assert binding_resources(cap)["months"].tolist() == [2]
+    # lots of 30: 3 lots (90 h) fit, a 4th does not; the plan leaves 10 h idle, so one more hour is worth nothing
+    inputs = inputs.replace(items=inputs.items.assign(lot_multiple=30.0))
+    cap = run(inputs, {"DemandPlan": demand_plan({"A": [150, 150, 0, 0, 0, 0]})})["CapacityPlan"]
+    np.testing.assert_allclose(cap["required_hours"], [90, 90, 0, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(cap["shadow_price"], 0, atol=1e-9)

@@ -53,10 +53,20 @@ class RawTable:
         return f"{get_column_letter(self.first_col + col_offset)}{row}"
 
 
+def column_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None]:
+    """Number format of each of the `width` columns written for `spec`: the contract's, the currency code after
+    money amounts."""
+    formats = [c.number_format_in(currency) for c in spec.columns]
+    if spec.wide_periods:
+        formats += [spec.wide_value.number_format] * (width - len(formats))
+    return formats
+
+
 class BookIO(ABC):
     """A workbook seen as the contract's tables. Subclasses implement the four raw operations."""
 
     path: Any = None
+    currency: str = ""  # Settings' currency code, shown after money amounts in the outputs (set by the cycle)
 
     @abstractmethod
     def has_table(self, spec: C.Table) -> bool: ...

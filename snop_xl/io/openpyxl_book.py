@@ -19,7 +19,7 @@ from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
+from .base import STAMP_PREFIX, BookIO, RawTable, Uncalculated, column_formats, is_blank
 from ..safe_open import check_workbook_file
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -130,16 +130,16 @@ class OpenpyxlBook(BookIO):
             for cell in row:
                 cell.value = None
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
+        formats = column_formats(spec, width, self.currency)
         for j, text in enumerate(header):
             cell = ws.cell(1, first + j, text)
             cell.font = Font(bold=True)
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
-                ws.column_dimensions[get_column_letter(first + j)].width = _width(text, (r[j] for r in rows[:300]))
-        formats = [c.number_format for c in spec.columns]
-        if spec.wide_periods:
-            formats += [spec.wide_value.number_format] * (width - len(formats))
+                suffix = len(self.currency) + 1 if formats[j] and formats[j].endswith('"') else 0
+                ws.column_dimensions[get_column_letter(first + j)].width = \
+                    _width(text, (r[j] for r in rows[:300])) + suffix
         for i, values in enumerate(rows):
             for j, value in enumerate(values):
                 cell = ws.cell(2 + i, first + j, value)
@@ -160,7 +160,7 @@ class OpenpyxlBook(BookIO):
         min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
         while max_row > min_row and all(is_blank(ws.cell(max_row, c).value) for c in range(min_col, max_col + 1)):
             max_row -= 1
-        formats = [c.number_format for c in spec.columns]
+        formats = column_formats(spec, max_col - min_col + 1, self.currency)
         for i, values in enumerate(rows, start=1):
             for j, value in enumerate(values):
                 cell = ws.cell(max_row + i, min_col + j, value)
@@ -282,6 +282,13 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         else:
             last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
             groups = [(None, min_row + 1, last)]
+        if spec.starts_at:  # skip each group's leading rows where that column is blank
+            starts = []
+            for g, r0, r1 in groups:
+                while r0 < r1 and ws.cell(r0, col[spec.starts_at]).value is None:
+                    r0 += 1
+                starts.append((g, r0, r1))
+            groups = starts
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()

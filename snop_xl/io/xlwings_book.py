@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, is_blank
+from .base import STAMP_PREFIX, BookIO, RawTable, column_formats, is_blank
 from .openpyxl_book import TABLE_STYLE
 
 
@@ -118,13 +118,9 @@ class XlwingsBook(BookIO):
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
             table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
 
-    @staticmethod
-    def _formats(sheet: Any, spec: C.Table, row: int, col: int, count: int, width: int) -> None:
+    def _formats(self, sheet: Any, spec: C.Table, row: int, col: int, count: int, width: int) -> None:
         """The contract's number format on each written column (one call per column)."""
-        formats = [c.number_format for c in spec.columns]
-        if spec.wide_periods:
-            formats += [spec.wide_value.number_format] * (width - len(formats))
-        for j, fmt in enumerate(formats[:width]):
+        for j, fmt in enumerate(column_formats(spec, width, self.currency)[:width]):
             if fmt and count > 0:
                 sheet.range((row, col + j), (row + count - 1, col + j)).number_format = fmt
 

@@ -164,8 +164,8 @@ def _build(d: np.ndarray, p: dict[str, Any], strategy: str, integer: bool) -> _M
         inv = _chase_inventory(d, p["start_inventory"], p["start_backlog"], p["min_end_inventory"])
         need = np.diff(np.concatenate([[p["start_inventory"] - p["start_backlog"]], inv])) + d
         workers = np.maximum(need, 0.0) * hpu / rh
-        if integer:
-            workers = np.ceil(workers - 1e-9)
+        if integer:  # whole units: a month may have to make up to ceil(need), so the workers must cover that
+            workers = np.ceil(np.ceil(np.maximum(need, 0.0) - 1e-9) * hpu / rh - 1e-9)
         lb[at["W"]:at["W"] + T] = ub[at["W"]:at["W"] + T] = workers
         ub[at["V"]:at["V"] + T] = 0.0
         ub[at["S"]:at["S"] + T] = 0.0

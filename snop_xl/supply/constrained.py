@@ -24,8 +24,9 @@ its lot multiple when it has one (a MILP: semi-continuous or (semi-)integer vari
 lots' caps) is solved first and its plan rounded to lots (`_round_lots`); when the rounded plan is proven within
 MIP_GAP of the relaxation's cost it is kept, otherwise HiGHS's MILP searches (stopping at MIP_GAP, 60 s safety net)
 and the cheaper of the two plans is kept, with its gap to the best bound known in the status. The lot decisions are
-then fixed and the LP re-solved for duals. The capacity rows' duals are the shadow prices: what one more regular hour
-of a resource in a month saves.
+then fixed and the LP re-solved for duals (with lot multiples, quantities are freed around the lots that run, see
+`_dual_bounds`). The capacity rows' duals are the shadow prices: what one more regular hour of a resource in a month
+saves.
 """
 
 from __future__ import annotations
@@ -254,6 +255,23 @@ def _fix_lots(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarray, 
     return lb, ub
 
 
+def _dual_bounds(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarray, integrality: np.ndarray,
+                 unit: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LP bounds for the shadow prices of a plan with lot multiples: the lots that run keep running (at least their
+    minimum lot) and those that do not stay off, but quantities are continuous. Why: with every multiple fixed at
+    its quantity (`_fix_lots`) no production can move, so no capacity row has a dual and a resource that binds
+    shows no value; here one more hour is worth what the plan would gain by making a little more of what it makes.
+    Sources without a minimum lot may also start."""
+    whole = integrality >= 1
+    low = np.where(whole, lower * unit, lower)
+    high = np.where(integrality > 0, np.where(whole, upper * unit, upper), 0.0)
+    on = qty > 1e-7
+    lb, ub = lb.copy(), ub.copy()
+    lb[idx] = np.where(on, low, 0.0)
+    ub[idx] = np.where(on | (low <= 0), high, 0.0)
+    return lb, ub
+
+
 def _lp(model: _Model, lb: np.ndarray, ub: np.ndarray):  # noqa: ANN202 (scipy's OptimizeResult)
     res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
                   bounds=np.column_stack([lb, ub]), method="highs-ds")
@@ -314,12 +332,19 @@ def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP)
             gap = max(res.fun + offset - bound, 0.0) / max(abs(res.fun + offset), 1e-12)
             lot_status = f"lots: MILP {message}, gap {gap:.2%}; "
     x = res.x
+    duals = res
     if len(idx):  # exact multiples in the output (the LP holds them to its tolerance)
         fixed_idx = idx[(integrality >= 1) & (x[idx] > 1e-7)]
         per = unit[np.searchsorted(idx, fixed_idx)]
         x[fixed_idx] = np.round(x[fixed_idx] / per) * per
-    shadow = -res.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
-    ot_shadow = -res.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
+        if R and np.isin(integrality, (1, 3)).any():  # whole multiples fixed: no capacity row would have a value
+            duals = _lp(model, *_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
+    shadow = -duals.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
+    ot_shadow = -duals.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
+    if duals is not res:  # another LP's duals: no value where the plan itself leaves hours idle
+        over = pb.hours.T @ x[:N].reshape(n, T) - pb.regular  # regular hours the plan needs beyond those it has
+        shadow[over < -1e-6 * np.maximum(pb.regular, 1.0)] = 0.0
+        ot_shadow[x[oo:oo + R * T].reshape(R, T) < pb.overtime - 1e-6 * np.maximum(pb.overtime, 1.0)] = 0.0
     clean = lambda a: np.where(np.abs(a) < 1e-7, 0.0, a)  # noqa: E731
     return SupplySolution(clean(x[:N].reshape(n, T)), clean(x[N:N + M].reshape(m, T)),
                           clean(x[oo:oo + R * T].reshape(R, T)), clean(shadow), clean(ot_shadow),

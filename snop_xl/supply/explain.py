@@ -25,12 +25,13 @@ def binding_resources(capacity_plan: pd.DataFrame | None, currency: str = "") ->
     """
     if capacity_plan is None or not len(capacity_plan) or "shadow_price" not in capacity_plan:
         return pd.DataFrame(columns=list(BINDING_COLUMNS))
+    overtime = pd.to_numeric(capacity_plan["overtime_limit"], errors="coerce").fillna(0.0).astype(float) \
+        if "overtime_limit" in capacity_plan else 0.0  # an optional column: older sheets lack it
     cp = capacity_plan.assign(
         shadow=pd.to_numeric(capacity_plan["shadow_price"], errors="coerce").fillna(0.0).astype(float),
         short=(pd.to_numeric(capacity_plan["unconstrained_hours"], errors="coerce").astype(float)
                - pd.to_numeric(capacity_plan["available_hours"], errors="coerce").astype(float)
-               - pd.to_numeric(capacity_plan.get("overtime_limit", 0.0), errors="coerce").fillna(0.0).astype(float)
-               ).clip(lower=0.0).fillna(0.0))
+               - overtime).clip(lower=0.0).fillna(0.0))
     cp = cp[cp["shadow"] > MIN_SHADOW].sort_values(["resource", "period"], kind="stable")
     if not len(cp):
         return pd.DataFrame(columns=list(BINDING_COLUMNS))

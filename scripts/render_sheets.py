@@ -32,12 +32,11 @@ def render(book: str | Path, sheets: list[str], out_dir: str | Path, dpi: int = 
         missing = [s for s in sheets if s not in wb.sheetnames]
         if missing:
             raise SystemExit(f"{book}: no sheet(s) {missing}")
-        for ws in list(wb.worksheets):
-            if ws.title not in sheets:
-                wb.remove(ws)
-        wb._sheets.sort(key=lambda ws: sheets.index(ws.title))
+        # The other sheets stay (hidden, so not printed): charts and formulas may read their cells.
+        wb._sheets.sort(key=lambda ws: sheets.index(ws.title) if ws.title in sheets else len(sheets))
         for ws in wb.worksheets:
-            ws.sheet_state = "visible"
+            ws.sheet_state = "visible" if ws.title in sheets else "hidden"
+        wb.active = 0
         copy = tmp / "render.xlsx"
         wb.save(copy)
         subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp / 'profile'}", "--headless",

@@ -73,6 +73,10 @@ def build_sheets(path: Path) -> OpenpyxlBook:
     return book
 
 
+#: Characters of a Settings description that fit on one line of its column (width 100, Calibri 11, with margin).
+SETTINGS_DOC_CHARS_PER_LINE = 95
+
+
 def _fill_settings(book: OpenpyxlBook) -> None:
     """One row per contract setting: label, default value, description; each value cell checked as its type."""
     rows = [[s.label, _setting_value(s), s.doc] for s in C.SETTINGS]
@@ -81,8 +85,13 @@ def _fill_settings(book: OpenpyxlBook) -> None:
     for r, setting in enumerate(C.SETTINGS, start=2):
         cell = ws.cell(r, 2)
         cell.font, cell.fill = INPUT_FONT, INPUT_FILL
-        cell.alignment = Alignment(horizontal="left")
-        cell.number_format = {C.PERCENT: "0.0%", C.PERIOD: "yyyy-mm", C.INTEGER: "0"}.get(setting.dtype, "General")
+        cell.alignment = Alignment(horizontal="left", vertical="top")
+        ws.cell(r, 1).alignment = Alignment(vertical="top")
+        cell.number_format = {C.PERCENT: "0.0%", C.PERIOD: "yyyy-mm", C.INTEGER: "0",
+                              C.BOOL: '"TRUE";"TRUE";"FALSE"'}.get(setting.dtype, "General")  # LibreOffice: not 0/1
+        ws.cell(r, 3).alignment = Alignment(wrap_text=True, vertical="top")  # long descriptions stay on the sheet
+        if len(setting.doc) > SETTINGS_DOC_CHARS_PER_LINE:  # Excel does not grow a row for wrapped text on open
+            ws.row_dimensions[r].height = 15 * -(-len(setting.doc) // SETTINGS_DOC_CHARS_PER_LINE)
         validation = _validation(setting.dtype, setting.choices, setting.min, setting.max, setting.label,
                                  setting.doc)
         if validation is not None:

@@ -230,6 +230,10 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
     sheet = fake.sheets["Dashboard"]
     assert sheet.cells.get((4, 1)) is None
     assert sheet.formats[(2, 2)] == C.DASHBOARD.column("value").number_format
+    # the Value column's format follows each row's unit (money whole, % with a decimal), as headless writes it
+    ws = headless.wb["Dashboard"]
+    assert [sheet.formats[(r, 2)] for r in (2, 3)] == [ws.cell(r, 2).number_format for r in (2, 3)] \
+        == ["#,##0", "#,##0.0"]
     with pytest.raises(Exception, match="refusing"):
         live.write_table("Items", pd.DataFrame())
 

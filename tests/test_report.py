@@ -37,6 +37,10 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     assert len(charts) >= 4
     refs = [s.val.numRef.f for c in charts for s in c.series]
     assert any(r.startswith("'ChartData'!") for r in refs) and any("ScenarioComparison" in r for r in refs)
+    for chart in charts:  # axes shown in Excel (openpyxl 3.1 omits <c:delete>), whole numbers or % on them
+        assert chart.x_axis.delete is False and chart.y_axis.delete is False
+        assert chart.y_axis.numFmt.formatCode in ("#,##0", "0%")
+        assert (chart.legend is None) == (len(chart.series) == 1)
     rec = load_workbook(path)["Reconciliation"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)

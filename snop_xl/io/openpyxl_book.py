@@ -25,6 +25,7 @@ from ..safe_open import check_workbook_file
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 TABLE_STYLE = {C.Role.INPUT: "TableStyleMedium2", C.Role.OUTPUT: "TableStyleMedium4"}
 HEADER_FILL = {C.Role.INPUT: "FFDDEBF7", C.Role.OUTPUT: "FFE2EFDA"}
+HEADER_FONT = Font(name="Calibri", bold=True)  # named: a font without a name renders in a fallback (serif) face
 _TAB_COLOR = {C.Role.INPUT: "4472C4", C.Role.OUTPUT: "70AD47"}
 
 
@@ -132,15 +133,15 @@ class OpenpyxlBook(BookIO):
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
         for j, text in enumerate(header):
             cell = ws.cell(1, first + j, text)
-            cell.font = Font(bold=True)
+            cell.font = HEADER_FONT
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
-                ws.column_dimensions[get_column_letter(first + j)].width = _width(text, (r[j] for r in rows[:300]))
-        formats = [c.number_format for c in spec.columns]
-        if spec.wide_periods:
-            formats += [spec.wide_value.number_format] * (width - len(formats))
+                fixed = spec.columns[j].width if j < len(spec.columns) else None
+                ws.column_dimensions[get_column_letter(first + j)].width = fixed or _width(text, (r[j] for r in rows[:300]))
+        fixed = _fixed_formats(spec, width)
         for i, values in enumerate(rows):
+            formats = fixed if fixed is not None else spec.cell_formats(values, width)
             for j, value in enumerate(values):
                 cell = ws.cell(2 + i, first + j, value)
                 if formats[j] and value is not None:
@@ -160,8 +161,9 @@ class OpenpyxlBook(BookIO):
         min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
         while max_row > min_row and all(is_blank(ws.cell(max_row, c).value) for c in range(min_col, max_col + 1)):
             max_row -= 1
-        formats = [c.number_format for c in spec.columns]
+        fixed = _fixed_formats(spec, max_col - min_col + 1)
         for i, values in enumerate(rows, start=1):
+            formats = fixed if fixed is not None else spec.cell_formats(values, max_col - min_col + 1)
             for j, value in enumerate(values):
                 cell = ws.cell(max_row + i, min_col + j, value)
                 if formats[j] and value is not None:
@@ -225,6 +227,11 @@ def _remove_stale_temps(target: Path) -> None:
                 leftover.unlink()
         except OSError:  # gone already, or not ours to delete
             pass
+
+
+def _fixed_formats(spec: C.Table, width: int) -> list[str | None] | None:
+    """The number formats of every row of `spec` (None when a column's format depends on its row)."""
+    return None if any(c.fmt_by for c in spec.columns) else spec.cell_formats((), width)
 
 
 def _width(header: Any, values: Any) -> float:
@@ -302,8 +309,13 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
                 chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
                 chart.title = spec.title + (f": {g}" if g is not None and len(groups) > 1 else "")
                 charts.append(chart)
+        percent = C.table(spec.table).column(spec.values[0]).number_format == C.FORMATS["percent"]
         for chart in charts:
             chart.y_axis.title = spec.y_title
+            chart.y_axis.number_format = "0%" if percent else "#,##0"  # the axis needs no cents
+            chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
+            if len(chart.series) == 1:
+                chart.legend = None  # one series: the title says what it is
             chart.width, chart.height = 24, 7.5
             if spec.kind == "bar" and spec.category == "message":
                 chart.type = "bar"  # horizontal bars: long labels read better

@@ -91,7 +91,7 @@ class XlwingsBook(BookIO):
             block = [list(header)] + [list(r) for r in rows] if rows else [list(header), [None] * width]
             top_left = sheet.range((first_row, first_col))
             top_left.value = block
-            self._formats(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
+            self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
             target = sheet.range((first_row, first_col), (first_row + len(block) - 1, first_col + width - 1))
             if table is None:
                 sheet.tables.add(source=target, name=spec.list_object, table_style_name=TABLE_STYLE[spec.role])
@@ -114,19 +114,24 @@ class XlwingsBook(BookIO):
         with self._quiet():
             start = rng.row + last + 1
             sheet.range((start, rng.column)).value = [list(r) for r in rows]
-            self._formats(sheet, spec, start, rng.column, len(rows), rng.columns.count)
+            self._formats(sheet, spec, start, rng.column, rows, rng.columns.count)
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
             table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
 
     @staticmethod
-    def _formats(sheet: Any, spec: C.Table, row: int, col: int, count: int, width: int) -> None:
-        """The contract's number format on each written column (one call per column)."""
-        formats = [c.number_format for c in spec.columns]
-        if spec.wide_periods:
-            formats += [spec.wide_value.number_format] * (width - len(formats))
-        for j, fmt in enumerate(formats[:width]):
-            if fmt and count > 0:
-                sheet.range((row, col + j), (row + count - 1, col + j)).number_format = fmt
+    def _formats(sheet: Any, spec: C.Table, row: int, col: int, rows: list[list[Any]], width: int) -> None:
+        """The contract's number format on each written column (one call per column; one per cell where the
+        format depends on the row, as on the Dashboard)."""
+        if not rows:
+            return
+        for j, fmt in enumerate(spec.cell_formats((), width)):
+            if j < len(spec.columns) and spec.columns[j].fmt_by:
+                for i, values in enumerate(rows):
+                    cell_fmt = spec.cell_formats(values, width)[j]
+                    if cell_fmt:
+                        sheet.range((row + i, col + j)).number_format = cell_fmt
+            elif fmt:
+                sheet.range((row, col + j), (row + len(rows) - 1, col + j)).number_format = fmt
 
     # ---- the "Published" stamp (Excel's object model through ``sheet.api``; Windows COM names) ---------------
     def _sheet_api(self, name: str) -> Any:

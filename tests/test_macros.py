@@ -21,7 +21,7 @@ from openpyxl.utils import range_boundaries
 import macros
 from snop_xl import contract as C
 from snop_xl.io import OpenpyxlBook
-from snop_xl.io.xlwings_book import XlwingsBook
+from snop_xl.io.xlwings_book import CHARTS_PICTURE, XlwingsBook
 
 
 # ---- the stand-in ---------------------------------------------------------------------------------------------
@@ -71,6 +71,10 @@ class FakeRange:
             for c in range(self.column, self.last_column + 1):
                 self.sheet.formats[(r, c)] = fmt
 
+    def add_hyperlink(self, address: str, text_to_display: str | None = None, screen_tip: str | None = None) -> None:
+        self.sheet.book.calls.append(("hyperlink", self.sheet.name, self.row, self.column, address))
+        self.sheet.set(self.row, self.column, text_to_display or address)
+
     def clear_contents(self) -> None:
         self.sheet.book.calls.append(("clear_contents", self.sheet.name, self.row, self.column))
         for r in range(self.row, self.last_row + 1):
@@ -111,6 +115,7 @@ class FakeSheet:
         self.cells: dict[tuple[int, int], Any] = {}
         self.formats: dict[tuple[int, int], str] = {}
         self.tables = FakeTables(self)
+        self.pictures = FakePictures(self)
 
     def set(self, r: int, c: int, v: Any) -> None:
         if v is None:
@@ -127,6 +132,22 @@ class FakeSheet:
             return FakeRange(self, 1, 1)
         rows, cols = zip(*self.cells)
         return FakeRange(self, min(rows), min(cols), max(rows), max(cols))
+
+
+class FakePictures(dict):
+    """Sheet.pictures: add(image, name=, update=True) replaces the picture of that name."""
+
+    def __init__(self, sheet: "FakeSheet"):
+        super().__init__()
+        self.sheet = sheet
+
+    def add(self, image: Any, name: str | None = None, update: bool = False, anchor: Any = None, **_: Any) -> Any:
+        from matplotlib.figure import Figure
+
+        assert isinstance(image, Figure) and name and (update or name not in self)
+        self.sheet.book.calls.append(("picture", self.sheet.name, name, anchor.row, anchor.column))
+        self[name] = image
+        return image
 
 
 class FakeSheets(list):
@@ -335,6 +356,36 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
         z, _ = live.read_table(spec)
         pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
         pd.testing.assert_frame_equal(x.reset_index(drop=True), z.reset_index(drop=True), check_dtype=False)
+    # live Excel: the Dashboard's charts as one picture beside its tables, replaced (not stacked) on every run
+    right = max(t.first_column + len(t.columns) for t in C.SHEETS["Dashboard"].tables) + 1
+    assert list(fake.sheets["Dashboard"].pictures) == [CHARTS_PICTURE]
+    assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
+    log, _ = live.read_table(C.LOG)
+    assert not log["message"].str.contains("not drawn").any()
+
+
+def test_go_to_links_and_charts_excel_refuses_are_a_warning_not_a_failure(small_book: Path) -> None:
+    fake = FakeBook.copy_of(small_book)
+    outcome = macros.forecast_demand(fake)
+    assert outcome.ok
+    live = XlwingsBook(fake)
+    live.write_table(C.EXCEPTIONS, pd.DataFrame({"link": ["'Items'!A2", None]}).reindex(columns=C.EXCEPTIONS.keys))
+    live.draw_charts()
+    col = C.EXCEPTIONS.first_column + C.EXCEPTIONS.keys.index("link")
+    assert [c for c in fake.calls if c[0] == "hyperlink"] == [("hyperlink", "Reconciliation", 2, col, "#'Items'!A2")]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Excel says no")
+    for sheet in fake.sheets:
+        sheet.pictures.add = refuse
+    FakeRange.add_hyperlink, saved = refuse, FakeRange.add_hyperlink
+    try:
+        live.draw_charts()
+    finally:
+        FakeRange.add_hyperlink = saved
+    log, _ = live.read_table(C.LOG)
+    warned = log[log["level"] == "WARNING"]["message"].tolist()
+    assert warned == ["Go To links not drawn: RuntimeError: Excel says no"]  # no Dashboard tables yet: no picture
 
 
 def test_entry_points_on_stand_in_report_errors_in_message_box(small_book: Path) -> None:

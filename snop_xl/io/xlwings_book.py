@@ -20,6 +20,8 @@ from ..errors import SnopError
 from .base import STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
+#: Name of the Dashboard's chart picture (replaced, not stacked, on each run).
+CHARTS_PICTURE = "snopDashboardCharts"
 
 
 class XlwingsBook(BookIO):
@@ -132,6 +134,45 @@ class XlwingsBook(BookIO):
                         sheet.range((row + i, col + j)).number_format = cell_fmt
             elif fmt:
                 sheet.range((row, col + j), (row + len(rows) - 1, col + j)).number_format = fmt
+
+    # ---- after the outputs are written ---------------------------------------------------------------------------
+    def draw_charts(self) -> None:
+        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), replaced on each run, and
+        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) Both are
+        a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn."""
+        for what, draw in (("Dashboard charts", self._draw_picture), ("Go To links", self._link_exceptions)):
+            try:
+                with self._quiet():
+                    draw()
+            except Exception as exc:
+                self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
+
+    def _draw_picture(self) -> None:
+        from ..report import NEEDED, charts_figure, plt, read_outputs
+
+        if not all(self.has_table(C.table(name)) for name in NEEDED):
+            return
+        frames = read_outputs(self)
+        if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
+            return
+        sheet = self.book.sheets[C.DASHBOARD.sheet]
+        right = max(t.first_column + len(t.columns) for t in C.SHEETS[C.DASHBOARD.sheet].tables) + 1
+        fig = charts_figure(frames)
+        try:
+            sheet.pictures.add(fig, name=CHARTS_PICTURE, update=True, anchor=sheet.range((1, right)))
+        finally:
+            plt.close(fig)
+
+    def _link_exceptions(self) -> None:
+        found = self._find(C.EXCEPTIONS)
+        body = found[1].data_body_range if found is not None else None
+        if body is None:
+            return
+        j = C.EXCEPTIONS.keys.index("link")
+        for i, row in enumerate(body.options(ndim=2).value):
+            target = row[j]
+            if isinstance(target, str) and "!" in target:
+                found[0].range((body.row + i, body.column + j)).add_hyperlink("#" + target, target, f"Go to {target}")
 
     # ---- the "Published" stamp (Excel's object model through ``sheet.api``; Windows COM names) ---------------
     def _sheet_api(self, name: str) -> Any:

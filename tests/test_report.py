@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from openpyxl import load_workbook
+from openpyxl.utils.cell import coordinate_from_string
 
 from snop_xl import contract as C
 from snop_xl import reconcile, review
@@ -41,6 +42,10 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
         assert chart.x_axis.delete is False and chart.y_axis.delete is False
         assert chart.y_axis.numFmt.formatCode in ("#,##0", "0%")
         assert (chart.legend is None) == (len(chart.series) == 1)
+    supply = next(c for c in charts if c.title and "Supply vs demand" in str(c.title.tx.rich.p[0].r[0].t))
+    column, row = coordinate_from_string(supply.series[0].val.numRef.f.split("!")[1].split(":")[0].replace("$", ""))
+    demand = load_workbook(path)["ChartData"]  # it starts at the cycle month, not with 24 empty months of history
+    assert demand[f"{column}{row}"].value is not None and demand[f"{column}{row - 1}"].value in (None, "Consensus")
     rec = load_workbook(path)["Reconciliation"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)

@@ -289,6 +289,9 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         else:
             last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
             groups = [(None, min_row + 1, last)]
+        if spec.start_at:
+            groups = [(g, next((r for r in range(r0, r1 + 1) if ws.cell(r, col[spec.start_at]).value is not None),
+                               r0), r1) for g, r0, r1 in groups]
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()

@@ -323,6 +323,8 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
             if spec.kind == "bar" and spec.category == "message":
                 chart.type = "bar"  # horizontal bars: long labels read better
                 chart.height = 10
+                chart.x_axis.scaling.orientation = "maxMin"  # the first row (the biggest) on top, as in the table
+                chart.y_axis.crosses = "max"  # ... and the money axis still below
             dash.add_chart(chart, f"{anchor_col}{anchor_row}")
             anchor_row += 22 if chart.height > 8 else 16
 

@@ -26,8 +26,12 @@ from snop_xl.io.xlwings_book import CHARTS_PICTURE, XlwingsBook
 
 # ---- the stand-in ---------------------------------------------------------------------------------------------
 class _Count:
-    def __init__(self, n: int):
-        self.count = n
+    def __init__(self, n: int, rng: "FakeRange | None" = None):
+        self.count, self.rng = n, rng
+
+    def autofit(self) -> None:  # Range.columns.autofit()
+        r = self.rng
+        r.sheet.book.calls.append(("autofit", r.sheet.name, r.row, r.column, r.last_row, r.last_column))
 
 
 class FakeRange:
@@ -36,7 +40,15 @@ class FakeRange:
         self.sheet, self.row, self.column = sheet, r1, c1
         self.last_row, self.last_column = r2 or r1, c2 or c1
         self.ndim, self.err_to_str = ndim, err_to_str
-        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1)
+        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1, self)
+
+    @property
+    def column_width(self) -> float:
+        return self.sheet.widths.get(self.column, 8.43)
+
+    @column_width.setter
+    def column_width(self, width: float) -> None:
+        self.sheet.widths[self.column] = width
 
     def options(self, ndim: int | None = None, err_to_str: bool = False, **_: Any) -> "FakeRange":
         return FakeRange(self.sheet, self.row, self.column, self.last_row, self.last_column, ndim, err_to_str)
@@ -114,6 +126,7 @@ class FakeSheet:
         self.book, self.name = book, name
         self.cells: dict[tuple[int, int], Any] = {}
         self.formats: dict[tuple[int, int], str] = {}
+        self.widths: dict[int, float] = {}
         self.tables = FakeTables(self)
         self.pictures = FakePictures(self)
 
@@ -255,6 +268,12 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
     ws = headless.wb["Dashboard"]
     assert [sheet.formats[(r, 2)] for r in (2, 3)] == [ws.cell(r, 2).number_format for r in (2, 3)] \
         == ["#,##0", "#,##0.0"]
+    # output columns fitted to what was written (header and values), as headless: no ##### in Excel
+    assert ("autofit", "Dashboard", 1, 1, 3, 3) in fake.calls
+    live.write_table("PlanVersion", pd.DataFrame({"version": ["v1"], "cycle_month": [pd.Period("2027-01", "M")],
+                                                  "content_hash": ["f" * 64], "status": ["Draft"]}))
+    hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
+    assert sheet.widths == {hash_col: C.PLAN_VERSION.column("content_hash").width}
     with pytest.raises(Exception, match="refusing"):
         live.write_table("Items", pd.DataFrame())
 

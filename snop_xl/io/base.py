@@ -28,6 +28,8 @@ _TRUE = {"true", "yes", "y", "1", "x", "wahr", "oui"}
 _FALSE = {"false", "no", "n", "0", "", "falsch", "non"}
 #: how every "Published" page-header stamp begins: unstamp() clears only headers that are ours
 STAMP_PREFIX = "PUBLISHED "
+#: Value rows an output table's column widths are fitted to (both engines): enough to be right, quick on big tables.
+FIT_ROWS = 300
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
+from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
 from ..safe_open import check_workbook_file
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -138,7 +138,7 @@ class OpenpyxlBook(BookIO):
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
                 fixed = spec.columns[j].width if j < len(spec.columns) else None
-                ws.column_dimensions[get_column_letter(first + j)].width = fixed or _width(text, (r[j] for r in rows[:300]))
+                ws.column_dimensions[get_column_letter(first + j)].width = fixed or _width(text, (r[j] for r in rows[:FIT_ROWS]))
         fixed = _fixed_formats(spec, width)
         for i, values in enumerate(rows):
             formats = fixed if fixed is not None else spec.cell_formats(values, width)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, is_blank
+from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
 #: Name of the Dashboard's chart picture (replaced, not stacked, on each run).
@@ -94,6 +94,12 @@ class XlwingsBook(BookIO):
             top_left = sheet.range((first_row, first_col))
             top_left.value = block
             self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
+            if spec.role is C.Role.OUTPUT:  # wide enough for what was written (no ##### in Excel), as headless
+                sheet.range((first_row, first_col), (first_row + min(len(block) - 1, FIT_ROWS),
+                                                      first_col + width - 1)).columns.autofit()
+                for j, column in enumerate(spec.columns[:width]):
+                    if column.width:
+                        sheet.range((first_row, first_col + j)).column_width = column.width
             target = sheet.range((first_row, first_col), (first_row + len(block) - 1, first_col + width - 1))
             if table is None:
                 sheet.tables.add(source=target, name=spec.list_object, table_style_name=TABLE_STYLE[spec.role])

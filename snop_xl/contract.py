@@ -355,7 +355,7 @@ DECISIONS = Table("Decisions", "Decisions", Role.INPUT, (
 # Output tables
 # ----------------------------------------------------------------------------------------------------------------
 _Q = dict(fmt="qty", unit="units", nullable=True)
-_M = dict(fmt="money", unit="currency", nullable=True)
+_M = dict(fmt="money0", unit="currency", nullable=True)  # totals: whole currency units (prices keep cents)
 
 DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("level", "Level", TEXT, "Item, Family or Total; family and total rows are sums of their items.",

@@ -180,3 +180,18 @@ def test_headers_and_dashboard_values_are_formatted_for_reading(small_book: Path
     assert ws.cell(1, 1).font.b
     hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
     assert ws.column_dimensions[get_column_letter(hash_col)].width == C.PLAN_VERSION.column("content_hash").width
+
+
+def test_written_input_rows_all_look_like_inputs(tmp_path: Path) -> None:
+    """The demo (and `snop-xl new`, budget imports) fill input tables built from the template: every row gets the
+    template's input style, not only the first; Settings keeps its per-row formats."""
+    from snop_xl.demo import write_demo_book
+
+    demo_book = write_demo_book(tmp_path / "demo.xlsm")
+    wb = open_book(demo_book).wb
+    for sheet, col in (("Items", 1), ("Items", 4), ("History", 1), ("History", 20)):
+        ws = wb[sheet]
+        assert ws.cell(2, col).fill.fgColor.rgb == ws.cell(ws.max_row, col).fill.fgColor.rgb != "00000000", sheet
+        assert ws.cell(2, col).font.color.rgb == ws.cell(ws.max_row, col).font.color.rgb, sheet
+    settings, problems = open_book(demo_book).read_table(C.SETTINGS_TABLE)
+    assert problems == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +138,20 @@ class OpenpyxlBook(BookIO):
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
-                fixed = spec.columns[j].width if j < len(spec.columns) else None
-                ws.column_dimensions[get_column_letter(first + j)].width = fixed or _width(text, (r[j] for r in rows[:FIT_ROWS]))
+                given = spec.columns[j].width if j < len(spec.columns) else None
+                ws.column_dimensions[get_column_letter(first + j)].width = given or _width(
+                    text, (r[j] for r in rows[:FIT_ROWS]))
+        # input cells all look like the template's first row (styled as inputs), not just that row; a wide
+        # table's month columns like its last column (Settings rows are styled one by one: left as they are)
+        styles = ([copy(ws.cell(2, first + min(j, len(spec.columns) - 1))._style) for j in range(width)]
+                  if spec.role is C.Role.INPUT and spec is not C.SETTINGS_TABLE and len(rows) > 1 else None)
         fixed = _fixed_formats(spec, width)
         for i, values in enumerate(rows):
             formats = fixed if fixed is not None else spec.cell_formats(values, width)
             for j, value in enumerate(values):
                 cell = ws.cell(2 + i, first + j, value)
+                if styles is not None:
+                    cell._style = copy(styles[j])
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row

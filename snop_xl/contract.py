@@ -158,6 +158,11 @@ class Sheet:
     doc: str
     tables: tuple[Table, ...] = field(default_factory=tuple)
 
+    @property
+    def charts_column(self) -> int:
+        """1-based column where charts go: right of the sheet's last table, one empty column between."""
+        return max(t.first_column + len(t.columns) for t in self.tables) + 1
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Settings

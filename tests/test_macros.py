@@ -379,7 +379,7 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
             y, _ = other.read_table(spec)
             pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
     # live Excel: the Dashboard's charts as one picture beside its tables, replaced (not stacked) on every run
-    right = max(t.first_column + len(t.columns) for t in C.SHEETS["Dashboard"].tables) + 1
+    right = C.SHEETS["Dashboard"].charts_column  # where the headless engine anchors its native charts
     assert list(fake.sheets["Dashboard"].pictures) == [CHARTS_PICTURE]
     assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
     log, _ = live.read_table(C.LOG)

@@ -66,3 +66,10 @@ def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> N
     book.save()
     assert main(["report", str(path), "-o", str(tmp_path / "x.pdf")]) == 1
     assert "run the cycle first" in capsys.readouterr().err
+
+
+def test_charts_sit_right_of_the_dashboard_tables(tmp_path) -> None:
+    dash = load_workbook(_run_book(tmp_path))["Dashboard"]
+    last = max(t.first_column + len(t.columns) - 1 for t in C.SHEETS["Dashboard"].tables)
+    assert C.SHEETS["Dashboard"].charts_column == last + 2  # one empty column between
+    assert {c.anchor._from.col + 1 for c in dash._charts} == {C.SHEETS["Dashboard"].charts_column}

@@ -277,8 +277,7 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         return
     dash = book.wb[host]
     dash._charts = []
-    last_col = max(t.first_column + len(t.columns) for t in C.SHEETS[host].tables)
-    anchor_col, anchor_row = get_column_letter(last_col + 1), 1
+    anchor_col, anchor_row = get_column_letter(C.SHEETS[host].charts_column), 1
     for spec in specs:
         found = book._find(C.table(spec.table))
         if found is None:

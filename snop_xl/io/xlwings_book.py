@@ -162,7 +162,7 @@ class XlwingsBook(BookIO):
         if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
             return
         sheet = self.book.sheets[C.DASHBOARD.sheet]
-        right = max(t.first_column + len(t.columns) for t in C.SHEETS[C.DASHBOARD.sheet].tables) + 1
+        right = C.SHEETS[C.DASHBOARD.sheet].charts_column
         fig = charts_figure(frames)
         try:
             sheet.pictures.add(fig, name=CHARTS_PICTURE, update=True, anchor=sheet.range((1, right)))

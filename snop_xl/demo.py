@@ -27,6 +27,11 @@ FAMILIES = {
     "Garden": ("GD", (24.0, 79.0), 0.50, 0.60, 5, 0.04),
 }
 RESOURCES = {"Assembly": 0.30, "Machining": 0.22, "Packing": 0.06}  # mean hours per unit
+#: How each family leans on each resource (x the mean hours): each resource has its own load profile over the
+#: year, so the capacity chart shows three resources, not three copies of one curve.
+RESOURCE_MIX = {"Hand Tools": {"Assembly": 0.9, "Machining": 1.0, "Packing": 1.2},
+                "Power Tools": {"Assembly": 0.8, "Machining": 1.15, "Packing": 1.0},
+                "Garden": {"Assembly": 1.4, "Machining": 0.8, "Packing": 0.85}}
 
 
 def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
@@ -72,16 +77,18 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
 
     # family rows, except Hand Tools: HT-001..006 are bought from Acme Forge (no load), the rest are made
     weight = {"Hand Tools": 0.6, "Power Tools": 1.6, "Garden": 0.9}
-    bor = pd.DataFrame([{"item": None, "family": f, "resource": r, "hours_per_unit": round(h * weight[f], 3)}
-                        for f in FAMILIES if f != "Hand Tools" for r, h in RESOURCES.items()] +
+    def hours(f: str, r: str) -> float:
+        return RESOURCES[r] * weight[f] * RESOURCE_MIX[f][r]
+    bor = pd.DataFrame([{"item": None, "family": f, "resource": r, "hours_per_unit": round(hours(f, r), 3)}
+                        for f in FAMILIES if f != "Hand Tools" for r in RESOURCES] +
                        [{"item": f"HT-{n:03d}", "family": None, "resource": r,
-                         "hours_per_unit": round(h * weight["Hand Tools"], 3)}
-                        for n in range(7, 13) for r, h in RESOURCES.items()])
+                         "hours_per_unit": round(hours("Hand Tools", r), 3)}
+                        for n in range(7, 13) for r in RESOURCES])
     # capacity sized on average load so that seasonal peaks overload it
     hist_month = history_df.merge(items_df[["item", "family"]]).groupby("family")["qty"].sum() / HISTORY_MONTHS
     capacity = []
     for resource in RESOURCES:
-        load = sum(hist_month[f] * RESOURCES[resource] * weight[f] for f in FAMILIES)
+        load = sum(hist_month[f] * hours(f, resource) for f in FAMILIES)
         for p in plan_periods:
             capacity.append({"resource": resource, "period": p, "available_hours": float(round(load * 0.9, -1)),
                              "overtime_hours": float(round(load * 0.08, -1)), "regular_cost": 38.0,

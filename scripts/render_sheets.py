@@ -6,6 +6,10 @@ Needs `soffice` and `pdftoppm` (Debian: apt-get install -y --no-install-recommen
 fonts-crosextra-carlito poppler-utils). The workbook is copied with only the chosen sheets, converted to PDF with one
 page per sheet (SinglePageSheets) in a private LibreOffice profile, and each page is written as <sheet>.png. The
 source workbook is never touched (LibreOffice rewrites whatever it saves).
+
+With --computed, formulas (SNOP_* functions included) show their values: the book is first recalculated by
+`snop_xl.recalc` (LibreOffice with the SNOP_* bridge, docs/excel.md) and the values are rendered. Without it, cells
+with SNOP_* formulas show #NAME? (LibreOffice does not know them).
 """
 
 from __future__ import annotations
@@ -22,22 +26,26 @@ from openpyxl import load_workbook
 PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
 
 
-def render(book: str | Path, sheets: list[str], out_dir: str | Path, dpi: int = 80) -> list[Path]:
-    """One PNG per sheet in `sheets` (in that order) under `out_dir`."""
+def render(book: str | Path, sheets: list[str], out_dir: str | Path, dpi: int = 80,
+           computed: bool = False) -> list[Path]:
+    """One PNG per sheet in `sheets` (in that order) under `out_dir`; `computed`: formulas as their values."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        wb = load_workbook(book)
+        if computed:
+            from snop_xl.recalc import recalc_file
+
+            book = recalc_file(book, tmp / "recalc")
+        wb = load_workbook(book, data_only=computed)
         missing = [s for s in sheets if s not in wb.sheetnames]
         if missing:
             raise SystemExit(f"{book}: no sheet(s) {missing}")
-        for ws in list(wb.worksheets):
-            if ws.title not in sheets:
-                wb.remove(ws)
-        wb._sheets.sort(key=lambda ws: sheets.index(ws.title))
+        # The other sheets stay (hidden, so not printed): charts and formulas may read their cells.
+        wb._sheets.sort(key=lambda ws: sheets.index(ws.title) if ws.title in sheets else len(sheets))
         for ws in wb.worksheets:
-            ws.sheet_state = "visible"
+            ws.sheet_state = "visible" if ws.title in sheets else "hidden"
+        wb.active = 0
         copy = tmp / "render.xlsx"
         wb.save(copy)
         subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp / 'profile'}", "--headless",
@@ -60,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sheets", nargs="+")
     parser.add_argument("-o", "--out", default="out/render")
     parser.add_argument("--dpi", type=int, default=80)
+    parser.add_argument("--computed", action="store_true", help="show formulas' values (SNOP_* included)")
     args = parser.parse_args(argv)
-    for path in render(args.book, args.sheets, args.out, args.dpi):
+    for path in render(args.book, args.sheets, args.out, args.dpi, args.computed):
         print(path)
     return 0
 

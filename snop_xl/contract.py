@@ -42,6 +42,10 @@ FORMATS = {
 }
 
 
+#: Format of a cell whose column has ``fmt_by``, by the value of that other cell (a unit); others keep ``fmt``.
+FORMATS_BY_UNIT = {"%": "qty1", "hours": "qty1"}
+
+
 class Role(str, Enum):
     INPUT = "input"
     OUTPUT = "output"
@@ -63,6 +67,8 @@ class Column:
     min: float | None = None
     max: float | None = None
     fmt: str | None = None  # key of FORMATS used when writing
+    fmt_by: str | None = None  # key of a column of the same row whose value picks the format (FORMATS_BY_UNIT)
+    width: float | None = None  # column width when the engine writes the table (None: fitted to the values)
 
     def __post_init__(self) -> None:
         assert self.dtype in DTYPES, self.dtype
@@ -112,6 +118,19 @@ class Table:
                 return c
         raise KeyError(f"{self.name} has no column {key!r}")
 
+    def cell_formats(self, row: Any, width: int | None = None, currency: str = "") -> list[str | None]:
+        """The number format of each cell of `row` as written to the sheet (`width` cells; money amounts with the
+        `currency` code after them, a wide table's month columns take `wide_value`'s format, a column with
+        ``fmt_by`` the format its row's unit calls for)."""
+        formats = [c.number_format_in(currency) for c in self.columns]
+        if self.wide_periods and width is not None:
+            formats += [self.wide_value.number_format] * (width - len(formats))
+        for j, c in enumerate(self.columns):
+            by = self.keys.index(c.fmt_by) if c.fmt_by else len(row)
+            if by < len(row) and row[by] in FORMATS_BY_UNIT:
+                formats[j] = FORMATS[FORMATS_BY_UNIT[row[by]]]
+        return formats[:width] if width is not None else formats
+
     @property
     def first_column(self) -> int:
         """1-based sheet column of this table's first column (tables on one sheet sit side by side)."""
@@ -147,6 +166,11 @@ class Sheet:
     role: Role
     doc: str
     tables: tuple[Table, ...] = field(default_factory=tuple)
+
+    @property
+    def charts_column(self) -> int:
+        """1-based column where charts go: right of the sheet's last table, one empty column between."""
+        return max(t.first_column + len(t.columns) for t in self.tables) + 1
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -345,7 +369,7 @@ DECISIONS = Table("Decisions", "Decisions", Role.INPUT, (
 # Output tables
 # ----------------------------------------------------------------------------------------------------------------
 _Q = dict(fmt="qty", unit="units", nullable=True)
-_M = dict(fmt="money", unit="currency", nullable=True)
+_M = dict(fmt="money0", unit="currency", nullable=True)  # totals: whole currency units (prices keep cents)
 
 DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("level", "Level", TEXT, "Item, Family or Total; family and total rows are sums of their items.",
@@ -478,7 +502,8 @@ FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
 
 DASHBOARD = Table("Dashboard", "Dashboard", Role.OUTPUT, (
     _c("metric", "Metric", TEXT),
-    _c("value", "Value", NUMBER, nullable=True, fmt="qty1"),
+    _c("value", "Value", NUMBER, "Whole numbers; percentages and hours with one decimal.", nullable=True, fmt="qty",
+       fmt_by="unit"),
     _c("unit", "Unit", TEXT, "Currency code, units, hours, % or count.", nullable=True),
 ), "Headline figures of the cycle; the native charts beside it read the ChartData sheet.")
 
@@ -530,7 +555,7 @@ KPI_TREND = Table("KPITrend", "KPIs", Role.OUTPUT, (
 PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
     _c("version", "Plan Version", TEXT),
     _c("cycle_month", "Cycle", PERIOD),
-    _c("content_hash", "Input Hash", TEXT, "SHA-256 of the inputs the plan was computed from."),
+    _c("content_hash", "Input Hash", TEXT, "SHA-256 of the inputs the plan was computed from.", width=16),
     _c("approver", "Approver", TEXT, nullable=True),
     _c("status", "Status", TEXT, "Draft until `snop-xl publish` stores the plan in the archive.",
        choices=("Draft", "Published")),

@@ -182,9 +182,10 @@ def excess_exceptions(supply: pd.DataFrame, inputs: Inputs, currency: str) -> pd
         msg = [f"{i} ({f}): inactive item with {u:,.0f} units on hand ({_money(v, currency)} at risk)"
                for i, f, u, v in zip(r["item"], r["family"], r["units"], r["value"])]
         parts.append(_exc("Obsolete risk", r, pd.Series(msg)))
-    # object columns: a part whose Months are all blank would otherwise change the dtype (a pandas FutureWarning)
-    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if parts else \
-        pd.DataFrame(columns=_EXC_COLS)
+    if not parts:
+        return pd.DataFrame(columns=_EXC_COLS)
+    columns = parts[0].columns  # all-blank columns (a kind without periods) take no part in the dtypes
+    return pd.concat([p.dropna(axis=1, how="all") for p in parts], ignore_index=True).reindex(columns=columns)
 
 
 def coming_demand(supply: pd.DataFrame, months: int) -> np.ndarray:

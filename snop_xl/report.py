@@ -135,6 +135,14 @@ def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None
 
 
 def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
+    fig = charts_figure(f)
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
+def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
+    """"Plan at a glance": demand vs budget, supply vs demand, capacity and scenarios, from `read_outputs`. The
+    meeting pack's second page, and the Dashboard's picture in live Excel (`XlwingsBook.draw_charts`)."""
     fig, axes = plt.subplots(2, 2, figsize=A4)
     fig.suptitle("Plan at a glance", fontsize=14, weight="bold", x=0.05, ha="left")
     d = f["ChartDemand"]
@@ -170,6 +178,7 @@ def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
     for ax in axes.flat:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 21,000,000, not 2.1 x 1e7
         if ax is not axes[1, 1]:
             labels = ax.get_xticklabels()
             step = max(1, len(labels) // 8)
@@ -178,8 +187,7 @@ def _page_charts(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:
                 label.set_rotation(45)
                 label.set_fontsize(7)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    pdf.savefig(fig)
-    plt.close(fig)
+    return fig
 
 
 def _page_exceptions(pdf: PdfPages, f: dict[str, pd.DataFrame]) -> None:

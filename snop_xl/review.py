@@ -123,15 +123,15 @@ class ChartSpec:
     series_per_group: bool = False
     max_groups: int = 6
     max_rows: int | None = None  # first rows only (top exceptions)
+    start_at: str | None = None  # rows from the first with a value in this column (the plan's months, not history)
     y_title: str = ""
-    starts_at: str | None = None  # a column: each group's chart starts at its first row where it is not blank
 
 
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("Demand: history, consensus and budget", "line", "ChartDemand", "period",
               ("history", "statistical", "consensus", "budget_units"), group="family", y_title="units"),
     ChartSpec("Supply vs demand (all families)", "bar", "ChartDemand", "period", ("consensus", "supply", "shortage"),
-              group="family", max_groups=1, y_title="units", starts_at="consensus"),
+              group="family", max_groups=1, y_title="units", start_at="consensus"),
     ChartSpec("Capacity utilisation by resource", "line", "ChartCapacity", "period", ("utilisation",),
               group="resource", series_per_group=True, max_groups=12, y_title="utilisation"),
     ChartSpec("Scenarios: revenue and margin", "bar", "ScenarioComparison", "scenario", ("revenue", "margin"),

@@ -73,6 +73,10 @@ def build_sheets(path: Path) -> OpenpyxlBook:
     return book
 
 
+#: Characters of a Settings description that fit on one line of its column (width 100, Calibri 11, with margin).
+SETTINGS_DOC_CHARS_PER_LINE = 95
+
+
 def _fill_settings(book: OpenpyxlBook) -> None:
     """One row per contract setting: label, default value, description; each value cell checked as its type."""
     rows = [[s.label, _setting_value(s), s.doc] for s in C.SETTINGS]
@@ -81,8 +85,13 @@ def _fill_settings(book: OpenpyxlBook) -> None:
     for r, setting in enumerate(C.SETTINGS, start=2):
         cell = ws.cell(r, 2)
         cell.font, cell.fill = INPUT_FONT, INPUT_FILL
-        cell.alignment = Alignment(horizontal="left")
-        cell.number_format = {C.PERCENT: "0.0%", C.PERIOD: "yyyy-mm", C.INTEGER: "0"}.get(setting.dtype, "General")
+        cell.alignment = Alignment(horizontal="left", vertical="top")
+        ws.cell(r, 1).alignment = Alignment(vertical="top")
+        cell.number_format = {C.PERCENT: "0.0%", C.PERIOD: "yyyy-mm", C.INTEGER: "0",
+                              C.BOOL: '"TRUE";"TRUE";"FALSE"'}.get(setting.dtype, "General")  # LibreOffice: not 0/1
+        ws.cell(r, 3).alignment = Alignment(wrap_text=True, vertical="top")  # long descriptions stay on the sheet
+        if len(setting.doc) > SETTINGS_DOC_CHARS_PER_LINE:  # Excel does not grow a row for wrapped text on open
+            ws.row_dimensions[r].height = 15 * -(-len(setting.doc) // SETTINGS_DOC_CHARS_PER_LINE)
         validation = _validation(setting.dtype, setting.choices, setting.min, setting.max, setting.label,
                                  setting.doc)
         if validation is not None:
@@ -202,7 +211,9 @@ def _examples_sheet(book: OpenpyxlBook) -> None:
             c.font, c.fill = INPUT_FONT, INPUT_FILL
         return f"{get_column_letter(col)}{row}:{get_column_letter(col + len(values) - 1)}{row}"
 
-    def result(row: int, col: int, formula: str, rows: int = 1, cols: int = 1, fmt: str = "#,##0") -> None:
+    def result(row: int, col: int, formula: str, rows: int = 1, cols: int = 1, fmt: str = "#,##0",
+               header: Alignment | None = None) -> None:
+        """An (array) formula's cells; `header`: the alignment of a result whose first row is a header row."""
         ref = f"{get_column_letter(col)}{row}:{get_column_letter(col + cols - 1)}{row + rows - 1}"
         anchor = ws.cell(row, col)
         anchor.value = ArrayFormula(ref, formula) if rows * cols > 1 else formula
@@ -210,6 +221,8 @@ def _examples_sheet(book: OpenpyxlBook) -> None:
             for c in range(col, col + cols):
                 ws.cell(r, c).number_format = fmt
                 ws.cell(r, c).fill = PatternFill("solid", fgColor="FFF2F2F2")
+                if header is not None and r == row:
+                    ws.cell(r, c).alignment = header
         note = ws.cell(row + rows, col)  # the formula as text, so readers see what was typed
         note.value, note.data_type, note.font = formula, "s", NOTE_FONT
         note.alignment = Alignment(horizontal="left")
@@ -226,7 +239,7 @@ def _examples_sheet(book: OpenpyxlBook) -> None:
     label(10, "SNOP_ACCURACY (WAPE)")
     result(10, 2, f"=SNOP_ACCURACY({actual},{fc},\"WAPE\")", fmt="0.0%")
     label(12, "SNOP_ACCURACY (BIAS)")
-    result(12, 2, f"=SNOP_ACCURACY({actual},{fc},\"BIAS\")", fmt="0.00")
+    result(12, 2, f"=SNOP_ACCURACY({actual},{fc},\"BIAS\")", fmt="0.0%")  # sum(F - A) / sum(A)
 
     label(14, "Lead time (months)")
     data(14, [2])
@@ -266,7 +279,10 @@ def _examples_sheet(book: OpenpyxlBook) -> None:
         c.font, c.fill = INPUT_FONT, INPUT_FILL
     prange = f"A32:B{31 + len(params)}"
     label(48, "SNOP_AGGPLAN (optimal)")
-    result(48, 2, f"=SNOP_AGGPLAN({demand},{prange},\"optimal\")", rows=8, cols=12, fmt="#,##0")
+    # its header names (overtime_production, ...) are wider than the month columns: written upwards
+    result(48, 2, f"=SNOP_AGGPLAN({demand},{prange},\"optimal\")", rows=8, cols=12, fmt="#,##0",
+           header=Alignment(horizontal="center", text_rotation=90))
+    ws.row_dimensions[48].height = 105
 
     label(58, "Actual units / price")
     aq = data(58, [100, 80, 40])
@@ -275,7 +291,8 @@ def _examples_sheet(book: OpenpyxlBook) -> None:
     bq = data(60, [90, 100, 30])
     bp = data(61, [10, 21, 30])
     label(62, "SNOP_PVM")
-    result(62, 2, f"=SNOP_PVM({aq},{ap},{bq},{bp})", rows=2, cols=4, fmt="#,##0.00")
+    result(62, 2, f"=SNOP_PVM({aq},{ap},{bq},{bp})", rows=2, cols=4, fmt="#,##0.00",
+           header=Alignment(horizontal="right"))
     label(65, "SNOP_VARIANCE (pct)")
     result(65, 2, f"=SNOP_VARIANCE({actual},{fc},\"pct\")", cols=6, fmt="0.0%")
     ws.freeze_panes = "B4"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import xlwings
+from openpyxl.utils import get_column_letter
 
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
@@ -164,3 +165,33 @@ def test_save_removes_what_killed_saves_left_behind(small_book: Path) -> None:
     os.utime(stale, (old, old))
     open_book(small_book).save()
     assert not stale.exists() and fresh.exists()
+
+
+def test_headers_and_dashboard_values_are_formatted_for_reading(small_book: Path) -> None:
+    book = open_book(small_book)
+    book.write_table("Dashboard", pd.DataFrame({"metric": ["Revenue", "Fill rate", "Exceptions", "Blank"],
+                                                "value": [1234567.8, 98.94, 6.0, None],
+                                                "unit": ["USD", "%", "count", None]}))
+    book.write_table("PlanVersion", _filled(C.PLAN_VERSION, 1, text="f" * 64))
+    book.save()
+    ws = open_book(small_book).wb["Dashboard"]
+    assert [ws.cell(r, 2).number_format for r in (2, 3, 4)] == ["#,##0", "#,##0.0", "#,##0"]
+    assert {ws.cell(1, c).font.name for c in range(1, 4)} == {"Calibri"}  # not a fallback (serif) face
+    assert ws.cell(1, 1).font.b
+    hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
+    assert ws.column_dimensions[get_column_letter(hash_col)].width == C.PLAN_VERSION.column("content_hash").width
+
+
+def test_written_input_rows_all_look_like_inputs(tmp_path: Path) -> None:
+    """The demo (and `snop-xl new`, budget imports) fill input tables built from the template: every row gets the
+    template's input style, not only the first; Settings keeps its per-row formats."""
+    from snop_xl.demo import write_demo_book
+
+    demo_book = write_demo_book(tmp_path / "demo.xlsm")
+    wb = open_book(demo_book).wb
+    for sheet, col in (("Items", 1), ("Items", 4), ("History", 1), ("History", 20)):
+        ws = wb[sheet]
+        assert ws.cell(2, col).fill.fgColor.rgb == ws.cell(ws.max_row, col).fill.fgColor.rgb != "00000000", sheet
+        assert ws.cell(2, col).font.color.rgb == ws.cell(ws.max_row, col).font.color.rgb, sheet
+    settings, problems = open_book(demo_book).read_table(C.SETTINGS_TABLE)
+    assert problems == []

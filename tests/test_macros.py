@@ -21,13 +21,17 @@ from openpyxl.utils import range_boundaries
 import macros
 from snop_xl import contract as C
 from snop_xl.io import OpenpyxlBook
-from snop_xl.io.xlwings_book import XlwingsBook
+from snop_xl.io.xlwings_book import CHARTS_PICTURE, XlwingsBook
 
 
 # ---- the stand-in ---------------------------------------------------------------------------------------------
 class _Count:
-    def __init__(self, n: int):
-        self.count = n
+    def __init__(self, n: int, rng: "FakeRange | None" = None):
+        self.count, self.rng = n, rng
+
+    def autofit(self) -> None:  # Range.columns.autofit()
+        r = self.rng
+        r.sheet.book.calls.append(("autofit", r.sheet.name, r.row, r.column, r.last_row, r.last_column))
 
 
 class FakeRange:
@@ -36,7 +40,15 @@ class FakeRange:
         self.sheet, self.row, self.column = sheet, r1, c1
         self.last_row, self.last_column = r2 or r1, c2 or c1
         self.ndim, self.err_to_str = ndim, err_to_str
-        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1)
+        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1, self)
+
+    @property
+    def column_width(self) -> float:
+        return self.sheet.widths.get(self.column, 8.43)
+
+    @column_width.setter
+    def column_width(self, width: float) -> None:
+        self.sheet.widths[self.column] = width
 
     def options(self, ndim: int | None = None, err_to_str: bool = False, **_: Any) -> "FakeRange":
         return FakeRange(self.sheet, self.row, self.column, self.last_row, self.last_column, ndim, err_to_str)
@@ -70,6 +82,10 @@ class FakeRange:
         for r in range(self.row, self.last_row + 1):
             for c in range(self.column, self.last_column + 1):
                 self.sheet.formats[(r, c)] = fmt
+
+    def add_hyperlink(self, address: str, text_to_display: str | None = None, screen_tip: str | None = None) -> None:
+        self.sheet.book.calls.append(("hyperlink", self.sheet.name, self.row, self.column, address))
+        self.sheet.set(self.row, self.column, text_to_display or address)
 
     def clear_contents(self) -> None:
         self.sheet.book.calls.append(("clear_contents", self.sheet.name, self.row, self.column))
@@ -110,7 +126,9 @@ class FakeSheet:
         self.book, self.name = book, name
         self.cells: dict[tuple[int, int], Any] = {}
         self.formats: dict[tuple[int, int], str] = {}
+        self.widths: dict[int, float] = {}
         self.tables = FakeTables(self)
+        self.pictures = FakePictures(self)
 
     def set(self, r: int, c: int, v: Any) -> None:
         if v is None:
@@ -127,6 +145,22 @@ class FakeSheet:
             return FakeRange(self, 1, 1)
         rows, cols = zip(*self.cells)
         return FakeRange(self, min(rows), min(cols), max(rows), max(cols))
+
+
+class FakePictures(dict):
+    """Sheet.pictures: add(image, name=, update=True) replaces the picture of that name."""
+
+    def __init__(self, sheet: "FakeSheet"):
+        super().__init__()
+        self.sheet = sheet
+
+    def add(self, image: Any, name: str | None = None, update: bool = False, anchor: Any = None, **_: Any) -> Any:
+        from matplotlib.figure import Figure
+
+        assert isinstance(image, Figure) and name and (update or name not in self)
+        self.sheet.book.calls.append(("picture", self.sheet.name, name, anchor.row, anchor.column))
+        self[name] = image
+        return image
 
 
 class FakeSheets(list):
@@ -230,6 +264,16 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
     sheet = fake.sheets["Dashboard"]
     assert sheet.cells.get((4, 1)) is None
     assert sheet.formats[(2, 2)] == C.DASHBOARD.column("value").number_format
+    # the Value column's format follows each row's unit (money whole, % with a decimal), as headless writes it
+    ws = headless.wb["Dashboard"]
+    assert [sheet.formats[(r, 2)] for r in (2, 3)] == [ws.cell(r, 2).number_format for r in (2, 3)] \
+        == ["#,##0", "#,##0.0"]
+    # output columns fitted to what was written (header and values), as headless: no ##### in Excel
+    assert ("autofit", "Dashboard", 1, 1, 3, 3) in fake.calls
+    live.write_table("PlanVersion", pd.DataFrame({"version": ["v1"], "cycle_month": [pd.Period("2027-01", "M")],
+                                                  "content_hash": ["f" * 64], "status": ["Draft"]}))
+    hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
+    assert sheet.widths == {hash_col: C.PLAN_VERSION.column("content_hash").width}
     with pytest.raises(Exception, match="refusing"):
         live.write_table("Items", pd.DataFrame())
 
@@ -308,6 +352,7 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
     settings.cell(row, 2, "S&OP Lead")  # the Publish button archives an approved plan only
     book.save()
     stepwise = shutil.copy(small_book, tmp_path / "stepwise.xlsx")
+    fresh = shutil.copy(small_book, tmp_path / "fresh.xlsx")
     for name in _STEPS:
         outcome = macros.ENTRY_POINTS[name](OpenpyxlBook(stepwise))
         assert outcome.ok, outcome.message
@@ -316,21 +361,53 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
     assert [v.version for v in archive.versions(archive.default_path(stepwise))] == ["2027-01-r1"]
     assert macros.run_all(OpenpyxlBook(small_book)).ok
     fake = FakeBook.copy_of(tmp_path / "stepwise.xlsx")
-    fake_before = FakeBook.copy_of(shutil.copy(tmp_path / "stepwise.xlsx", tmp_path / "again.xlsx"))
-    del fake_before
     outcome = macros.run_all(fake)
     assert outcome.ok, outcome.message
     assert fake.app.alerts and fake.app.alerts[-1][2] == "info"
     assert any(str(s).startswith("S&OP: step 1") for s in fake.app.status) and fake.app.status[-1] is False
+    stepwise_fake = FakeBook.copy_of(fresh)  # each step button on the stand-in, in order
+    for name in _STEPS:
+        outcome = macros.ENTRY_POINTS[name](stepwise_fake)
+        assert outcome.ok, outcome.message
+        assert stepwise_fake.app.alerts[-1][2] == "info" and stepwise_fake.app.status[-1] is False
     live, a, b = XlwingsBook(fake), OpenpyxlBook(stepwise), OpenpyxlBook(small_book)
     for spec in C.OUTPUT_TABLES:
         if spec.name in ("Log", "PlanVersion"):
             continue  # timestamps and versions differ between runs by design
         x, _ = a.read_table(spec)
-        y, _ = b.read_table(spec)
-        z, _ = live.read_table(spec)
-        pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
-        pd.testing.assert_frame_equal(x.reset_index(drop=True), z.reset_index(drop=True), check_dtype=False)
+        for other in (b, live, XlwingsBook(stepwise_fake)):
+            y, _ = other.read_table(spec)
+            pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
+    # live Excel: the Dashboard's charts as one picture beside its tables, replaced (not stacked) on every run
+    right = C.SHEETS["Dashboard"].charts_column  # where the headless engine anchors its native charts
+    assert list(fake.sheets["Dashboard"].pictures) == [CHARTS_PICTURE]
+    assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
+    log, _ = live.read_table(C.LOG)
+    assert not log["message"].str.contains("not drawn").any()
+
+
+def test_go_to_links_and_charts_excel_refuses_are_a_warning_not_a_failure(small_book: Path) -> None:
+    fake = FakeBook.copy_of(small_book)
+    outcome = macros.forecast_demand(fake)
+    assert outcome.ok
+    live = XlwingsBook(fake)
+    live.write_table(C.EXCEPTIONS, pd.DataFrame({"link": ["'Items'!A2", None]}).reindex(columns=C.EXCEPTIONS.keys))
+    live.draw_charts()
+    col = C.EXCEPTIONS.first_column + C.EXCEPTIONS.keys.index("link")
+    assert [c for c in fake.calls if c[0] == "hyperlink"] == [("hyperlink", "Reconciliation", 2, col, "#'Items'!A2")]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Excel says no")
+    for sheet in fake.sheets:
+        sheet.pictures.add = refuse
+    FakeRange.add_hyperlink, saved = refuse, FakeRange.add_hyperlink
+    try:
+        live.draw_charts()
+    finally:
+        FakeRange.add_hyperlink = saved
+    log, _ = live.read_table(C.LOG)
+    warned = log[log["level"] == "WARNING"]["message"].tolist()
+    assert warned == ["Go To links not drawn: RuntimeError: Excel says no"]  # no Dashboard tables yet: no picture
 
 
 def test_entry_points_on_stand_in_report_errors_in_message_box(small_book: Path) -> None:
@@ -409,6 +486,6 @@ def test_money_columns_carry_the_currency_in_both_engines(small_book: Path) -> N
         book.write_table("ScenarioComparison", frame)
     sheet = fake.sheets["ScenarioComparison"]
     ws = headless.wb["ScenarioComparison"]
-    assert sheet.formats[(2, revenue)] == ws.cell(2, revenue).number_format == '#,##0.00 "EUR"'
+    assert sheet.formats[(2, revenue)] == ws.cell(2, revenue).number_format == C.SCENARIO_COMPARISON.column("revenue").number_format + ' "EUR"'
     assert sheet.formats[(2, fill)] == ws.cell(2, fill).number_format == C.SCENARIO_COMPARISON.column(
         "fill_rate").number_format

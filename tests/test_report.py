@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from openpyxl import load_workbook
+from openpyxl.utils.cell import coordinate_from_string
 
 from snop_xl import contract as C
 from snop_xl import reconcile, review
@@ -39,11 +40,14 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     assert len(charts) >= 4
     refs = [s.val.numRef.f for c in charts for s in c.series]
     assert any(r.startswith("'ChartData'!") for r in refs) and any("ScenarioComparison" in r for r in refs)
-    # supply vs demand starts at the plan's first month, not at the history's
-    [supply] = [c for c in charts if "Supply vs demand" in str(c.title.tx.rich.p[0].r[0].t)]
-    sheet, cells = supply.series[0].cat.numRef.f.split("!")
-    first = load_workbook(path)[sheet.strip("'")][cells.split(":")[0].replace("$", "")].value
-    assert str(first)[:7] == "2027-01"
+    for chart in charts:  # axes shown in Excel (openpyxl 3.1 omits <c:delete>), whole numbers or % on them
+        assert chart.x_axis.delete is False and chart.y_axis.delete is False
+        assert chart.y_axis.numFmt.formatCode in ("#,##0", "0%")
+        assert (chart.legend is None) == (len(chart.series) == 1)
+    supply = next(c for c in charts if c.title and "Supply vs demand" in str(c.title.tx.rich.p[0].r[0].t))
+    column, row = coordinate_from_string(supply.series[0].val.numRef.f.split("!")[1].split(":")[0].replace("$", ""))
+    demand = load_workbook(path)["ChartData"]  # it starts at the cycle month, not with 24 empty months of history
+    assert demand[f"{column}{row}"].value is not None and demand[f"{column}{row - 1}"].value in (None, "Consensus")
     rec = load_workbook(path)["Reconciliation"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)
@@ -118,3 +122,8 @@ def test_every_exception_links_to_the_cell_it_is_about(tmp_path) -> None:
             assert name == exc["item"] and str(values["Period"])[:7] == str(exc["period"])[:7], (exc, values)
         seen.add(exc["kind"])
     assert seen == set(column)  # every kind of the hand-made plan was followed
+def test_charts_sit_right_of_the_dashboard_tables(tmp_path) -> None:
+    dash = load_workbook(_run_book(tmp_path))["Dashboard"]
+    last = max(t.first_column + len(t.columns) - 1 for t in C.SHEETS["Dashboard"].tables)
+    assert C.SHEETS["Dashboard"].charts_column == last + 2  # one empty column between
+    assert {c.anchor._from.col + 1 for c in dash._charts} == {C.SHEETS["Dashboard"].charts_column}

@@ -64,6 +64,21 @@ def test_every_ribbon_action_has_a_vba_sub(vba: dict[str, str]) -> None:
     assert len(groups) == len(set(groups)) == 7  # inputs, steps 1-5, cycle
 
 
+def test_vba_project_references_the_office_library() -> None:
+    """`control As IRibbonControl` compiles only with the Office object library referenced: without it every ribbon
+    button fails with 'User-defined type not defined'."""
+    import olefile
+    from oletools.olevba import decompress_stream
+
+    with zipfile.ZipFile(TEMPLATE) as z:
+        ole = olefile.OleFileIO(z.read("xl/vbaProject.bin"))
+    try:
+        directory = bytes(decompress_stream(bytearray(ole.openstream("VBA/dir").read())))
+    finally:
+        ole.close()
+    assert b"{2DF8D04C-5BFA-101B-BDE5-00AA0044DE52}" in directory  # Microsoft Office xx.0 Object Library
+
+
 def test_every_runpython_target_is_a_macro_entry_point(vba: dict[str, str]) -> None:
     targets = re.findall(r'RunPython "import macros; macros\.(\w+)\(\)"', "\n".join(vba.values()))
     assert targets and set(targets) == set(macros.ENTRY_POINTS)

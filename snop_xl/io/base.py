@@ -28,6 +28,8 @@ _TRUE = {"true", "yes", "y", "1", "x", "wahr", "oui"}
 _FALSE = {"false", "no", "n", "0", "", "falsch", "non"}
 #: how every "Published" page-header stamp begins: unstamp() clears only headers that are ours
 STAMP_PREFIX = "PUBLISHED "
+#: Value rows an output table's column widths are fitted to (both engines): enough to be right, quick on big tables.
+FIT_ROWS = 300
 
 
 @dataclass(frozen=True)
@@ -51,15 +53,6 @@ class RawTable:
         """A1 address of a header cell (row_offset None) or of a data cell."""
         row = self.first_row if row_offset is None else self.first_row + 1 + row_offset
         return f"{get_column_letter(self.first_col + col_offset)}{row}"
-
-
-def column_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None]:
-    """Number format of each of the `width` columns written for `spec`: the contract's, the currency code after
-    money amounts."""
-    formats = [c.number_format_in(currency) for c in spec.columns]
-    if spec.wide_periods:
-        formats += [spec.wide_value.number_format] * (width - len(formats))
-    return formats
 
 
 class BookIO(ABC):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,13 @@ from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, Uncalculated, column_formats, is_blank
+from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
 from ..safe_open import check_workbook_file
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 TABLE_STYLE = {C.Role.INPUT: "TableStyleMedium2", C.Role.OUTPUT: "TableStyleMedium4"}
 HEADER_FILL = {C.Role.INPUT: "FFDDEBF7", C.Role.OUTPUT: "FFE2EFDA"}
+HEADER_FONT = Font(name="Calibri", bold=True)  # named: a font without a name renders in a fallback (serif) face
 _TAB_COLOR = {C.Role.INPUT: "4472C4", C.Role.OUTPUT: "70AD47"}
 
 
@@ -130,19 +132,28 @@ class OpenpyxlBook(BookIO):
             for cell in row:
                 cell.value = None
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
-        formats = column_formats(spec, width, self.currency)
         for j, text in enumerate(header):
             cell = ws.cell(1, first + j, text)
-            cell.font = Font(bold=True)
+            cell.font = HEADER_FONT
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
-                suffix = len(self.currency) + 1 if formats[j] and formats[j].endswith('"') else 0
-                ws.column_dimensions[get_column_letter(first + j)].width = \
-                    _width(text, (r[j] for r in rows[:300])) + suffix
+                given = spec.columns[j].width if j < len(spec.columns) else None
+                coded = j < len(spec.columns) and spec.columns[j].number_format_in(self.currency) != \
+                    spec.columns[j].number_format  # the currency code shown after the amount needs room too
+                ws.column_dimensions[get_column_letter(first + j)].width = given or _width(
+                    text, (r[j] for r in rows[:FIT_ROWS])) + (len(self.currency) + 1 if coded else 0)
+        # input cells all look like the template's first row (styled as inputs), not just that row; a wide
+        # table's month columns like its last column (Settings rows are styled one by one: left as they are)
+        styles = ([copy(ws.cell(2, first + min(j, len(spec.columns) - 1))._style) for j in range(width)]
+                  if spec.role is C.Role.INPUT and spec is not C.SETTINGS_TABLE and len(rows) > 1 else None)
+        fixed = _fixed_formats(spec, width, self.currency)
         for i, values in enumerate(rows):
+            formats = fixed if fixed is not None else spec.cell_formats(values, width, self.currency)
             for j, value in enumerate(values):
                 cell = ws.cell(2 + i, first + j, value)
+                if styles is not None:
+                    cell._style = copy(styles[j])
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
@@ -160,8 +171,9 @@ class OpenpyxlBook(BookIO):
         min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
         while max_row > min_row and all(is_blank(ws.cell(max_row, c).value) for c in range(min_col, max_col + 1)):
             max_row -= 1
-        formats = column_formats(spec, max_col - min_col + 1, self.currency)
+        fixed = _fixed_formats(spec, max_col - min_col + 1, self.currency)
         for i, values in enumerate(rows, start=1):
+            formats = fixed if fixed is not None else spec.cell_formats(values, max_col - min_col + 1, self.currency)
             for j, value in enumerate(values):
                 cell = ws.cell(max_row + i, min_col + j, value)
                 if formats[j] and value is not None:
@@ -227,6 +239,11 @@ def _remove_stale_temps(target: Path) -> None:
             pass
 
 
+def _fixed_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None] | None:
+    """The number formats of every row of `spec` (None when a column's format depends on its row)."""
+    return None if any(c.fmt_by for c in spec.columns) else spec.cell_formats((), width, currency)
+
+
 def _width(header: Any, values: Any) -> float:
     """Column width that shows the header and the values as formatted (no ##### in Excel)."""
     def shown(v: Any) -> int:
@@ -262,8 +279,7 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         return
     dash = book.wb[host]
     dash._charts = []
-    last_col = max(t.first_column + len(t.columns) for t in C.SHEETS[host].tables)
-    anchor_col, anchor_row = get_column_letter(last_col + 1), 1
+    anchor_col, anchor_row = get_column_letter(C.SHEETS[host].charts_column), 1
     for spec in specs:
         found = book._find(C.table(spec.table))
         if found is None:
@@ -282,13 +298,9 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         else:
             last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
             groups = [(None, min_row + 1, last)]
-        if spec.starts_at:  # skip each group's leading rows where that column is blank
-            starts = []
-            for g, r0, r1 in groups:
-                while r0 < r1 and ws.cell(r0, col[spec.starts_at]).value is None:
-                    r0 += 1
-                starts.append((g, r0, r1))
-            groups = starts
+        if spec.start_at:
+            groups = [(g, next((r for r in range(r0, r1 + 1) if ws.cell(r, col[spec.start_at]).value is not None),
+                               r0), r1) for g, r0, r1 in groups]
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()
@@ -309,12 +321,19 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
                 chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
                 chart.title = spec.title + (f": {g}" if g is not None and len(groups) > 1 else "")
                 charts.append(chart)
+        percent = C.table(spec.table).column(spec.values[0]).number_format == C.FORMATS["percent"]
         for chart in charts:
             chart.y_axis.title = spec.y_title
+            chart.y_axis.number_format = "0%" if percent else "#,##0"  # the axis needs no cents
+            chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
+            if len(chart.series) == 1:
+                chart.legend = None  # one series: the title says what it is
             chart.width, chart.height = 24, 7.5
             if spec.kind == "bar" and spec.category == "message":
                 chart.type = "bar"  # horizontal bars: long labels read better
                 chart.height = 10
+                chart.x_axis.scaling.orientation = "maxMin"  # the first row (the biggest) on top, as in the table
+                chart.y_axis.crosses = "max"  # ... and the money axis still below
             dash.add_chart(chart, f"{anchor_col}{anchor_row}")
             anchor_row += 22 if chart.height > 8 else 16
 

@@ -17,9 +17,11 @@ from typing import Any
 
 from .. import contract as C
 from ..errors import SnopError
-from .base import STAMP_PREFIX, BookIO, RawTable, column_formats, is_blank
+from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
+#: Name of the Dashboard's chart picture (replaced, not stacked, on each run).
+CHARTS_PICTURE = "snopDashboardCharts"
 
 
 class XlwingsBook(BookIO):
@@ -91,7 +93,13 @@ class XlwingsBook(BookIO):
             block = [list(header)] + [list(r) for r in rows] if rows else [list(header), [None] * width]
             top_left = sheet.range((first_row, first_col))
             top_left.value = block
-            self._formats(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
+            self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
+            if spec.role is C.Role.OUTPUT:  # wide enough for what was written (no ##### in Excel), as headless
+                sheet.range((first_row, first_col), (first_row + min(len(block) - 1, FIT_ROWS),
+                                                      first_col + width - 1)).columns.autofit()
+                for j, column in enumerate(spec.columns[:width]):
+                    if column.width:
+                        sheet.range((first_row, first_col + j)).column_width = column.width
             target = sheet.range((first_row, first_col), (first_row + len(block) - 1, first_col + width - 1))
             if table is None:
                 sheet.tables.add(source=target, name=spec.list_object, table_style_name=TABLE_STYLE[spec.role])
@@ -114,15 +122,62 @@ class XlwingsBook(BookIO):
         with self._quiet():
             start = rng.row + last + 1
             sheet.range((start, rng.column)).value = [list(r) for r in rows]
-            self._formats(sheet, spec, start, rng.column, len(rows), rng.columns.count)
+            self._formats(sheet, spec, start, rng.column, rows, rng.columns.count)
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
             table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
 
-    def _formats(self, sheet: Any, spec: C.Table, row: int, col: int, count: int, width: int) -> None:
-        """The contract's number format on each written column (one call per column)."""
-        for j, fmt in enumerate(column_formats(spec, width, self.currency)[:width]):
-            if fmt and count > 0:
-                sheet.range((row, col + j), (row + count - 1, col + j)).number_format = fmt
+    def _formats(self, sheet: Any, spec: C.Table, row: int, col: int, rows: list[list[Any]], width: int) -> None:
+        """The contract's number format on each written column (one call per column; one per cell where the
+        format depends on the row, as on the Dashboard)."""
+        if not rows:
+            return
+        for j, fmt in enumerate(spec.cell_formats((), width, self.currency)):
+            if j < len(spec.columns) and spec.columns[j].fmt_by:
+                for i, values in enumerate(rows):
+                    cell_fmt = spec.cell_formats(values, width, self.currency)[j]
+                    if cell_fmt:
+                        sheet.range((row + i, col + j)).number_format = cell_fmt
+            elif fmt:
+                sheet.range((row, col + j), (row + len(rows) - 1, col + j)).number_format = fmt
+
+    # ---- after the outputs are written ---------------------------------------------------------------------------
+    def draw_charts(self) -> None:
+        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), replaced on each run, and
+        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) Both are
+        a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn."""
+        for what, draw in (("Dashboard charts", self._draw_picture), ("Go To links", self._link_exceptions)):
+            try:
+                with self._quiet():
+                    draw()
+            except Exception as exc:
+                self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
+
+    def _draw_picture(self) -> None:
+        from ..report import NEEDED, charts_figure, plt, read_outputs
+
+        if not all(self.has_table(C.table(name)) for name in NEEDED):
+            return
+        frames = read_outputs(self)
+        if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
+            return
+        sheet = self.book.sheets[C.DASHBOARD.sheet]
+        right = C.SHEETS[C.DASHBOARD.sheet].charts_column
+        fig = charts_figure(frames)
+        try:
+            sheet.pictures.add(fig, name=CHARTS_PICTURE, update=True, anchor=sheet.range((1, right)))
+        finally:
+            plt.close(fig)
+
+    def _link_exceptions(self) -> None:
+        found = self._find(C.EXCEPTIONS)
+        body = found[1].data_body_range if found is not None else None
+        if body is None:
+            return
+        j = C.EXCEPTIONS.keys.index("link")
+        for i, row in enumerate(body.options(ndim=2).value):
+            target = row[j]
+            if isinstance(target, str) and "!" in target:
+                found[0].range((body.row + i, body.column + j)).add_hyperlink("#" + target, target, f"Go to {target}")
 
     # ---- the "Published" stamp (Excel's object model through ``sheet.api``; Windows COM names) ---------------
     def _sheet_api(self, name: str) -> Any:

@@ -15,8 +15,10 @@ What is understood
   minus, '-' for zero, non-breaking spaces; the decimal convention is decided from the whole paste;
 - family or item names that differ from Items only by case or spacing; one measure column (units / revenue, with
   synonyms) or the measure inside the label ("Garden units");
-- total and subtotal rows/columns (Total, Grand total, Subtotal, "Garden total", a family row above its items):
-  each is checked against what it sums and is never imported as data.
+- total and subtotal rows/columns (Total, Grand total, Subtotal, "Garden total", a family row above its items,
+  quarter / half-year / year columns or rows between the months: Q1 2027, H1, FY27): each is checked against what
+  it sums (a Q or H the months since the previous subtotal of its level or above, so fiscal quarters work too)
+  and is never imported as data.
 
 Anything else is refused with every Problem found (sheet, cell, value, what was expected) and the book unchanged:
 unknown names (closest Items names suggested), ambiguous dates or numbers, duplicates, blank or error cells,
@@ -471,6 +473,41 @@ def _is_total(name: str) -> tuple[bool, str]:
     return True, scope
 
 
+_QUARTER = re.compile(r"(?:q|qtr|quarter)\s*[1-4]|[1-4]\s*q(?:tr)?|[1-4](?:st|nd|rd|th)\s*(?:quarter|qtr)")
+_HALF = re.compile(r"(?:h|hy|half|half year)\s*[12]|[12]\s*h|[12](?:st|nd)\s*half|(?:first|second)\s*half")
+_YEARISH = re.compile(r"fy\s?\d{2,4}|fy|\d{2}|\d{4}")
+
+
+def subtotal_level(text: Any) -> int:
+    """How much of the year a total heading sums: 1 a quarter (Q1, Qtr 2 2027, 3Q27), 2 a half (H1, 1st half),
+    3 a year or everything (Total, FY27, Full year); 0 when `text` is no total heading."""
+    words = _words(text).replace("-", " ").replace("/", " ")
+    rest = " ".join(t for t in words.split() if t not in _TOTAL_WORDS and not _YEARISH.fullmatch(t))
+    if _QUARTER.fullmatch(rest) or re.fullmatch(r"[1-4]q\d{2}(?:\d{2})?", words.replace(" ", "")):
+        return 1
+    if _HALF.fullmatch(rest):
+        return 2
+    return 3 if _is_total(words)[0] else 0
+
+
+def subtotal_spans(sequence: list[tuple[Any, "pd.Period | int"]]) -> dict[Any, frozenset]:
+    """The months each subtotal sums, from the order of a header (or month column): `sequence` holds (position,
+    month) and (position, level) for subtotals. A subtotal of level L sums the months since the previous subtotal
+    of level L or above, so Q2 sums the months after Q1, H1 those since the start, FY those since the last FY."""
+    spans: dict[Any, frozenset] = {}
+    for i, (pos, what) in enumerate(sequence):
+        if isinstance(what, pd.Period):
+            continue
+        months = []
+        for _, before in reversed(sequence[:i]):
+            if isinstance(before, pd.Period):
+                months.append(before)
+            elif before >= what:
+                break
+        spans[pos] = frozenset(months)
+    return spans
+
+
 # ---- parsing ------------------------------------------------------------------------------------------------
 Key = tuple[str, "str | None", str]  # family, item (None: family level), measure
 
@@ -621,8 +658,11 @@ class _Reader:
         periods = self.resolve_months({(h, c): m for c, m in month_cols.items()})
         self._register_months(periods)
         col_period = {c: p for (_, c), p in periods.items()}
-        total_cols: list[int] = []
+        order: list[tuple[int, pd.Period | int]] = []  # months and subtotal columns, left to right
         for c in range(first_month, self.g.width):
+            if c in col_period:
+                order.append((c, col_period[c]))
+                continue
             if c in month_cols:
                 continue
             text = header[c] if c < len(header) else None
@@ -632,12 +672,13 @@ class _Reader:
                     self.problem(h, c, "a column of values has no month header", expected="a month header "
                                  "(2027-01, Jan 2027, ...) or Total")
                 continue
-            words = _words(text)
-            if _is_total(words)[0]:
-                total_cols.append(c)
-            elif words not in _IGNORED_HEADERS:
+            if level := subtotal_level(text):
+                order.append((c, level))
+            elif _words(text) not in _IGNORED_HEADERS:
                 self.problem(h, c, "column header not understood", text,
-                             "a month with its year (2027-01, Jan 2027, January-27, a date) or Total")
+                             "a month with its year (2027-01, Jan 2027, January-27, a date), a quarter (Q1 2027) "
+                             "or Total")
+        total_cols = subtotal_spans(order)
         roles = self._label_roles(h, range(first_month))
         for c, role in roles.items():  # a column of numbers left of the months: a month header we could not read
             values = [v for r in range(h + 1, len(self.g.rows)) if (v := self.g.get(r, c)) is not None]
@@ -679,7 +720,7 @@ class _Reader:
         return roles
 
     def _wide_rows(self, h: int, roles: dict[int, str], measure_col: int | None, col_period: dict[int, pd.Period],
-                   total_cols: list[int]) -> None:
+                   total_cols: dict[int, frozenset]) -> None:
         label_cols = [c for c, r in roles.items() if r in ("family", "item", "label")]
         item_col = next((c for c in label_cols if roles[c] == "item"), None)
         family_col = next((c for c in label_cols if roles[c] == "family"), None)
@@ -746,11 +787,11 @@ class _Reader:
                 v = self.parse_value(r, c, f"{_key_text(key)} {period}")
                 if v is not None:
                     self.out.entries.append(Entry(key, period, v, self.g.cell(r, c)))
-            for c in total_cols:
-                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"{_key_text(key)} total")) \
-                        is not None:
-                    self.out.totals.append(TotalCheck(f"row total of {_key_text(key)}", measure, self.g.cell(r, c),
-                                                      v, keys=frozenset([key])))
+            for c, months in total_cols.items():
+                what = f"{str(self.g.get(h, c)).strip()} of {_key_text(key)}"
+                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, what)) is not None:
+                    self.out.totals.append(TotalCheck(what, measure, self.g.cell(r, c), v, keys=frozenset([key]),
+                                                      periods=months))
 
     def _total_row(self, r: int, label_c: int, raw_label: Any, scope: str, measure: str | None,
                    measure_col: int | None, col_period: dict[int, pd.Period], group: list[Key]) -> None:
@@ -784,21 +825,23 @@ class _Reader:
             return
         self._note_rows_above(h)
         data_rows = [r for r in range(h + 1, len(self.g.rows)) if any(v is not None for v in self.g.rows[r])]
-        month_rows, total_rows = {}, []
+        month_rows, total_rows = {}, {}
         for r in data_rows:
             v = self.g.get(r, month_col)
             m = month_cell(v)
             if m is not None:
                 month_rows[(r, month_col)] = m
-            elif v is not None and _is_total(_words(v))[0]:
-                total_rows.append(r)
+            elif v is not None and (level := subtotal_level(v)):
+                total_rows[r] = level
             elif any(_looks_numeric(x) or x in EXCEL_ERRORS for c, x in enumerate(self.g.rows[r]) if c != month_col):
                 self.problem(r, month_col, "month not understood", v,
-                             "a month with its year (2027-01, Jan 2027, a date) or Total")
+                             "a month with its year (2027-01, Jan 2027, a date), a quarter (Q1 2027) or Total")
             else:
                 self.out.ignored.append(self.g.cell(r, month_col))
         periods = self.resolve_months(month_rows)
         row_period = {r: p for (r, _), p in periods.items()}
+        total_spans = subtotal_spans([(r, row_period.get(r) or total_rows[r]) for r in data_rows
+                                      if r in row_period or r in total_rows])
         head = self.g.rows[h]
         roles = self._long_roles(h, month_col)
         if any(role in ("family", "item") for role in roles.values()):
@@ -848,12 +891,12 @@ class _Reader:
                 if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"total {period}")) is not None:
                     self.out.totals.append(TotalCheck(f"{head[c]} {period}", measure, self.g.cell(r, c), v,
                                                       periods=frozenset([period])))
-        for r in total_rows:
+        for r, months in total_spans.items():
             for c, key in columns.items():
-                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"total of {_key_text(key)}")) \
-                        is not None:
-                    self.out.totals.append(TotalCheck(f"total of {_key_text(key)}", key[2], self.g.cell(r, c), v,
-                                                      keys=frozenset([key])))
+                what = f"{str(self.g.get(r, month_col)).strip()} of {_key_text(key)}"
+                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, what)) is not None:
+                    self.out.totals.append(TotalCheck(what, key[2], self.g.cell(r, c), v, keys=frozenset([key]),
+                                                      periods=months))
 
     def _long_roles(self, h: int, month_col: int) -> dict[int, str]:
         roles: dict[int, str] = {}

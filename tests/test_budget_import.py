@@ -381,3 +381,95 @@ def test_semicolon_paste_under_a_title_with_commas(tmp_path: Path, master: Path)
                    "Hand Tools revenue;1.250,50\n", encoding="utf-8")
     frame = read_budget(OpenpyxlBook(master), grid_from_csv(src)).frame
     assert frame[["units", "revenue"]].values.tolist() == [[0.0, 1250.5]]
+
+
+# ---- quarter, half-year and year subtotals between the months ------------------------------------------------
+def with_subtotals(months: list[str], monthly: dict[tuple[str, str], list[float]], wrong: tuple | None = None):
+    """Months as columns the way finance lays out a plan: Q after every third month, H1/H2, FY after December.
+    Each subtotal is summed here by hand from the monthly values of its own quarter, half or year."""
+    head, spans = ["Family", "Measure"], []
+    for i, m in enumerate(months):
+        head.append(m)
+        p = pd.Period(m, "M")
+        if p.month % 3 == 0:
+            head.append(f"Q{p.quarter} {p.year}")
+            spans.append([j for j in range(i - 2, i + 1)])
+        if p.month in (6, 12):
+            head.append(f"H{p.month // 6} {p.year}")
+            spans.append([j for j in range(i - 5, i + 1)])
+        if p.month == 12:
+            head.append(f"FY{p.year % 100}")
+            spans.append([j for j in range(i - 11, i + 1)])
+    rows = [head]
+    for (family, measure), values in monthly.items():
+        row, k = [family, measure], 0
+        for i, v in enumerate(values):
+            row.append(v)
+            while k < len(spans) and spans[k][-1] == i:
+                row.append(sum(values[j] for j in spans[k]))
+                k += 1
+        rows.append(row)
+    if wrong:
+        r, c, delta = wrong
+        rows[r][c] += delta
+    return rows
+
+
+def test_quarter_half_and_year_columns_are_checked_not_imported(book_path: Path, tmp_path: Path) -> None:
+    months = [str(p) for p in pd.period_range("2027-01", periods=18, freq="M")]  # FY27, then half of 2028
+    monthly = {(f, m): [float(10 * (i + 1) + k + (500 if m == "revenue" else 0)) for k in range(18)]
+               for i, f in enumerate(FAMILIES) for m in ("units", "revenue")}
+    rows = with_subtotals(months, monthly)
+    assert rows[0][2:7] == ["2027-01", "2027-02", "2027-03", "Q1 2027", "2027-04"]
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "q.csv", rows))
+    frame = budget_of_book(book)
+    assert len(frame) == 3 * 18
+    for (family, measure), values in monthly.items():
+        got = frame[frame["family"] == family].sort_values("period")[measure].tolist()
+        assert got == values
+    # per row: 6 quarters + 3 halves + 1 FY = 10 figures checked, on 6 rows
+    assert summary.totals_checked == 60
+
+
+def test_subtotal_column_that_does_not_add_up_is_refused_at_its_cell(book_path: Path, tmp_path: Path) -> None:
+    months = [str(p) for p in pd.period_range("2027-01", periods=12, freq="M")]
+    monthly = {(f, m): [100.0] * 12 for f in FAMILIES for m in ("units", "revenue")}
+    rows = with_subtotals(months, monthly, wrong=(3, 9, 1.0))  # row 3 = Power Tools units, column J = Q2 2027
+    header = rows[0]
+    assert header[9] == "Q2 2027"
+    before = digest(book_path)
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "q.csv", rows))
+    (problem,) = err.value.problems
+    assert problem.cell == "J4" and "Q2 2027 of Power Tools units does not add up" in str(problem)
+    assert problem.value == 301.0 and "300.00" in problem.expected
+    assert digest(book_path) == before
+
+
+def test_quarter_rows_when_months_are_rows(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Month", "Garden units", "Garden revenue", "Hand Tools units", "Hand Tools revenue",
+             "Power Tools units", "Power Tools revenue"]]
+    for q in range(2):
+        for k in range(3):
+            rows.append([f"2027-{3 * q + k + 1:02d}", 1 + k, 10 + k, 2, 20, 3, 30])
+        rows.append([f"Q{q + 1}", 6, 33, 6, 60, 9, 90])  # 1+2+3, 10+11+12, 3 x 2, ...
+    rows.append(["Total", 12, 66, 12, 120, 18, 180])
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "r.csv", rows))
+    assert summary.totals_checked == 3 * 6 and len(budget_of_book(book)) == 3 * 6
+    rows[4][2] = 34  # Q1 of Garden revenue off by one
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "r.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["C5"]
+
+
+@pytest.mark.parametrize("text, level", [
+    ("Q1", 1), ("Q1 2027", 1), ("2027 Q1", 1), ("Qtr 2", 1), ("Quarter 3", 1), ("Q4-27", 1), ("3Q27", 1),
+    ("Q1 total", 1), ("H1", 2), ("H2 2027", 2), ("1st half", 2), ("Half year 1", 2), ("HY2", 2), ("Total", 3),
+    ("FY27", 3), ("FY 2027", 3), ("Full year", 3), ("Grand total", 3), ("Total 2027", 3), ("Jan 2027", 0),
+    ("Garden", 0), ("Quarterly", 0), ("Q5", 0), ("2027", 0)])
+def test_subtotal_headings(text: str, level: int) -> None:
+    from snop_xl.budget_import import subtotal_level
+
+    assert subtotal_level(text) == level

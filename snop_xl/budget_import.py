@@ -628,6 +628,13 @@ class _Reader:
                 self.wide(r, months)
                 return self.out
             self.out.ignored.append(self.g.cell(r, 0))
+        for r, row in enumerate(self.g.rows[:_SKIP_SCAN_ROWS]):  # the usual cause: Jan, Feb ... with no year
+            names = [c for c, v in enumerate(row) if isinstance(v, str) and norm_text(v).rstrip(".") in _MONTHS]
+            if len(names) >= 2:
+                self.problem(r, names[0], "month names without a year", self.g.get(r, names[0]),
+                             "the year in every month header, e.g. Jan 2027 or 2027-01 (a year written only in a "
+                             "row above is not enough)")
+                return self.out
         self.problem(0, 0, "no months found in the paste",
                      expected="a header row of months (2027-01, Jan 2027, ...) or a column of months, "
                               f"within the first {_SKIP_SCAN_ROWS} rows")

@@ -246,7 +246,8 @@ def wide(months=MONTHS3, families=FAMILIES, total_row=None) -> list[list[object]
     ([["Family", "Measure", *MONTHS3], ["Garden", "units", 1, 2, 3]], "A2", "no revenue"),
     ([["Family", "Measure", *MONTHS3], ["Garden", "pieces sold", 1, 2, 3], ["Garden", "margin", 1, 2, 3]], "B3",
      "measure"),
-    ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "A1", "no months"),
+    ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "B2", "month names without a year"),
+    ([["Budget FY27"], ["Family", "Measure"], ["Garden", "units", 1, 2]], "A1", "no months"),
 ])
 def test_refusals_name_the_cell(book_path: Path, tmp_path: Path, rows, cell, words) -> None:
     src = write_csv(tmp_path / "bad.csv", rows)

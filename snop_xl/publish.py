@@ -117,7 +117,8 @@ def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (
         name = {"Item": "item", "Family": "family"}.get(level)
         g = frame.assign(_name="Total") if name is None else frame.assign(_name=frame[name])
         for step, column in steps.items():
-            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics)
+            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics,
+                                 period="period")
             parts.append(t.assign(level=level, step=step).rename(columns={"_name": "name"}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(out):

@@ -113,6 +113,20 @@ def test_metric_table_pools_groups():
     assert out.loc[("y", "BIAS"), "value"] == 0 and out.loc[("x", "WAPE"), "observations"] == 2
 
 
+def test_tracking_signal_of_a_group_is_that_of_its_monthly_sums():
+    # A over-forecasts by 2 each month, B misses by -1, -1, +3: the group's monthly errors are 1, 1, 5,
+    # sum 7, MAD 7/3, so 3.0 (pooling the six item-months would give 7 / (11/6) = 3.8, and grow with more items)
+    frame = pd.DataFrame({"g": "x", "period": [1, 2, 3, 1, 2, 3], "actual": [10.0] * 6,
+                          "forecast": [12.0, 12.0, 12.0, 9.0, 9.0, 13.0]})
+    row = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",), period="period").iloc[0]
+    assert row["value"] == pytest.approx(3.0) and row["observations"] == 3
+    pooled = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",)).iloc[0]
+    assert pooled["value"] == pytest.approx(7 / (11 / 6)) and pooled["observations"] == 6
+    frame.loc[5, "actual"] = np.nan  # a pair without its actual is left out of the sums
+    row = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",), period="period").iloc[0]
+    assert row["value"] == pytest.approx((1 + 1 + 2) / ((1 + 1 + 2) / 3))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_pooled_mase_is_mase_for_one_series(data):

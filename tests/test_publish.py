@@ -131,6 +131,10 @@ def test_published_accuracy_fva_and_adherence_by_hand(cycles):
     assert _kpi(pub, level="Total", metric="BIAS", step="consensus", lag=1) == pytest.approx(1 / 31)
     assert _kpi(pub, level="Item", name="A", metric="MAPE", step="consensus", lag=2) == pytest.approx(2 / 14)
     assert _kpi(pub, level="Total", metric="WAPE", step="statistical", lag=2) == pytest.approx(6 / 32)
+    # tracking signal of the total's monthly series: one month at lag 1, 32 planned vs 31 sold -> +1 / 1
+    ts = pub[(pub["level"] == "Total") & (pub["metric"] == "TRACKING_SIGNAL") & (pub["step"] == "consensus")
+             & (pub["lag"] == 1)]
+    assert ts["value"].tolist() == [1.0] and ts["observations"].tolist() == [1]
     # FVA at lag 2: statistical misses 4 + 2 units, consensus 2 + 2, on 32 sold; events add nothing
     assert _kpi(pub, level="Total", metric="FVA", step="consensus", lag=2) == pytest.approx(2 / 32)
     assert _kpi(pub, level="Total", metric="FVA", step="events", lag=2) == pytest.approx(0)

@@ -206,6 +206,8 @@ def test_cli_publish_kpis_diff(tmp_path, capsys):
     assert main(["kpis", str(path), "--level", "Total", "--metric", "FILL_RATE"]) == 0
     assert "FILL_RATE" in capsys.readouterr().out
     assert main(["diff", str(path), "--from", "2027-01-r1", "--sheet"]) == 0
+    out = capsys.readouterr().out
+    assert "plan diff 2027-01-r1 -> 2027-01-r2" in out and "+0.0%" in out  # a share of change shown as a percent
     diff, problems = open_book(path).read_table(C.PLAN_DIFF)
     assert not problems and set(diff["to_version"]) == {"2027-01-r2"}
     assert main(["diff", str(path), "--from", "nope"]) == 1
@@ -445,3 +447,21 @@ def test_flat_history_gives_no_mase_rows(cycles):
     _, first, _, _, _ = cycles
     kpis, _ = open_book(first).read_table(C.KPIS)
     assert "MASE" not in set(kpis["metric"])  # history never changes: no naive error to scale by
+
+
+# ---- plan diff: biggest movers first, over the months both versions plan ----------------------------------------
+def test_plan_diff_orders_families_by_size_of_change(capsys):
+    def demand(values: dict[str, list[float]], start: str) -> pd.DataFrame:
+        rows = [dict(level="Item", family=f, item=f"{f}-1", period=P(start) + k, consensus=v)
+                for f, vs in values.items() for k, v in enumerate(vs)]
+        return pd.DataFrame(rows)
+
+    # old plans Jan-Mar, new plans Feb-Apr: only Feb and Mar are compared
+    old = demand({"X": [99, 10, 10], "Y": [99, 50, 50], "Z": [99, 20, 20]}, "2027-01")
+    new = demand({"X": [12, 12, 500], "Y": [40, 45, 500], "Z": [21, 20, 500]}, "2027-02")
+    diff = publish.plan_diff({"DemandPlan": old}, {"DemandPlan": new}, "a", "b")
+    assert set(diff["measure"]) == {"demand"}
+    # changes by hand: X 20 -> 24 (+4), Y 100 -> 85 (-15), Z 40 -> 41 (+1); total 160 -> 150
+    assert diff["family"].tolist() == ["Total", "Y", "X", "Z"] and diff["rank"].tolist() == [0, 1, 2, 3]
+    assert diff["change"].tolist() == [-10.0, -15.0, 4.0, 1.0]
+    assert diff["change_pct"].tolist() == pytest.approx([-10 / 160, -15 / 100, 4 / 20, 1 / 40])

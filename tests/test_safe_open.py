@@ -157,3 +157,33 @@ def test_export_neutralises_cells(tmp_path: Path) -> None:
     frame = items.assign(item=['=HYPERLINK("http://evil")', "x"])
     assert next(csv.reader(io.StringIO(table_csv(C.ITEMS, frame).splitlines()[1])))[0] == \
         "'=HYPERLINK(\"http://evil\")"
+
+
+def test_recalc_refuses_hostile_books_before_opening_them(tmp_path: Path, capsys) -> None:
+    """`snop-xl recalc` hands the book to openpyxl and LibreOffice: the same guards run first."""
+    from snop_xl.cli import main as cli
+    from snop_xl.recalc import recalc_file
+
+    good = good_book(tmp_path / "ok.xlsx")
+    bomb = rewrite(good, tmp_path / "bomb.xlsx", lambda n, d: d)
+    with zipfile.ZipFile(bomb, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/media/image1.bin", b"\0" * (8 * 2**20))
+    renamed = tmp_path / "notes.xlsx"
+    renamed.write_bytes(b"name,value\na,1\n")
+    for path, words in ((bomb, "zip bomb"), (renamed, "not an Excel workbook")):
+        assert cli(["recalc", str(path)]) == 1
+        assert words in capsys.readouterr().err
+        with pytest.raises(UnsafeFileError, match=words):
+            recalc_file(path, tmp_path / "out")
+
+
+def test_recalc_profile_never_updates_links_or_runs_vba() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lo_profile", Path(__file__).resolve().parents[1] / "scripts" / "libreoffice_bridge" / "profile.py")
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    settings = {(path, name): value for path, name, _, value in profile.SETTINGS}
+    assert settings[("/org.openoffice.Office.Calc/Content/Update", "Link")] == "1"  # LibreOffice's LM_NEVER
+    assert settings[("/org.openoffice.Office.Calc/Filter/Import/VBA", "Executable")] == "false"

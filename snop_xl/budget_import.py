@@ -840,6 +840,9 @@ class _Reader:
                 month_rows[(r, month_col)] = m
             elif v is not None and (level := subtotal_level(v)):
                 total_rows[r] = level
+            elif v is None and any(isinstance(x, str) and subtotal_level(x) == 3 and not _is_total(_words(x))[1]
+                                   for c, x in enumerate(self.g.rows[r]) if c != month_col):
+                total_rows[r] = 3  # 'Grand total' in another column and no month: the total of everything
             elif any(_looks_numeric(x) or x in EXCEL_ERRORS for c, x in enumerate(self.g.rows[r]) if c != month_col):
                 self.problem(r, month_col, "month not understood", v,
                              "a month with its year (2027-01, Jan 2027, a date), a quarter (Q1 2027) or Total")
@@ -853,7 +856,7 @@ class _Reader:
         roles = self._long_roles(h, month_col)
         if any(role in ("family", "item") for role in roles.values()):
             self.out.shape = "long table (one row per family and month)"
-            self._long_rows(h, roles, month_col, row_period)
+            self._long_rows(h, roles, month_col, row_period, total_rows)
             return
         self._register_months(periods)
         columns: dict[int, Key] = {}
@@ -931,7 +934,8 @@ class _Reader:
             roles[next(c for c, r in roles.items() if r == "label")] = "family"
         return roles
 
-    def _long_rows(self, h: int, roles: dict[int, str], month_col: int, row_period: dict[int, pd.Period]) -> None:
+    def _long_rows(self, h: int, roles: dict[int, str], month_col: int, row_period: dict[int, pd.Period],
+                   total_rows: dict[int, int]) -> None:
         item_col = next((c for c, r in roles.items() if r == "item"), None)
         family_col = next((c for c, r in roles.items() if r == "family"), None)
         measure_col = next((c for c, r in roles.items() if r == "measure"), None)
@@ -944,22 +948,36 @@ class _Reader:
             self.problem(h, month_col, "no units or revenue column", expected="columns 'Units' and 'Revenue'")
             return
         seen: dict[tuple[Key, pd.Period], int] = {}
-        for r, period in row_period.items():
-            self.out.months.setdefault(period, self.g.cell(r, month_col))
+        rows = sorted(set(row_period) | set(total_rows))
+        labels = {}  # row -> (label column, label, family/item it names, a total label?)
+        for r in rows:
             label_c = item_col if item_col is not None and self.g.get(r, item_col) is not None else family_col
             if label_c is None:
                 label_c = item_col
             raw = self.g.get(r, label_c)
             target = self.names.resolve(raw) if raw is not None else None
+            is_total, scope = _is_total(_words(raw)) if target is None and raw is not None else (False, "")
+            labels[r] = (label_c, raw, self.names.resolve(scope) if scope else target, is_total)
+        for r in rows:
+            label_c, raw, target, is_total = labels[r]
+            pairs = [(measure_of(self.g.get(r, measure_col)), value_col)] if measure_col is not None else \
+                [(m, c) for c, m in measure_cols.items()]
+            if r in total_rows:  # month cell 'Total', 'Q1' (or blank): the months since its previous subtotal
+                sequence = [(r2, row_period.get(r2) or total_rows[r2]) for r2 in rows
+                            if (r2 in total_rows and labels[r2][2] == target)
+                            or (r2 not in total_rows and not labels[r2][3] and _within(labels[r2][2], target))]
+                self._long_total(r, label_c, raw, target, pairs, subtotal_spans(sequence)[r])
+                continue
+            if is_total:  # 'Total' (or 'Garden total') for one month: of everything (of the family) that month
+                self._long_total(r, label_c, raw, target, pairs, frozenset([row_period[r]]))
+                continue
+            period = row_period[r]
+            self.out.months.setdefault(period, self.g.cell(r, month_col))
             if raw is None:
                 self.problem(r, label_c, "no family or item", expected=self.names.suggest(""))
                 continue
             if target is None:
-                if _is_total(_words(raw))[0]:
-                    self.problem(r, label_c, "total rows are not supported in a long table", raw,
-                                 "one row per family (or item) and month; drop the total rows")
-                else:
-                    self.problem(r, label_c, "unknown family or item", raw, self.names.suggest(raw))
+                self.problem(r, label_c, "unknown family or item", raw, self.names.suggest(raw))
                 continue
             if target[1] is None and item_col is not None and label_c == family_col:
                 target = (target[0], None)
@@ -968,8 +986,6 @@ class _Reader:
                 if given is not None and norm_text(given) != norm_text(target[0]):
                     self.problem(r, family_col, f"item {target[1]} belongs to family {target[0]} in Items", given,
                                  target[0])
-            pairs = [(measure_of(self.g.get(r, measure_col)), value_col)] if measure_col is not None else \
-                [(m, c) for c, m in measure_cols.items()]
             for measure, c in pairs:
                 if measure is None:
                     self.problem(r, measure_col, "measure not understood", self.g.get(r, measure_col),
@@ -984,6 +1000,30 @@ class _Reader:
                 self.out.key_cells.setdefault(key, self.g.cell(r, label_c))
                 if (v := self.parse_value(r, c, f"{_key_text(key)} {period}")) is not None:
                     self.out.entries.append(Entry(key, period, v, self.g.cell(r, c)))
+
+    def _long_total(self, r: int, label_c: int, raw: Any, target: tuple[str, str | None] | None,
+                    pairs: list[tuple[str | None, int]], months: frozenset) -> None:
+        """A total row of a long table (`target` None: of everything), checked against the entries it sums."""
+        if target is None and raw is not None:
+            is_total, scope = _is_total(_words(raw))
+            if not is_total or scope:
+                self.problem(r, label_c, "total of an unknown family" if is_total else "unknown family or item",
+                             raw, self.names.suggest(scope if is_total else raw))
+                return
+        label = "total" if target is None else f"total of {target[1] or target[0]}"
+        for measure, c in pairs:
+            if measure is None or self.g.get(r, c) is None:
+                continue
+            if (v := self.parse_value(r, c, f"{label} {measure}")) is not None:
+                keys = None if target is None else frozenset([(target[0], target[1], measure)])
+                self.out.totals.append(TotalCheck(f"{label} {measure}", measure, self.g.cell(r, c), v, keys=keys,
+                                                  periods=months))
+
+
+def _within(named: tuple[str, str | None] | None, scope: tuple[str, str | None] | None) -> bool:
+    """Whether a row naming `named` (family, item) counts in a total of `scope` (None: everything; a family: its
+    items too)."""
+    return scope is None or named is not None and (named == scope or scope[1] is None and named[0] == scope[0])
 
 
 def _key_text(key: Key) -> str:

@@ -474,3 +474,41 @@ def test_subtotal_headings(text: str, level: int) -> None:
     from snop_xl.budget_import import subtotal_level
 
     assert subtotal_level(text) == level
+
+
+def test_total_rows_of_a_long_table_are_checked_not_imported(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Month", "Units", "Revenue"]]
+    for f, base in zip(FAMILIES, (10, 20, 30)):
+        rows += [[f, "2027-01", base, 10 * base], [f, "2027-02", base + 1, 10 * base + 5]]
+        rows.append([f, "Total", 2 * base + 1, 20 * base + 5])  # the family's two months
+    rows.append(["Total", "2027-01", 60, 600])  # every family in January
+    rows.append(["Grand total", "", 123, 1215])  # 10+11+20+21+30+31, 100+105+200+205+300+305
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "long.csv", rows))
+    frame = budget_of_book(book)
+    assert len(frame) == 6 and frame["units"].sum() == 123 and frame["revenue"].sum() == 1215
+    assert summary.totals_checked == 2 * (3 + 1 + 1)
+    rows[3][2] = 22  # Hand Tools' total units: 21 would be right
+    rows[-2][3] = 601  # January revenue
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "long.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["C4", "D11"]
+    assert "total of Hand Tools units does not add up: the rows sum to 21.00" in str(err.value.problems[0])
+
+
+def test_family_total_rows_of_an_item_level_long_table(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Item", "Period", "Units", "Revenue"]]
+    for f, items in (("Hand Tools", ["HA-001", "HA-002"]), ("Garden", ["GA-001"])):
+        for k, item in enumerate(items):
+            rows += [[f, item, "Jan 2027", 5 + k, 50], [f, item, "Feb 2027", 6, 60]]
+        n = len(items)
+        rows.append([f, "", "FY27", sum(5 + k + 6 for k in range(n)), 110 * n])  # the family's items, both months
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "long.csv", rows))
+    frame = budget_of_book(book)
+    assert sorted(frame["item"]) == ["GA-001", "GA-001", "HA-001", "HA-001", "HA-002", "HA-002"]
+    assert summary.totals_checked == 4
+    rows[5][4] = 219  # Hand Tools FY27 revenue: 4 x 50/60 = 220
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "long.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["E6"]

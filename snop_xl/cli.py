@@ -118,10 +118,10 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_rows", None, "display.width", 160):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
     if args.write:
-        from . import contract as C
+        from .publish import write_kpis
 
-        book.write_table(C.KPIS, kpis)
-        book.log("kpis", f"KPIs {len(kpis)} rows")
+        write_kpis(book, kpis)
+        book.log("kpis", f"KPIs {len(kpis)} rows, trend and charts")
         book.save()
     return 0
 

@@ -256,6 +256,14 @@ def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
     return wide[cols]
 
 
+def write_kpis(book: BookIO, kpis: pd.DataFrame) -> None:
+    """The KPIs sheet whole: the KPIs table, its KPITrend and the charts drawn from it (never one without the
+    others, so the charts always show the table beside them)."""
+    book.write_table(C.KPIS, kpis)
+    book.write_table(C.KPI_TREND, kpi_trend(kpis))
+    book.draw_charts()
+
+
 #: native charts on the KPIs sheet, drawn by the BookIO engine from KPITrend (same mechanism as review.CHARTS)
 KPI_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("Forecast accuracy by lag (consensus)", "line", "KPITrend", "cycle",
@@ -496,9 +504,7 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
                     if not ok:
                         _back_to_draft(book, inputs, content_hash, path_db)
             book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
-            book.write_table(C.KPIS, kpis)
-            book.write_table(C.KPI_TREND, kpi_trend(kpis))
-            book.draw_charts()
+            write_kpis(book, kpis)
             stamp_book(book, version)
             book.log("publish", f"published plan version {version.version} to {path_db} (approver {who}, "
                                 f"scenario {version.scenario})")

@@ -465,3 +465,16 @@ def test_plan_diff_orders_families_by_size_of_change(capsys):
     assert diff["family"].tolist() == ["Total", "Y", "X", "Z"] and diff["rank"].tolist() == [0, 1, 2, 3]
     assert diff["change"].tolist() == [-10.0, -15.0, 4.0, 1.0]
     assert diff["change_pct"].tolist() == pytest.approx([-10 / 160, -15 / 100, 4 / 20, 1 / 40])
+
+
+def test_kpis_write_refreshes_the_table_its_trend_and_charts(cycles, tmp_path):
+    _, _, second, _, _ = cycles
+    path = Path(shutil.copy(second, tmp_path / "k.xlsx"))
+    book = open_book(path)
+    book.write_table(C.KPI_TREND, pd.DataFrame(columns=C.KPI_TREND.keys))  # a stale, empty trend
+    book.save()
+    assert main(["kpis", str(path), "--write", "--level", "Total"]) == 0
+    trend, problems = open_book(path).read_table(C.KPI_TREND)
+    assert not problems and trend["name"].tolist() == ["Total", "F"]
+    assert trend["accuracy_lag1"].iloc[0] == pytest.approx(30 / 31)  # January: 32 planned, 31 sold
+    assert len(openpyxl.load_workbook(path)["KPIs"]._charts) == 3

@@ -478,3 +478,28 @@ def test_kpis_write_refreshes_the_table_its_trend_and_charts(cycles, tmp_path):
     assert not problems and trend["name"].tolist() == ["Total", "F"]
     assert trend["accuracy_lag1"].iloc[0] == pytest.approx(30 / 31)  # January: 32 planned, 31 sold
     assert len(openpyxl.load_workbook(path)["KPIs"]._charts) == 3
+
+
+def test_two_planners_publishing_at_once_from_two_processes_both_land(tmp_path):
+    """Two books, one shared archive, `snop-xl publish` started in two processes at the same moment."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    db = tmp_path / "shared" / "plans.sqlite"
+    books = [_ran_book(tmp_path / f"{who}.xlsx", small_frames(), {"archive_path": str(db), "approver": who},
+                       10.0, 12.0) for who in ("north", "south")]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = [subprocess.Popen([sys.executable, "-m", "snop_xl.cli", "publish", str(b)], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for b in books]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    versions = archive.versions(db)
+    assert sorted(v.version for v in versions) == ["2027-01-r1", "2027-01-r2"]
+    for path in books:  # each book carries the version the archive recorded for it, and is stamped with it
+        (mine,) = [v for v in versions if v.book == path.name]
+        shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+        assert shown[["version", "status", "approver"]].iloc[0].tolist() == [mine.version, "Published",
+                                                                              path.stem]
+        assert mine.version in openpyxl.load_workbook(path)["DemandPlan"].oddHeader.center.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -522,22 +523,24 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
 
 
 def _put_in_place(book: Any) -> Callable[[bool], None]:
-    """Save a file book so that it can still be undone: saved beside itself, the original moved aside and the new
-    one renamed in; the returned `finish(ok)` drops the original (ok) or puts it back (not ok)."""
+    """Save a file book so that it can still be undone: saved beside itself, the original kept aside (a hard link,
+    else a copy) and the new one renamed over it in one atomic step, so the workbook's path holds a whole workbook
+    at every moment, even if the process is killed; the returned `finish(ok)` drops the kept original (ok) or puts
+    it back (not ok)."""
     target = Path(book.path)
     staged = book.save(target.with_name(f".{target.stem}.publishing{target.suffix}"))
     book.path = target
     backup = target.with_name(f".{target.stem}.before-publish{target.suffix}")
     try:
-        os.replace(target, backup)  # refused while another program locks the file (Excel on Windows)
+        backup.unlink(missing_ok=True)  # the remains of a killed publish
+        try:
+            os.link(target, backup)
+        except OSError:  # a file system without hard links (FAT, some shares)
+            shutil.copy2(target, backup)
+        os.replace(staged, target)  # refused while another program locks the file (Excel on Windows)
     except BaseException:
         staged.unlink(missing_ok=True)
-        raise
-    try:
-        os.replace(staged, target)
-    except BaseException:
-        os.replace(backup, target)
-        staged.unlink(missing_ok=True)
+        backup.unlink(missing_ok=True)
         raise
 
     def finish(ok: bool) -> None:

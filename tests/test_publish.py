@@ -503,3 +503,30 @@ def test_two_planners_publishing_at_once_from_two_processes_both_land(tmp_path):
         assert shown[["version", "status", "approver"]].iloc[0].tolist() == [mine.version, "Published",
                                                                               path.stem]
         assert mine.version in openpyxl.load_workbook(path)["DemandPlan"].oddHeader.center.text
+
+
+def test_the_book_path_holds_a_whole_workbook_at_every_step_of_a_publish(tmp_path, monkeypatch):
+    """A publish killed between two file operations must not leave the planner without a workbook: before and
+    after each rename or link, the book's path opens as a workbook (the old one or the stamped one)."""
+    path = _ran_book(tmp_path / "k.xlsx", small_frames(), {"approver": "Kim"}, 10.0, 12.0)
+    checked = []
+
+    def whole() -> None:
+        load_inputs(open_book(path))  # raises if the path is missing or not a complete workbook
+        checked.append(True)
+
+    for name in ("replace", "link", "unlink"):
+        real = getattr(publish.os, name)
+
+        def step(*args, _real=real, **kw):
+            whole()
+            result = _real(*args, **kw)
+            whole()
+            return result
+        monkeypatch.setattr(publish.os, name, step)
+    version = publish.publish_book(path)
+    monkeypatch.undo()
+    assert len(checked) >= 4 and version.version == "2027-01-r1"
+    shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+    assert shown["version"].iloc[0] == "2027-01-r1"
+    assert _files(tmp_path) == {"k.xlsx", "k.snop.sqlite"}  # nothing left beside it

@@ -313,23 +313,41 @@ def budgets(draw):
     month_style = draw(st.sampled_from(MONTH_STYLES[:4] if shape != "wide" else MONTH_STYLES))
     title = draw(st.booleans())
     total = draw(st.booleans()) and shape == "wide"
+    quarters = draw(st.booleans()) and shape in ("wide", "wide_label")
     spell = draw(st.sampled_from([str, str.upper, str.lower, lambda s: f"  {s}\u00a0"]))
-    return families, months, values, shape, style, month_style, title, total, spell
+    return families, months, values, shape, style, month_style, title, total, spell, quarters
+
+
+def with_quarters(months, cells: list[object], head: bool, sums: list[float] | None = None) -> list[object]:
+    """A quarter column after each March, June, September, December (and after the last month): the header, or
+    the sum of the months since the previous quarter column, done here from the monthly values."""
+    out, since = [], []
+    for k, (p, cell) in enumerate(zip(months, cells)):
+        out.append(cell)
+        since.append(k)
+        if p.month % 3 == 0 or k == len(months) - 1:
+            out.append(f"Q{p.quarter} {p.year}" if head else round(sum(sums[j] for j in since), 2))
+            since = []
+    return out
 
 
 def render(b) -> list[list[object]]:
-    families, months, values, shape, style, month_style, title, total, spell = b
+    families, months, values, shape, style, month_style, title, total, spell, quarters = b
     rows: list[list[object]] = [["FY27 budget, v2 (confidential)"], []] if title else []
     if shape in ("wide", "wide_label"):
         head = ["Family", "Measure"] if shape == "wide" else ["Line"]
-        rows.append(head + [month_style(p) for p in months])
+        header = [month_style(p) for p in months]
+        rows.append(head + (with_quarters(months, header, True) if quarters else header))
         for f in families:
             for m in ("units", "revenue"):
                 label = [spell(f), m] if shape == "wide" else [f"{spell(f)} {m}"]
-                rows.append(label + [fmt_number(values[(f, m, p)], style) for p in months])
+                monthly = [values[(f, m, p)] for p in months]
+                cells = with_quarters(months, monthly, False, monthly) if quarters else monthly
+                rows.append(label + [fmt_number(v, style) for v in cells])
         if total:
-            rows.append(["Total", "revenue"] + [fmt_number(round(sum(values[(f, "revenue", p)] for f in families), 2),
-                                                           style) for p in months])
+            sums = [round(sum(values[(f, "revenue", p)] for f in families), 2) for p in months]
+            cells = with_quarters(months, sums, False, sums) if quarters else sums
+            rows.append(["Total", "revenue"] + [fmt_number(v, style) for v in cells])
     elif shape == "rows":
         rows.append(["Month"] + [f"{spell(f)} {m}" for f in families for m in ("units", "revenue")])
         for p in months:

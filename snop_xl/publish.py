@@ -282,6 +282,13 @@ CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_event
 def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Forecast value added: each step's accuracy and its gain over the previous step, on the same item-months;
     each override owner on the item-months they touched (their input vs their output)."""
+    cascade = cascade_fva(f)
+    return pd.concat([cascade, owner_fva(f, path)], ignore_index=True) if len(cascade) else cascade
+
+
+def cascade_fva(f: pd.DataFrame) -> pd.DataFrame:
+    """FVA_ACCURACY, FVA_BIAS of each CASCADE step and FVA = its accuracy minus the previous step's, by lag, per
+    family and total, from item-month rows with `actual` and a column per step."""
     rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
     if not len(rows):
         return rows
@@ -291,9 +298,7 @@ def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
     gain = acc.merge(prev[["level", "name", "lag", "step", "value"]], on=["level", "name", "lag", "step"],
                      suffixes=("", "_prev"))
     gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
-    owners = owner_fva(f, path)
-    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")] + [owners],
-                     ignore_index=True)
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")], ignore_index=True)
 
 
 def owner_steps(path: Path) -> pd.DataFrame:

@@ -491,7 +491,8 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
                         "archive holds the plan of these inputs")
     who = (approver or inputs.settings.approver or "").strip()
     if not who:
-        raise SnopError("Settings!B: 'Approver' is blank; set who approves the plan (or pass --approver)")
+        raise ValidationError([Problem(C.SETTINGS_TABLE.sheet, _setting_cell(book, "approver"), "Approver is blank",
+                                       expected="who approves the plan (or pass --approver)")])
     check_scenario(inputs)
     path_db = Path(archive_file) if archive_file else archive_path_of(inputs)
     if path_db is None:
@@ -525,6 +526,15 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
     if finish is not None:
         finish(True)
     return version
+
+
+def _setting_cell(book: BookIO, key: str) -> str:
+    """The value cell of Settings row `key` (its label as in the contract), '' when the row is missing."""
+    frame, _ = book.read_table(C.SETTINGS_TABLE)
+    label = next(s.label for s in C.SETTINGS if s.key == key)
+    rows = [row for row, name in zip(frame.index, frame.get("setting", []))
+            if str(name).strip().lower() == label.lower()]
+    return cell_of(frame, "value", rows[0]) if rows else ""
 
 
 def _put_in_place(book: Any) -> Callable[[bool], None]:

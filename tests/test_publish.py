@@ -189,8 +189,11 @@ def test_publish_refuses_stale_or_unapproved_plans(tmp_path):
     with pytest.raises(SnopError, match="inputs changed.*Log!D2: step 1 Forecast demand ran on other inputs"):
         publish.publish_book(path)
     _ran_book(path, small_frames(), {}, 10.0, 10.0)
-    with pytest.raises(SnopError, match="Approver"):
+    with pytest.raises(ValidationError, match="Approver is blank") as err:
         publish.publish_book(path)
+    ws = openpyxl.load_workbook(path)["Settings"]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Approver")
+    assert err.value.problems[0].location == f"Settings!B{row}"  # the cell to fill in
     assert not (tmp_path / "b.snop.sqlite").exists()
 
 

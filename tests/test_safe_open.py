@@ -187,3 +187,21 @@ def test_recalc_profile_never_updates_links_or_runs_vba() -> None:
     settings = {(path, name): value for path, name, _, value in profile.SETTINGS}
     assert settings[("/org.openoffice.Office.Calc/Content/Update", "Link")] == "1"  # LibreOffice's LM_NEVER
     assert settings[("/org.openoffice.Office.Calc/Filter/Import/VBA", "Executable")] == "false"
+
+
+def test_a_real_password_protected_workbook_is_refused(tmp_path: Path) -> None:
+    """Encrypted the way Excel does it (msoffcrypto-tool, which oletools brings), as the book and as a budget."""
+    pytest.importorskip("msoffcrypto.format.ooxml")
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    from snop_xl.budget_import import grid_from_workbook
+
+    plain = good_book(tmp_path / "plain.xlsx")
+    locked = tmp_path / "budget.xlsx"
+    with open(plain, "rb") as src, open(locked, "wb") as out:
+        OOXMLFile(src).encrypt("s3cret", out)
+    before = locked.read_bytes()
+    refused(locked, "password-protected")
+    with pytest.raises(UnsafeFileError, match="password-protected"):
+        grid_from_workbook(locked)
+    assert locked.read_bytes() == before

@@ -314,6 +314,10 @@ class NumberError(ValueError):
     """A value cell that is not a number; the message says what was expected."""
 
 
+class AmbiguousNumber(NumberError):
+    """A number like 1.234 that reads 1234 or 1.234 and nothing in the paste says which."""
+
+
 def _number_core(text: str) -> tuple[int, str] | None:
     """(sign, digits-and-separators) of a number written as text, or None if it is not one. '-' alone is zero."""
     s = unicodedata.normalize("NFKC", text).replace("\u2212", "-").strip()
@@ -380,7 +384,7 @@ def parse_number(value: Any, decimal: str | None) -> float:
     sign, core = parsed
     style = number_style(core)
     if style == "ambiguous" and decimal is None:
-        raise NumberError("a number whose decimal separator is clear: 1234 or 1.234,00 / 1,234.00 (nothing in the "
+        raise AmbiguousNumber("a number whose decimal separator is clear: 1234 or 1.234,00 / 1,234.00 (nothing in the "
                           "paste shows whether . or , is the decimal separator)")
     dec = decimal or ("," if style == "comma" else ".")
     thousands = "," if dec == "." else "."
@@ -552,6 +556,7 @@ class _Reader:
         self.problems: list[Problem] = []
         self.out = Parsed()
         self.decimal = self._decimal_convention()
+        self.ambiguous: list[tuple[int, int]] = []  # cells like 1.234: one problem for all of them, in `finish`
         self.month_cells: dict[tuple[int, int], MonthCell] = {}
 
     def problem(self, r: int, c: int, message: str, value: Any = None, expected: str = "") -> None:
@@ -582,9 +587,27 @@ class _Reader:
             return None
         try:
             return parse_number(value, self.decimal)
+        except AmbiguousNumber:
+            self.ambiguous.append((r, c))
+            return None
         except NumberError as exc:
             self.problem(r, c, f"bad value for {what}", value, str(exc))
             return None
+
+    def finish(self) -> list[Problem]:
+        """Every problem found; cells with the same ambiguous number format as one problem naming them all."""
+        if self.ambiguous:
+            (r, c), more = self.ambiguous[0], self.ambiguous[1:]
+            cells = ", ".join(self.g.cell(*rc) for rc in more[:12]) + (" ..." if len(more) > 12 else "")
+            value = self.g.get(r, c)
+            sep = "." if "." in str(value) else ","
+            readings = f"{parse_number(value, ',' if sep == '.' else '.'):.0f} or {parse_number(value, sep):g}"
+            self.problem(r, c, f"unclear decimal separator: {str(value).strip()} could be {readings}"
+                         + (f" (and {len(more)} more cells like it: {cells})" if more else ""), value,
+                         "numbers whose separator is clear: 1234, or 1,234.00 / 1.234,00 somewhere in the paste "
+                         "(nothing in it shows whether . or , is the decimal separator)")
+            self.ambiguous = []
+        return self.problems
 
     def resolve_months(self, cells: dict[tuple[int, int], MonthCell]) -> dict[tuple[int, int], pd.Period]:
         """Months of the header (or month column), deciding day/month order for d/m/y text from the whole set."""
@@ -1178,7 +1201,7 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
     horizon = settings.periods if settings is not None else None
     reader = _Reader(grid, names)
     parsed = reader.read()
-    problems = reader.problems
+    problems = reader.finish()
     problems += _check_months(parsed, grid.sheet, horizon)
     entries, fold_problems = _fold_levels(parsed, grid.sheet)
     if not problems:  # completeness and sums only mean something once every cell was understood

@@ -530,3 +530,18 @@ def test_family_total_rows_of_an_item_level_long_table(book_path: Path, tmp_path
     with pytest.raises(ValidationError) as err:
         import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "long.csv", rows))
     assert [p.cell for p in err.value.problems] == ["E6"]
+
+
+def test_ambiguous_numbers_are_one_problem_naming_every_cell(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Measure", *MONTHS3]] + [[f, m, "1.250", "2.500", "3"] for f in FAMILIES
+                                                 for m in ("units", "revenue")]
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "amb.csv", rows))
+    (problem,) = err.value.problems
+    assert problem.cell == "C2" and problem.value == "1.250"
+    assert "1.250 could be 1250 or 1.25" in problem.message
+    others = [f"{col}{r}" for r in range(2, 8) for col in "CD"][1:]  # every 1.250 and 2.500 but the first
+    assert f"and {len(others)} more cells like it: {', '.join(others)}" in problem.message
+    rows.append(["Total", "units", "3.750,00", "7.500,00", "9"])  # one European number settles it for all
+    frame = read_budget(OpenpyxlBook(book_path), grid_from_csv(write_csv(tmp_path / "amb.csv", rows, sep=";"))).frame
+    assert frame["units"].tolist()[:3] == [1250.0, 2500.0, 3.0]

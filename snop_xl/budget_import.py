@@ -558,6 +558,7 @@ class _Reader:
         self.decimal = self._decimal_convention()
         self.ambiguous: list[tuple[int, int]] = []  # cells like 1.234: one problem for all of them, in `finish`
         self.month_cells: dict[tuple[int, int], MonthCell] = {}
+        self.header_row = 0
 
     def problem(self, r: int, c: int, message: str, value: Any = None, expected: str = "") -> None:
         self.problems.append(Problem(self.g.sheet, self.g.cell(r, c), message, value, expected))
@@ -682,6 +683,7 @@ class _Reader:
 
     # -- months as columns
     def wide(self, h: int, month_cols: dict[int, MonthCell]) -> None:
+        self.header_row = h  # total rows name their quarter / year columns by this row's headings
         self._note_rows_above(h)
         header = self.g.rows[h]
         first_month = min(month_cols)
@@ -785,7 +787,8 @@ class _Reader:
             if target is None:
                 is_total, scope = _is_total(label_text or "")
                 if is_total:
-                    self._total_row(r, label_c, raw_label, scope, measure, measure_col, col_period, group)
+                    self._total_row(r, label_c, raw_label, scope, measure, measure_col, col_period, group,
+                                    total_cols)
                     if scope == "" and "sub" in norm_text(raw_label):
                         group = []
                     continue
@@ -824,7 +827,9 @@ class _Reader:
                                                       periods=months))
 
     def _total_row(self, r: int, label_c: int, raw_label: Any, scope: str, measure: str | None,
-                   measure_col: int | None, col_period: dict[int, pd.Period], group: list[Key]) -> None:
+                   measure_col: int | None, col_period: dict[int, pd.Period], group: list[Key],
+                   total_cols: dict[int, frozenset]) -> None:
+        """A Total / subtotal row: each month's figure, and its figure under each quarter or year column."""
         if measure is None:
             where = measure_col if measure_col is not None else label_c
             self.problem(r, where, "total row without a measure", raw_label, "units or revenue for this total")
@@ -839,10 +844,13 @@ class _Reader:
             family = resolved[0]
         elif "sub" in norm_text(raw_label):
             keys = frozenset(k for k in group if k[2] == measure)
-        for c, period in col_period.items():
-            if (v := self.parse_value(r, c, f"{raw_label} {period}")) is not None:
-                self.out.totals.append(TotalCheck(str(raw_label).strip(), measure, self.g.cell(r, c), v,
-                                                  family=family, keys=keys, periods=frozenset([period])))
+        spans = {c: frozenset([period]) for c, period in col_period.items()}
+        spans.update({c: months for c, months in total_cols.items() if self.g.get(r, c) is not None})
+        for c, months in spans.items():
+            what = f"{str(raw_label).strip()} {col_period.get(c) or str(self.g.get(self.header_row, c)).strip()}"
+            if (v := self.parse_value(r, c, what)) is not None:
+                self.out.totals.append(TotalCheck(what if c in total_cols else str(raw_label).strip(), measure,
+                                                  self.g.cell(r, c), v, family=family, keys=keys, periods=months))
 
     # -- months as rows
     def rows_shape(self, r0: int, month_col: int) -> None:

@@ -545,3 +545,17 @@ def test_ambiguous_numbers_are_one_problem_naming_every_cell(book_path: Path, tm
     rows.append(["Total", "units", "3.750,00", "7.500,00", "9"])  # one European number settles it for all
     frame = read_budget(OpenpyxlBook(book_path), grid_from_csv(write_csv(tmp_path / "amb.csv", rows, sep=";"))).frame
     assert frame["units"].tolist()[:3] == [1250.0, 2500.0, 3.0]
+
+
+def test_total_row_under_a_quarter_column_is_checked(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Measure", *MONTHS3, "Q1 2027"]]
+    for f, (u, rev) in zip(FAMILIES, ((1, 10), (2, 20), (3, 5))):
+        rows += [[f, "units", u, u, u, 3 * u], [f, "revenue", rev, rev + 1, rev, 3 * rev + 1]]
+    rows.append(["Total", "revenue", 35, 38, 35, 108])  # 10+20+5, 11+21+6, ..., and their sum
+    summary = import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "t.csv", rows))
+    assert summary.totals_checked == 6 + 3 + 1  # Q1 of every row, the Total row's months and its Q1
+    rows[-1][-1] = 107
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "t.csv", rows))
+    assert [(p.cell, p.value) for p in err.value.problems] == [("F8", 107.0)]
+    assert "Total Q1 2027 does not add up: the rows sum to 108.00" in str(err.value.problems[0])

@@ -205,3 +205,31 @@ def test_a_real_password_protected_workbook_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFileError, match="password-protected"):
         grid_from_workbook(locked)
     assert locked.read_bytes() == before
+
+
+def test_links_to_other_workbooks_are_kept_not_followed(small_book: Path) -> None:
+    """A planner's input formula pointing at finance's model (an external link) survives a headless save as it
+    was, cached value included; openpyxl never fetches the other file (it does not exist here)."""
+    from openpyxl.packaging.relationship import Relationship
+    from openpyxl.workbook.external_link.external import (ExternalBook, ExternalCell, ExternalLink, ExternalRow,
+                                                          ExternalSheetData, ExternalSheetDataSet,
+                                                          ExternalSheetNames)
+
+    wb = openpyxl.load_workbook(small_book)
+    wb["Items"]["L1"] = "=[1]Prices!A1"
+    book = ExternalBook(sheetNames=ExternalSheetNames(sheetName=["Prices"]), sheetDataSet=ExternalSheetDataSet(
+        sheetData=[ExternalSheetData(sheetId=0, row=[ExternalRow(r=1, cell=[ExternalCell(r="A1", v="42")])])]))
+    link = ExternalLink(externalBook=book)
+    link.file_link = Relationship(Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+                                       "externalLinkPath", Target="file:///nowhere/finance.xlsx", TargetMode="External")
+    wb._external_links.append(link)
+    wb.save(small_book)
+    part = "xl/externalLinks/externalLink1.xml"
+    with zipfile.ZipFile(small_book) as z:
+        before = z.read(part)
+    saved = open_book(small_book)
+    saved.log("test", "a headless save")
+    saved.save()
+    with zipfile.ZipFile(small_book) as z:
+        assert z.read(part) == before and b"finance.xlsx" in z.read("xl/externalLinks/_rels/externalLink1.xml.rels")
+    assert openpyxl.load_workbook(small_book)["Items"]["L1"].value == "=[1]Prices!A1"

@@ -125,7 +125,12 @@ def grid_from_csv(path: str | Path) -> Grid:
     data = path.read_bytes()
     text = _decode(data, path)
     delimiter = _sniff_delimiter(text)
-    rows = [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = [list(r) for r in reader]
+    except csv.Error as exc:  # a cell of over 128 KB, a NUL character: not a budget someone typed
+        raise ValidationError([Problem(path.name, f"A{reader.line_num}", f"line {reader.line_num} cannot be "
+                                       f"read as CSV ({exc})", expected="a text file of rows of cells")]) from None
     return Grid(path.name, _trim(rows, path.name), description=f"{path.name} (CSV, {delimiter!r}-separated)")
 
 
@@ -146,7 +151,10 @@ def _sniff_delimiter(text: str) -> str:
     sample = [line for line in text.splitlines()[:200] if line.strip()]
     best, best_score = ",", (-1, -1, -1)
     for d in (",", ";", "\t", "|"):
-        rows = list(csv.reader(sample, delimiter=d))
+        try:
+            rows = list(csv.reader(sample, delimiter=d))
+        except csv.Error:  # reported with its line when the file is read
+            continue
         counts = [len(r) for r in rows]
         if not counts:
             continue
@@ -1212,6 +1220,10 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
     problems = reader.finish()
     problems += _check_months(parsed, grid.sheet, horizon)
     entries, fold_problems = _fold_levels(parsed, grid.sheet)
+    if not problems and not entries:
+        where = parsed.months[min(parsed.months)] if parsed.months else "A1"
+        problems.append(Problem(grid.sheet, where, "no budget figures found", expected="rows of units and revenue "
+                                "per family (or item), one figure per month"))
     if not problems:  # completeness and sums only mean something once every cell was understood
         problems += _check_completeness(parsed, entries, grid.sheet)
     if not problems:

@@ -248,6 +248,9 @@ def wide(months=MONTHS3, families=FAMILIES, total_row=None) -> list[list[object]
      "measure"),
     ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "B2", "month names without a year"),
     ([["Budget FY27"], ["Family", "Measure"], ["Garden", "units", 1, 2]], "A1", "no months"),
+    ([["Family", "Measure", *MONTHS3]], "C1", "no budget figures"),
+    ([["Family", "Measure", *MONTHS3], ["Total", "units", 1, 2, 3]], "C1", "no budget figures"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", "9" * 200_000, 2, 3]], "A2", "cannot be read as CSV"),
 ])
 def test_refusals_name_the_cell(book_path: Path, tmp_path: Path, rows, cell, words) -> None:
     src = write_csv(tmp_path / "bad.csv", rows)

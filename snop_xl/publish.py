@@ -486,9 +486,9 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
         raise SnopError(f"{book.path}: DemandPlan is empty; run the cycle first (snop-xl run {book.path})")
     stale = stale_steps(book, inputs)
     if stale:
-        raise SnopError(f"{book.path}: the inputs changed since the plan was computed, or a step has not run ("
-                        + "; ".join(str(p) for p in stale) + "); run the cycle again before publishing so the "
-                        "archive holds the plan of these inputs")
+        raise SnopError(f"{book.path}: the inputs changed since the plan was computed, or a step has not run: run "
+                        "the cycle again (snop-xl run, or Run all) before publishing, so that the archive holds the "
+                        "plan of these inputs. Details: " + "; ".join(str(p) for p in stale))
     who = (approver or inputs.settings.approver or "").strip()
     if not who:
         raise ValidationError([Problem(C.SETTINGS_TABLE.sheet, _setting_cell(book, "approver"), "Approver is blank",

@@ -18,7 +18,9 @@ What is understood
 - total and subtotal rows/columns (Total, Grand total, Subtotal, "Garden total", a family row above its items,
   quarter / half-year / year columns or rows between the months: Q1 2027, H1, FY27): each is checked against what
   it sums (a Q or H the months since the previous subtotal of its level or above, so fiscal quarters work too)
-  and is never imported as data.
+  and is never imported as data; in a long table, a row whose month is Total / FY27 / Q1 (or blank beside
+  'Grand total') sums its family's (or every) rows since its previous subtotal, a 'Total' row with a month that
+  month.
 
 Anything else is refused with every Problem found (sheet, cell, value, what was expected) and the book unchanged:
 unknown names (closest Items names suggested), ambiguous dates or numbers, duplicates, blank or error cells,

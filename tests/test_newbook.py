@@ -67,3 +67,16 @@ def test_an_existing_book_is_not_replaced_without_force(tmp_path: Path, capsys) 
     assert cli(["new", str(target), "--items", str(src), "--force"]) == 0
     items = pd.read_excel(target, sheet_name="Items")
     assert items[["Item", "Family"]].values.tolist() == [["A", "F"]]
+
+
+def test_erp_names_for_item_and_family_are_understood(tmp_path: Path) -> None:
+    src = write_items(tmp_path / "erp.csv", [["SKU", "Product Family", "Description"], ["A-1", "Tools", "Hammer"],
+                                             ["B-2", "Garden", "Rake"]])
+    assert cli(["new", str(tmp_path / "erp.xlsx"), "--items", str(src)]) == 0
+    items = pd.read_excel(tmp_path / "erp.xlsx", sheet_name="Items")
+    assert items[["Item", "Family", "Description"]].values.tolist() == [["A-1", "Tools", "Hammer"],
+                                                                       ["B-2", "Garden", "Rake"]]
+    # two columns that could each be the item: nothing is guessed, the missing column is named
+    both = write_items(tmp_path / "both.csv", [["SKU", "Product", "Family"], ["A-1", "Hammer", "Tools"]])
+    assert cli(["new", str(tmp_path / "both.xlsx"), "--items", str(both)]) == 2
+    assert not (tmp_path / "both.xlsx").exists()

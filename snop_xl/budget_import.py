@@ -10,7 +10,8 @@ What is understood
 - months as columns (a header row of months, labels on the left, an optional Total column) or as rows (a column of
   months with one column per family and measure, or a long table family/item, month, units, revenue);
 - title and notes rows above the header and notes below; month headers as dates, Excel serials or text
-  (2027-01, Jan 2027, January-27, Jan-27, 01/2027, 1/1/2027 when the paste disambiguates day and month);
+  (2027-01, Jan 2027, January-27, Jan-27, 01/2027, 1/1/2027 when the paste disambiguates day and month), or month
+  names under a row of years as an Excel pivot table lays them out (2027 over Oct, Nov, Dec, then 2027 Total);
 - numbers as text with thousands separators, currency symbols or codes, accounting negatives (1,234), trailing
   minus, '-' for zero, non-breaking spaces; the decimal convention is decided from the whole paste;
 - family or item names that differ from Items only by case or spacing; one measure column (units / revenue, with
@@ -493,15 +494,18 @@ _YEARISH = re.compile(r"fy\s?\d{2,4}|fy|\d{2}|\d{4}")
 
 
 def subtotal_level(text: Any) -> int:
-    """How much of the year a total heading sums: 1 a quarter (Q1, Qtr 2 2027, 3Q27), 2 a half (H1, 1st half),
-    3 a year or everything (Total, FY27, Full year); 0 when `text` is no total heading."""
+    """How much a total heading sums: 1 a quarter (Q1, Qtr 2 2027, 3Q27), 2 a half (H1, 1st half), 3 a year (FY27,
+    2027 Total, Full year), 4 everything (Total, Grand total); 0 when `text` is no total heading."""
     words = _words(text).replace("-", " ").replace("/", " ")
-    rest = " ".join(t for t in words.split() if t not in _TOTAL_WORDS and not _YEARISH.fullmatch(t))
+    tokens = words.split()
+    rest = " ".join(t for t in tokens if t not in _TOTAL_WORDS and not _YEARISH.fullmatch(t))
     if _QUARTER.fullmatch(rest) or re.fullmatch(r"[1-4]q\d{2}(?:\d{2})?", words.replace(" ", "")):
         return 1
     if _HALF.fullmatch(rest):
         return 2
-    return 3 if _is_total(words)[0] else 0
+    if not _is_total(words)[0]:
+        return 0
+    return 3 if {"year", "fy", "ytd"} & set(tokens) or any(_YEARISH.fullmatch(t) for t in tokens) else 4
 
 
 def subtotal_spans(sequence: list[tuple[Any, "pd.Period | int"]]) -> dict[Any, frozenset]:
@@ -647,7 +651,8 @@ class _Reader:
     # -- locating the block
     def read(self) -> Parsed:
         for r, row in enumerate(self.g.rows[:_SKIP_SCAN_ROWS]):
-            months = {c: m for c, v in enumerate(row) if (m := month_cell(v)) is not None}
+            months = {c: m for c, v in enumerate(row) if (m := month_cell(v)) is not None} or \
+                self._months_under_years(r)
             if not months:
                 continue
             numbers = [c for c, v in enumerate(row) if c not in months and _looks_numeric(v)]
@@ -673,6 +678,30 @@ class _Reader:
                      expected="a header row of months (2027-01, Jan 2027, ...) or a column of months, "
                               f"within the first {_SKIP_SCAN_ROWS} rows")
         return self.out
+
+    def _months_under_years(self, r: int) -> dict[int, MonthCell]:
+        """Month names without a year under a row of years, as an Excel pivot table grouped by years and months
+        lays them out (2027 over Jan ... Dec, then '2027 Total'): each month takes the year to its left in the row
+        above. The year row's subtotal headings ('2027 Total', 'Grand Total') are copied down into the blank
+        cells of the month row, so the header reads as one row. {} when row `r` is not such a header."""
+        row = self.g.rows[r]
+        names = {c: _MONTHS[n] for c, v in enumerate(row)
+                 if isinstance(v, str) and (n := norm_text(v).rstrip(".")) in _MONTHS}
+        above = next((a for a in range(r - 1, -1, -1) if any(v is not None for v in self.g.rows[a])), None)
+        if len(names) < 2 or above is None:
+            return {}
+        years, year = {}, None
+        for c, v in enumerate(self.g.rows[above]):
+            if v is not None:
+                text = str(int(v)) if isinstance(v, (int, float)) and float(v).is_integer() else norm_text(v)
+                year = int(text) if re.fullmatch(r"(19|20|21)\d\d", text) else None
+            years[c] = year
+        if any(years.get(c) is None for c in names):
+            return {}
+        for c, v in enumerate(self.g.rows[above]):
+            if row[c] is None and v is not None and subtotal_level(v):
+                row[c] = v
+        return {c: MonthCell(pd.Period(year=years[c], month=m, freq="M")) for c, m in names.items()}
 
     def _next_row(self, r: int) -> int:
         r += 1
@@ -881,9 +910,9 @@ class _Reader:
                 month_rows[(r, month_col)] = m
             elif v is not None and (level := subtotal_level(v)):
                 total_rows[r] = level
-            elif v is None and any(isinstance(x, str) and subtotal_level(x) == 3 and not _is_total(_words(x))[1]
+            elif v is None and any(isinstance(x, str) and subtotal_level(x) == 4 and not _is_total(_words(x))[1]
                                    for c, x in enumerate(self.g.rows[r]) if c != month_col):
-                total_rows[r] = 3  # 'Grand total' in another column and no month: the total of everything
+                total_rows[r] = 4  # 'Grand total' in another column and no month: the total of everything
             elif any(_looks_numeric(x) or x in EXCEL_ERRORS for c, x in enumerate(self.g.rows[r]) if c != month_col):
                 self.problem(r, month_col, "month not understood", v,
                              "a month with its year (2027-01, Jan 2027, a date), a quarter (Q1 2027) or Total")

@@ -488,8 +488,9 @@ def test_quarter_rows_when_months_are_rows(book_path: Path, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("text, level", [
     ("Q1", 1), ("Q1 2027", 1), ("2027 Q1", 1), ("Qtr 2", 1), ("Quarter 3", 1), ("Q4-27", 1), ("3Q27", 1),
-    ("Q1 total", 1), ("H1", 2), ("H2 2027", 2), ("1st half", 2), ("Half year 1", 2), ("HY2", 2), ("Total", 3),
-    ("FY27", 3), ("FY 2027", 3), ("Full year", 3), ("Grand total", 3), ("Total 2027", 3), ("Jan 2027", 0),
+    ("Q1 total", 1), ("H1", 2), ("H2 2027", 2), ("1st half", 2), ("Half year 1", 2), ("HY2", 2), ("Total", 4),
+    ("FY27", 3), ("FY 2027", 3), ("Full year", 3), ("Grand total", 4), ("Total 2027", 3), ("2027 Total", 3),
+    ("Jan 2027", 0),
     ("Garden", 0), ("Quarterly", 0), ("Q5", 0), ("2027", 0)])
 def test_subtotal_headings(text: str, level: int) -> None:
     from snop_xl.budget_import import subtotal_level
@@ -562,3 +563,32 @@ def test_total_row_under_a_quarter_column_is_checked(book_path: Path, tmp_path: 
         import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "t.csv", rows))
     assert [(p.cell, p.value) for p in err.value.problems] == [("F8", 107.0)]
     assert "Total Q1 2027 does not add up: the rows sum to 108.00" in str(err.value.problems[0])
+
+
+def test_pivot_table_layout_years_above_month_names(book_path: Path, tmp_path: Path) -> None:
+    """Excel's pivot table grouped by years and months: the year over its months, 'YYYY Total' columns in the
+    year row, a Grand Total column and row. Each month takes the year to its left; every total is checked."""
+    units = {"Garden": [1, 2, 3, 4, 5], "Hand Tools": [1, 1, 1, 1, 1], "Power Tools": [2, 2, 2, 2, 0]}
+    rows = [["Sum of Budget", "", "Column Labels"], ["", "", 2027, "", "", "", 2028, "", "", ""],
+            ["Row Labels", "Measure", "Oct", "Nov", "Dec", "", "Jan", "Feb", "", ""]]
+    rows[1][5], rows[1][8], rows[1][9] = "2027 Total", "2028 Total", "Grand Total"
+    for f, u in units.items():
+        for m, k in (("units", 1), ("revenue", 10)):
+            v = [k * x for x in u]
+            rows.append([f, m, *v[:3], sum(v[:3]), *v[3:], sum(v[3:]), sum(v)])
+    all_units = [sum(u[i] for u in units.values()) for i in range(5)]
+    rows.append(["Grand Total", "units", *all_units[:3], sum(all_units[:3]), *all_units[3:], sum(all_units[3:]),
+                 sum(all_units)])
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, to_xlsx(tmp_path / "pivot.xlsx", rows))
+    frame = budget_of_book(book)
+    assert [str(p) for p in sorted(frame["period"].unique())] == ["2027-10", "2027-11", "2027-12", "2028-01",
+                                                                  "2028-02"]
+    got = frame.pivot_table(index="family", columns="period", values="units", aggfunc="sum")
+    assert {f: got.loc[f].tolist() for f in units} == {f: [float(x) for x in u] for f, u in units.items()}
+    assert summary.totals_checked == 6 * 3 + 5 + 3  # three totals per row; the Grand Total row's months and totals
+    rows[3][8] += 1  # Garden units' 2028 Total
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), to_xlsx(tmp_path / "pivot.xlsx", rows))
+    assert [p.cell for p in err.value.problems] == ["I4"]
+    assert "2028 Total of Garden units does not add up: the rows sum to 9.00" in str(err.value.problems[0])

@@ -671,8 +671,8 @@ class _Reader:
             names = [c for c, v in enumerate(row) if isinstance(v, str) and norm_text(v).rstrip(".") in _MONTHS]
             if len(names) >= 2:
                 self.problem(r, names[0], "month names without a year", self.g.get(r, names[0]),
-                             "the year in every month header, e.g. Jan 2027 or 2027-01 (a year written only in a "
-                             "row above is not enough)")
+                             "the year in every month header (Jan 2027, 2027-01), or each year in the row just "
+                             "above, over its first month, as a pivot table lays it out")
                 return self.out
         self.problem(0, 0, "no months found in the paste",
                      expected="a header row of months (2027-01, Jan 2027, ...) or a column of months, "

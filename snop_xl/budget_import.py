@@ -10,13 +10,18 @@ What is understood
 - months as columns (a header row of months, labels on the left, an optional Total column) or as rows (a column of
   months with one column per family and measure, or a long table family/item, month, units, revenue);
 - title and notes rows above the header and notes below; month headers as dates, Excel serials or text
-  (2027-01, Jan 2027, January-27, Jan-27, 01/2027, 1/1/2027 when the paste disambiguates day and month);
+  (2027-01, Jan 2027, January-27, Jan-27, 01/2027, 1/1/2027 when the paste disambiguates day and month), or month
+  names under a row of years as an Excel pivot table lays them out (2027 over Oct, Nov, Dec, then 2027 Total);
 - numbers as text with thousands separators, currency symbols or codes, accounting negatives (1,234), trailing
   minus, '-' for zero, non-breaking spaces; the decimal convention is decided from the whole paste;
 - family or item names that differ from Items only by case or spacing; one measure column (units / revenue, with
   synonyms) or the measure inside the label ("Garden units");
-- total and subtotal rows/columns (Total, Grand total, Subtotal, "Garden total", a family row above its items):
-  each is checked against what it sums and is never imported as data.
+- total and subtotal rows/columns (Total, Grand total, Subtotal, "Garden total", a family row above its items,
+  quarter / half-year / year columns or rows between the months: Q1 2027, H1, FY27): each is checked against what
+  it sums (a Q or H the months since the previous subtotal of its level or above, so fiscal quarters work too)
+  and is never imported as data; in a long table, a row whose month is Total / FY27 / Q1 (or blank beside
+  'Grand total') sums its family's (or every) rows since its previous subtotal, a 'Total' row with a month that
+  month.
 
 Anything else is refused with every Problem found (sheet, cell, value, what was expected) and the book unchanged:
 unknown names (closest Items names suggested), ambiguous dates or numbers, duplicates, blank or error cells,
@@ -123,7 +128,12 @@ def grid_from_csv(path: str | Path) -> Grid:
     data = path.read_bytes()
     text = _decode(data, path)
     delimiter = _sniff_delimiter(text)
-    rows = [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = [list(r) for r in reader]
+    except csv.Error as exc:  # a cell of over 128 KB, a NUL character: not a budget someone typed
+        raise ValidationError([Problem(path.name, f"A{reader.line_num}", f"line {reader.line_num} cannot be "
+                                       f"read as CSV ({exc})", expected="a text file of rows of cells")]) from None
     return Grid(path.name, _trim(rows, path.name), description=f"{path.name} (CSV, {delimiter!r}-separated)")
 
 
@@ -144,7 +154,10 @@ def _sniff_delimiter(text: str) -> str:
     sample = [line for line in text.splitlines()[:200] if line.strip()]
     best, best_score = ",", (-1, -1, -1)
     for d in (",", ";", "\t", "|"):
-        rows = list(csv.reader(sample, delimiter=d))
+        try:
+            rows = list(csv.reader(sample, delimiter=d))
+        except csv.Error:  # reported with its line when the file is read
+            continue
         counts = [len(r) for r in rows]
         if not counts:
             continue
@@ -312,6 +325,10 @@ class NumberError(ValueError):
     """A value cell that is not a number; the message says what was expected."""
 
 
+class AmbiguousNumber(NumberError):
+    """A number like 1.234 that reads 1234 or 1.234 and nothing in the paste says which."""
+
+
 def _number_core(text: str) -> tuple[int, str] | None:
     """(sign, digits-and-separators) of a number written as text, or None if it is not one. '-' alone is zero."""
     s = unicodedata.normalize("NFKC", text).replace("\u2212", "-").strip()
@@ -378,7 +395,7 @@ def parse_number(value: Any, decimal: str | None) -> float:
     sign, core = parsed
     style = number_style(core)
     if style == "ambiguous" and decimal is None:
-        raise NumberError("a number whose decimal separator is clear: 1234 or 1.234,00 / 1,234.00 (nothing in the "
+        raise AmbiguousNumber("a number whose decimal separator is clear: 1234 or 1.234,00 / 1,234.00 (nothing in the "
                           "paste shows whether . or , is the decimal separator)")
     dec = decimal or ("," if style == "comma" else ".")
     thousands = "," if dec == "." else "."
@@ -471,6 +488,44 @@ def _is_total(name: str) -> tuple[bool, str]:
     return True, scope
 
 
+_QUARTER = re.compile(r"(?:q|qtr|quarter)\s*[1-4]|[1-4]\s*q(?:tr)?|[1-4](?:st|nd|rd|th)\s*(?:quarter|qtr)")
+_HALF = re.compile(r"(?:h|hy|half|half year)\s*[12]|[12]\s*h|[12](?:st|nd)\s*half|(?:first|second)\s*half")
+_YEARISH = re.compile(r"fy\s?\d{2,4}|fy|\d{2}|\d{4}")
+
+
+def subtotal_level(text: Any) -> int:
+    """How much a total heading sums: 1 a quarter (Q1, Qtr 2 2027, 3Q27), 2 a half (H1, 1st half), 3 a year (FY27,
+    2027 Total, Full year), 4 everything (Total, Grand total); 0 when `text` is no total heading."""
+    words = _words(text).replace("-", " ").replace("/", " ")
+    tokens = words.split()
+    rest = " ".join(t for t in tokens if t not in _TOTAL_WORDS and not _YEARISH.fullmatch(t))
+    if _QUARTER.fullmatch(rest) or re.fullmatch(r"[1-4]q\d{2}(?:\d{2})?", words.replace(" ", "")):
+        return 1
+    if _HALF.fullmatch(rest):
+        return 2
+    if not _is_total(words)[0]:
+        return 0
+    return 3 if {"year", "fy", "ytd"} & set(tokens) or any(_YEARISH.fullmatch(t) for t in tokens) else 4
+
+
+def subtotal_spans(sequence: list[tuple[Any, "pd.Period | int"]]) -> dict[Any, frozenset]:
+    """The months each subtotal sums, from the order of a header (or month column): `sequence` holds (position,
+    month) and (position, level) for subtotals. A subtotal of level L sums the months since the previous subtotal
+    of level L or above, so Q2 sums the months after Q1, H1 those since the start, FY those since the last FY."""
+    spans: dict[Any, frozenset] = {}
+    for i, (pos, what) in enumerate(sequence):
+        if isinstance(what, pd.Period):
+            continue
+        months = []
+        for _, before in reversed(sequence[:i]):
+            if isinstance(before, pd.Period):
+                months.append(before)
+            elif before >= what:
+                break
+        spans[pos] = frozenset(months)
+    return spans
+
+
 # ---- parsing ------------------------------------------------------------------------------------------------
 Key = tuple[str, "str | None", str]  # family, item (None: family level), measure
 
@@ -515,7 +570,9 @@ class _Reader:
         self.problems: list[Problem] = []
         self.out = Parsed()
         self.decimal = self._decimal_convention()
+        self.ambiguous: list[tuple[int, int]] = []  # cells like 1.234: one problem for all of them, in `finish`
         self.month_cells: dict[tuple[int, int], MonthCell] = {}
+        self.header_row = 0
 
     def problem(self, r: int, c: int, message: str, value: Any = None, expected: str = "") -> None:
         self.problems.append(Problem(self.g.sheet, self.g.cell(r, c), message, value, expected))
@@ -545,9 +602,27 @@ class _Reader:
             return None
         try:
             return parse_number(value, self.decimal)
+        except AmbiguousNumber:
+            self.ambiguous.append((r, c))
+            return None
         except NumberError as exc:
             self.problem(r, c, f"bad value for {what}", value, str(exc))
             return None
+
+    def finish(self) -> list[Problem]:
+        """Every problem found; cells with the same ambiguous number format as one problem naming them all."""
+        if self.ambiguous:
+            (r, c), more = self.ambiguous[0], self.ambiguous[1:]
+            cells = ", ".join(self.g.cell(*rc) for rc in more[:12]) + (" ..." if len(more) > 12 else "")
+            value = self.g.get(r, c)
+            sep = "." if "." in str(value) else ","
+            readings = f"{parse_number(value, ',' if sep == '.' else '.'):.0f} or {parse_number(value, sep):g}"
+            self.problem(r, c, f"unclear decimal separator: {str(value).strip()} could be {readings}"
+                         + (f" (and {len(more)} more cells like it: {cells})" if more else ""), value,
+                         "numbers whose separator is clear: 1234, or 1,234.00 / 1.234,00 somewhere in the paste "
+                         "(nothing in it shows whether . or , is the decimal separator)")
+            self.ambiguous = []
+        return self.problems
 
     def resolve_months(self, cells: dict[tuple[int, int], MonthCell]) -> dict[tuple[int, int], pd.Period]:
         """Months of the header (or month column), deciding day/month order for d/m/y text from the whole set."""
@@ -576,7 +651,8 @@ class _Reader:
     # -- locating the block
     def read(self) -> Parsed:
         for r, row in enumerate(self.g.rows[:_SKIP_SCAN_ROWS]):
-            months = {c: m for c, v in enumerate(row) if (m := month_cell(v)) is not None}
+            months = {c: m for c, v in enumerate(row) if (m := month_cell(v)) is not None} or \
+                self._months_under_years(r)
             if not months:
                 continue
             numbers = [c for c, v in enumerate(row) if c not in months and _looks_numeric(v)]
@@ -591,10 +667,41 @@ class _Reader:
                 self.wide(r, months)
                 return self.out
             self.out.ignored.append(self.g.cell(r, 0))
+        for r, row in enumerate(self.g.rows[:_SKIP_SCAN_ROWS]):  # the usual cause: Jan, Feb ... with no year
+            names = [c for c, v in enumerate(row) if isinstance(v, str) and norm_text(v).rstrip(".") in _MONTHS]
+            if len(names) >= 2:
+                self.problem(r, names[0], "month names without a year", self.g.get(r, names[0]),
+                             "the year in every month header (Jan 2027, 2027-01), or each year in the row just "
+                             "above, over its first month, as a pivot table lays it out")
+                return self.out
         self.problem(0, 0, "no months found in the paste",
                      expected="a header row of months (2027-01, Jan 2027, ...) or a column of months, "
                               f"within the first {_SKIP_SCAN_ROWS} rows")
         return self.out
+
+    def _months_under_years(self, r: int) -> dict[int, MonthCell]:
+        """Month names without a year under a row of years, as an Excel pivot table grouped by years and months
+        lays them out (2027 over Jan ... Dec, then '2027 Total'): each month takes the year to its left in the row
+        above. The year row's subtotal headings ('2027 Total', 'Grand Total') are copied down into the blank
+        cells of the month row, so the header reads as one row. {} when row `r` is not such a header."""
+        row = self.g.rows[r]
+        names = {c: _MONTHS[n] for c, v in enumerate(row)
+                 if isinstance(v, str) and (n := norm_text(v).rstrip(".")) in _MONTHS}
+        above = next((a for a in range(r - 1, -1, -1) if any(v is not None for v in self.g.rows[a])), None)
+        if len(names) < 2 or above is None:
+            return {}
+        years, year = {}, None
+        for c, v in enumerate(self.g.rows[above]):
+            if v is not None:
+                text = str(int(v)) if isinstance(v, (int, float)) and float(v).is_integer() else norm_text(v)
+                year = int(text) if re.fullmatch(r"(19|20|21)\d\d", text) else None
+            years[c] = year
+        if any(years.get(c) is None for c in names):
+            return {}
+        for c, v in enumerate(self.g.rows[above]):
+            if row[c] is None and v is not None and subtotal_level(v):
+                row[c] = v
+        return {c: MonthCell(pd.Period(year=years[c], month=m, freq="M")) for c, m in names.items()}
 
     def _next_row(self, r: int) -> int:
         r += 1
@@ -615,14 +722,18 @@ class _Reader:
 
     # -- months as columns
     def wide(self, h: int, month_cols: dict[int, MonthCell]) -> None:
+        self.header_row = h  # total rows name their quarter / year columns by this row's headings
         self._note_rows_above(h)
         header = self.g.rows[h]
         first_month = min(month_cols)
         periods = self.resolve_months({(h, c): m for c, m in month_cols.items()})
         self._register_months(periods)
         col_period = {c: p for (_, c), p in periods.items()}
-        total_cols: list[int] = []
+        order: list[tuple[int, pd.Period | int]] = []  # months and subtotal columns, left to right
         for c in range(first_month, self.g.width):
+            if c in col_period:
+                order.append((c, col_period[c]))
+                continue
             if c in month_cols:
                 continue
             text = header[c] if c < len(header) else None
@@ -632,12 +743,13 @@ class _Reader:
                     self.problem(h, c, "a column of values has no month header", expected="a month header "
                                  "(2027-01, Jan 2027, ...) or Total")
                 continue
-            words = _words(text)
-            if _is_total(words)[0]:
-                total_cols.append(c)
-            elif words not in _IGNORED_HEADERS:
+            if level := subtotal_level(text):
+                order.append((c, level))
+            elif _words(text) not in _IGNORED_HEADERS:
                 self.problem(h, c, "column header not understood", text,
-                             "a month with its year (2027-01, Jan 2027, January-27, a date) or Total")
+                             "a month with its year (2027-01, Jan 2027, January-27, a date), a quarter (Q1 2027) "
+                             "or Total")
+        total_cols = subtotal_spans(order)
         roles = self._label_roles(h, range(first_month))
         for c, role in roles.items():  # a column of numbers left of the months: a month header we could not read
             values = [v for r in range(h + 1, len(self.g.rows)) if (v := self.g.get(r, c)) is not None]
@@ -679,7 +791,7 @@ class _Reader:
         return roles
 
     def _wide_rows(self, h: int, roles: dict[int, str], measure_col: int | None, col_period: dict[int, pd.Period],
-                   total_cols: list[int]) -> None:
+                   total_cols: dict[int, frozenset]) -> None:
         label_cols = [c for c, r in roles.items() if r in ("family", "item", "label")]
         item_col = next((c for c in label_cols if roles[c] == "item"), None)
         family_col = next((c for c in label_cols if roles[c] == "family"), None)
@@ -714,7 +826,8 @@ class _Reader:
             if target is None:
                 is_total, scope = _is_total(label_text or "")
                 if is_total:
-                    self._total_row(r, label_c, raw_label, scope, measure, measure_col, col_period, group)
+                    self._total_row(r, label_c, raw_label, scope, measure, measure_col, col_period, group,
+                                    total_cols)
                     if scope == "" and "sub" in norm_text(raw_label):
                         group = []
                     continue
@@ -746,14 +859,16 @@ class _Reader:
                 v = self.parse_value(r, c, f"{_key_text(key)} {period}")
                 if v is not None:
                     self.out.entries.append(Entry(key, period, v, self.g.cell(r, c)))
-            for c in total_cols:
-                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"{_key_text(key)} total")) \
-                        is not None:
-                    self.out.totals.append(TotalCheck(f"row total of {_key_text(key)}", measure, self.g.cell(r, c),
-                                                      v, keys=frozenset([key])))
+            for c, months in total_cols.items():
+                what = f"{str(self.g.get(h, c)).strip()} of {_key_text(key)}"
+                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, what)) is not None:
+                    self.out.totals.append(TotalCheck(what, measure, self.g.cell(r, c), v, keys=frozenset([key]),
+                                                      periods=months))
 
     def _total_row(self, r: int, label_c: int, raw_label: Any, scope: str, measure: str | None,
-                   measure_col: int | None, col_period: dict[int, pd.Period], group: list[Key]) -> None:
+                   measure_col: int | None, col_period: dict[int, pd.Period], group: list[Key],
+                   total_cols: dict[int, frozenset]) -> None:
+        """A Total / subtotal row: each month's figure, and its figure under each quarter or year column."""
         if measure is None:
             where = measure_col if measure_col is not None else label_c
             self.problem(r, where, "total row without a measure", raw_label, "units or revenue for this total")
@@ -768,10 +883,13 @@ class _Reader:
             family = resolved[0]
         elif "sub" in norm_text(raw_label):
             keys = frozenset(k for k in group if k[2] == measure)
-        for c, period in col_period.items():
-            if (v := self.parse_value(r, c, f"{raw_label} {period}")) is not None:
-                self.out.totals.append(TotalCheck(str(raw_label).strip(), measure, self.g.cell(r, c), v,
-                                                  family=family, keys=keys, periods=frozenset([period])))
+        spans = {c: frozenset([period]) for c, period in col_period.items()}
+        spans.update({c: months for c, months in total_cols.items() if self.g.get(r, c) is not None})
+        for c, months in spans.items():
+            what = f"{str(raw_label).strip()} {col_period.get(c) or str(self.g.get(self.header_row, c)).strip()}"
+            if (v := self.parse_value(r, c, what)) is not None:
+                self.out.totals.append(TotalCheck(what if c in total_cols else str(raw_label).strip(), measure,
+                                                  self.g.cell(r, c), v, family=family, keys=keys, periods=months))
 
     # -- months as rows
     def rows_shape(self, r0: int, month_col: int) -> None:
@@ -784,26 +902,31 @@ class _Reader:
             return
         self._note_rows_above(h)
         data_rows = [r for r in range(h + 1, len(self.g.rows)) if any(v is not None for v in self.g.rows[r])]
-        month_rows, total_rows = {}, []
+        month_rows, total_rows = {}, {}
         for r in data_rows:
             v = self.g.get(r, month_col)
             m = month_cell(v)
             if m is not None:
                 month_rows[(r, month_col)] = m
-            elif v is not None and _is_total(_words(v))[0]:
-                total_rows.append(r)
+            elif v is not None and (level := subtotal_level(v)):
+                total_rows[r] = level
+            elif v is None and any(isinstance(x, str) and subtotal_level(x) == 4 and not _is_total(_words(x))[1]
+                                   for c, x in enumerate(self.g.rows[r]) if c != month_col):
+                total_rows[r] = 4  # 'Grand total' in another column and no month: the total of everything
             elif any(_looks_numeric(x) or x in EXCEL_ERRORS for c, x in enumerate(self.g.rows[r]) if c != month_col):
                 self.problem(r, month_col, "month not understood", v,
-                             "a month with its year (2027-01, Jan 2027, a date) or Total")
+                             "a month with its year (2027-01, Jan 2027, a date), a quarter (Q1 2027) or Total")
             else:
                 self.out.ignored.append(self.g.cell(r, month_col))
         periods = self.resolve_months(month_rows)
         row_period = {r: p for (r, _), p in periods.items()}
+        total_spans = subtotal_spans([(r, row_period.get(r) or total_rows[r]) for r in data_rows
+                                      if r in row_period or r in total_rows])
         head = self.g.rows[h]
         roles = self._long_roles(h, month_col)
         if any(role in ("family", "item") for role in roles.values()):
             self.out.shape = "long table (one row per family and month)"
-            self._long_rows(h, roles, month_col, row_period)
+            self._long_rows(h, roles, month_col, row_period, total_rows)
             return
         self._register_months(periods)
         columns: dict[int, Key] = {}
@@ -848,12 +971,12 @@ class _Reader:
                 if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"total {period}")) is not None:
                     self.out.totals.append(TotalCheck(f"{head[c]} {period}", measure, self.g.cell(r, c), v,
                                                       periods=frozenset([period])))
-        for r in total_rows:
+        for r, months in total_spans.items():
             for c, key in columns.items():
-                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, f"total of {_key_text(key)}")) \
-                        is not None:
-                    self.out.totals.append(TotalCheck(f"total of {_key_text(key)}", key[2], self.g.cell(r, c), v,
-                                                      keys=frozenset([key])))
+                what = f"{str(self.g.get(r, month_col)).strip()} of {_key_text(key)}"
+                if self.g.get(r, c) is not None and (v := self.parse_value(r, c, what)) is not None:
+                    self.out.totals.append(TotalCheck(what, key[2], self.g.cell(r, c), v, keys=frozenset([key]),
+                                                      periods=months))
 
     def _long_roles(self, h: int, month_col: int) -> dict[int, str]:
         roles: dict[int, str] = {}
@@ -881,7 +1004,8 @@ class _Reader:
             roles[next(c for c, r in roles.items() if r == "label")] = "family"
         return roles
 
-    def _long_rows(self, h: int, roles: dict[int, str], month_col: int, row_period: dict[int, pd.Period]) -> None:
+    def _long_rows(self, h: int, roles: dict[int, str], month_col: int, row_period: dict[int, pd.Period],
+                   total_rows: dict[int, int]) -> None:
         item_col = next((c for c, r in roles.items() if r == "item"), None)
         family_col = next((c for c, r in roles.items() if r == "family"), None)
         measure_col = next((c for c, r in roles.items() if r == "measure"), None)
@@ -894,22 +1018,36 @@ class _Reader:
             self.problem(h, month_col, "no units or revenue column", expected="columns 'Units' and 'Revenue'")
             return
         seen: dict[tuple[Key, pd.Period], int] = {}
-        for r, period in row_period.items():
-            self.out.months.setdefault(period, self.g.cell(r, month_col))
+        rows = sorted(set(row_period) | set(total_rows))
+        labels = {}  # row -> (label column, label, family/item it names, a total label?)
+        for r in rows:
             label_c = item_col if item_col is not None and self.g.get(r, item_col) is not None else family_col
             if label_c is None:
                 label_c = item_col
             raw = self.g.get(r, label_c)
             target = self.names.resolve(raw) if raw is not None else None
+            is_total, scope = _is_total(_words(raw)) if target is None and raw is not None else (False, "")
+            labels[r] = (label_c, raw, self.names.resolve(scope) if scope else target, is_total)
+        for r in rows:
+            label_c, raw, target, is_total = labels[r]
+            pairs = [(measure_of(self.g.get(r, measure_col)), value_col)] if measure_col is not None else \
+                [(m, c) for c, m in measure_cols.items()]
+            if r in total_rows:  # month cell 'Total', 'Q1' (or blank): the months since its previous subtotal
+                sequence = [(r2, row_period.get(r2) or total_rows[r2]) for r2 in rows
+                            if (r2 in total_rows and labels[r2][2] == target)
+                            or (r2 not in total_rows and not labels[r2][3] and _within(labels[r2][2], target))]
+                self._long_total(r, label_c, raw, target, pairs, subtotal_spans(sequence)[r])
+                continue
+            if is_total:  # 'Total' (or 'Garden total') for one month: of everything (of the family) that month
+                self._long_total(r, label_c, raw, target, pairs, frozenset([row_period[r]]))
+                continue
+            period = row_period[r]
+            self.out.months.setdefault(period, self.g.cell(r, month_col))
             if raw is None:
                 self.problem(r, label_c, "no family or item", expected=self.names.suggest(""))
                 continue
             if target is None:
-                if _is_total(_words(raw))[0]:
-                    self.problem(r, label_c, "total rows are not supported in a long table", raw,
-                                 "one row per family (or item) and month; drop the total rows")
-                else:
-                    self.problem(r, label_c, "unknown family or item", raw, self.names.suggest(raw))
+                self.problem(r, label_c, "unknown family or item", raw, self.names.suggest(raw))
                 continue
             if target[1] is None and item_col is not None and label_c == family_col:
                 target = (target[0], None)
@@ -918,8 +1056,6 @@ class _Reader:
                 if given is not None and norm_text(given) != norm_text(target[0]):
                     self.problem(r, family_col, f"item {target[1]} belongs to family {target[0]} in Items", given,
                                  target[0])
-            pairs = [(measure_of(self.g.get(r, measure_col)), value_col)] if measure_col is not None else \
-                [(m, c) for c, m in measure_cols.items()]
             for measure, c in pairs:
                 if measure is None:
                     self.problem(r, measure_col, "measure not understood", self.g.get(r, measure_col),
@@ -934,6 +1070,30 @@ class _Reader:
                 self.out.key_cells.setdefault(key, self.g.cell(r, label_c))
                 if (v := self.parse_value(r, c, f"{_key_text(key)} {period}")) is not None:
                     self.out.entries.append(Entry(key, period, v, self.g.cell(r, c)))
+
+    def _long_total(self, r: int, label_c: int, raw: Any, target: tuple[str, str | None] | None,
+                    pairs: list[tuple[str | None, int]], months: frozenset) -> None:
+        """A total row of a long table (`target` None: of everything), checked against the entries it sums."""
+        if target is None and raw is not None:
+            is_total, scope = _is_total(_words(raw))
+            if not is_total or scope:
+                self.problem(r, label_c, "total of an unknown family" if is_total else "unknown family or item",
+                             raw, self.names.suggest(scope if is_total else raw))
+                return
+        label = "total" if target is None else f"total of {target[1] or target[0]}"
+        for measure, c in pairs:
+            if measure is None or self.g.get(r, c) is None:
+                continue
+            if (v := self.parse_value(r, c, f"{label} {measure}")) is not None:
+                keys = None if target is None else frozenset([(target[0], target[1], measure)])
+                self.out.totals.append(TotalCheck(f"{label} {measure}", measure, self.g.cell(r, c), v, keys=keys,
+                                                  periods=months))
+
+
+def _within(named: tuple[str, str | None] | None, scope: tuple[str, str | None] | None) -> bool:
+    """Whether a row naming `named` (family, item) counts in a total of `scope` (None: everything; a family: its
+    items too)."""
+    return scope is None or named is not None and (named == scope or scope[1] is None and named[0] == scope[0])
 
 
 def _key_text(key: Key) -> str:
@@ -1088,9 +1248,13 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
     horizon = settings.periods if settings is not None else None
     reader = _Reader(grid, names)
     parsed = reader.read()
-    problems = reader.problems
+    problems = reader.finish()
     problems += _check_months(parsed, grid.sheet, horizon)
     entries, fold_problems = _fold_levels(parsed, grid.sheet)
+    if not problems and not entries:
+        where = parsed.months[min(parsed.months)] if parsed.months else "A1"
+        problems.append(Problem(grid.sheet, where, "no budget figures found", expected="rows of units and revenue "
+                                "per family (or item), one figure per month"))
     if not problems:  # completeness and sums only mean something once every cell was understood
         problems += _check_completeness(parsed, entries, grid.sheet)
     if not problems:

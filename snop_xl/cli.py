@@ -118,10 +118,10 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_rows", None, "display.width", 160):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
     if args.write:
-        from . import contract as C
+        from .publish import write_kpis
 
-        book.write_table(C.KPIS, kpis)
-        book.log("kpis", f"KPIs {len(kpis)} rows")
+        write_kpis(book, kpis)
+        book.log("kpis", f"KPIs {len(kpis)} rows, trend and charts")
         book.save()
     return 0
 
@@ -133,9 +133,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
     path = _archive_of(args.book, args.archive)
     diff = diff_versions(path, args.from_version, args.to_version)
+    if len(diff):
+        print(f"plan diff {diff['from_version'].iloc[0]} -> {diff['to_version'].iloc[0]} "
+              "(months both versions plan; per measure the total, then families by size of change)")
     with pd.option_context("display.max_rows", None, "display.width", 160):
         print(diff.drop(columns=["from_version", "to_version"]).to_string(
-            index=False, float_format=lambda x: f"{x:,.1f}"))
+            index=False, float_format=lambda x: f"{x:,.1f}",
+            formatters={"change_pct": lambda x: "" if pd.isna(x) else f"{x:+.1%}"}))
     if args.sheet:
         from . import contract as C
         from .io import open_book
@@ -393,9 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # pandas' deprecation notices are for developers, not for the planner
+            warnings.simplefilter("ignore", FutureWarning)
+            return args.func(args)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 2

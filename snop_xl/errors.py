@@ -34,10 +34,11 @@ class SnopError(Exception):
 
 
 class ValidationError(SnopError):
-    """The workbook has problems; nothing was written."""
+    """The workbook or a file it reads has problems (each Problem names its sheet or file and cell); nothing was
+    written."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        lines = [f"{len(self.problems)} problem(s) in the workbook; nothing was changed:"]
+        lines = [f"{len(self.problems)} problem(s) found; nothing was changed:"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))

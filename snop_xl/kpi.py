@@ -153,13 +153,23 @@ def accuracy(actual: Any, forecast: Any, metric: str = "ACCURACY", insample: Any
 GROUP_METRICS: tuple[str, ...] = ("ACCURACY", "WAPE", "BIAS", "MAPE", "TRACKING_SIGNAL", "MASE")
 
 
+def monthly_sums(frame: pd.DataFrame, period: str, actual: str, forecast: str) -> pd.DataFrame:
+    """Actual and forecast of a group summed per `period`, over the rows where both exist: the group's own
+    monthly series (a family's, the total's)."""
+    both = frame[[period, actual, forecast]].dropna(subset=[actual, forecast])
+    return both.groupby(period, sort=True)[[actual, forecast]].sum()
+
+
 def metric_table(frame: pd.DataFrame, by: Sequence[str], actual: str = "actual", forecast: str = "forecast",
-                 metrics: Iterable[str] = GROUP_METRICS, scale: str = "scale") -> pd.DataFrame:
+                 metrics: Iterable[str] = GROUP_METRICS, scale: str = "scale",
+                 period: str | None = None) -> pd.DataFrame:
     """Long table of metrics per group of `frame`: the columns of `by`, then metric, value, observations.
 
     MASE pools the group's errors each divided by its row's `scale` column (the naive in-sample error of that
     row's series, see `naive_scale`); it is skipped when the frame has no such column, and its observations count
-    only the rows with a scale."""
+    only the rows with a scale. With `period`, TRACKING_SIGNAL is that of the group's monthly sums
+    (`monthly_sums`; its observations are months): pooled over many items' rows it would grow with the number of
+    items and the +-4 rule would say nothing."""
     metrics = tuple(m for m in metrics if m != "MASE" or scale in frame)
     rows = []
     if len(frame):
@@ -171,6 +181,9 @@ def metric_table(frame: pd.DataFrame, by: Sequence[str], actual: str = "actual",
                     scaled = g[scale].where(g[scale] > 0)
                     rows.append((*key, m, scaled_mae(g[actual], g[forecast], scaled),
                                  observations(g[actual], g[forecast].where(scaled.notna()))))
+                elif m == "TRACKING_SIGNAL" and period is not None:
+                    sums = monthly_sums(g, period, actual, forecast)
+                    rows.append((*key, m, tracking_signal(sums[actual], sums[forecast]), len(sums)))
                 else:
                     rows.append((*key, m, accuracy(g[actual], g[forecast], m), n))
     return pd.DataFrame(rows, columns=[*by, "metric", "value", "observations"])

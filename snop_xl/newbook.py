@@ -35,7 +35,7 @@ def read_item_master(path: str | Path) -> pd.DataFrame:
         raise ValidationError([Problem(path.name, "A1", "the file is empty", expected="a header row item,family")])
     relaxed = dataclasses.replace(C.ITEMS, columns=tuple(
         c if c.key in _REQUIRED else dataclasses.replace(c, required=False, nullable=True) for c in C.ITEMS.columns))
-    raw = RawTable(path.name, grid.rows[0], grid.rows[1:], 1, 1)
+    raw = RawTable(path.name, _named_headers(grid.rows[0]), grid.rows[1:], 1, 1)
     frame, problems = parse_table(relaxed, raw)
     seen: dict[str, int] = {}
     for row, item in frame.get("item", pd.Series(dtype=object)).items():
@@ -50,6 +50,23 @@ def read_item_master(path: str | Path) -> pd.DataFrame:
     if problems:
         raise ValidationError(problems)
     return frame.reset_index(drop=True)
+
+
+def _named_headers(header: list) -> list:
+    """The header with an ERP's names for the two required columns (SKU, Product code, Product family, Category,
+    ... as the budget import reads them) renamed to Item and Family, where the header has no Item or Family column
+    and exactly one column goes by such a name."""
+    from .budget_import import _FAMILY_HEADERS, _ITEM_HEADERS, _words
+
+    out = list(header)
+    words = [_words(h) if h is not None else "" for h in header]
+    for key, synonyms in (("item", _ITEM_HEADERS), ("family", _FAMILY_HEADERS)):
+        if key in words:
+            continue
+        found = [i for i, w in enumerate(words) if w in synonyms]
+        if len(found) == 1:
+            out[found[0]] = key
+    return out
 
 
 def blank_book(path: str | Path) -> OpenpyxlBook:

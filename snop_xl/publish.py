@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,8 @@ def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (
         name = {"Item": "item", "Family": "family"}.get(level)
         g = frame.assign(_name="Total") if name is None else frame.assign(_name=frame[name])
         for step, column in steps.items():
-            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics)
+            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics,
+                                 period="period")
             parts.append(t.assign(level=level, step=step).rename(columns={"_name": "name"}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(out):
@@ -255,6 +257,14 @@ def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
     return wide[cols]
 
 
+def write_kpis(book: BookIO, kpis: pd.DataFrame) -> None:
+    """The KPIs sheet whole: the KPIs table, its KPITrend and the charts drawn from it (never one without the
+    others, so the charts always show the table beside them)."""
+    book.write_table(C.KPIS, kpis)
+    book.write_table(C.KPI_TREND, kpi_trend(kpis))
+    book.draw_charts()
+
+
 #: native charts on the KPIs sheet, drawn by the BookIO engine from KPITrend (same mechanism as review.CHARTS)
 KPI_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("Forecast accuracy by lag (consensus)", "line", "KPITrend", "cycle",
@@ -272,6 +282,13 @@ CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_event
 def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Forecast value added: each step's accuracy and its gain over the previous step, on the same item-months;
     each override owner on the item-months they touched (their input vs their output)."""
+    cascade = cascade_fva(f)
+    return pd.concat([cascade, owner_fva(f, path)], ignore_index=True) if len(cascade) else cascade
+
+
+def cascade_fva(f: pd.DataFrame) -> pd.DataFrame:
+    """FVA_ACCURACY, FVA_BIAS of each CASCADE step and FVA = its accuracy minus the previous step's, by lag, per
+    family and total, from item-month rows with `actual` and a column per step."""
     rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
     if not len(rows):
         return rows
@@ -281,9 +298,7 @@ def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
     gain = acc.merge(prev[["level", "name", "lag", "step", "value"]], on=["level", "name", "lag", "step"],
                      suffixes=("", "_prev"))
     gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
-    owners = owner_fva(f, path)
-    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")] + [owners],
-                     ignore_index=True)
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")], ignore_index=True)
 
 
 def owner_steps(path: Path) -> pd.DataFrame:
@@ -471,12 +486,13 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
         raise SnopError(f"{book.path}: DemandPlan is empty; run the cycle first (snop-xl run {book.path})")
     stale = stale_steps(book, inputs)
     if stale:
-        raise SnopError(f"{book.path}: the inputs changed since the plan was computed, or a step has not run ("
-                        + "; ".join(str(p) for p in stale) + "); run the cycle again before publishing so the "
-                        "archive holds the plan of these inputs")
+        raise SnopError(f"{book.path}: the inputs changed since the plan was computed, or a step has not run: run "
+                        "the cycle again (snop-xl run, or Run all) before publishing, so that the archive holds the "
+                        "plan of these inputs. Details: " + "; ".join(str(p) for p in stale))
     who = (approver or inputs.settings.approver or "").strip()
     if not who:
-        raise SnopError("Settings!B: 'Approver' is blank; set who approves the plan (or pass --approver)")
+        raise ValidationError([Problem(C.SETTINGS_TABLE.sheet, _setting_cell(book, "approver"), "Approver is blank",
+                                       expected="who approves the plan (or pass --approver)")])
     check_scenario(inputs)
     path_db = Path(archive_file) if archive_file else archive_path_of(inputs)
     if path_db is None:
@@ -495,9 +511,7 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
                     if not ok:
                         _back_to_draft(book, inputs, content_hash, path_db)
             book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
-            book.write_table(C.KPIS, kpis)
-            book.write_table(C.KPI_TREND, kpi_trend(kpis))
-            book.draw_charts()
+            write_kpis(book, kpis)
             stamp_book(book, version)
             book.log("publish", f"published plan version {version.version} to {path_db} (approver {who}, "
                                 f"scenario {version.scenario})")
@@ -514,23 +528,34 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
     return version
 
 
+def _setting_cell(book: BookIO, key: str) -> str:
+    """The value cell of Settings row `key` (its label as in the contract), '' when the row is missing."""
+    frame, _ = book.read_table(C.SETTINGS_TABLE)
+    label = next(s.label for s in C.SETTINGS if s.key == key)
+    rows = [row for row, name in zip(frame.index, frame.get("setting", []))
+            if str(name).strip().lower() == label.lower()]
+    return cell_of(frame, "value", rows[0]) if rows else ""
+
+
 def _put_in_place(book: Any) -> Callable[[bool], None]:
-    """Save a file book so that it can still be undone: saved beside itself, the original moved aside and the new
-    one renamed in; the returned `finish(ok)` drops the original (ok) or puts it back (not ok)."""
+    """Save a file book so that it can still be undone: saved beside itself, the original kept aside (a hard link,
+    else a copy) and the new one renamed over it in one atomic step, so the workbook's path holds a whole workbook
+    at every moment, even if the process is killed; the returned `finish(ok)` drops the kept original (ok) or puts
+    it back (not ok)."""
     target = Path(book.path)
     staged = book.save(target.with_name(f".{target.stem}.publishing{target.suffix}"))
     book.path = target
     backup = target.with_name(f".{target.stem}.before-publish{target.suffix}")
     try:
-        os.replace(target, backup)  # refused while another program locks the file (Excel on Windows)
+        backup.unlink(missing_ok=True)  # the remains of a killed publish
+        try:
+            os.link(target, backup)
+        except OSError:  # a file system without hard links (FAT, some shares)
+            shutil.copy2(target, backup)
+        os.replace(staged, target)  # refused while another program locks the file (Excel on Windows)
     except BaseException:
         staged.unlink(missing_ok=True)
-        raise
-    try:
-        os.replace(staged, target)
-    except BaseException:
-        os.replace(backup, target)
-        staged.unlink(missing_ok=True)
+        backup.unlink(missing_ok=True)
         raise
 
     def finish(ok: bool) -> None:

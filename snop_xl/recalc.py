@@ -145,9 +145,12 @@ def unavailable() -> str | None:
 def recalc_file(book_path: str | Path, out_dir: str | Path) -> Path:
     """Recalculate a copy of `book_path` in LibreOffice with the SNOP_* bridge; the path of LibreOffice's saved
     copy under `out_dir` (to read values from, never to give back as the user's workbook)."""
+    from .safe_open import check_workbook_file
+
     book = Path(book_path)
     if not book.is_file():
         raise FileNotFoundError(f"{book}: no such workbook")
+    check_workbook_file(book)  # zip bombs, renamed or encrypted files: refused before LibreOffice sees them
     problem = unavailable()
     if problem:
         raise SnopError(f"cannot recalculate {book.name}: {problem}")
@@ -199,7 +202,10 @@ def formula_cells(book_path: str | Path) -> dict[str, list[tuple[str, str]]]:
     from openpyxl.utils import range_boundaries
     from openpyxl.utils.cell import get_column_letter
 
-    wb = load_workbook(book_path)
+    from .safe_open import check_workbook_file
+
+    check_workbook_file(book_path)
+    wb = load_workbook(book_path, keep_links=False)
     try:
         out: dict[str, list[tuple[str, str]]] = {}
         for ws in wb.worksheets:

@@ -12,7 +12,8 @@ What is guaranteed when reading a workbook with snop-xl:
 - Password-protected files (an OLE/CFB container holding ``EncryptedPackage``) are refused with that reason.
 - Oversized sheets: a sheet whose declared dimension or uncompressed XML exceeds the caps is refused.
 - Nothing in a file is ever executed: openpyxl never runs VBA (it only carries ``vbaProject.bin`` through a save),
-  external links are dropped on load (``keep_links=False``) and never followed, formulas are not evaluated.
+  never follows or refreshes links to other workbooks (the book keeps them as they are through a save; files only
+  read, such as a budget source, drop them), and never evaluates formulas.
 """
 
 from __future__ import annotations

@@ -138,6 +138,22 @@ def hostile_books(folder: Path, good: Path, rng: random.Random) -> list[Path]:
     return out
 
 
+def broken_csvs(folder: Path, rng: random.Random) -> list[Path]:
+    """Budget CSV files no one typed: a giant cell, a NUL past the first bytes, random bytes, blank, one cell."""
+    header = "family,measure," + ",".join(MONTHS) + "\n"
+    contents = [header + "Garden,units," + "9" * 200_000 + "\n",
+                header + "Garden,units,1" + " " * 9000 + "\x00\n",
+                bytes(rng.randrange(1, 256) for _ in range(3000)),
+                b"   \n\n \t\n", b"x", header.encode(), (header + '"Garden,units,1,2\n').encode(),
+                header.encode("utf-16-le"), b"\xef\xbb\xbf" + header.encode() + b"\xff\xfe\xfa\n"]
+    out = []
+    for i, content in enumerate(contents):
+        path = folder / f"broken{i}.csv"
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        out.append(path)
+    return out
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -160,6 +176,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):
         else:
             path = write_csv(folder / f"paste{i:03d}.csv", rows, sep=rng.choice([",", ";", "\t"]))
         pastes.append((mutation.__name__, path))
+    pastes += [("broken csv", path) for path in broken_csvs(folder, rng)]
     book = make_budget_book(folder / "book.xlsx", horizon=12)
     return folder, book, pastes, hostile_books(folder, book, rng)
 

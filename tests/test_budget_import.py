@@ -246,7 +246,11 @@ def wide(months=MONTHS3, families=FAMILIES, total_row=None) -> list[list[object]
     ([["Family", "Measure", *MONTHS3], ["Garden", "units", 1, 2, 3]], "A2", "no revenue"),
     ([["Family", "Measure", *MONTHS3], ["Garden", "pieces sold", 1, 2, 3], ["Garden", "margin", 1, 2, 3]], "B3",
      "measure"),
-    ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "A1", "no months"),
+    ([["Budget FY27"], ["Family", "Jan", "Feb"], ["Garden", 1, 2]], "B2", "month names without a year"),
+    ([["Budget FY27"], ["Family", "Measure"], ["Garden", "units", 1, 2]], "A1", "no months"),
+    ([["Family", "Measure", *MONTHS3]], "C1", "no budget figures"),
+    ([["Family", "Measure", *MONTHS3], ["Total", "units", 1, 2, 3]], "C1", "no budget figures"),
+    ([["Family", "Measure", *MONTHS3], ["Garden", "units", "9" * 200_000, 2, 3]], "A2", "cannot be read as CSV"),
 ])
 def test_refusals_name_the_cell(book_path: Path, tmp_path: Path, rows, cell, words) -> None:
     src = write_csv(tmp_path / "bad.csv", rows)
@@ -312,23 +316,41 @@ def budgets(draw):
     month_style = draw(st.sampled_from(MONTH_STYLES[:4] if shape != "wide" else MONTH_STYLES))
     title = draw(st.booleans())
     total = draw(st.booleans()) and shape == "wide"
+    quarters = draw(st.booleans()) and shape in ("wide", "wide_label")
     spell = draw(st.sampled_from([str, str.upper, str.lower, lambda s: f"  {s}\u00a0"]))
-    return families, months, values, shape, style, month_style, title, total, spell
+    return families, months, values, shape, style, month_style, title, total, spell, quarters
+
+
+def with_quarters(months, cells: list[object], head: bool, sums: list[float] | None = None) -> list[object]:
+    """A quarter column after each March, June, September, December (and after the last month): the header, or
+    the sum of the months since the previous quarter column, done here from the monthly values."""
+    out, since = [], []
+    for k, (p, cell) in enumerate(zip(months, cells)):
+        out.append(cell)
+        since.append(k)
+        if p.month % 3 == 0 or k == len(months) - 1:
+            out.append(f"Q{p.quarter} {p.year}" if head else round(sum(sums[j] for j in since), 2))
+            since = []
+    return out
 
 
 def render(b) -> list[list[object]]:
-    families, months, values, shape, style, month_style, title, total, spell = b
+    families, months, values, shape, style, month_style, title, total, spell, quarters = b
     rows: list[list[object]] = [["FY27 budget, v2 (confidential)"], []] if title else []
     if shape in ("wide", "wide_label"):
         head = ["Family", "Measure"] if shape == "wide" else ["Line"]
-        rows.append(head + [month_style(p) for p in months])
+        header = [month_style(p) for p in months]
+        rows.append(head + (with_quarters(months, header, True) if quarters else header))
         for f in families:
             for m in ("units", "revenue"):
                 label = [spell(f), m] if shape == "wide" else [f"{spell(f)} {m}"]
-                rows.append(label + [fmt_number(values[(f, m, p)], style) for p in months])
+                monthly = [values[(f, m, p)] for p in months]
+                cells = with_quarters(months, monthly, False, monthly) if quarters else monthly
+                rows.append(label + [fmt_number(v, style) for v in cells])
         if total:
-            rows.append(["Total", "revenue"] + [fmt_number(round(sum(values[(f, "revenue", p)] for f in families), 2),
-                                                           style) for p in months])
+            sums = [round(sum(values[(f, "revenue", p)] for f in families), 2) for p in months]
+            cells = with_quarters(months, sums, False, sums) if quarters else sums
+            rows.append(["Total", "revenue"] + [fmt_number(v, style) for v in cells])
     elif shape == "rows":
         rows.append(["Month"] + [f"{spell(f)} {m}" for f in families for m in ("units", "revenue")])
         for p in months:
@@ -381,3 +403,192 @@ def test_semicolon_paste_under_a_title_with_commas(tmp_path: Path, master: Path)
                    "Hand Tools revenue;1.250,50\n", encoding="utf-8")
     frame = read_budget(OpenpyxlBook(master), grid_from_csv(src)).frame
     assert frame[["units", "revenue"]].values.tolist() == [[0.0, 1250.5]]
+
+
+# ---- quarter, half-year and year subtotals between the months ------------------------------------------------
+def with_subtotals(months: list[str], monthly: dict[tuple[str, str], list[float]], wrong: tuple | None = None):
+    """Months as columns the way finance lays out a plan: Q after every third month, H1/H2, FY after December.
+    Each subtotal is summed here by hand from the monthly values of its own quarter, half or year."""
+    head, spans = ["Family", "Measure"], []
+    for i, m in enumerate(months):
+        head.append(m)
+        p = pd.Period(m, "M")
+        if p.month % 3 == 0:
+            head.append(f"Q{p.quarter} {p.year}")
+            spans.append([j for j in range(i - 2, i + 1)])
+        if p.month in (6, 12):
+            head.append(f"H{p.month // 6} {p.year}")
+            spans.append([j for j in range(i - 5, i + 1)])
+        if p.month == 12:
+            head.append(f"FY{p.year % 100}")
+            spans.append([j for j in range(i - 11, i + 1)])
+    rows = [head]
+    for (family, measure), values in monthly.items():
+        row, k = [family, measure], 0
+        for i, v in enumerate(values):
+            row.append(v)
+            while k < len(spans) and spans[k][-1] == i:
+                row.append(sum(values[j] for j in spans[k]))
+                k += 1
+        rows.append(row)
+    if wrong:
+        r, c, delta = wrong
+        rows[r][c] += delta
+    return rows
+
+
+def test_quarter_half_and_year_columns_are_checked_not_imported(book_path: Path, tmp_path: Path) -> None:
+    months = [str(p) for p in pd.period_range("2027-01", periods=18, freq="M")]  # FY27, then half of 2028
+    monthly = {(f, m): [float(10 * (i + 1) + k + (500 if m == "revenue" else 0)) for k in range(18)]
+               for i, f in enumerate(FAMILIES) for m in ("units", "revenue")}
+    rows = with_subtotals(months, monthly)
+    assert rows[0][2:7] == ["2027-01", "2027-02", "2027-03", "Q1 2027", "2027-04"]
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "q.csv", rows))
+    frame = budget_of_book(book)
+    assert len(frame) == 3 * 18
+    for (family, measure), values in monthly.items():
+        got = frame[frame["family"] == family].sort_values("period")[measure].tolist()
+        assert got == values
+    # per row: 6 quarters + 3 halves + 1 FY = 10 figures checked, on 6 rows
+    assert summary.totals_checked == 60
+
+
+def test_subtotal_column_that_does_not_add_up_is_refused_at_its_cell(book_path: Path, tmp_path: Path) -> None:
+    months = [str(p) for p in pd.period_range("2027-01", periods=12, freq="M")]
+    monthly = {(f, m): [100.0] * 12 for f in FAMILIES for m in ("units", "revenue")}
+    rows = with_subtotals(months, monthly, wrong=(3, 9, 1.0))  # row 3 = Power Tools units, column J = Q2 2027
+    header = rows[0]
+    assert header[9] == "Q2 2027"
+    before = digest(book_path)
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "q.csv", rows))
+    (problem,) = err.value.problems
+    assert problem.cell == "J4" and "Q2 2027 of Power Tools units does not add up" in str(problem)
+    assert problem.value == 301.0 and "300.00" in problem.expected
+    assert digest(book_path) == before
+
+
+def test_quarter_rows_when_months_are_rows(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Month", "Garden units", "Garden revenue", "Hand Tools units", "Hand Tools revenue",
+             "Power Tools units", "Power Tools revenue"]]
+    for q in range(2):
+        for k in range(3):
+            rows.append([f"2027-{3 * q + k + 1:02d}", 1 + k, 10 + k, 2, 20, 3, 30])
+        rows.append([f"Q{q + 1}", 6, 33, 6, 60, 9, 90])  # 1+2+3, 10+11+12, 3 x 2, ...
+    rows.append(["Total", 12, 66, 12, 120, 18, 180])
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "r.csv", rows))
+    assert summary.totals_checked == 3 * 6 and len(budget_of_book(book)) == 3 * 6
+    rows[4][2] = 34  # Q1 of Garden revenue off by one
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "r.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["C5"]
+
+
+@pytest.mark.parametrize("text, level", [
+    ("Q1", 1), ("Q1 2027", 1), ("2027 Q1", 1), ("Qtr 2", 1), ("Quarter 3", 1), ("Q4-27", 1), ("3Q27", 1),
+    ("Q1 total", 1), ("H1", 2), ("H2 2027", 2), ("1st half", 2), ("Half year 1", 2), ("HY2", 2), ("Total", 4),
+    ("FY27", 3), ("FY 2027", 3), ("Full year", 3), ("Grand total", 4), ("Total 2027", 3), ("2027 Total", 3),
+    ("Jan 2027", 0),
+    ("Garden", 0), ("Quarterly", 0), ("Q5", 0), ("2027", 0)])
+def test_subtotal_headings(text: str, level: int) -> None:
+    from snop_xl.budget_import import subtotal_level
+
+    assert subtotal_level(text) == level
+
+
+def test_total_rows_of_a_long_table_are_checked_not_imported(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Month", "Units", "Revenue"]]
+    for f, base in zip(FAMILIES, (10, 20, 30)):
+        rows += [[f, "2027-01", base, 10 * base], [f, "2027-02", base + 1, 10 * base + 5]]
+        rows.append([f, "Total", 2 * base + 1, 20 * base + 5])  # the family's two months
+    rows.append(["Total", "2027-01", 60, 600])  # every family in January
+    rows.append(["Grand total", "", 123, 1215])  # 10+11+20+21+30+31, 100+105+200+205+300+305
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "long.csv", rows))
+    frame = budget_of_book(book)
+    assert len(frame) == 6 and frame["units"].sum() == 123 and frame["revenue"].sum() == 1215
+    assert summary.totals_checked == 2 * (3 + 1 + 1)
+    rows[3][2] = 22  # Hand Tools' total units: 21 would be right
+    rows[-2][3] = 601  # January revenue
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "long.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["C4", "D11"]
+    assert "total of Hand Tools units does not add up: the rows sum to 21.00" in str(err.value.problems[0])
+
+
+def test_family_total_rows_of_an_item_level_long_table(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Item", "Period", "Units", "Revenue"]]
+    for f, items in (("Hand Tools", ["HA-001", "HA-002"]), ("Garden", ["GA-001"])):
+        for k, item in enumerate(items):
+            rows += [[f, item, "Jan 2027", 5 + k, 50], [f, item, "Feb 2027", 6, 60]]
+        n = len(items)
+        rows.append([f, "", "FY27", sum(5 + k + 6 for k in range(n)), 110 * n])  # the family's items, both months
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, write_csv(tmp_path / "long.csv", rows))
+    frame = budget_of_book(book)
+    assert sorted(frame["item"]) == ["GA-001", "GA-001", "HA-001", "HA-001", "HA-002", "HA-002"]
+    assert summary.totals_checked == 4
+    rows[5][4] = 219  # Hand Tools FY27 revenue: 4 x 50/60 = 220
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "long.csv", rows))
+    assert [p.cell for p in err.value.problems] == ["E6"]
+
+
+def test_ambiguous_numbers_are_one_problem_naming_every_cell(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Measure", *MONTHS3]] + [[f, m, "1.250", "2.500", "3"] for f in FAMILIES
+                                                 for m in ("units", "revenue")]
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "amb.csv", rows))
+    (problem,) = err.value.problems
+    assert problem.cell == "C2" and problem.value == "1.250"
+    assert "1.250 could be 1250 or 1.25" in problem.message
+    others = [f"{col}{r}" for r in range(2, 8) for col in "CD"][1:]  # every 1.250 and 2.500 but the first
+    assert f"and {len(others)} more cells like it: {', '.join(others)}" in problem.message
+    rows.append(["Total", "units", "3.750,00", "7.500,00", "9"])  # one European number settles it for all
+    frame = read_budget(OpenpyxlBook(book_path), grid_from_csv(write_csv(tmp_path / "amb.csv", rows, sep=";"))).frame
+    assert frame["units"].tolist()[:3] == [1250.0, 2500.0, 3.0]
+
+
+def test_total_row_under_a_quarter_column_is_checked(book_path: Path, tmp_path: Path) -> None:
+    rows = [["Family", "Measure", *MONTHS3, "Q1 2027"]]
+    for f, (u, rev) in zip(FAMILIES, ((1, 10), (2, 20), (3, 5))):
+        rows += [[f, "units", u, u, u, 3 * u], [f, "revenue", rev, rev + 1, rev, 3 * rev + 1]]
+    rows.append(["Total", "revenue", 35, 38, 35, 108])  # 10+20+5, 11+21+6, ..., and their sum
+    summary = import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "t.csv", rows))
+    assert summary.totals_checked == 6 + 3 + 1  # Q1 of every row, the Total row's months and its Q1
+    rows[-1][-1] = 107
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), write_csv(tmp_path / "t.csv", rows))
+    assert [(p.cell, p.value) for p in err.value.problems] == [("F8", 107.0)]
+    assert "Total Q1 2027 does not add up: the rows sum to 108.00" in str(err.value.problems[0])
+
+
+def test_pivot_table_layout_years_above_month_names(book_path: Path, tmp_path: Path) -> None:
+    """Excel's pivot table grouped by years and months: the year over its months, 'YYYY Total' columns in the
+    year row, a Grand Total column and row. Each month takes the year to its left; every total is checked."""
+    units = {"Garden": [1, 2, 3, 4, 5], "Hand Tools": [1, 1, 1, 1, 1], "Power Tools": [2, 2, 2, 2, 0]}
+    rows = [["Sum of Budget", "", "Column Labels"], ["", "", 2027, "", "", "", 2028, "", "", ""],
+            ["Row Labels", "Measure", "Oct", "Nov", "Dec", "", "Jan", "Feb", "", ""]]
+    rows[1][5], rows[1][8], rows[1][9] = "2027 Total", "2028 Total", "Grand Total"
+    for f, u in units.items():
+        for m, k in (("units", 1), ("revenue", 10)):
+            v = [k * x for x in u]
+            rows.append([f, m, *v[:3], sum(v[:3]), *v[3:], sum(v[3:]), sum(v)])
+    all_units = [sum(u[i] for u in units.values()) for i in range(5)]
+    rows.append(["Grand Total", "units", *all_units[:3], sum(all_units[:3]), *all_units[3:], sum(all_units[3:]),
+                 sum(all_units)])
+    book = OpenpyxlBook(book_path)
+    summary = import_budget(book, to_xlsx(tmp_path / "pivot.xlsx", rows))
+    frame = budget_of_book(book)
+    assert [str(p) for p in sorted(frame["period"].unique())] == ["2027-10", "2027-11", "2027-12", "2028-01",
+                                                                  "2028-02"]
+    got = frame.pivot_table(index="family", columns="period", values="units", aggfunc="sum")
+    assert {f: got.loc[f].tolist() for f in units} == {f: [float(x) for x in u] for f, u in units.items()}
+    assert summary.totals_checked == 6 * 3 + 5 + 3  # three totals per row; the Grand Total row's months and totals
+    rows[3][8] += 1  # Garden units' 2028 Total
+    with pytest.raises(ValidationError) as err:
+        import_budget(OpenpyxlBook(book_path), to_xlsx(tmp_path / "pivot.xlsx", rows))
+    assert [p.cell for p in err.value.problems] == ["I4"]
+    assert "2028 Total of Garden units does not add up: the rows sum to 9.00" in str(err.value.problems[0])

@@ -49,6 +49,29 @@ def test_docs_worked_example_matches_the_code():
         assert got == pytest.approx(value, abs=1e-6), metric
 
 
+def test_docs_worked_fva_and_family_tracking_signal_match_the_code():
+    from snop_xl import publish
+
+    tables = _doc_tables()
+    steps = next(t for t in tables if t[0] == ["Month", "Actual", "Naive", "Statistical", "Events", "Consensus"])
+    f = pd.DataFrame([[pd.Period(r[0], "M"), *map(float, r[1:])] for r in steps[1:]],
+                     columns=["period", "actual", "naive", "statistical", "with_events", "consensus"])
+    f = f.assign(item="A", family="F", lag=1)
+    fva = publish.cascade_fva(f)
+    got = fva[(fva["metric"] == "FVA") & (fva["level"] == "Total")].set_index("step")["value"]
+    want = {r[0]: float(r[1]) for r in next(t for t in tables if t[0] == ["Step", "FVA"])[1:]}
+    assert set(got.index) == set(want)
+    for step, value in want.items():
+        assert got[step] == pytest.approx(value, abs=1e-6), step
+    two = next(t for t in tables if t[0] == ["Month", "A actual", "A forecast", "B actual", "B forecast"])
+    frame = pd.DataFrame([(pd.Period(r[0], "M"), item, float(r[1 + 2 * k]), float(r[2 + 2 * k]))
+                          for r in two[1:] for k, item in enumerate("AB")],
+                         columns=["period", "item", "actual", "forecast"]).assign(family="F")
+    rows = publish._rows(frame, {"consensus": "forecast"}, metrics=("TRACKING_SIGNAL",), levels=("Family",))
+    (want_ts,) = [float(r[1]) for r in next(t for t in tables if t[0] == ["Family metric", "Value"])[1:]]
+    assert rows["value"].tolist() == pytest.approx([want_ts])
+
+
 def test_hand_values():
     a, f = [100, 80, 0, 120], [110, 70, 10, 150]
     assert kpi.wape(a, f) == pytest.approx(60 / 300)
@@ -111,6 +134,20 @@ def test_metric_table_pools_groups():
     out = kpi.metric_table(frame, ["g"], metrics=("WAPE", "BIAS")).set_index(["g", "metric"])
     assert out.loc[("x", "WAPE"), "value"] == pytest.approx(10 / 40)
     assert out.loc[("y", "BIAS"), "value"] == 0 and out.loc[("x", "WAPE"), "observations"] == 2
+
+
+def test_tracking_signal_of_a_group_is_that_of_its_monthly_sums():
+    # A over-forecasts by 2 each month, B misses by -1, -1, +3: the group's monthly errors are 1, 1, 5,
+    # sum 7, MAD 7/3, so 3.0 (pooling the six item-months would give 7 / (11/6) = 3.8, and grow with more items)
+    frame = pd.DataFrame({"g": "x", "period": [1, 2, 3, 1, 2, 3], "actual": [10.0] * 6,
+                          "forecast": [12.0, 12.0, 12.0, 9.0, 9.0, 13.0]})
+    row = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",), period="period").iloc[0]
+    assert row["value"] == pytest.approx(3.0) and row["observations"] == 3
+    pooled = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",)).iloc[0]
+    assert pooled["value"] == pytest.approx(7 / (11 / 6)) and pooled["observations"] == 6
+    frame.loc[5, "actual"] = np.nan  # a pair without its actual is left out of the sums
+    row = kpi.metric_table(frame, ["g"], metrics=("TRACKING_SIGNAL",), period="period").iloc[0]
+    assert row["value"] == pytest.approx((1 + 1 + 2) / ((1 + 1 + 2) / 3))
 
 
 @settings(max_examples=60, deadline=None)

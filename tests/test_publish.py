@@ -131,6 +131,10 @@ def test_published_accuracy_fva_and_adherence_by_hand(cycles):
     assert _kpi(pub, level="Total", metric="BIAS", step="consensus", lag=1) == pytest.approx(1 / 31)
     assert _kpi(pub, level="Item", name="A", metric="MAPE", step="consensus", lag=2) == pytest.approx(2 / 14)
     assert _kpi(pub, level="Total", metric="WAPE", step="statistical", lag=2) == pytest.approx(6 / 32)
+    # tracking signal of the total's monthly series: one month at lag 1, 32 planned vs 31 sold -> +1 / 1
+    ts = pub[(pub["level"] == "Total") & (pub["metric"] == "TRACKING_SIGNAL") & (pub["step"] == "consensus")
+             & (pub["lag"] == 1)]
+    assert ts["value"].tolist() == [1.0] and ts["observations"].tolist() == [1]
     # FVA at lag 2: statistical misses 4 + 2 units, consensus 2 + 2, on 32 sold; events add nothing
     assert _kpi(pub, level="Total", metric="FVA", step="consensus", lag=2) == pytest.approx(2 / 32)
     assert _kpi(pub, level="Total", metric="FVA", step="events", lag=2) == pytest.approx(0)
@@ -185,8 +189,11 @@ def test_publish_refuses_stale_or_unapproved_plans(tmp_path):
     with pytest.raises(SnopError, match="inputs changed.*Log!D2: step 1 Forecast demand ran on other inputs"):
         publish.publish_book(path)
     _ran_book(path, small_frames(), {}, 10.0, 10.0)
-    with pytest.raises(SnopError, match="Approver"):
+    with pytest.raises(ValidationError, match="Approver is blank") as err:
         publish.publish_book(path)
+    ws = openpyxl.load_workbook(path)["Settings"]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Approver")
+    assert err.value.problems[0].location == f"Settings!B{row}"  # the cell to fill in
     assert not (tmp_path / "b.snop.sqlite").exists()
 
 
@@ -202,6 +209,8 @@ def test_cli_publish_kpis_diff(tmp_path, capsys):
     assert main(["kpis", str(path), "--level", "Total", "--metric", "FILL_RATE"]) == 0
     assert "FILL_RATE" in capsys.readouterr().out
     assert main(["diff", str(path), "--from", "2027-01-r1", "--sheet"]) == 0
+    out = capsys.readouterr().out
+    assert "plan diff 2027-01-r1 -> 2027-01-r2" in out and "+0.0%" in out  # a share of change shown as a percent
     diff, problems = open_book(path).read_table(C.PLAN_DIFF)
     assert not problems and set(diff["to_version"]) == {"2027-01-r2"}
     assert main(["diff", str(path), "--from", "nope"]) == 1
@@ -441,3 +450,86 @@ def test_flat_history_gives_no_mase_rows(cycles):
     _, first, _, _, _ = cycles
     kpis, _ = open_book(first).read_table(C.KPIS)
     assert "MASE" not in set(kpis["metric"])  # history never changes: no naive error to scale by
+
+
+# ---- plan diff: biggest movers first, over the months both versions plan ----------------------------------------
+def test_plan_diff_orders_families_by_size_of_change(capsys):
+    def demand(values: dict[str, list[float]], start: str) -> pd.DataFrame:
+        rows = [dict(level="Item", family=f, item=f"{f}-1", period=P(start) + k, consensus=v)
+                for f, vs in values.items() for k, v in enumerate(vs)]
+        return pd.DataFrame(rows)
+
+    # old plans Jan-Mar, new plans Feb-Apr: only Feb and Mar are compared
+    old = demand({"X": [99, 10, 10], "Y": [99, 50, 50], "Z": [99, 20, 20]}, "2027-01")
+    new = demand({"X": [12, 12, 500], "Y": [40, 45, 500], "Z": [21, 20, 500]}, "2027-02")
+    diff = publish.plan_diff({"DemandPlan": old}, {"DemandPlan": new}, "a", "b")
+    assert set(diff["measure"]) == {"demand"}
+    # changes by hand: X 20 -> 24 (+4), Y 100 -> 85 (-15), Z 40 -> 41 (+1); total 160 -> 150
+    assert diff["family"].tolist() == ["Total", "Y", "X", "Z"] and diff["rank"].tolist() == [0, 1, 2, 3]
+    assert diff["change"].tolist() == [-10.0, -15.0, 4.0, 1.0]
+    assert diff["change_pct"].tolist() == pytest.approx([-10 / 160, -15 / 100, 4 / 20, 1 / 40])
+
+
+def test_kpis_write_refreshes_the_table_its_trend_and_charts(cycles, tmp_path):
+    _, _, second, _, _ = cycles
+    path = Path(shutil.copy(second, tmp_path / "k.xlsx"))
+    book = open_book(path)
+    book.write_table(C.KPI_TREND, pd.DataFrame(columns=C.KPI_TREND.keys))  # a stale, empty trend
+    book.save()
+    assert main(["kpis", str(path), "--write", "--level", "Total"]) == 0
+    trend, problems = open_book(path).read_table(C.KPI_TREND)
+    assert not problems and trend["name"].tolist() == ["Total", "F"]
+    assert trend["accuracy_lag1"].iloc[0] == pytest.approx(30 / 31)  # January: 32 planned, 31 sold
+    assert len(openpyxl.load_workbook(path)["KPIs"]._charts) == 3
+
+
+def test_two_planners_publishing_at_once_from_two_processes_both_land(tmp_path):
+    """Two books, one shared archive, `snop-xl publish` started in two processes at the same moment."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    db = tmp_path / "shared" / "plans.sqlite"
+    books = [_ran_book(tmp_path / f"{who}.xlsx", small_frames(), {"archive_path": str(db), "approver": who},
+                       10.0, 12.0) for who in ("north", "south")]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = [subprocess.Popen([sys.executable, "-m", "snop_xl.cli", "publish", str(b)], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for b in books]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    versions = archive.versions(db)
+    assert sorted(v.version for v in versions) == ["2027-01-r1", "2027-01-r2"]
+    for path in books:  # each book carries the version the archive recorded for it, and is stamped with it
+        (mine,) = [v for v in versions if v.book == path.name]
+        shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+        assert shown[["version", "status", "approver"]].iloc[0].tolist() == [mine.version, "Published",
+                                                                              path.stem]
+        assert mine.version in openpyxl.load_workbook(path)["DemandPlan"].oddHeader.center.text
+
+
+def test_the_book_path_holds_a_whole_workbook_at_every_step_of_a_publish(tmp_path, monkeypatch):
+    """A publish killed between two file operations must not leave the planner without a workbook: before and
+    after each rename or link, the book's path opens as a workbook (the old one or the stamped one)."""
+    path = _ran_book(tmp_path / "k.xlsx", small_frames(), {"approver": "Kim"}, 10.0, 12.0)
+    checked = []
+
+    def whole() -> None:
+        load_inputs(open_book(path))  # raises if the path is missing or not a complete workbook
+        checked.append(True)
+
+    for name in ("replace", "link", "unlink"):
+        real = getattr(publish.os, name)
+
+        def step(*args, _real=real, **kw):
+            whole()
+            result = _real(*args, **kw)
+            whole()
+            return result
+        monkeypatch.setattr(publish.os, name, step)
+    version = publish.publish_book(path)
+    monkeypatch.undo()
+    assert len(checked) >= 4 and version.version == "2027-01-r1"
+    shown, _ = open_book(path).read_table(C.PLAN_VERSION)
+    assert shown["version"].iloc[0] == "2027-01-r1"
+    assert _files(tmp_path) == {"k.xlsx", "k.snop.sqlite"}  # nothing left beside it

@@ -157,3 +157,79 @@ def test_export_neutralises_cells(tmp_path: Path) -> None:
     frame = items.assign(item=['=HYPERLINK("http://evil")', "x"])
     assert next(csv.reader(io.StringIO(table_csv(C.ITEMS, frame).splitlines()[1])))[0] == \
         "'=HYPERLINK(\"http://evil\")"
+
+
+def test_recalc_refuses_hostile_books_before_opening_them(tmp_path: Path, capsys) -> None:
+    """`snop-xl recalc` hands the book to openpyxl and LibreOffice: the same guards run first."""
+    from snop_xl.cli import main as cli
+    from snop_xl.recalc import recalc_file
+
+    good = good_book(tmp_path / "ok.xlsx")
+    bomb = rewrite(good, tmp_path / "bomb.xlsx", lambda n, d: d)
+    with zipfile.ZipFile(bomb, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/media/image1.bin", b"\0" * (8 * 2**20))
+    renamed = tmp_path / "notes.xlsx"
+    renamed.write_bytes(b"name,value\na,1\n")
+    for path, words in ((bomb, "zip bomb"), (renamed, "not an Excel workbook")):
+        assert cli(["recalc", str(path)]) == 1
+        assert words in capsys.readouterr().err
+        with pytest.raises(UnsafeFileError, match=words):
+            recalc_file(path, tmp_path / "out")
+
+
+def test_recalc_profile_never_updates_links_or_runs_vba() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lo_profile", Path(__file__).resolve().parents[1] / "scripts" / "libreoffice_bridge" / "profile.py")
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    settings = {(path, name): value for path, name, _, value in profile.SETTINGS}
+    assert settings[("/org.openoffice.Office.Calc/Content/Update", "Link")] == "1"  # LibreOffice's LM_NEVER
+    assert settings[("/org.openoffice.Office.Calc/Filter/Import/VBA", "Executable")] == "false"
+
+
+def test_a_real_password_protected_workbook_is_refused(tmp_path: Path) -> None:
+    """Encrypted the way Excel does it (msoffcrypto-tool, which oletools brings), as the book and as a budget."""
+    pytest.importorskip("msoffcrypto.format.ooxml")
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    from snop_xl.budget_import import grid_from_workbook
+
+    plain = good_book(tmp_path / "plain.xlsx")
+    locked = tmp_path / "budget.xlsx"
+    with open(plain, "rb") as src, open(locked, "wb") as out:
+        OOXMLFile(src).encrypt("s3cret", out)
+    before = locked.read_bytes()
+    refused(locked, "password-protected")
+    with pytest.raises(UnsafeFileError, match="password-protected"):
+        grid_from_workbook(locked)
+    assert locked.read_bytes() == before
+
+
+def test_links_to_other_workbooks_are_kept_not_followed(small_book: Path) -> None:
+    """A planner's input formula pointing at finance's model (an external link) survives a headless save as it
+    was, cached value included; openpyxl never fetches the other file (it does not exist here)."""
+    from openpyxl.packaging.relationship import Relationship
+    from openpyxl.workbook.external_link.external import (ExternalBook, ExternalCell, ExternalLink, ExternalRow,
+                                                          ExternalSheetData, ExternalSheetDataSet,
+                                                          ExternalSheetNames)
+
+    wb = openpyxl.load_workbook(small_book)
+    wb["Items"]["L1"] = "=[1]Prices!A1"
+    book = ExternalBook(sheetNames=ExternalSheetNames(sheetName=["Prices"]), sheetDataSet=ExternalSheetDataSet(
+        sheetData=[ExternalSheetData(sheetId=0, row=[ExternalRow(r=1, cell=[ExternalCell(r="A1", v="42")])])]))
+    link = ExternalLink(externalBook=book)
+    link.file_link = Relationship(Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+                                       "externalLinkPath", Target="file:///nowhere/finance.xlsx", TargetMode="External")
+    wb._external_links.append(link)
+    wb.save(small_book)
+    part = "xl/externalLinks/externalLink1.xml"
+    with zipfile.ZipFile(small_book) as z:
+        before = z.read(part)
+    saved = open_book(small_book)
+    saved.log("test", "a headless save")
+    saved.save()
+    with zipfile.ZipFile(small_book) as z:
+        assert z.read(part) == before and b"finance.xlsx" in z.read("xl/externalLinks/_rels/externalLink1.xml.rels")
+    assert openpyxl.load_workbook(small_book)["Items"]["L1"].value == "=[1]Prices!A1"

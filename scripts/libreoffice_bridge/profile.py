@@ -31,12 +31,14 @@ ROOT = HERE.parents[1]
 MODULE = "SnopXL"
 MISSING = "<snop-xl:missing>"  # as bridge.bas's SNOP_MISSING and snop_xl.recalc.MISSING
 
-#: Calc settings of the profile: recalculate always on load (0 = always), ignore documents' VBA.
+#: Calc settings of the profile: recalculate always on load (0 = always), ignore documents' VBA, never update
+#: external links on load (Calc's link modes: 0 always, 1 never, 2 on request), so a workbook cannot reach out.
 SETTINGS = (
     ("/org.openoffice.Office.Calc/Formula/Load", "OOXMLRecalcMode", "int", "0"),
     ("/org.openoffice.Office.Calc/Formula/Load", "ODFRecalcMode", "int", "0"),
     ("/org.openoffice.Office.Calc/Filter/Import/VBA", "Load", "boolean", "false"),
     ("/org.openoffice.Office.Calc/Filter/Import/VBA", "Executable", "boolean", "false"),
+    ("/org.openoffice.Office.Calc/Content/Update", "Link", "int", "1"),
 )
 
 

@@ -261,10 +261,12 @@ def _width(header: Any, values: Any) -> float:
 
 
 def open_workbook(path: Path) -> Workbook:
-    """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them."""
+    """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them, and its links
+    to other workbooks as they are (openpyxl never follows or refreshes them; dropping them would break the user's
+    formulas that use them on the next save)."""
     check_workbook_file(path)  # zip bombs, renamed or encrypted files, oversized sheets: refused before parsing
     try:
-        return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=False)
+        return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise SnopError(f"{path}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
 

@@ -25,7 +25,8 @@ What is understood
 
 Anything else is refused with every Problem found (sheet, cell, value, what was expected) and the book unchanged:
 unknown names (closest Items names suggested), ambiguous dates or numbers, duplicates, blank or error cells,
-months outside the plan horizon or missing between the first and last month, totals that do not add up.
+months outside the budget window (the start of the cycle month's fiscal year to the end of the plan horizon,
+``Settings.budget_months``) or missing between the first and last month, totals that do not add up.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
@@ -50,6 +51,9 @@ from . import contract as C
 from .errors import Problem, SnopError, ValidationError
 from .io.base import EXCEL_ERRORS, BookIO, is_blank, to_rows
 from .safe_open import check_csv_file, check_workbook_file
+
+if TYPE_CHECKING:
+    from .inputs import Settings
 
 UNITS, REVENUE = "units", "revenue"
 MEASURES = (UNITS, REVENUE)
@@ -1101,16 +1105,19 @@ def _key_text(key: Key) -> str:
 
 
 # ---- checks over the whole paste ----------------------------------------------------------------------------
-def _check_months(parsed: Parsed, sheet: str, horizon: pd.PeriodIndex | None) -> list[Problem]:
+def _check_months(parsed: Parsed, sheet: str, settings: Settings | None) -> list[Problem]:
+    from .inputs import OUTSIDE_BUDGET_MONTHS, budget_months_expected
+
     out = []
     months = sorted(parsed.months)
     if not months:
         return out
-    if horizon is not None:
+    if settings is not None:
+        window = settings.budget_months
         for p in months:
-            if not horizon[0] <= p <= horizon[-1]:
-                out.append(Problem(sheet, parsed.months[p], "month outside the plan horizon", str(p),
-                                   f"a month from {horizon[0]} to {horizon[-1]} (Settings: cycle month, horizon)"))
+            if not window[0] <= p <= window[-1]:
+                out.append(Problem(sheet, parsed.months[p], OUTSIDE_BUDGET_MONTHS, str(p),
+                                   budget_months_expected(settings)))
     full = pd.period_range(months[0], months[-1], freq="M")
     missing = [p for p in full if p not in parsed.months]
     if missing:
@@ -1245,11 +1252,10 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
                                                        expected="the item master filled before the budget")])
     settings_frame, _ = book.read_table(C.SETTINGS_TABLE)
     settings, _ = parse_settings(settings_frame)
-    horizon = settings.periods if settings is not None else None
     reader = _Reader(grid, names)
     parsed = reader.read()
     problems = reader.finish()
-    problems += _check_months(parsed, grid.sheet, horizon)
+    problems += _check_months(parsed, grid.sheet, settings)
     entries, fold_problems = _fold_levels(parsed, grid.sheet)
     if not problems and not entries:
         where = parsed.months[min(parsed.months)] if parsed.months else "A1"
@@ -1265,7 +1271,8 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
     old, _ = book.read_table(C.BUDGET)
     level = "item" if frame["item"].notna().all() else "family" if frame["item"].isna().all() else \
         "family and item"
-    where = f"within the plan horizon {horizon[0]} to {horizon[-1]}" if horizon is not None else \
+    window = settings.budget_months if settings is not None else None
+    where = f"within the fiscal year and plan horizon {window[0]} to {window[-1]}" if window is not None else \
         "months NOT checked against the plan horizon (Settings has no valid cycle month)"
     return BudgetSummary(grid.description or grid.sheet, parsed.shape, level, frame,
                          len(parsed.totals) + sum(1 for e in parsed.entries if e not in entries), parsed.ignored,

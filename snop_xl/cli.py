@@ -202,8 +202,12 @@ def _cmd_import_budget(args: argparse.Namespace) -> int:
         print(summary)
         if args.dry_run:
             return False
-        if args.yes or not sys.stdin.isatty():
+        if args.yes:
             return True
+        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes replaces
+            print("not replaced: no terminal to confirm on; run again with --yes to replace the Budget table "
+                  "(or --dry-run to only check)", file=sys.stderr)
+            return False
         return input("Replace the Budget table with these rows? [y/N] ").strip().lower() in ("y", "yes")
 
     summary = import_budget(book, args.source, confirm=confirm, sheet=args.sheet)
@@ -219,7 +223,8 @@ def _import_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("book", help="cycle workbook (.xlsx/.xlsm) whose Budget table is replaced")
     p.add_argument("source", nargs="?", help="budget file (.csv/.xlsx/.xlsm); default: the book's BudgetPaste sheet")
     p.add_argument("--sheet", help="sheet of SOURCE to read (default: BudgetPaste, Budget, or the only sheet)")
-    p.add_argument("-y", "--yes", action="store_true", help="replace without asking")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="replace without asking (required when no terminal is attached, e.g. in a script)")
     p.add_argument("-n", "--dry-run", action="store_true", help="show what would be imported; change nothing")
     p.add_argument("-o", "--out", help="write the result here instead of updating BOOK in place")
 

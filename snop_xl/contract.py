@@ -206,6 +206,10 @@ SETTINGS: tuple[Setting, ...] = (
             "overtime, serving all demand capacity allows. margin: most revenue of demand met minus unit costs, "
             "holding and overtime; demand whose price does not cover its cost is left unserved.",
             choices=("cost", "margin")),
+    Setting("fiscal_year_start", "Fiscal year starts (month)", INTEGER, 1,
+            "Month number the fiscal year starts in (1 = January, 4 = April, ...). The budget may cover the fiscal "
+            "year of the cycle month from its start; Financials compares actuals, year-to-date and the full-year "
+            "outlook with it.", min=1, max=12),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -479,20 +483,25 @@ SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUT
 ), "Base and every scenario side by side.")
 
 FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
-    _c("horizon", "Rows", TEXT, "Month rows, then year-to-date (cycle year) and full-horizon totals.",
-       choices=("Month", "YTD", "Horizon")),
+    _c("horizon", "Rows", TEXT, "Month rows (the fiscal year's past months, then the plan's), then totals: YTD "
+       "(fiscal year to date: months before the cycle month), Outlook (the full fiscal year: YTD actuals + rest-of-"
+       "year plan) and Horizon (the plan's months).", choices=("Month", "YTD", "Outlook", "Horizon")),
+    _c("basis", "Basis", TEXT, "Actual: History's units at Items' price and cost (months before the cycle month); "
+       "Plan: the supply plan; Actual + plan: both (Outlook).", choices=("Actual", "Plan", "Actual + plan")),
     _c("level", "Level", TEXT, "Family, or Total of all families.", choices=("Family", "Total")),
     _c("family", "Family", TEXT),
-    _c("period", "Period", PERIOD, "The month (on YTD/Horizon rows: the last month covered)."),
-    _c("plan_units", "Plan Units", NUMBER, "Units sold in the plan (demand met).", **_Q),
+    _c("period", "Period", PERIOD, "The month (on YTD/Outlook/Horizon rows: the last month covered)."),
+    _c("plan_units", "Plan Units", NUMBER, "Units sold: in the plan (demand met), or actual (History) on Actual "
+       "rows.", **_Q),
     _c("revenue", "Revenue", NUMBER, **_M),
     _c("cogs", "COGS", NUMBER, **_M),
     _c("margin", "Gross Margin", NUMBER, **_M),
-    _c("inventory_value", "Inventory Value", NUMBER, "Closing inventory at unit cost.", **_M),
+    _c("inventory_value", "Inventory Value", NUMBER, "Closing inventory at unit cost (blank on Actual rows).",
+       **_M),
     _c("budget_units", "Budget Units", NUMBER, **_Q),
     _c("budget_revenue", "Budget Revenue", NUMBER, **_M),
-    _c("units_variance", "Units Variance", NUMBER, "Plan - budget (budgeted months only).", **_Q),
-    _c("revenue_variance", "Revenue Variance", NUMBER, "Plan - budget = price + volume + mix.", **_M),
+    _c("units_variance", "Units Variance", NUMBER, "Plan (or actual) - budget (budgeted months only).", **_Q),
+    _c("revenue_variance", "Revenue Variance", NUMBER, "Plan (or actual) - budget = price + volume + mix.", **_M),
     _c("revenue_variance_pct", "Revenue Variance %", PERCENT, nullable=True),
     _c("price_effect", "Price Effect", NUMBER, "Plan units x (plan price - budget price).", **_M),
     _c("volume_effect", "Volume Effect", NUMBER, "Change in units at the budget's average price.", **_M),

@@ -109,7 +109,7 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
     for family, rows in last_year.groupby("family"):
         units = rows["qty"].sum() * 1.08 / 12
         price = (rows["qty"] * rows["unit_price"]).sum() / max(rows["qty"].sum(), 1) * 1.03
-        for p in plan_periods[:13]:
+        for p in pd.period_range(f"{CYCLE_MONTH.year}-01", plan_periods[12], freq="M"):  # the whole fiscal year
             budget.append({"family": family, "item": None, "period": p, "units": float(round(units)),
                            "revenue": float(round(units * price, -2))})
 

@@ -78,6 +78,12 @@ def price_volume_mix(actual_qty: Any, actual_price: Any, budget_qty: Any, budget
             "volume": float(volume), "mix": float(mix)}
 
 
+def fiscal_year(month: pd.Period, start_month: int = 1) -> pd.PeriodIndex:
+    """The twelve months of the fiscal year that contains `month`, for a fiscal year starting in `start_month`."""
+    year = month.year if month.month >= start_month else month.year - 1
+    return pd.period_range(pd.Period(year=year, month=start_month, freq="M"), periods=12, freq="M")
+
+
 # ---- the plan in money ----------------------------------------------------------------------------------------
 def with_prices(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """SupplyPlan rows with `unit_price` and `unit_cost` of their item (scenarios may scale them afterwards)."""
@@ -96,10 +102,21 @@ def plan_money(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"item": s["item"], "family": s["family"], "period": s["period"], "demand": demand,
                         "plan_units": met, "shortage": s["shortage"].astype(float).fillna(0.0),
                         "revenue": met * price, "cogs": met * cost,
-                        "inventory_value": s["closing"].astype(float).fillna(0.0).clip(lower=0.0) * cost,
+                        "inventory_value": s["closing"].astype(float).clip(lower=0.0) * cost,
                         "unit_price": price, "unit_cost": cost})
     out["margin"] = out["revenue"] - out["cogs"]
     return out
+
+
+def actual_money(history: pd.DataFrame, items: pd.DataFrame, months: Any) -> pd.DataFrame:
+    """Per item and month of `months` (past months): History's units sold valued like the plan (`plan_money`), at
+    the item's unit price and cost from Items (no invoiced prices in the book); closing stock unknown (blank)."""
+    h = history[history["period"].isin(months)]
+    h = h.merge(items[["item", "family"]], on="item", how="inner")
+    qty = h["qty"].astype(float).fillna(0.0)
+    sold = pd.DataFrame({"item": h["item"], "family": h["family"], "period": h["period"], "demand": qty,
+                         "shortage": 0.0, "closing": np.nan})
+    return plan_money(sold, items)
 
 
 def plan_cost(supply: pd.DataFrame, items: pd.DataFrame, capacity_plan: pd.DataFrame | None,
@@ -155,14 +172,18 @@ def _pvm_of(lines: pd.DataFrame) -> dict[str, float]:
                             lines["budget_units"].fillna(0), bp.where(np.isfinite(bp)))
 
 
-def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period) -> pd.DataFrame:
-    """The Financials table: plan per family and month against the budget with price/volume/mix effects, plus
-    a Total row per month (mix = shift between families) and year-to-date and full-horizon totals.
+def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period,
+               fiscal_year_start: int = 1) -> pd.DataFrame:
+    """The Financials table: money per family and month against the budget with price/volume/mix effects, plus
+    a Total row per month (mix = shift between families) and summary rows: YTD (the fiscal year's months before
+    the cycle month), Outlook (the whole fiscal year of the cycle month) and Horizon (the plan's months).
 
-    Months the budget does not cover get no variance (blank), so totals compare like with like.
+    `money` holds plan rows (`plan_money`) and, for months before the cycle month, actual rows (`actual_money`):
+    both go through the same comparison. Months the budget does not cover get no variance (blank), so totals
+    compare like with like.
     """
     by = money.groupby(["family", "period"], as_index=False)[["plan_units", "revenue", "cogs", "margin",
-                                                              "inventory_value"]].sum()
+                                                              "inventory_value"]].sum(min_count=1)
     lines = _budget_lines(budget, money)
     budgeted = lines.groupby(["family", "period"])["budget_units"].apply(lambda s: s.notna().any())
     rows = []
@@ -183,7 +204,7 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
     for period, grp in fam.groupby("period", sort=True):
         row = {"level": "Total", "family": "Total", "period": period}
         for c in ("plan_units", "revenue", "cogs", "margin", "inventory_value"):
-            row[c] = grp[c].sum()
+            row[c] = grp[c].sum(min_count=1)
         has_budget = grp["budget_units"].notna()
         if has_budget.any():
             g = grp[has_budget].fillna({"plan_units": 0.0, "revenue": 0.0})
@@ -195,11 +216,13 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
     monthly = pd.concat([fam, pd.DataFrame(totals)], ignore_index=True)
     monthly = _add_variances(monthly, plan_units="_plan_units_b", revenue="_revenue_b")
     monthly["horizon"] = "Month"
-    # year-to-date (months of the cycle's year from the cycle month) and full horizon, per family and total
-    periods = money["period"]
-    year_end = pd.Period(f"{cycle_month.year}-12", "M")
+    monthly["basis"] = np.where(monthly["period"] < cycle_month, "Actual", "Plan")
+    # summaries per family and total: sums of the month rows (effects included), a stock at its last month
+    year = fiscal_year(cycle_month, fiscal_year_start)
+    p = monthly["period"]
     summaries = []
-    for label, mask in (("YTD", monthly["period"] <= year_end), ("Horizon", monthly["period"].notna())):
+    for label, mask in (("YTD", (p >= year[0]) & (p < cycle_month)), ("Outlook", (p >= year[0]) & (p <= year[-1])),
+                        ("Horizon", p >= cycle_month)):
         part = monthly[mask]
         if not len(part):
             continue
@@ -210,10 +233,12 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
         agg["inventory_value"] = part.sort_values("period").groupby(["level", "family"])["inventory_value"].last()
         agg = agg.reset_index()
         agg["horizon"] = label
-        agg["period"] = part["period"].max() if len(periods) else None
+        agg["period"] = part["period"].max()
+        bases = set(part["basis"])
+        agg["basis"] = bases.pop() if len(bases) == 1 else "Actual + plan"
         summaries.append(_add_variances(agg, plan_units="_plan_units_b", revenue="_revenue_b"))
     out = pd.concat([monthly, *summaries], ignore_index=True)
-    order = {"Month": 0, "YTD": 1, "Horizon": 2}
+    order = {"Month": 0, "YTD": 1, "Outlook": 2, "Horizon": 3}
     out["_o"] = out["horizon"].map(order)
     out["_t"] = (out["level"] == "Total").astype(int)
     out = out.sort_values(["_o", "_t", "family", "period"], kind="stable").drop(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import contract as C
 from .errors import Problem, ValidationError
+from .finance import fiscal_year
 from .io.base import BookIO, CellError, cell_of, coerce_checked, empty_frame, is_blank
 
 
@@ -37,11 +38,22 @@ class Settings:
     approver: str = ""
     archive_path: str = ""
     supply_objective: str = "cost"
+    fiscal_year_start: int = 1
 
     @property
     def periods(self) -> pd.PeriodIndex:
         """The plan's months: cycle month and the horizon after it."""
         return pd.period_range(self.cycle_month, periods=self.horizon, freq="M")
+
+    @property
+    def fiscal_year(self) -> pd.PeriodIndex:
+        """The twelve months of the fiscal year that contains the cycle month."""
+        return fiscal_year(self.cycle_month, self.fiscal_year_start)
+
+    @property
+    def budget_months(self) -> pd.PeriodIndex:
+        """Months a budget may cover: from the start of the cycle month's fiscal year to the end of the horizon."""
+        return pd.period_range(self.fiscal_year[0], self.periods[-1], freq="M")
 
 
 assert [f.name for f in dataclasses.fields(Settings)] == [s.key for s in C.SETTINGS], "Settings out of contract"
@@ -224,10 +236,25 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
             out.append(Problem("Events", cell_of(events, "end", row), "event ends before it starts",
                                str(events.at[row, "end"]), f"a month from {events.at[row, 'start']} on"))
 
-    for name, col in (("Overrides", "period"), ("Capacity", "period"), ("Budget", "period")):
+    for name, col in (("Overrides", "period"), ("Capacity", "period")):
         frame = t[name]
         for row, p in frame[col].items():
             if p is not None and not pd.isna(p) and not first <= p <= last:
                 out.append(Problem(name, cell_of(frame, col, row), "month outside the plan horizon", str(p),
                                    f"a month from {first} to {last}"))
+    budget = t["Budget"]
+    for row, p in budget["period"].items():
+        if p is not None and not pd.isna(p) and not settings.budget_months[0] <= p <= last:
+            out.append(Problem("Budget", cell_of(budget, "period", row), OUTSIDE_BUDGET_MONTHS, str(p),
+                               budget_months_expected(settings)))
     return out
+
+
+OUTSIDE_BUDGET_MONTHS = "month outside the fiscal year and plan horizon"
+
+
+def budget_months_expected(settings: Settings) -> str:
+    """What a budget month must be (the budget import and validation say it alike)."""
+    months = settings.budget_months
+    return (f"a month from {months[0]} (start of the fiscal year of the cycle month) to {months[-1]} (end of the "
+            f"plan horizon); Settings: cycle month, horizon, fiscal year start")

@@ -600,6 +600,8 @@ def _detail_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The finest rows of an output (items of DemandPlan, family months of Financials): subtotals are recomputed."""
     if "horizon" in frame:
         frame = frame[frame["horizon"] == "Month"]
+    if "basis" in frame:  # Financials' past months are actuals, not the plan
+        frame = frame[frame["basis"] == "Plan"]
     if "level" in frame:
         frame = frame[frame["level"] == ("Item" if "item" in frame else "Family")]
     return frame

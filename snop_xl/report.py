@@ -99,7 +99,7 @@ def _page_summary(pdf: PdfPages, f: dict[str, pd.DataFrame], title: str) -> None
     ax.set_title("Headline figures", loc="left", weight="bold")
     dash = f["Dashboard"]
     _table(ax, [[m, _headline(m, v, u)] for m, v, u in zip(dash["metric"], dash["value"], dash["unit"])],
-           ["Metric", "Value"], [0.6, 0.4], size=8, row_height=1 / 21)
+           ["Metric", "Value"], [0.6, 0.4], size=7.5, row_height=1 / max(21, len(dash) + 1))
     ax = fig.add_axes((0.47, 0.36, 0.5, 0.53))
     ax.set_title("Scenarios (money in thousands)", loc="left", weight="bold")
     sc = f["ScenarioComparison"]

@@ -19,18 +19,29 @@ from .inputs import Inputs
 
 HISTORY_MONTHS_SHOWN = 24
 #: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
-VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix")
+#: The full-year outlook (YTD actuals + rest-of-year plan) against the fiscal year's budget.
+OUTLOOK_METRICS = ("Outlook vs budget revenue", "Outlook vs budget units")
+VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix",
+                    *OUTLOOK_METRICS)
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Financials, Dashboard and the ChartDemand / ChartCapacity series."""
-    supply = outputs["SupplyPlan"].reset_index(drop=True)
-    money = finance.plan_money(supply, inputs.items)
-    fin = finance.financials(money, inputs.budget, inputs.settings.cycle_month)
+    fin = financials(inputs, outputs)
     return {"Financials": fin[[c.key for c in C.FINANCIALS.columns]],
             "Dashboard": dashboard(inputs, outputs, fin),
             "ChartDemand": chart_demand(inputs, outputs),
             "ChartCapacity": chart_capacity(outputs.get("CapacityPlan"))}
+
+
+def financials(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The plan in money, with the fiscal year's past months as actuals, against the budget (finance.financials)."""
+    s = inputs.settings
+    plan = finance.plan_money(outputs["SupplyPlan"].reset_index(drop=True), inputs.items)
+    past = [p for p in s.fiscal_year if p < s.cycle_month]
+    actual = finance.actual_money(inputs.history, inputs.items, past)
+    money = pd.concat([actual, plan], ignore_index=True) if len(actual) else plan
+    return finance.financials(money, inputs.budget, s.cycle_month, s.fiscal_year_start)
 
 
 def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataFrame) -> pd.DataFrame:
@@ -43,16 +54,23 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
         base = comparison[comparison["scenario"] == BASE].iloc[0].to_dict()
     else:
         base = summarise_plan(inputs, outputs)
-    total = fin[(fin["horizon"] == "Horizon") & (fin["level"] == "Total")]
-    t = total.iloc[0] if len(total) else pd.Series(dtype=object)
+    t, o = (_total_row(fin, label) for label in ("Horizon", "Outlook"))
+    year = inputs.settings.fiscal_year
+    fy = f"{year[0]} to {min(year[-1], inputs.settings.periods[-1])}"
     exc = outputs.get("Exceptions")
     rows = [
         ("Plan revenue", base.get("revenue"), cur),
         ("Gross margin", base.get("margin"), cur),
         ("Gross margin %", _pct(base.get("margin"), base.get("revenue")), "%"),
-        ("Budget revenue (budgeted months)", t.get("budget_revenue"), cur),
+        ("Budget revenue (budgeted plan months)", t.get("budget_revenue"), cur),
         *[(m, t.get(k), cur) for m, k in zip(VARIANCE_METRICS, ("revenue_variance", "price_effect",
                                                                  "volume_effect", "mix_effect"))],
+        (f"Full-year outlook revenue ({fy})", o.get("revenue"), cur),
+        ("Full-year budget revenue", o.get("budget_revenue"), cur),
+        (OUTLOOK_METRICS[0], o.get("revenue_variance"), cur),
+        (f"Full-year outlook units ({fy})", o.get("plan_units"), "units"),
+        ("Full-year budget units", o.get("budget_units"), "units"),
+        (OUTLOOK_METRICS[1], o.get("units_variance"), "units"),
         ("Demand", base.get("demand_units"), "units"),
         ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
         ("Shortage", base.get("shortage_units"), "units"),
@@ -70,6 +88,11 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
     ]
     return pd.DataFrame([{"metric": m, "value": None if v is None or pd.isna(v) else float(v), "unit": u}
                          for m, v, u in rows])
+
+
+def _total_row(fin: pd.DataFrame, label: str) -> pd.Series:
+    rows = fin[(fin["horizon"] == label) & (fin["level"] == "Total")]
+    return rows.iloc[0] if len(rows) else pd.Series(dtype=object)
 
 
 def _pct(num: float | None, den: float | None) -> float | None:

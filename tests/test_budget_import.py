@@ -235,7 +235,7 @@ def wide(months=MONTHS3, families=FAMILIES, total_row=None) -> list[list[object]
 @pytest.mark.parametrize("rows, cell, words", [
     (wide(total_row=["Total", "units", 600, 600, 601]), "E8", "does not add up"),
     (wide(months=["2027-01", "2027-02", "2027-04"]), "E1", "2027-03 is missing"),
-    (wide(months=["2026-12", "2027-01", "2027-02"]), "C1", "outside the plan horizon"),
+    (wide(months=["2026-12", "2027-01", "2027-02"]), "C1", "outside the fiscal year and plan horizon"),
     (wide(months=["2027-01", "2027-02", "2027-02"]), "E1", "appears twice"),
     (wide(months=["01/02/2027", "02/03/2027", "03/04/2027"]), "C1", "ambiguous"),
     (wide(months=["2027-01", "2027-02", "Mar"]), "E1", "not understood"),

@@ -136,14 +136,16 @@ def test_item_level_budget_gives_mix_within_family() -> None:
 
 
 def test_year_to_date_and_full_horizon_totals_across_a_year_end() -> None:
-    # cycle in November 2027: YTD is November + December, the horizon runs to February 2028. Item A of family F,
+    # cycle in November 2027 (fiscal year = calendar year, no actuals given): the Outlook rows cover November +
+    # December, the Horizon rows run to February 2028, no YTD rows (no past month). Item A of family F,
     # price 10, cost 6, sells 10, 20, 30, 40 units; stock at month end 4, 3, 2, 1. Budget: 12 units for 110 a month.
     months = pd.period_range("2027-11", periods=4, freq="M")
     supply = pd.DataFrame({"item": "A", "family": "F", "period": months, "demand": [10.0, 20, 30, 40],
                            "shortage": 0.0, "closing": [4.0, 3, 2, 1]})
     budget = pd.DataFrame({"family": "F", "item": None, "period": months, "units": 12.0, "revenue": 110.0})
     fin = finance.financials(finance.plan_money(supply, ITEMS), budget, P("2027-11"))
-    for label, n, last in (("YTD", 2, P("2027-12")), ("Horizon", 4, P("2028-02"))):
+    assert not (fin.horizon == "YTD").any()
+    for label, n, last in (("Outlook", 2, P("2027-12")), ("Horizon", 4, P("2028-02"))):
         for level in ("Family", "Total"):
             row = fin[(fin.horizon == label) & (fin.level == level)].iloc[0]
             units = sum([10, 20, 30, 40][:n])

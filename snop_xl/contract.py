@@ -487,7 +487,8 @@ FINANCIALS = Table("Financials", "Financials", Role.OUTPUT, (
        "(fiscal year to date: months before the cycle month), Outlook (the full fiscal year: YTD actuals + rest-of-"
        "year plan) and Horizon (the plan's months).", choices=("Month", "YTD", "Outlook", "Horizon")),
     _c("basis", "Basis", TEXT, "Actual: History's units at Items' price and cost (months before the cycle month); "
-       "Plan: the supply plan; Actual + plan: both (Outlook).", choices=("Actual", "Plan", "Actual + plan")),
+       "Plan: the supply plan; Actual + plan: both (Outlook).", choices=("Actual", "Plan", "Actual + plan"),
+       required=False, nullable=True),
     _c("level", "Level", TEXT, "Family, or Total of all families.", choices=("Family", "Total")),
     _c("family", "Family", TEXT),
     _c("period", "Period", PERIOD, "The month (on YTD/Outlook/Horizon rows: the last month covered)."),

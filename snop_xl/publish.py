@@ -601,7 +601,7 @@ def _detail_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if "horizon" in frame:
         frame = frame[frame["horizon"] == "Month"]
     if "basis" in frame:  # Financials' past months are actuals, not the plan
-        frame = frame[frame["basis"] == "Plan"]
+        frame = frame[frame["basis"] != "Actual"]
     if "level" in frame:
         frame = frame[frame["level"] == ("Item" if "item" in frame else "Family")]
     return frame

@@ -41,7 +41,7 @@ def summary_lines(results: Mapping[str, pd.DataFrame]) -> list[str]:
     finance = results.get("Financials")
     if finance is not None and len(finance):
         finance = finance[(finance["horizon"] == "Month") & (finance["level"] == "Family")
-                          & (finance["basis"] == "Plan" if "basis" in finance else True)]
+                          & (finance["basis"] != "Actual" if "basis" in finance else True)]
         revenue, budget = _total(finance, "revenue"), _total(finance, "budget_revenue")
         budgeted = finance[finance["budget_revenue"].notna()] if "budget_revenue" in finance else finance.iloc[:0]
         line = f"finance: revenue {revenue:,.0f}, margin {_total(finance, 'margin'):,.0f}"

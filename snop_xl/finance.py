@@ -84,6 +84,12 @@ def fiscal_year(month: pd.Period, start_month: int = 1) -> pd.PeriodIndex:
     return pd.period_range(pd.Period(year=year, month=start_month, freq="M"), periods=12, freq="M")
 
 
+def year_to_date(cycle_month: pd.Period, start_month: int = 1) -> pd.PeriodIndex:
+    """The fiscal year's months before the cycle month: the past months valued from actuals."""
+    year = fiscal_year(cycle_month, start_month)
+    return year[year < cycle_month]
+
+
 # ---- the plan in money ----------------------------------------------------------------------------------------
 def with_prices(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """SupplyPlan rows with `unit_price` and `unit_cost` of their item (scenarios may scale them afterwards)."""
@@ -221,7 +227,7 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
     year = fiscal_year(cycle_month, fiscal_year_start)
     p = monthly["period"]
     summaries = []
-    for label, mask in (("YTD", (p >= year[0]) & (p < cycle_month)), ("Outlook", (p >= year[0]) & (p <= year[-1])),
+    for label, mask in (("YTD", p.isin(year_to_date(cycle_month, fiscal_year_start))), ("Outlook", p.isin(year)),
                         ("Horizon", p >= cycle_month)):
         part = monthly[mask]
         if not len(part):

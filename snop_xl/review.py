@@ -38,8 +38,8 @@ def financials(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFr
     """The plan in money, with the fiscal year's past months as actuals, against the budget (finance.financials)."""
     s = inputs.settings
     plan = finance.plan_money(outputs["SupplyPlan"].reset_index(drop=True), inputs.items)
-    past = [p for p in s.fiscal_year if p < s.cycle_month]
-    actual = finance.actual_money(inputs.history, inputs.items, past)
+    actual = finance.actual_money(inputs.history, inputs.items, finance.year_to_date(s.cycle_month,
+                                                                                       s.fiscal_year_start))
     money = pd.concat([actual, plan], ignore_index=True) if len(actual) else plan
     return finance.financials(money, inputs.budget, s.cycle_month, s.fiscal_year_start)
 
@@ -55,8 +55,7 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
     else:
         base = summarise_plan(inputs, outputs)
     t, o = (_total_row(fin, label) for label in ("Horizon", "Outlook"))
-    year = inputs.settings.fiscal_year
-    fy = f"{year[0]} to {min(year[-1], inputs.settings.periods[-1])}"
+    fy = f"{inputs.settings.fiscal_year[0]} to {o.get('period', inputs.settings.fiscal_year[-1])}"  # may end early
     exc = outputs.get("Exceptions")
     rows = [
         ("Plan revenue", base.get("revenue"), cur),

@@ -289,3 +289,18 @@ def test_import_budget_without_terminal_needs_yes(book: Path, tmp_path: Path,
     assert _digest(book) == before
     assert cli(["import-budget", str(book), str(src), "--yes"]) == 0
     assert _digest(book) != before
+
+
+def test_outlook_stops_where_the_horizon_does(tmp_path: Path) -> None:
+    """A horizon ending in September: the outlook covers January to September and says so."""
+    f = frames()
+    f["Budget"] = f["Budget"][f["Budget"]["period"] <= P("2027-09")]
+    f["Capacity"] = f["Capacity"][f["Capacity"]["period"] <= P("2027-09")]
+    book = make_book(tmp_path / "short.xlsx", f, {**SETTINGS, "horizon": 6})
+    plans = {k: v[v["period"] <= P("2027-09")] for k, v in plan_frames().items()}
+    out = review.run(load_inputs(open_book(book)), plans)
+    fin, dash = out["Financials"], out["Dashboard"].set_index("metric")["value"]
+    row = fin[(fin.horizon == "Outlook") & (fin.family == "Total")].iloc[0]
+    assert row["period"] == P("2027-09")
+    _check(row, hand_row("Total", YEAR[:9]))
+    assert dash["Full-year outlook revenue (2027-01 to 2027-09)"] == row["revenue"]

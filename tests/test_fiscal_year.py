@@ -304,3 +304,10 @@ def test_outlook_stops_where_the_horizon_does(tmp_path: Path) -> None:
     assert row["period"] == P("2027-09")
     _check(row, hand_row("Total", YEAR[:9]))
     assert dash["Full-year outlook revenue (2027-01 to 2027-09)"] == row["revenue"]
+
+
+def test_meeting_pack_marks_the_outlook_variances() -> None:
+    from snop_xl import report
+
+    assert report._headline("Outlook vs budget revenue", -145.0, "USD") == "-145 USD (U)"
+    assert report._headline("Outlook vs budget units", 55.0, "units") == "55 units (F)"

@@ -122,9 +122,12 @@ class OpenpyxlBook(BookIO):
         width = len(header)
         found = self._find(spec)
         if found and found[0] is ws:
-            old_min_col, _, old_max_col, _ = range_boundaries(found[1].ref)
+            old_min_col, _, old_max_col, old_max_row = range_boundaries(found[1].ref)
             width_to_clear = max(width, old_max_col - old_min_col + 1)
             del ws.tables[found[1].name]
+            if spec.wraps:  # the heights of the rows its text took (a shorter table leaves none behind)
+                for r in range(2, old_max_row + 1):
+                    ws.row_dimensions[r].height = None
         else:
             width_to_clear = width
         for row in ws.iter_rows(min_row=1, max_row=max(ws.max_row, 1), min_col=first,
@@ -156,6 +159,7 @@ class OpenpyxlBook(BookIO):
                     cell._style = copy(styles[j])
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
+        _wrap_rows(ws, spec, 2, first, rows)
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
         ref = f"{get_column_letter(first)}1:{get_column_letter(first + width - 1)}{last_row}"
         table = XLTable(displayName=spec.list_object, ref=ref)
@@ -178,6 +182,7 @@ class OpenpyxlBook(BookIO):
                 cell = ws.cell(max_row + i, min_col + j, value)
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
+        _wrap_rows(ws, spec, max_row + 1, min_col, rows)
         tbl.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row + max(len(rows), 1)}"
         if tbl.autoFilter is not None:
             tbl.autoFilter.ref = tbl.ref
@@ -242,6 +247,26 @@ def _remove_stale_temps(target: Path) -> None:
 def _fixed_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None] | None:
     """The number formats of every row of `spec` (None when a column's format depends on its row)."""
     return None if any(c.fmt_by for c in spec.columns) else spec.cell_formats((), width, currency)
+
+
+def cell_alignment(column: C.Column) -> Alignment:
+    """How a cell of a table with a wrapping column sits (`C.Column.wrap`): top-aligned; the wrapping column's text
+    wrapped and indented one step off the (right-aligned) numbers to its left."""
+    return Alignment(vertical="top", wrap_text=True, indent=1) if column.wrap else Alignment(vertical="top")
+
+
+def _wrap_rows(ws: Any, spec: C.Table, top: int, first: int, rows: list[list[Any]]) -> None:
+    """Rows `top`.. of a table with a wrapping column: aligned, and as tall as their wrapped text (Excel does not
+    grow a row for wrapped text on open)."""
+    if not spec.wraps:
+        return
+    aligned = [cell_alignment(c) for c in spec.columns]
+    wrapped = [j for j, c in enumerate(spec.columns) if c.wrap]
+    for i, values in enumerate(rows):
+        for j in range(min(len(values), len(aligned))):
+            ws.cell(top + i, first + j).alignment = aligned[j]
+        lines = max(C.wrapped_lines(values[j] or "", spec.columns[j].width) for j in wrapped if j < len(values))
+        ws.row_dimensions[top + i].height = C.LINE_HEIGHT * lines if lines > 1 else None
 
 
 def _width(header: Any, values: Any) -> float:
@@ -355,3 +380,5 @@ def _link_cells(book: OpenpyxlBook) -> None:
         if isinstance(cell.value, str) and "!" in cell.value:
             cell.hyperlink = Hyperlink(ref=cell.coordinate, location=cell.value)  # a place in this workbook
             cell.style = "Hyperlink"
+            if C.EXCEPTIONS.wraps:  # the named style resets the alignment: the link beside its text's first line
+                cell.alignment = cell_alignment(C.EXCEPTIONS.column("link"))

@@ -12,6 +12,7 @@ so a small stand-in that records these calls tests this module on Linux (tests/t
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,7 @@ class XlwingsBook(BookIO):
             top_left = sheet.range((first_row, first_col))
             top_left.value = block
             self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
+            self._align(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
             if spec.role is C.Role.OUTPUT:  # wide enough for what was written (no ##### in Excel), as headless
                 sheet.range((first_row, first_col), (first_row + min(len(block) - 1, FIT_ROWS),
                                                       first_col + width - 1)).columns.autofit()
@@ -123,6 +125,7 @@ class XlwingsBook(BookIO):
             start = rng.row + last + 1
             sheet.range((start, rng.column)).value = [list(r) for r in rows]
             self._formats(sheet, spec, start, rng.column, rows, rng.columns.count)
+            self._align(sheet, spec, start, rng.column, len(rows), rng.columns.count)
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
             table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
 
@@ -139,6 +142,22 @@ class XlwingsBook(BookIO):
                         sheet.range((row + i, col + j)).number_format = cell_fmt
             elif fmt:
                 sheet.range((row, col + j), (row + len(rows) - 1, col + j)).number_format = fmt
+
+    def _align(self, sheet: Any, spec: C.Table, row: int, col: int, n_rows: int, width: int) -> None:
+        """A table with a wrapping column (`C.Column.wrap`, as `openpyxl_book.cell_alignment`): rows top-aligned
+        and as tall as their text, the wrapping column's text wrapped and indented off the numbers to its left."""
+        if not spec.wraps or n_rows < 1:
+            return
+        block = sheet.range((row, col), (row + n_rows - 1, col + width - 1))
+        block.vertical_alignment = "top"
+        for j, column in enumerate(spec.columns[:width]):
+            if column.wrap:
+                cells = sheet.range((row, col + j), (row + n_rows - 1, col + j))
+                cells.wrap_text = True
+                api = getattr(cells, "api", None)
+                if api is not None and sys.platform == "win32":  # xlwings has no absolute indent: Excel's own
+                    api.IndentLevel = 1
+        block.rows.autofit()
 
     # ---- after the outputs are written ---------------------------------------------------------------------------
     def draw_charts(self) -> None:

@@ -428,6 +428,39 @@ def test_kpi_trend_and_charts_by_hand(cycles):
     assert all(r.startswith("'KPIs'!") for r in refs) and len(refs) == 3 + 3 + 2
 
 
+def test_live_excel_draws_the_kpi_trends_as_one_picture(cycles):
+    """In Excel (the recording stand-in) the KPIs sheet gets the charts headless draws natively, as one picture
+    where those go, replaced on each run; a refusal is a Log warning."""
+    from snop_xl.io.xlwings_book import KPI_PICTURE, XlwingsBook
+
+    from .test_macros import FakeBook
+
+    _, _, second, _, _ = cycles
+    fake = FakeBook.copy_of(second)
+    live = XlwingsBook(fake)
+    live.draw_charts()
+    live.draw_charts()
+    sheet = fake.sheets["KPIs"]
+    assert list(sheet.pictures) == [KPI_PICTURE]
+    assert {c for c in fake.calls if c[0] == "picture" and c[1] == "KPIs"} == {
+        ("picture", "KPIs", KPI_PICTURE, 1, C.SHEETS["KPIs"].charts_column)}
+    axes = [ax for ax in sheet.pictures[KPI_PICTURE].axes if ax.lines]
+    # as the native charts (test_kpi_trend_and_charts_by_hand): accuracy by lag for Total and F, bias of both
+    assert [ax.get_title(loc="left") for ax in axes] == [
+        "Forecast accuracy by lag (consensus): Total", "Forecast accuracy by lag (consensus): F",
+        "Bias at lag 1 (consensus; + = over-forecast)"]
+    assert [len(ax.lines) for ax in axes] == [3, 3, 2]
+    assert axes[0].lines[0].get_ydata()[0] == pytest.approx(30 / 31)  # Total, lag 1, cycle 2027-01
+    assert [line.get_label() for line in axes[2].lines] == ["Total", "F"]
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Excel says no")
+    sheet.pictures.add = refuse
+    live.draw_charts()
+    log, _ = live.read_table(C.LOG)
+    assert "KPI charts not drawn: RuntimeError: Excel says no" in log["message"].tolist()
+
+
 # ---- MASE where an in-sample naive scale exists ----------------------------------------------------------------
 def test_naive_scales_and_pooled_mase_by_hand():
     months = pd.period_range("2025-01", periods=14, freq="M")

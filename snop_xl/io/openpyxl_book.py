@@ -317,17 +317,9 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         col = {k: min_col + keys.index(k) for k in keys}
         if max_row <= min_row or ws.cell(min_row + 1, min_col).value is None:
             continue
-        if spec.group:
-            runs: dict[Any, list[int]] = {}
-            for r in range(min_row + 1, max_row + 1):
-                runs.setdefault(ws.cell(r, col[spec.group]).value, []).append(r)
-            groups = [(g, rows[0], rows[-1]) for g, rows in runs.items() if g is not None][:spec.max_groups]
-        else:
-            last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
-            groups = [(None, min_row + 1, last)]
-        if spec.start_at:
-            groups = [(g, next((r for r in range(r0, r1 + 1) if ws.cell(r, col[spec.start_at]).value is not None),
-                               r0), r1) for g, r0, r1 in groups]
+        top = min_row + 1  # sheet row of the first data row
+        groups = [(g, top + i0, top + i1) for g, i0, i1 in spec.groups(
+            lambda key: [ws.cell(r, col[key]).value for r in range(top, max_row + 1)])]
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()
@@ -346,12 +338,11 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
                     chart.add_data(Reference(ws, min_col=col[key], min_row=r0, max_row=r1), titles_from_data=False)
                     chart.series[-1].tx = SeriesLabel(v=C.table(spec.table).column(key).header)
                 chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
-                chart.title = spec.title + (f": {g}" if g is not None and len(groups) > 1 else "")
+                chart.title = spec.chart_title(g, len(groups))
                 charts.append(chart)
-        percent = C.table(spec.table).column(spec.values[0]).number_format == C.FORMATS["percent"]
         for chart in charts:
             chart.y_axis.title = spec.y_title
-            chart.y_axis.number_format = "0%" if percent else "#,##0"  # the axis needs no cents
+            chart.y_axis.number_format = "0%" if spec.percent else "#,##0"  # the axis needs no cents
             chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
             if len(chart.series) == 1:
                 chart.legend = None  # one series: the title says what it is

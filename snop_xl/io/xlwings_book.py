@@ -21,8 +21,9 @@ from ..errors import SnopError
 from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
-#: Name of the Dashboard's chart picture (replaced, not stacked, on each run).
+#: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run).
 CHARTS_PICTURE = "snopDashboardCharts"
+KPI_PICTURE = "snopKPICharts"
 
 
 class XlwingsBook(BookIO):
@@ -161,29 +162,47 @@ class XlwingsBook(BookIO):
 
     # ---- after the outputs are written ---------------------------------------------------------------------------
     def draw_charts(self) -> None:
-        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), replaced on each run, and
-        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) Both are
+        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), the KPIs sheet's trend
+        charts as another (`publish.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
+        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) All are
         a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn."""
-        for what, draw in (("Dashboard charts", self._draw_picture), ("Go To links", self._link_exceptions)):
+        for what, draw in (("Dashboard charts", self._draw_dashboard), ("KPI charts", self._draw_kpis),
+                           ("Go To links", self._link_exceptions)):
             try:
                 with self._quiet():
                     draw()
             except Exception as exc:
                 self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
 
-    def _draw_picture(self) -> None:
-        from ..report import NEEDED, charts_figure, plt, read_outputs
+    def _draw_dashboard(self) -> None:
+        from ..report import NEEDED, charts_figure, read_outputs
 
         if not all(self.has_table(C.table(name)) for name in NEEDED):
             return
         frames = read_outputs(self)
         if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
             return
-        sheet = self.book.sheets[C.DASHBOARD.sheet]
-        right = C.SHEETS[C.DASHBOARD.sheet].charts_column
-        fig = charts_figure(frames)
+        self._picture(C.DASHBOARD.sheet, CHARTS_PICTURE, charts_figure(frames))
+
+    def _draw_kpis(self) -> None:
+        from ..publish import KPI_CHARTS
+        from ..report import specs_figure
+
+        names = {spec.table for spec in KPI_CHARTS}
+        if not all(self.has_table(C.table(name)) for name in names):
+            return
+        fig = specs_figure({name: self.read_table(name)[0] for name in names}, KPI_CHARTS,
+                           "KPI trends over published cycles")
+        if fig is not None:  # no published cycle has actuals yet
+            self._picture(C.KPI_TREND.sheet, KPI_PICTURE, fig)
+
+    def _picture(self, host: str, name: str, fig: Any) -> None:
+        """`fig` as picture `name` on sheet `host`, where headless puts the native charts (an older one replaced)."""
+        from ..report import plt
+
         try:
-            sheet.pictures.add(fig, name=CHARTS_PICTURE, update=True, anchor=sheet.range((1, right)))
+            sheet = self.book.sheets[host]
+            sheet.pictures.add(fig, name=name, update=True, anchor=sheet.range((1, C.SHEETS[host].charts_column)))
         finally:
             plt.close(fig)
 

@@ -473,7 +473,7 @@ EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
     _c("units", "Size", NUMBER, "How big, in the unit of measure.", **_Q),
     _c("uom", "Unit of Measure", TEXT, "units or hours.", nullable=True),
     _c("value", "Value", NUMBER, "Money at stake.", **_M),
-    _c("message", "Message", TEXT, width=90, wrap=True),
+    _c("message", "Message", TEXT, width=110, wrap=True),
     _c("link", "Go To", TEXT, "Excel hyperlink to the cell the exception is about.", nullable=True),
 ), "Exceptions for the pre-S&OP meeting, ranked by money at stake.")
 

@@ -289,7 +289,7 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
 def test_exception_messages_wrap_in_both_engines(small_book: Path) -> None:
     """The Message column wraps at its declared width, indented off the Value beside it, its rows top-aligned and
     as tall as their text (Excel does not grow rows on open); a shorter rewrite leaves no tall rows behind."""
-    long = "PT-001 (Power Tools): tracking signal -5.4 over the last 6 months; " * 3
+    long = "PT-001 (Power Tools): tracking signal -5.4 over the last 6 months; " * 4
     frame = pd.DataFrame({"rank": [1, 2], "kind": ["Forecast bias", "Shortage"], "value": [364449.0, 5.0],
                           "message": [long, "short"], "link": ["'Items'!A2", "'Items'!A3"]}
                          ).reindex(columns=C.EXCEPTIONS.keys)
@@ -303,7 +303,7 @@ def test_exception_messages_wrap_in_both_engines(small_book: Path) -> None:
     assert (cell.alignment.wrap_text, cell.alignment.indent, cell.alignment.vertical) == (True, 1, "top")
     assert {ws.cell(2, c).alignment.vertical for c in range(first, first + len(spec.keys))} == {"top"}
     assert ws.cell(2, first + spec.keys.index("link")).hyperlink is not None  # the link keeps its row's alignment
-    assert ws.column_dimensions[cell.column_letter].width == message.width == 90
+    assert ws.column_dimensions[cell.column_letter].width == message.width == 110
     lines = C.wrapped_lines(long, message.width)
     assert lines == 3 and ws.row_dimensions[2].height == C.LINE_HEIGHT * lines and ws.row_dimensions[3].height is None
     headless.write_table(spec, frame.iloc[1:])

@@ -110,13 +110,28 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
                 print("\nDecisions published with each version:")
                 print(log.to_string(index=False))
         return 0
+    from .summary import kpi_summary, select_kpis
+
     book = open_book(args.book)
-    kpis = compute_kpis(load_inputs(book), read_outputs(book), path if path and path.exists() else None)
-    shown = kpis[kpis["level"].isin(args.level)] if args.level else kpis
-    if args.metric:
-        shown = shown[shown["metric"].str.upper().isin([m.upper() for m in args.metric])]
-    with pd.option_context("display.max_rows", None, "display.width", 160):
-        print(shown.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
+    inputs = load_inputs(book)
+    kpis = compute_kpis(inputs, read_outputs(book), path if path and path.exists() else None)
+    levels = args.level or (list(_kpi_levels()) if args.rows else ["Total", "Family"])
+    if args.items and "Item" not in levels:
+        levels = [*levels, "Item"]
+    families = sorted(set(inputs.items["family"]))
+    if args.family and args.family not in families:
+        raise SnopError(f"no family {args.family!r} in Items; families: {', '.join(families)}")
+    shown = select_kpis(kpis, levels, args.family, inputs.items, args.metric or ())
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_columns", None):
+        if args.rows:
+            print(shown.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
+        else:
+            sections = kpi_summary(shown, others=bool(args.metric))
+            for heading, table in sections:
+                print(f"{heading}\n{table.to_string(index=False)}\n")
+            print(("" if sections else "No KPIs here yet: they need published plans and later actuals in History. ")
+                  + "--items: per item too; --family F: one family; --metric M: other metrics (WAPE, MAPE, MASE, "
+                  "...); --rows: every row, per cycle too.")
     if args.write:
         from .publish import write_kpis
 
@@ -158,11 +173,22 @@ def _publish_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--archive", help="SQLite archive (default: Settings 'Plan archive', else beside BOOK)")
 
 
+def _kpi_levels() -> tuple[str, ...]:
+    from . import contract as C
+
+    return C.KPIS.column("level").choices
+
+
 def _kpis_args(p: argparse.ArgumentParser) -> None:
     _book_arg(p)
     p.add_argument("--archive", help="SQLite archive (default: Settings 'Plan archive', else beside BOOK)")
-    p.add_argument("--level", nargs="+", choices=("Item", "Family", "Total"), help="only these levels")
+    p.add_argument("--level", nargs="+", type=str.title, choices=_kpi_levels(),
+                   help="only these levels (default: Total and Family; with --rows all)")
+    p.add_argument("--items", action="store_true", help="per item too (same as adding --level Item)")
+    p.add_argument("--family", help="only this family (and its items with --items)")
     p.add_argument("--metric", nargs="+", help="only these metrics (ACCURACY, BIAS, FVA, PLAN_ADHERENCE, ...)")
+    p.add_argument("--rows", action="store_true",
+                   help="every KPI row as on the KPIs sheet (per cycle too) instead of the summary")
     p.add_argument("--write", action="store_true", help="also write the KPIs sheet of BOOK")
     p.add_argument("--versions", action="store_true", help="list the published versions instead")
 

@@ -17,6 +17,7 @@ Conventions
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -40,6 +41,17 @@ FORMATS = {
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm:ss",
 }
+
+
+#: Height in points of one line of text (Calibri 11), and characters of text per unit of column width: Excel does
+#: not grow a row for wrapped text on open, so the writer gives it the height of the lines the text takes.
+LINE_HEIGHT = 15
+CHARS_PER_WIDTH = 1.1
+
+
+def wrapped_lines(text: Any, width: float) -> int:
+    """Lines that `text` takes wrapped (at word boundaries) in a column `width` wide."""
+    return max(1, len(textwrap.wrap(str(text), max(1, int(CHARS_PER_WIDTH * width)))))
 
 
 #: Format of a cell whose column has ``fmt_by``, by the value of that other cell (a unit); others keep ``fmt``.
@@ -69,9 +81,12 @@ class Column:
     fmt: str | None = None  # key of FORMATS used when writing
     fmt_by: str | None = None  # key of a column of the same row whose value picks the format (FORMATS_BY_UNIT)
     width: float | None = None  # column width when the engine writes the table (None: fitted to the values)
+    wrap: bool = False  # long text wraps within `width` (rows grow), indented off the numbers to its left; the
+    #                     table's rows are then top-aligned, so a row's figures sit beside its text's first line
 
     def __post_init__(self) -> None:
         assert self.dtype in DTYPES, self.dtype
+        assert self.width or not self.wrap, f"{self.key}: a wrapping column needs its width"
 
     @property
     def number_format(self) -> str | None:
@@ -130,6 +145,11 @@ class Table:
             if by < len(row) and row[by] in FORMATS_BY_UNIT:
                 formats[j] = FORMATS[FORMATS_BY_UNIT[row[by]]]
         return formats[:width] if width is not None else formats
+
+    @property
+    def wraps(self) -> bool:
+        """A column wraps its text: rows are top-aligned (`Column.wrap`)."""
+        return any(c.wrap for c in self.columns)
 
     @property
     def first_column(self) -> int:
@@ -457,7 +477,7 @@ EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
     _c("units", "Size", NUMBER, "How big, in the unit of measure.", **_Q),
     _c("uom", "Unit of Measure", TEXT, "units or hours.", nullable=True),
     _c("value", "Value", NUMBER, "Money at stake.", **_M),
-    _c("message", "Message", TEXT),
+    _c("message", "Message", TEXT, width=110, wrap=True),
     _c("link", "Go To", TEXT, "Excel hyperlink to the cell the exception is about.", nullable=True),
 ), "Exceptions for the pre-S&OP meeting, ranked by money at stake.")
 

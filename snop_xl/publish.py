@@ -507,9 +507,7 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
                                 scenario=chosen_scenario(inputs.decisions), book=Path(str(book.path)).name,
                                 published_at=now) as version:
             if not isinstance(book, OpenpyxlBook):  # live Excel: writes land at once, so a failure must undo them
-                def finish(ok: bool) -> None:
-                    if not ok:
-                        _back_to_draft(book, inputs, content_hash, path_db)
+                finish = _draft_on_failure(book, inputs, content_hash, path_db)
             book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
             write_kpis(book, kpis)
             stamp_book(book, version)
@@ -563,6 +561,14 @@ def _put_in_place(book: Any) -> Callable[[bool], None]:
             backup.unlink(missing_ok=True)
         else:
             os.replace(backup, target)
+    return finish
+
+
+def _draft_on_failure(book: BookIO, inputs: Inputs, content_hash: str, path_db: Path) -> Callable[[bool], None]:
+    """The `finish(ok)` of a live publish: nothing when it succeeded, back to the draft when it failed."""
+    def finish(ok: bool) -> None:
+        if not ok:
+            _back_to_draft(book, inputs, content_hash, path_db)
     return finish
 
 

@@ -7,6 +7,7 @@ page 3 the top exceptions. Reads what steps 3 and 4 wrote, so run the cycle firs
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -16,11 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from . import contract as C  # noqa: E402
 from .finance import variance  # noqa: E402
-from .review import VARIANCE_METRICS  # noqa: E402
+from .review import VARIANCE_METRICS, ChartSpec  # noqa: E402
 from .supply import capacity_lines  # noqa: E402
 from .errors import SnopError  # noqa: E402
 from .io.base import BookIO  # noqa: E402
@@ -187,6 +188,54 @@ def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
                 label.set_rotation(45)
                 label.set_fontsize(7)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def specs_figure(frames: dict[str, pd.DataFrame], specs: Sequence[ChartSpec], title: str) -> plt.Figure | None:
+    """The charts `specs` describe (what the headless engine draws natively, e.g. `publish.KPI_CHARTS`) as one
+    figure, two charts a row, from `frames` (each spec's table as read); None when no table has rows. The KPIs
+    sheet's picture in live Excel (`XlwingsBook.draw_charts`)."""
+    panels = []  # (title, x labels, [(series label, values)], spec)
+    for spec in specs:
+        frame = frames[spec.table].reset_index(drop=True)
+        if not len(frame):
+            continue
+        groups = spec.groups(lambda key: frame[key].tolist())
+        if spec.series_per_group:
+            _, i0, i1 = groups[0]
+            panels.append((spec.title, frame[spec.category].iloc[i0:i1 + 1].astype(str).tolist(),
+                           [(str(g), frame[spec.values[0]].iloc[a:b + 1].astype(float).to_numpy())
+                            for g, a, b in groups], spec))
+            continue
+        for g, a, b in groups:
+            rows = frame.iloc[a:b + 1]
+            panels.append((spec.chart_title(g, len(groups)), rows[spec.category].astype(str).tolist(),
+                           [(C.table(spec.table).column(k).header, rows[k].astype(float).to_numpy())
+                            for k in spec.values], spec))
+    if not panels:
+        return None
+    n_rows = -(-len(panels) // 2)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(A4[0], 0.5 + 3.0 * n_rows), squeeze=False)
+    fig.suptitle(title, fontsize=14, weight="bold", x=0.05, ha="left", y=0.995)
+    for ax, (name, x, series, spec) in zip(axes.flat, panels):
+        pos = np.arange(len(x))
+        for k, (label, values) in enumerate(series):
+            if spec.kind == "bar":
+                bar = 0.8 / len(series)
+                ax.bar(pos + (k - (len(series) - 1) / 2) * bar, values, width=bar, label=label)
+            else:
+                ax.plot(pos, values, marker="o", ms=3, label=label)  # a marker: one cycle is one point
+        ax.set_xticks(pos, x, fontsize=7, rotation=45 if len(x) > 6 else 0)
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.set_ylabel(spec.y_title, fontsize=8)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if spec.percent
+                                     else FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (0.5 + 3.0 * n_rows)))
     return fig
 
 

@@ -7,8 +7,9 @@ they stay live when a planner edits or re-runs in Excel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from . import contract as C
 from . import finance
 from .inputs import Inputs
+from .io.base import is_blank
 
 HISTORY_MONTHS_SHOWN = 24
 #: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
@@ -147,6 +149,33 @@ class ChartSpec:
     max_rows: int | None = None  # first rows only (top exceptions)
     start_at: str | None = None  # rows from the first with a value in this column (the plan's months, not history)
     y_title: str = ""
+
+    @property
+    def percent(self) -> bool:
+        """The values are shares (a 0% axis)."""
+        return C.table(self.table).column(self.values[0]).number_format == C.FORMATS["percent"]
+
+    def groups(self, column: Callable[[str], Sequence[Any]]) -> list[tuple[Any, int, int]]:
+        """What this spec draws from its table, as (group value, first, last): 0-based positions (inclusive) among
+        the table's data rows of each chart (or, when `series_per_group`, each series); `column(key)` gives the
+        values of one column. Both the native charts and the pictures of them take their rows from here."""
+        n = len(column(self.category))
+        if self.group:
+            runs: dict[Any, list[int]] = {}
+            for i, g in enumerate(column(self.group)):
+                runs.setdefault(g, []).append(i)
+            groups = [(g, rows[0], rows[-1]) for g, rows in runs.items() if not is_blank(g)][:self.max_groups]
+        else:
+            groups = [(None, 0, (n if self.max_rows is None else min(n, self.max_rows)) - 1)]
+        if self.start_at:
+            starts = column(self.start_at)
+            groups = [(g, next((i for i in range(i0, i1 + 1) if not is_blank(starts[i])), i0), i1)
+                      for g, i0, i1 in groups]
+        return groups
+
+    def chart_title(self, group: Any, n_groups: int) -> str:
+        """The title of the chart of `group` (one of `n_groups` charts)."""
+        return self.title + (f": {group}" if group is not None and n_groups > 1 else "")
 
 
 CHARTS: tuple[ChartSpec, ...] = (

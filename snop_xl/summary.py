@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -57,3 +57,75 @@ def summary_lines(results: Mapping[str, pd.DataFrame]) -> list[str]:
     if version is not None and len(version):
         lines.append(f"plan version: {version['version'].iloc[0]}")
     return lines
+
+
+# ---- `snop-xl kpis`: the KPIs a planner reads first --------------------------------------------------------------
+#: Sections of the KPI summary: heading, metrics (columns, by lag where they have one) and the bases they come from.
+KPI_SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Forecast accuracy (1 - WAPE), bias (+ = over-forecast) and tracking signal by lag: published plans vs actuals",
+     ("ACCURACY", "BIAS", "TRACKING_SIGNAL"), ("published",)),
+    ("Statistical forecast backtested on History (naive: the seasonal naive benchmark), same measures",
+     ("ACCURACY", "BIAS", "TRACKING_SIGNAL"), ("backtest",)),
+    ("Forecast value added by lag: accuracy gained over the step before (owners: on the months they changed)",
+     ("FVA",), ("published",)),
+    ("Plan adherence (published supply vs what arrived), fill rate and days of supply (current plan)",
+     ("PLAN_ADHERENCE", "FILL_RATE", "DAYS_OF_SUPPLY"), ("published", "plan")),
+)
+#: Metrics shown as plain numbers; the others are shares, shown as percents.
+KPI_NUMBERS = ("TRACKING_SIGNAL", "DAYS_OF_SUPPLY", "MASE")
+#: Metrics whose sign says something (over or under the actuals, a gain or a loss): shown with it.
+KPI_SIGNED = ("BIAS", "TRACKING_SIGNAL", "FVA", "FVA_BIAS")
+_LEVEL_ORDER = {"Total": 0, "Family": 1, "Item": 2}
+
+
+def select_kpis(kpis: pd.DataFrame, levels: Sequence[str] = ("Total", "Family"), family: str | None = None,
+                items: pd.DataFrame | None = None, metrics: Sequence[str] = ()) -> pd.DataFrame:
+    """The KPI rows at `levels` (of `family` and its items only, when given: `items` maps item to family), of
+    `metrics` when given (case-insensitive)."""
+    rows = kpis[kpis["level"].isin(levels)] if len(kpis) else kpis
+    if family is not None and len(rows):
+        members = set(items.loc[items["family"] == family, "item"]) if items is not None else set()
+        rows = rows[((rows["level"] == "Family") & (rows["name"] == family))
+                    | ((rows["level"] == "Item") & rows["name"].isin(members))]
+    if metrics and len(rows):
+        rows = rows[rows["metric"].str.upper().isin([m.upper() for m in metrics])]
+    return rows
+
+
+def kpi_summary(kpis: pd.DataFrame, others: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """The KPI rows over all cycles together (no per-cycle trend rows) as KPI_SECTIONS: per section a table of one
+    row per level, name and step, one column per metric and lag (e.g. ``ACCURACY L1``), values as text (percents
+    for shares). With `others`, the metrics no section shows (WAPE, MAPE, MASE, ...) last, one section per basis."""
+    if not len(kpis):
+        return []
+    rows = kpis[kpis["cycle"].isna()]
+    shown = {m for _, metrics, _ in KPI_SECTIONS for m in metrics}
+    rest = rows[~rows["metric"].isin(shown)] if others else rows.iloc[:0]
+    sections = KPI_SECTIONS + tuple((f"Other metrics ({basis})", tuple(dict.fromkeys(part["metric"])), (basis,))
+                                    for basis, part in rest.groupby("basis", sort=False))
+    out = []
+    for heading, metrics, bases in sections:
+        part = rows[rows["metric"].isin(metrics) & rows["basis"].isin(bases)]
+        if not len(part):
+            continue
+        part = part.assign(
+            column=[m if pd.isna(lag) else f"{m} L{int(lag)}" for m, lag in zip(part["metric"], part["lag"])],
+            text=[_kpi_text(m, v) for m, v in zip(part["metric"], part["value"])],
+            step=part["step"].fillna(""))
+        order = {k: i for i, k in enumerate(dict.fromkeys(part["step"]))}  # steps as the KPIs list them
+        columns = sorted(dict.fromkeys(part["column"]), key=lambda c: (metrics.index(c.split(" ")[0]), c))
+        table = part.pivot_table(index=["level", "name", "step"], columns="column", values="text", aggfunc="first")
+        table = table.reindex(columns=columns).fillna("")
+        table = table.reset_index().sort_values(
+            ["level", "name", "step"], key=lambda s: s.map(_LEVEL_ORDER) if s.name == "level" else
+            s.map(order) if s.name == "step" else s.map(lambda n: (n != "Total", str(n))), kind="stable")
+        table.columns.name = None
+        out.append((heading, table.reset_index(drop=True)))
+    return out
+
+
+def _kpi_text(metric: str, value: object) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    sign = "+" if metric in KPI_SIGNED else ""
+    return f"{float(value):{sign},.1f}" if metric in KPI_NUMBERS else f"{float(value):{sign}.1%}"

@@ -33,7 +33,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 
 from . import contract as C
-from .io.openpyxl_book import OpenpyxlBook
+from .io.openpyxl_book import OpenpyxlBook, cell_alignment
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "workbook"
@@ -73,8 +73,8 @@ def build_sheets(path: Path) -> OpenpyxlBook:
     return book
 
 
-#: Characters of a Settings description that fit on one line of its column (width 100, Calibri 11, with margin).
-SETTINGS_DOC_CHARS_PER_LINE = 95
+#: Width of the Settings' description column (its text wraps).
+SETTINGS_DOC_WIDTH = 100
 
 
 def _fill_settings(book: OpenpyxlBook) -> None:
@@ -90,8 +90,9 @@ def _fill_settings(book: OpenpyxlBook) -> None:
         cell.number_format = {C.PERCENT: "0.0%", C.PERIOD: "yyyy-mm", C.INTEGER: "0",
                               C.BOOL: '"TRUE";"TRUE";"FALSE"'}.get(setting.dtype, "General")  # LibreOffice: not 0/1
         ws.cell(r, 3).alignment = Alignment(wrap_text=True, vertical="top")  # long descriptions stay on the sheet
-        if len(setting.doc) > SETTINGS_DOC_CHARS_PER_LINE:  # Excel does not grow a row for wrapped text on open
-            ws.row_dimensions[r].height = 15 * -(-len(setting.doc) // SETTINGS_DOC_CHARS_PER_LINE)
+        lines = C.wrapped_lines(setting.doc, SETTINGS_DOC_WIDTH)
+        if lines > 1:  # Excel does not grow a row for wrapped text on open
+            ws.row_dimensions[r].height = C.LINE_HEIGHT * lines
         validation = _validation(setting.dtype, setting.choices, setting.min, setting.max, setting.label,
                                  setting.doc)
         if validation is not None:
@@ -99,7 +100,7 @@ def _fill_settings(book: OpenpyxlBook) -> None:
             validation.add(cell.coordinate)
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 14
-    ws.column_dimensions["C"].width = 100
+    ws.column_dimensions["C"].width = SETTINGS_DOC_WIDTH
     # a short guide beside the table, so the first sheet tells a new planner what to do
     guide = ["How to use this workbook",
              "1. Fill the yellow cells here, then Items, History, Inventory, Capacity, ... (blue tabs).",
@@ -154,9 +155,12 @@ def _style_table(book: OpenpyxlBook, spec: C.Table) -> None:
         dim.width = max(10, min(40, len(column.header) + 4, max(len(column.header), 12) + 2))
         if column.dtype == C.TEXT and column.key in ("description", "message", "note", "reason", "doc"):
             dim.width = 40
+        dim.width = column.width or dim.width
         cell = ws.cell(2, first + j)
         if column.number_format:
             cell.number_format = column.number_format
+        if spec.wraps:
+            cell.alignment = cell_alignment(column)
         if column.doc:
             book_comment(ws.cell(1, first + j), column)
         if spec.role is C.Role.INPUT and spec is not C.SETTINGS_TABLE:

@@ -15,7 +15,6 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from snop_xl import contract as C
 from snop_xl.demo import write_inputs
 from snop_xl.io import OpenpyxlBook
 

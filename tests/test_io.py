@@ -15,7 +15,7 @@ from snop_xl import contract as C
 from snop_xl.errors import SnopError
 from snop_xl.io import OpenpyxlBook, open_book
 
-from .conftest import make_book, small_frames
+from .conftest import small_frames
 
 
 def test_inputs_round_trip_typed(small_book: Path) -> None:

@@ -26,12 +26,12 @@ from snop_xl.io.xlwings_book import CHARTS_PICTURE, XlwingsBook
 
 # ---- the stand-in ---------------------------------------------------------------------------------------------
 class _Count:
-    def __init__(self, n: int, rng: "FakeRange | None" = None):
-        self.count, self.rng = n, rng
+    def __init__(self, n: int, rng: "FakeRange | None" = None, what: str = "autofit"):
+        self.count, self.rng, self.what = n, rng, what
 
-    def autofit(self) -> None:  # Range.columns.autofit()
+    def autofit(self) -> None:  # Range.columns.autofit(), Range.rows.autofit() ("autofit_rows")
         r = self.rng
-        r.sheet.book.calls.append(("autofit", r.sheet.name, r.row, r.column, r.last_row, r.last_column))
+        r.sheet.book.calls.append((self.what, r.sheet.name, r.row, r.column, r.last_row, r.last_column))
 
 
 class FakeRange:
@@ -40,7 +40,15 @@ class FakeRange:
         self.sheet, self.row, self.column = sheet, r1, c1
         self.last_row, self.last_column = r2 or r1, c2 or c1
         self.ndim, self.err_to_str = ndim, err_to_str
-        self.rows, self.columns = _Count(self.last_row - r1 + 1), _Count(self.last_column - c1 + 1, self)
+        self.rows = _Count(self.last_row - r1 + 1, self, "autofit_rows")
+        self.columns = _Count(self.last_column - c1 + 1, self)
+
+    def _align(self, what: str, value: Any) -> None:  # Range.wrap_text / vertical_alignment = value
+        self.sheet.book.calls.append((what, self.sheet.name, self.row, self.column, self.last_row, self.last_column,
+                                      value))
+
+    wrap_text = property(None, lambda self, v: self._align("wrap_text", v))
+    vertical_alignment = property(None, lambda self, v: self._align("vertical_alignment", v))
 
     @property
     def column_width(self) -> float:
@@ -276,6 +284,38 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
     assert sheet.widths == {hash_col: C.PLAN_VERSION.column("content_hash").width}
     with pytest.raises(Exception, match="refusing"):
         live.write_table("Items", pd.DataFrame())
+
+
+def test_exception_messages_wrap_in_both_engines(small_book: Path) -> None:
+    """The Message column wraps at its declared width, indented off the Value beside it, its rows top-aligned and
+    as tall as their text (Excel does not grow rows on open); a shorter rewrite leaves no tall rows behind."""
+    long = "PT-001 (Power Tools): tracking signal -5.4 over the last 6 months; " * 4
+    frame = pd.DataFrame({"rank": [1, 2], "kind": ["Forecast bias", "Shortage"], "value": [364449.0, 5.0],
+                          "message": [long, "short"], "link": ["'Items'!A2", "'Items'!A3"]}
+                         ).reindex(columns=C.EXCEPTIONS.keys)
+    spec, message = C.EXCEPTIONS, C.EXCEPTIONS.column("message")
+    first, j = spec.first_column, spec.first_column + spec.keys.index("message")
+    headless = OpenpyxlBook(small_book)
+    headless.write_table(spec, frame)
+    headless.draw_charts()
+    ws = headless.wb[spec.sheet]
+    cell = ws.cell(2, j)
+    assert (cell.alignment.wrap_text, cell.alignment.indent, cell.alignment.vertical) == (True, 1, "top")
+    assert {ws.cell(2, c).alignment.vertical for c in range(first, first + len(spec.keys))} == {"top"}
+    assert ws.cell(2, first + spec.keys.index("link")).hyperlink is not None  # the link keeps its row's alignment
+    assert ws.column_dimensions[cell.column_letter].width == message.width == 110
+    lines = C.wrapped_lines(long, message.width)
+    assert lines == 3 and ws.row_dimensions[2].height == C.LINE_HEIGHT * lines and ws.row_dimensions[3].height is None
+    headless.write_table(spec, frame.iloc[1:])
+    assert ws.row_dimensions[2].height is None  # "short" now: one line
+    fake = FakeBook.copy_of(small_book)
+    live = XlwingsBook(fake)
+    live.write_table(spec, frame)
+    last = first + len(spec.keys) - 1
+    assert ("vertical_alignment", spec.sheet, 2, first, 3, last, "top") in fake.calls
+    assert ("wrap_text", spec.sheet, 2, j, 3, j, True) in fake.calls
+    assert ("autofit_rows", spec.sheet, 2, first, 3, last) in fake.calls
+    assert fake.sheets[spec.sheet].widths[j] == message.width
 
 
 def test_xlwings_book_creates_missing_sheet_and_table() -> None:

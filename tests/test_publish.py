@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from snop_xl import archive, cycle, kpi, publish
+from snop_xl import archive, cycle, kpi, publish, summary
 from snop_xl.cycle import STEPS, input_tag
 from snop_xl import contract as C
 from snop_xl.cli import main
@@ -426,6 +426,70 @@ def test_kpi_trend_and_charts_by_hand(cycles):
     assert len(charts) == 3  # accuracy by lag for Total and F, bias of both in one chart
     refs = [s.val.numRef.f for c in charts for s in c.series]
     assert all(r.startswith("'KPIs'!") for r in refs) and len(refs) == 3 + 3 + 2
+
+
+def test_live_excel_draws_the_kpi_trends_as_one_picture(cycles):
+    """In Excel (the recording stand-in) the KPIs sheet gets the charts headless draws natively, as one picture
+    where those go, replaced on each run; a refusal is a Log warning."""
+    from snop_xl.io.xlwings_book import KPI_PICTURE, XlwingsBook
+
+    from .test_macros import FakeBook
+
+    _, _, second, _, _ = cycles
+    fake = FakeBook.copy_of(second)
+    live = XlwingsBook(fake)
+    live.draw_charts()
+    live.draw_charts()
+    sheet = fake.sheets["KPIs"]
+    assert list(sheet.pictures) == [KPI_PICTURE]
+    assert {c for c in fake.calls if c[0] == "picture" and c[1] == "KPIs"} == {
+        ("picture", "KPIs", KPI_PICTURE, 1, C.SHEETS["KPIs"].charts_column)}
+    axes = [ax for ax in sheet.pictures[KPI_PICTURE].axes if ax.lines]
+    # as the native charts (test_kpi_trend_and_charts_by_hand): accuracy by lag for Total and F, bias of both
+    assert [ax.get_title(loc="left") for ax in axes] == [
+        "Forecast accuracy by lag (consensus): Total", "Forecast accuracy by lag (consensus): F",
+        "Bias at lag 1 (consensus; + = over-forecast)"]
+    assert [len(ax.lines) for ax in axes] == [3, 3, 2]
+    assert axes[0].lines[0].get_ydata()[0] == pytest.approx(30 / 31)  # Total, lag 1, cycle 2027-01
+    assert [line.get_label() for line in axes[2].lines] == ["Total", "F"]
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Excel says no")
+    sheet.pictures.add = refuse
+    live.draw_charts()
+    log, _ = live.read_table(C.LOG)
+    assert "KPI charts not drawn: RuntimeError: Excel says no" in log["message"].tolist()
+
+
+def test_cli_kpis_prints_a_summary_first(cycles, capsys):
+    """`snop-xl kpis BOOK`: Total and families by lag, FVA per step and owner, adherence; items and one family on
+    request; every row with --rows."""
+    _, _, second, _, _ = cycles
+    assert main(["kpis", str(second)]) == 0
+    out = capsys.readouterr().out
+    for heading, _, _ in summary.KPI_SECTIONS:
+        assert heading in out
+    lines = out.splitlines()
+    accuracy = lines[lines.index(summary.KPI_SECTIONS[0][0]) + 1:]
+    assert accuracy[0].split() == ["level", "name", "step", "ACCURACY", "L1", "ACCURACY", "L2", "BIAS", "L1",
+                                   "BIAS", "L2", "TRACKING_SIGNAL", "L1", "TRACKING_SIGNAL", "L2"]
+    # consensus of the January cycle: 32 planned, 31 sold at lag 1 (test_kpi_trend_and_charts_by_hand)
+    assert accuracy[2].split()[:6] == ["Total", "Total", "consensus", f"{30 / 31:.1%}", f"{28 / 32:.1%}",
+                                       f"{1 / 31:+.1%}"]
+    assert any(line.split()[2:4] == ["owner:", "Sales"] for line in lines)  # FVA per override owner
+    assert "PLAN_ADHERENCE" in out and not any(line.split()[:1] == ["Item"] for line in lines)
+    assert len(lines) < 60
+    for args in (["--items"], ["--level", "item"], ["--family", "F", "--items"]):
+        assert main(["kpis", str(second), *args]) == 0
+        rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+        assert {"A", "B"} <= {r[1] for r in rows if r[:1] == ["Item"]}, args
+        assert (["Total", "Total"] in [r[:2] for r in rows]) == (args == ["--items"]), args
+    assert main(["kpis", str(second), "--family", "Nope"]) == 1
+    assert "no family 'Nope'" in capsys.readouterr().err
+    assert main(["kpis", str(second), "--rows", "--metric", "accuracy"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == C.KPIS.keys and {r.split()[2] for r in rows[1:]} == {"ACCURACY"}
+    assert any(r.split()[-2] == "2027-01" for r in rows[1:])  # per-cycle rows too
 
 
 # ---- MASE where an in-sample naive scale exists ----------------------------------------------------------------

@@ -100,6 +100,7 @@ def test_every_exception_links_to_the_cell_it_is_about(tmp_path) -> None:
     table = next(t for t in rec.tables.values() if t.displayName == spec.list_object)
     c0, r0, _, r1 = range_boundaries(table.ref)
     header = [rec.cell(r0, c0 + k).value for k in range(len(spec.keys))]
+    assert header == spec.headers
     column = {"Shortage": "Shortage", "Below safety stock": "Closing", "Capacity overload": "Unconstrained Load",
               "Consensus vs statistical": "Consensus", "Plan below budget": "Revenue Variance"}
     seen = set()

@@ -122,9 +122,12 @@ class OpenpyxlBook(BookIO):
         width = len(header)
         found = self._find(spec)
         if found and found[0] is ws:
-            old_min_col, _, old_max_col, _ = range_boundaries(found[1].ref)
+            old_min_col, _, old_max_col, old_max_row = range_boundaries(found[1].ref)
             width_to_clear = max(width, old_max_col - old_min_col + 1)
             del ws.tables[found[1].name]
+            if spec.wraps:  # the heights of the rows its text took (a shorter table leaves none behind)
+                for r in range(2, old_max_row + 1):
+                    ws.row_dimensions[r].height = None
         else:
             width_to_clear = width
         for row in ws.iter_rows(min_row=1, max_row=max(ws.max_row, 1), min_col=first,
@@ -156,6 +159,7 @@ class OpenpyxlBook(BookIO):
                     cell._style = copy(styles[j])
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
+        _wrap_rows(ws, spec, 2, first, rows)
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
         ref = f"{get_column_letter(first)}1:{get_column_letter(first + width - 1)}{last_row}"
         table = XLTable(displayName=spec.list_object, ref=ref)
@@ -178,6 +182,7 @@ class OpenpyxlBook(BookIO):
                 cell = ws.cell(max_row + i, min_col + j, value)
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
+        _wrap_rows(ws, spec, max_row + 1, min_col, rows)
         tbl.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row + max(len(rows), 1)}"
         if tbl.autoFilter is not None:
             tbl.autoFilter.ref = tbl.ref
@@ -244,6 +249,26 @@ def _fixed_formats(spec: C.Table, width: int, currency: str = "") -> list[str | 
     return None if any(c.fmt_by for c in spec.columns) else spec.cell_formats((), width, currency)
 
 
+def cell_alignment(column: C.Column) -> Alignment:
+    """How a cell of a table with a wrapping column sits (`C.Column.wrap`): top-aligned; the wrapping column's text
+    wrapped and indented one step off the (right-aligned) numbers to its left."""
+    return Alignment(vertical="top", wrap_text=True, indent=1) if column.wrap else Alignment(vertical="top")
+
+
+def _wrap_rows(ws: Any, spec: C.Table, top: int, first: int, rows: list[list[Any]]) -> None:
+    """Rows `top`.. of a table with a wrapping column: aligned, and as tall as their wrapped text (Excel does not
+    grow a row for wrapped text on open)."""
+    if not spec.wraps:
+        return
+    aligned = [cell_alignment(c) for c in spec.columns]
+    wrapped = [j for j, c in enumerate(spec.columns) if c.wrap]
+    for i, values in enumerate(rows):
+        for j in range(min(len(values), len(aligned))):
+            ws.cell(top + i, first + j).alignment = aligned[j]
+        lines = max(C.wrapped_lines(values[j] or "", spec.columns[j].width) for j in wrapped if j < len(values))
+        ws.row_dimensions[top + i].height = C.LINE_HEIGHT * lines if lines > 1 else None
+
+
 def _width(header: Any, values: Any) -> float:
     """Column width that shows the header and the values as formatted (no ##### in Excel)."""
     def shown(v: Any) -> int:
@@ -292,17 +317,9 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         col = {k: min_col + keys.index(k) for k in keys}
         if max_row <= min_row or ws.cell(min_row + 1, min_col).value is None:
             continue
-        if spec.group:
-            runs: dict[Any, list[int]] = {}
-            for r in range(min_row + 1, max_row + 1):
-                runs.setdefault(ws.cell(r, col[spec.group]).value, []).append(r)
-            groups = [(g, rows[0], rows[-1]) for g, rows in runs.items() if g is not None][:spec.max_groups]
-        else:
-            last = max_row if spec.max_rows is None else min(max_row, min_row + spec.max_rows)
-            groups = [(None, min_row + 1, last)]
-        if spec.start_at:
-            groups = [(g, next((r for r in range(r0, r1 + 1) if ws.cell(r, col[spec.start_at]).value is not None),
-                               r0), r1) for g, r0, r1 in groups]
+        top = min_row + 1  # sheet row of the first data row
+        groups = [(g, top + i0, top + i1) for g, i0, i1 in spec.groups(
+            lambda key: [ws.cell(r, col[key]).value for r in range(top, max_row + 1)])]
         charts = []
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()
@@ -321,12 +338,11 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
                     chart.add_data(Reference(ws, min_col=col[key], min_row=r0, max_row=r1), titles_from_data=False)
                     chart.series[-1].tx = SeriesLabel(v=C.table(spec.table).column(key).header)
                 chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
-                chart.title = spec.title + (f": {g}" if g is not None and len(groups) > 1 else "")
+                chart.title = spec.chart_title(g, len(groups))
                 charts.append(chart)
-        percent = C.table(spec.table).column(spec.values[0]).number_format == C.FORMATS["percent"]
         for chart in charts:
             chart.y_axis.title = spec.y_title
-            chart.y_axis.number_format = "0%" if percent else "#,##0"  # the axis needs no cents
+            chart.y_axis.number_format = "0%" if spec.percent else "#,##0"  # the axis needs no cents
             chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
             if len(chart.series) == 1:
                 chart.legend = None  # one series: the title says what it is
@@ -355,3 +371,5 @@ def _link_cells(book: OpenpyxlBook) -> None:
         if isinstance(cell.value, str) and "!" in cell.value:
             cell.hyperlink = Hyperlink(ref=cell.coordinate, location=cell.value)  # a place in this workbook
             cell.style = "Hyperlink"
+            if C.EXCEPTIONS.wraps:  # the named style resets the alignment: the link beside its text's first line
+                cell.alignment = cell_alignment(C.EXCEPTIONS.column("link"))

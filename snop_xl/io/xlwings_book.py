@@ -12,6 +12,7 @@ so a small stand-in that records these calls tests this module on Linux (tests/t
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +21,9 @@ from ..errors import SnopError
 from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, is_blank
 from .openpyxl_book import TABLE_STYLE
 
-#: Name of the Dashboard's chart picture (replaced, not stacked, on each run).
+#: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run).
 CHARTS_PICTURE = "snopDashboardCharts"
+KPI_PICTURE = "snopKPICharts"
 
 
 class XlwingsBook(BookIO):
@@ -94,6 +96,7 @@ class XlwingsBook(BookIO):
             top_left = sheet.range((first_row, first_col))
             top_left.value = block
             self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
+            self._align(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
             if spec.role is C.Role.OUTPUT:  # wide enough for what was written (no ##### in Excel), as headless
                 sheet.range((first_row, first_col), (first_row + min(len(block) - 1, FIT_ROWS),
                                                       first_col + width - 1)).columns.autofit()
@@ -123,6 +126,7 @@ class XlwingsBook(BookIO):
             start = rng.row + last + 1
             sheet.range((start, rng.column)).value = [list(r) for r in rows]
             self._formats(sheet, spec, start, rng.column, rows, rng.columns.count)
+            self._align(sheet, spec, start, rng.column, len(rows), rng.columns.count)
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
             table.resize(sheet.range((rng.row, rng.column), (end, rng.column + rng.columns.count - 1)))
 
@@ -140,31 +144,65 @@ class XlwingsBook(BookIO):
             elif fmt:
                 sheet.range((row, col + j), (row + len(rows) - 1, col + j)).number_format = fmt
 
+    def _align(self, sheet: Any, spec: C.Table, row: int, col: int, n_rows: int, width: int) -> None:
+        """A table with a wrapping column (`C.Column.wrap`, as `openpyxl_book.cell_alignment`): rows top-aligned
+        and as tall as their text, the wrapping column's text wrapped and indented off the numbers to its left."""
+        if not spec.wraps or n_rows < 1:
+            return
+        block = sheet.range((row, col), (row + n_rows - 1, col + width - 1))
+        block.vertical_alignment = "top"
+        for j, column in enumerate(spec.columns[:width]):
+            if column.wrap:
+                cells = sheet.range((row, col + j), (row + n_rows - 1, col + j))
+                cells.wrap_text = True
+                api = getattr(cells, "api", None)
+                if api is not None and sys.platform == "win32":  # xlwings has no absolute indent: Excel's own
+                    api.IndentLevel = 1
+        block.rows.autofit()
+
     # ---- after the outputs are written ---------------------------------------------------------------------------
     def draw_charts(self) -> None:
-        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), replaced on each run, and
-        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) Both are
+        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), the KPIs sheet's trend
+        charts as another (`publish.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
+        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) All are
         a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn."""
-        for what, draw in (("Dashboard charts", self._draw_picture), ("Go To links", self._link_exceptions)):
+        for what, draw in (("Dashboard charts", self._draw_dashboard), ("KPI charts", self._draw_kpis),
+                           ("Go To links", self._link_exceptions)):
             try:
                 with self._quiet():
                     draw()
             except Exception as exc:
                 self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
 
-    def _draw_picture(self) -> None:
-        from ..report import NEEDED, charts_figure, plt, read_outputs
+    def _draw_dashboard(self) -> None:
+        from ..report import NEEDED, charts_figure, read_outputs
 
         if not all(self.has_table(C.table(name)) for name in NEEDED):
             return
         frames = read_outputs(self)
         if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
             return
-        sheet = self.book.sheets[C.DASHBOARD.sheet]
-        right = C.SHEETS[C.DASHBOARD.sheet].charts_column
-        fig = charts_figure(frames)
+        self._picture(C.DASHBOARD.sheet, CHARTS_PICTURE, charts_figure(frames))
+
+    def _draw_kpis(self) -> None:
+        from ..publish import KPI_CHARTS
+        from ..report import specs_figure
+
+        names = {spec.table for spec in KPI_CHARTS}
+        if not all(self.has_table(C.table(name)) for name in names):
+            return
+        fig = specs_figure({name: self.read_table(name)[0] for name in names}, KPI_CHARTS,
+                           "KPI trends over published cycles")
+        if fig is not None:  # no published cycle has actuals yet
+            self._picture(C.KPI_TREND.sheet, KPI_PICTURE, fig)
+
+    def _picture(self, host: str, name: str, fig: Any) -> None:
+        """`fig` as picture `name` on sheet `host`, where headless puts the native charts (an older one replaced)."""
+        from ..report import plt
+
         try:
-            sheet.pictures.add(fig, name=CHARTS_PICTURE, update=True, anchor=sheet.range((1, right)))
+            sheet = self.book.sheets[host]
+            sheet.pictures.add(fig, name=name, update=True, anchor=sheet.range((1, C.SHEETS[host].charts_column)))
         finally:
             plt.close(fig)
 

@@ -361,6 +361,19 @@ def test_min_lot_makes_supply_zero_or_a_whole_lot():
     assert s.sum() == pytest.approx(60, abs=1e-6)
 
 
+def test_min_lot_alone_leaves_quantities_free_above_the_lot():
+    # a minimum lot is not a lot multiple: above 5 units any quantity goes, so the plan meets a fractional demand
+    # exactly and holds its safety stock to the unit's fraction (it used to be rounded to whole units and fixed
+    # there, leaving closing stock a fraction below target: "below safety stock by 1 unit" noise)
+    inputs = make_inputs([item("A", min_lot=5.0)], [fixed_ss("A", ss=3.5)], cap_rows("Line", [100.0] * 6),
+                         [dict(item="A", family=None, resource="Line", hours_per_unit=1.0)])
+    plan = run(inputs, {"DemandPlan": demand_plan({"A": [10.3] * 6})})["SupplyPlan"]
+    check_supply_plan(plan)
+    np.testing.assert_allclose(plan["supply"], [13.8] + [10.3] * 5, atol=1e-6)
+    np.testing.assert_allclose(plan["closing"], 3.5, atol=1e-6)
+    assert plan["shortage"].max() < 1e-9
+
+
 def test_family_aggregate_plan_in_the_step():
     params = dict(family="F", start_workforce=2.0, hours_per_unit=1.0, regular_hours_per_worker=100.0,
                   max_overtime_hours_per_worker=0.0, hire_cost=50.0, layoff_cost=50.0, regular_hour_cost=1.0,

@@ -179,6 +179,13 @@ def _lots(pb: SupplyProblem, model: _Model) -> tuple[np.ndarray, np.ndarray, np.
     return idx, unit, integrality, lower, upper
 
 
+def _whole(integrality: np.ndarray) -> np.ndarray:
+    """Which lot variables are whole multiples (SciPy's integrality 1 integer, 3 semi-integer); 2 (semi-continuous:
+    a minimum lot, any quantity above it) is not: treating it as whole rounded min-lot supply to whole units and
+    fixed it there, so the re-solved plan drifted off its safety stock by fractions of a unit."""
+    return np.isin(integrality, (1, 3))
+
+
 def _round_lots(pb: SupplyProblem, x: np.ndarray, idx: np.ndarray, unit: np.ndarray,
                 integrality: np.ndarray, lower: np.ndarray, upper: np.ndarray, up: bool) -> np.ndarray:
     """Lot quantities (per `idx`) next to the LP plan x: each source's cumulative supply follows the LP's, rounded
@@ -196,8 +203,8 @@ def _round_lots(pb: SupplyProblem, x: np.ndarray, idx: np.ndarray, unit: np.ndar
     S = len(sources)
     whole = np.zeros(S, dtype=bool)
     u, lot = np.ones(S), np.zeros(S)
-    whole[row], u[row] = integrality >= 1, unit
-    lot[row] = np.where(integrality >= 1, lower * unit, lower)  # smallest lot in quantity (0 = none)
+    whole[row], u[row] = _whole(integrality), unit
+    lot[row] = np.where(_whole(integrality), lower * unit, lower)  # smallest lot in quantity (0 = none)
     cap = np.zeros((S, T))  # largest allowed quantity (0 where the source is unusable or absent)
     cap[row, t_of] = np.where(integrality > 0, upper * unit, 0.0)
     lp = np.zeros((S, T))
@@ -248,7 +255,7 @@ def _fix_lots(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarray, 
     lot and the cap) or off."""
     lb, ub = lb.copy(), ub.copy()
     on = qty > 1e-7
-    whole = integrality >= 1
+    whole = _whole(integrality)
     lb[idx[on]] = np.where(whole[on], qty[on], lower[on])
     ub[idx[on]] = np.where(whole[on], qty[on], upper[on])
     lb[idx[~on]] = ub[idx[~on]] = 0.0
@@ -262,7 +269,7 @@ def _dual_bounds(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarra
     its quantity (`_fix_lots`) no production can move, so no capacity row has a dual and a resource that binds
     shows no value; here one more hour is worth what the plan would gain by making a little more of what it makes.
     Sources without a minimum lot may also start."""
-    whole = integrality >= 1
+    whole = _whole(integrality)
     low = np.where(whole, lower * unit, lower)
     high = np.where(integrality > 0, np.where(whole, upper * unit, upper), 0.0)
     on = qty > 1e-7
@@ -334,10 +341,10 @@ def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP)
     x = res.x
     duals = res
     if len(idx):  # exact multiples in the output (the LP holds them to its tolerance)
-        fixed_idx = idx[(integrality >= 1) & (x[idx] > 1e-7)]
+        fixed_idx = idx[_whole(integrality) & (x[idx] > 1e-7)]
         per = unit[np.searchsorted(idx, fixed_idx)]
         x[fixed_idx] = np.round(x[fixed_idx] / per) * per
-        if R and np.isin(integrality, (1, 3)).any():  # whole multiples fixed: no capacity row would have a value
+        if R and _whole(integrality).any():  # whole multiples fixed: no capacity row would have a value
             duals = _lp(model, *_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
     shadow = -duals.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
     ot_shadow = -duals.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))

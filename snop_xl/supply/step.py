@@ -143,6 +143,18 @@ def _suppliers(inputs: Inputs, items: pd.DataFrame, T: int) -> tuple[pd.DataFram
     return sup.assign(pos=sup["item"].map(pos).to_numpy()), cap
 
 
+def lead_times(inputs: Inputs, items: pd.DataFrame) -> np.ndarray:
+    """Months to replenish each item of `items`: its own lead time; bought items with none use their fastest
+    supplier's."""
+    lead_time = _num(items["lead_time"])
+    sup = inputs.suppliers
+    fastest = sup[sup["item"].isin(items["item"])].groupby("item")["lead_time"].min()
+    if len(fastest):
+        pos = pd.Series(np.arange(len(items)), index=items["item"]).groupby(level=0).first()[fastest.index].to_numpy()
+        lead_time[pos] = np.where(lead_time[pos] > 0, lead_time[pos], fastest.to_numpy(dtype=float))
+    return lead_time
+
+
 def _num(series: pd.Series, default: float = 0.0) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").astype(float).fillna(default).to_numpy().copy()
 
@@ -160,11 +172,7 @@ def supply_plan(inputs: Inputs, demand_plan: pd.DataFrame | None) -> tuple[pd.Da
     opening = on_hand.reindex(names).astype(float).fillna(0.0).to_numpy()
 
     sup, pair_cap = _suppliers(inputs, items, T)
-    lead_time = _num(items["lead_time"])
-    if len(sup):  # bought items with no lead time of their own use their fastest supplier's
-        fastest = sup.groupby("pos")["lead_time"].min()
-        lt = lead_time[fastest.index.to_numpy()]
-        lead_time[fastest.index.to_numpy()] = np.where(lt > 0, lt, fastest.to_numpy(dtype=float))
+    lead_time = lead_times(inputs, items)
     sigma = forecast_sigma(inputs, demand_plan, names)
     ss = safety_stock_targets(inputs, items, demand, sigma, lead_time)
 

@@ -226,9 +226,32 @@ def supply_plan(inputs: Inputs, demand_plan: pd.DataFrame | None) -> tuple[pd.Da
         "unconstrained_hours": unconstrained.ravel(), "utilisation": utilisation.ravel(),
         "overloaded": (unconstrained > regular + cap["overtime_hours"] + _TOL).ravel(),
         "binding": binding.ravel(), "shadow_price": sol.shadow_price.ravel(),
-        "overtime_shadow_price": sol.overtime_shadow_price.ravel()})
+        "overtime_shadow_price": sol.overtime_shadow_price.ravel(),
+        "note": load_notes(hours, demand, op, closing, shortage, purchases).ravel()})
     cplan["binding"] = cplan["binding"].replace("", None)
     return plan[C.SUPPLY_PLAN.keys], cplan[C.CAPACITY_PLAN.keys]
+
+
+def load_notes(hours: np.ndarray, demand: np.ndarray, opening: np.ndarray, closing: np.ndarray,
+               shortage: np.ndarray, purchases: np.ndarray, min_hours: float = 1.0) -> np.ndarray:
+    """Resource x month text: why the planned load differs from the load of the month's demand.
+
+    Per item, production = demand - shortage + (closing - opening) - purchases, so the planned hours are the demand's
+    hours minus those served from stock (opening > closing), lost (shortage) or bought in, plus those built ahead for
+    later months (closing > opening). Why: a first month at 20% utilisation before overloaded months reads like a bug;
+    it is the opening stock serving demand first (holding stock costs more than the free hours save)."""
+    change = closing - opening
+    parts = (("of demand served from stock", np.maximum(-change, 0.0)),
+             ("built ahead for later months", np.maximum(change, 0.0)),
+             ("of demand bought in", purchases), ("of demand lost (short)", shortage))
+    R, T = hours.shape[1], demand.shape[1]
+    notes = np.full((R, T), None, dtype=object)
+    for r in range(R):
+        for t in range(T):
+            text = [f"{h:,.0f} h {what}" for what, q in parts if (h := float(hours[:, r] @ q[:, t])) >= min_hours]
+            if text:
+                notes[r, t] = "; ".join(text)
+    return notes
 
 
 def family_inputs(inputs: Inputs, plan: pd.DataFrame) -> list[dict]:
@@ -268,7 +291,8 @@ def family_inputs(inputs: Inputs, plan: pd.DataFrame) -> list[dict]:
 
 def family_plans(inputs: Inputs, plan: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(AggregatePlan, AggregateCosts): every family's plan under its chosen strategy, and all three strategies'
-    costs side by side so the pre-S&OP meeting can compare them."""
+    costs side by side so the pre-S&OP meeting can compare them. A strategy that cannot plan a family keeps its
+    row, without costs, and says why in the note (a family whose chosen strategy fails has no AggregatePlan rows)."""
     cases = family_inputs(inputs, plan)
     plans, costs = [], []
     for strategy in ("optimal", "level", "chase"):
@@ -284,14 +308,15 @@ def family_plans(inputs: Inputs, plan: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
                 for a in args:
                     try:
                         solved += aggregate_plans([a], strategy=strategy, integer=integer)
-                    except AggregatePlanError:
-                        solved.append(None)
+                    except AggregatePlanError as err:
+                        solved.append(err)
             for case, result in zip(group, solved):
-                if result is None:
-                    continue
                 chosen = case["strategy"] == strategy
-                costs.append({"family": case["family"], "strategy": strategy, "chosen": chosen,
-                              "total_cost": result.total_cost, **result.costs})
+                row = {"family": case["family"], "strategy": strategy, "chosen": chosen}
+                if isinstance(result, AggregatePlanError):
+                    costs.append({**row, "note": f"no plan: {result}"})
+                    continue
+                costs.append({**row, "total_cost": result.total_cost, **result.costs})
                 if chosen:
                     plans.append(result.plan.assign(family=case["family"], strategy=strategy))
     agg_cols = C.AGGREGATE_PLAN.keys

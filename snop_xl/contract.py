@@ -477,7 +477,8 @@ SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUT
     _c("overloaded_months", "Overloaded Resource-Months", INTEGER, nullable=True),
     _c("plan_cost", "Cost of Plan", NUMBER, "Holding + backlog + regular and overtime labour.", **_M),
     _c("aggregate_cost", "Aggregate Plan Cost", NUMBER, "Total cost of the family aggregate plans (AggregateCosts, "
-       "the strategy chosen per family, at Items' costs); blank without AggregateParams.", required=False, **_M),
+       "the strategy chosen per family, at Items' costs); blank without AggregateParams or when a family's chosen "
+       "strategy has no plan.", required=False, **_M),
     _c("margin_vs_base", "Margin vs Base", NUMBER, **_M),
 ), "Base and every scenario side by side.")
 

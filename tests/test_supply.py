@@ -428,6 +428,8 @@ def test_a_strategy_that_cannot_plan_a_family_says_so(monkeypatch):
     assert costs.loc["level", "note"] == "no plan: no feasible aggregate plan: infeasible"
     assert costs.loc[["optimal", "chase"], "note"].isna().all()
     assert out["AggregatePlan"].empty  # the chosen strategy has no plan to show
+    from snop_xl.scenarios import aggregate_cost
+    assert np.isnan(aggregate_cost(out["AggregateCosts"]))  # no partial total in the scenario comparison
 
 
 def test_step_is_pure_and_handles_no_capacity_data():

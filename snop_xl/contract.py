@@ -448,6 +448,9 @@ CAPACITY_PLAN = Table("CapacityPlan", "CapacityPlan", Role.OUTPUT, (
        "(LP dual).", unit="currency/hour", fmt="money", required=False, nullable=True),
     _c("overtime_shadow_price", "Value of 1 More OT Hour", NUMBER, "Cost saved with one more overtime hour.",
        unit="currency/hour", fmt="money", required=False, nullable=True),
+    _c("note", "Why Required Differs", TEXT, "Hours of the month's demand served from stock, bought in or lost, and "
+       "hours built ahead for later months: Required = Unconstrained - these + built ahead. The first months often "
+       "read low: opening stock serves demand before anything is made.", required=False, nullable=True),
 ), "Rough-cut capacity: load per resource and month against what is available, and what binds.")
 
 GAPS = Table("Gaps", "Reconciliation", Role.OUTPUT, (
@@ -498,7 +501,8 @@ SCENARIO_COMPARISON = Table("ScenarioComparison", "ScenarioComparison", Role.OUT
     _c("overloaded_months", "Overloaded Resource-Months", INTEGER, nullable=True),
     _c("plan_cost", "Cost of Plan", NUMBER, "Holding + backlog + regular and overtime labour.", **_M),
     _c("aggregate_cost", "Aggregate Plan Cost", NUMBER, "Total cost of the family aggregate plans (AggregateCosts, "
-       "the strategy chosen per family, at Items' costs); blank without AggregateParams.", required=False, **_M),
+       "the strategy chosen per family, at Items' costs); blank without AggregateParams or when a family's chosen "
+       "strategy has no plan.", required=False, **_M),
     _c("margin_vs_base", "Margin vs Base", NUMBER, **_M),
 ), "Base and every scenario side by side.")
 
@@ -647,6 +651,8 @@ AGGREGATE_COSTS = Table("AggregateCosts", "AggregatePlan", Role.OUTPUT, (
     _c("layoff", "Layoffs", NUMBER, **_M),
     _c("holding", "Holding", NUMBER, **_M),
     _c("backlog", "Backlog", NUMBER, **_M),
+    _c("note", "Note", TEXT, "Why a strategy has no plan for the family (blank when it has one).", required=False,
+       nullable=True),
 ), "Cost of each family's plan under every strategy, by component, for the pre-S&OP comparison.")
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from . import contract as C
 from . import finance, kpi
 from .inputs import Inputs
 from .supply import binding_resources
+from .supply.step import lead_times
 
 THRESHOLDS: dict[str, float] = {
     "tracking_signal": 4.0,  # |kpi.tracking_signal| above this flags a biased forecast
@@ -24,9 +25,10 @@ THRESHOLDS: dict[str, float] = {
     "bias_share": 0.10,  # ... and the mean error must be at least this share of the mean actual to matter
     "consensus_gap": 0.25,  # |consensus - statistical| / statistical over the horizon above this is flagged
     "excess_cover": 3,  # stock above safety stock + this many months of demand is excess
-    "min_units": 0.5,  # quantities below this are rounding noise, not exceptions
+    "min_units": 1.0,  # less than one unit (per item over the horizon, or per month) is not an exception
 }
 _EXC_COLS = [c.key for c in C.EXCEPTIONS.columns]
+_DUST = 1e-6  # below this a quantity is the solver's tolerance
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -73,7 +75,7 @@ def gaps(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     cols = ["demand", "supply", "gap", "shortage", "gap_value", "shortage_value"]
     fam = frame.groupby(["family", "period"], as_index=False)[cols].sum()
     fam["level"], fam["item"] = "Family", None
-    short = frame[frame["shortage"] >= THRESHOLDS["min_units"]].copy()
+    short = frame[short_items(frame)].copy()
     short["level"] = "Item"
     out = pd.concat([fam, short], ignore_index=True)
     out["_lvl"] = (out["level"] == "Item").astype(int)
@@ -108,10 +110,18 @@ def _signed(value: float) -> str:
     return f"{int(round(float(value))):+,}"
 
 
+def short_items(supply: pd.DataFrame) -> pd.Series:
+    """The item-months of items short by at least `min_units` over the horizon (their every short month): what the
+    Shortage exceptions and the Gaps' item rows list. An item short 0.9 units a month for a year is short 11 units;
+    one short 0.49 of a forecast of 1.49 once is not an exception."""
+    short = supply["shortage"].astype(float).fillna(0.0)
+    total = short.groupby(supply["item"]).transform("sum")
+    return (short > _DUST) & (total >= THRESHOLDS["min_units"])
+
+
 def shortage_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame:
     """Items with demand not met: units short over the horizon at unit price (revenue at risk)."""
-    s = supply[supply["shortage"] >= THRESHOLDS["min_units"]].assign(
-        _v=lambda d: d["shortage"] * d["unit_price"])
+    s = supply[short_items(supply)].assign(_v=lambda d: d["shortage"] * d["unit_price"])
     if not len(s):
         return pd.DataFrame(columns=_EXC_COLS)
     r = _per_item(s.sort_values("period"), "shortage")
@@ -127,7 +137,7 @@ def safety_stock_exceptions(supply: pd.DataFrame, currency: str) -> pd.DataFrame
     """Months that end below safety stock without being short: the buffer missing, at unit cost."""
     deficit = (supply["safety_stock"].fillna(0) - supply["closing"].fillna(0))
     s = supply.assign(deficit=deficit)
-    s = s[(s["deficit"] >= THRESHOLDS["min_units"]) & (s["shortage"] < THRESHOLDS["min_units"])]
+    s = s[(s["deficit"] >= THRESHOLDS["min_units"]) & (s["shortage"] <= _DUST)]
     if not len(s):
         return pd.DataFrame(columns=_EXC_COLS)
     r = _per_item(s.sort_values("period"), "deficit")
@@ -236,8 +246,14 @@ def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, currency: s
 
 def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -> pd.DataFrame:
     """Hold out the last `bias_window` months of history, forecast them with the cycle's method from the months
-    before, and flag items whose tracking signal is beyond the threshold. Size: the mean monthly error carried
-    over the plan horizon."""
+    before, and flag items whose tracking signal is beyond the threshold.
+
+    Size: the mean monthly error over the months the bias acts before the next cycle can correct it: the item's
+    lead time + 1 (supply inside the lead time is committed; the next monthly cycle re-forecasts and re-plans), at
+    most the horizon. Money at stake: under-forecast, those units are sales the plan does not cover, valued at the
+    unit margin (price - cost) they would have earned; over-forecast, they are stock built ahead of demand, valued at
+    unit cost (as Excess stock). Why not the error x horizon x price: the bias is corrected at the next cycle, not
+    carried for 18 months, and a unit mis-forecast loses its margin or ties up its cost, not its revenue."""
     from .forecast import forecast
 
     w = int(THRESHOLDS["bias_window"])
@@ -262,18 +278,24 @@ def bias_exceptions(inputs: Inputs, demand_items: pd.DataFrame, currency: str) -
         return pd.DataFrame(columns=_EXC_COLS)
     d = demand_items.reset_index()
     first = d.sort_values("period").drop_duplicates("item").set_index("item")
-    horizon = s.horizon
     r = flagged.reset_index().merge(first[["family", "index"]].reset_index(), on="item", how="left")
-    prices = inputs.items.set_index("item")["unit_price"]
-    r["units"] = r["sum"] / w * horizon
-    r["value"] = (r["units"].abs() * r["item"].map(prices).astype(float)).fillna(0.0)
-    r["period"], r["months"] = None, horizon
+    items = inputs.items.drop_duplicates("item").reset_index(drop=True)
+    item = items.set_index("item")
+    months = pd.Series(np.minimum(lead_times(inputs, items) + 1, s.horizon), index=items["item"])
+    r["months"] = r["item"].map(months).fillna(1).astype(int)
+    r["units"] = r["sum"] / w * r["months"]
+    price, cost = (r["item"].map(item[k]).astype(float).fillna(0.0) for k in ("unit_price", "unit_cost"))
+    over = r["units"] > 0
+    r["value"] = r["units"].abs() * np.where(over, cost, (price - cost).clip(lower=0.0))
+    r["period"] = None
     r["link"] = [hyperlink(cell_address("DemandPlan", "statistical", p)) if not pd.isna(p) else None
                  for p in r["index"]]
     msg = [f"{i} ({f}): tracking signal {ts:+.1f} over the last {w} months; the forecast runs "
-           f"{'above' if ts > 0 else 'below'} demand by {abs(u) / horizon:,.0f} units a month "
-           f"({_money(v, currency)} over the horizon)"
-           for i, f, ts, u, v in zip(r["item"], r["family"], r["ts"], r["units"], r["value"])]
+           f"{'above' if o else 'below'} demand by {abs(u) / m:,.0f} units a month, {abs(u):,.0f} units in the "
+           f"{m} month(s) before the next cycle can correct it ({_money(v, currency)} "
+           f"{'of stock built ahead of demand' if o else 'of margin on sales not planned'})"
+           for i, f, ts, u, m, v, o in zip(r["item"], r["family"], r["ts"], r["units"], r["months"], r["value"],
+                                           over)]
     return _exc("Forecast bias", r, pd.Series(msg))
 
 

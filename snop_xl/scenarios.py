@@ -188,11 +188,13 @@ def summarise_plan(inputs: Inputs, outputs: Mapping[str, pd.DataFrame],
 
 
 def aggregate_cost(costs: pd.DataFrame | None) -> float:
-    """Total cost of the family aggregate plans under each family's chosen strategy; NaN when none is planned."""
+    """Total cost of the family aggregate plans under each family's chosen strategy; NaN when none is planned or
+    a family's chosen strategy has no plan (AggregateCosts' note says why): a partial sum would compare unlike
+    totals across scenarios."""
     if costs is None or not len(costs):
         return np.nan
     chosen = costs[costs["chosen"].fillna(False).astype(bool)]
-    return float(chosen["total_cost"].astype(float).sum()) if len(chosen) else np.nan
+    return float(chosen["total_cost"].astype(float).sum(min_count=len(chosen))) if len(chosen) else np.nan
 
 
 def run_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:

@@ -94,6 +94,26 @@ def test_exceptions_by_hand(inputs) -> None:
     assert by_kind(exc, "Forecast bias").empty  # flat history: the forecast is exact
 
 
+def test_shortages_below_one_unit_are_not_exceptions(inputs) -> None:
+    plans = plan_frames()
+    s = plans["SupplyPlan"]
+    b = s["item"] == "B"
+    # B short 0.49 once (a forecast of 20 met but for a fraction): not an exception, no item row on Gaps
+    s.loc[b & (s["period"] == P("2027-01")), ["supply", "shortage"]] = [19.51, 0.49]
+    exc = reconcile.exceptions(inputs, plans)
+    assert by_kind(exc, "Shortage")["item"].tolist() == ["A"]
+    g = reconcile.gaps(s, inputs.items)
+    assert g.loc[g.level == "Item", "item"].tolist() == ["A"]
+    # the family row still adds up the plan (A's 5 + B's 0.49): Gaps agree with the SupplyPlan
+    jan = g[(g.level == "Family") & (g.period == P("2027-01"))].iloc[0]
+    assert jan.shortage == pytest.approx(0.49)
+    # 0.9 short in each of 6 months is 5.4 units: listed, every short month counted
+    s.loc[b, ["supply", "shortage"]] = [19.1, 0.9]
+    short = by_kind(reconcile.exceptions(inputs, plans), "Shortage").set_index("item").loc["B"]
+    assert (short["months"], short["units"], short["value"]) == (6, pytest.approx(5.4), pytest.approx(5.4 * 5.0))
+    assert len(reconcile.gaps(s, inputs.items).query("level == 'Item' and item == 'B'")) == 6
+
+
 def test_excess_and_obsolete(inputs) -> None:
     plans = plan_frames()
     s = plans["SupplyPlan"]
@@ -117,7 +137,19 @@ def test_tracking_signal_and_bias(inputs) -> None:
     row = exc.iloc[0]
     # errors forecast - actual = -10 six times: tracking signal -60 / 10 = -6 (the KPIs sheet's sign: under-forecast)
     assert row["item"] == "A" and "-6.0" in row["message"] and "below demand" in row["message"]
-    assert row["units"] == pytest.approx(-10 * 6) and row["value"] == pytest.approx(600)
+    # lead time 0: the next monthly cycle corrects it after 1 month; 10 units of sales not planned at A's unit
+    # margin 10 - 6 = 4 (not 10 a month x 18 months x price 10 = 1,800)
+    assert (row["months"], row["units"], row["value"]) == (1, pytest.approx(-10), pytest.approx(40))
+    assert "margin" in row["message"]
+    # a lead time of 2 months: the bias acts 3 months before supply can follow the next forecast
+    slow = biased.replace(items=biased.items.assign(lead_time=[2, 0]))
+    row = reconcile.bias_exceptions(slow, plan_frames()["DemandPlan"].query("level == 'Item'"), "USD").iloc[0]
+    assert (row["months"], row["units"], row["value"]) == (3, pytest.approx(-30), pytest.approx(120))
+    # over-forecast (20 a month, then 10): the surplus is stock built ahead of demand, at unit cost 6
+    over = inputs.replace(history=hist.assign(qty=[20.0] * 12 + [10.0] * 6))
+    row = reconcile.bias_exceptions(over, plan_frames()["DemandPlan"].query("level == 'Item'"), "USD").iloc[0]
+    assert "+6.0" in row["message"] and "above demand" in row["message"] and "stock" in row["message"]
+    assert (row["months"], row["units"], row["value"]) == (1, pytest.approx(10), pytest.approx(60))
 
 
 def test_review_financials_and_dashboard(inputs) -> None:

@@ -11,8 +11,8 @@ from scipy.stats import norm
 from snop_xl import contract as C
 from snop_xl.inputs import Inputs, Settings
 from snop_xl.io.base import empty_frame
-from snop_xl.supply import (aggregate_plan, aggregate_plans, balance, binding_resources, capacity_lines,
-                            days_of_supply, project_inventory, run, safety_stock)
+from snop_xl.supply import (AggregatePlanError, aggregate_plan, aggregate_plans, balance, binding_resources,
+                            capacity_lines, days_of_supply, project_inventory, run, safety_stock)
 from snop_xl.supply.constrained import MIP_GAP, SupplyProblem, solve
 from snop_xl.supply.inventory import Z80
 
@@ -361,6 +361,31 @@ def test_min_lot_makes_supply_zero_or_a_whole_lot():
     assert s.sum() == pytest.approx(60, abs=1e-6)
 
 
+def test_min_lot_alone_leaves_quantities_free_above_the_lot():
+    # a minimum lot is not a lot multiple: above 5 units any quantity goes, so the plan meets a fractional demand
+    # exactly and holds its safety stock to the unit's fraction (it used to be rounded to whole units and fixed
+    # there, leaving closing stock a fraction below target: "below safety stock by 1 unit" noise)
+    inputs = make_inputs([item("A", min_lot=5.0)], [fixed_ss("A", ss=3.5)], cap_rows("Line", [100.0] * 6),
+                         [dict(item="A", family=None, resource="Line", hours_per_unit=1.0)])
+    plan = run(inputs, {"DemandPlan": demand_plan({"A": [10.3] * 6})})["SupplyPlan"]
+    check_supply_plan(plan)
+    np.testing.assert_allclose(plan["supply"], [13.8] + [10.3] * 5, atol=1e-6)
+    np.testing.assert_allclose(plan["closing"], 3.5, atol=1e-6)
+    assert plan["shortage"].max() < 1e-9
+
+
+def test_capacity_note_says_why_the_first_month_reads_low():
+    # 25 on hand, demand 10 a month, 1 h a unit, 100 h free: the plan serves months 1-2 from stock (holding stock
+    # costs, free hours do not), so month 1 loads 0 h of a demand load of 10 h and month 3 makes 5 for the 5 short
+    inputs = make_inputs([item("A")], [fixed_ss("A", on_hand=25.0)], cap_rows("Line", [100.0] * 6),
+                         [dict(item="A", family=None, resource="Line", hours_per_unit=1.0)])
+    cap = run(inputs, {"DemandPlan": demand_plan({"A": [10] * 6})})["CapacityPlan"]
+    np.testing.assert_allclose(cap["required_hours"], [0, 0, 5, 10, 10, 10], atol=1e-6)
+    np.testing.assert_allclose(cap["unconstrained_hours"], 10.0)
+    assert cap["note"].tolist() == ["10 h of demand served from stock"] * 2 + ["5 h of demand served from stock"] \
+        + [None] * 3
+
+
 def test_family_aggregate_plan_in_the_step():
     params = dict(family="F", start_workforce=2.0, hours_per_unit=1.0, regular_hours_per_worker=100.0,
                   max_overtime_hours_per_worker=0.0, hire_cost=50.0, layoff_cost=50.0, regular_hour_cost=1.0,
@@ -377,6 +402,34 @@ def test_family_aggregate_plan_in_the_step():
     assert by.loc["optimal", "total_cost"] <= by.loc["chase", "total_cost"] + 1e-6
     assert by["chosen"].tolist() == [False, False, True]
     assert (costs["subcontract"] == 0).all()  # blank subcontract cost: no subcontracting
+    assert costs["note"].isna().all()
+
+
+def test_a_strategy_that_cannot_plan_a_family_says_so(monkeypatch):
+    import snop_xl.supply.step as step
+
+    real = step.aggregate_plans
+
+    def failing(args, strategy, integer):  # the level plan of every family fails (e.g. the solver finds none)
+        if strategy == "level":
+            raise AggregatePlanError("no feasible aggregate plan: infeasible")
+        return real(args, strategy=strategy, integer=integer)
+
+    monkeypatch.setattr(step, "aggregate_plans", failing)
+    params = dict(family="F", start_workforce=2.0, hours_per_unit=1.0, regular_hours_per_worker=100.0,
+                  max_overtime_hours_per_worker=0.0, hire_cost=50.0, layoff_cost=50.0, regular_hour_cost=1.0,
+                  overtime_hour_cost=100.0, subcontract_cost=None, max_subcontract=None, min_end_inventory=0.0,
+                  strategy="level", integer=False)
+    inputs = make_inputs([item("A")], [fixed_ss("A")], aggregate=[params])
+    out = run(inputs, {"DemandPlan": demand_plan({"A": [50, 150, 0, 0, 0, 0]})})
+    costs = out["AggregateCosts"].set_index("strategy")
+    assert costs.index.tolist() == ["optimal", "level", "chase"]  # the failed strategy keeps its row
+    assert np.isnan(costs.loc["level", "total_cost"]) and bool(costs.loc["level", "chosen"])
+    assert costs.loc["level", "note"] == "no plan: no feasible aggregate plan: infeasible"
+    assert costs.loc[["optimal", "chase"], "note"].isna().all()
+    assert out["AggregatePlan"].empty  # the chosen strategy has no plan to show
+    from snop_xl.scenarios import aggregate_cost
+    assert np.isnan(aggregate_cost(out["AggregateCosts"]))  # no partial total in the scenario comparison
 
 
 def test_step_is_pure_and_handles_no_capacity_data():

@@ -22,7 +22,7 @@ unserved.
 Lots: x (and the quantity ordered, y / fill rate) is 0 or at least the item's minimum lot, and a whole multiple of
 its lot multiple when it has one (a MILP: semi-continuous or (semi-)integer variables). The LP relaxation (with the
 lots' caps) is solved first and its plan rounded to lots (`_round_lots`); when the rounded plan is proven within
-MIP_GAP of the relaxation's cost it is kept, otherwise HiGHS's MILP searches (stopping at MIP_GAP, 60 s safety net)
+MIP_GAP of the relaxation's cost it is kept, otherwise HiGHS's MILP searches (stopping at MIP_GAP or NODE_LIMIT nodes)
 and the cheaper of the two plans is kept, with its gap to the best bound known in the status. The lot decisions are
 then fixed and the LP re-solved for duals (with lot multiples, quantities are freed around the lots that run, see
 `_dual_bounds`). The capacity rows' duals are the shadow prices: what one more regular hour of a resource in a month
@@ -42,6 +42,14 @@ _EPS = 1e-6  # cost per unit supplied: among equal plans, prefer the one that su
 #: demo's 36 items from 2.7 s to 12 s, far below the noise of any demand forecast. A gap (not a time limit) keeps
 #: runs deterministic.
 MIP_GAP = 5e-3
+#: When the gap is not proven, the lot MILP stops after this many branch-and-bound nodes: a count of work, so the
+#: plan kept is the same on every machine and under any load. Before, only the 60 s time limit stopped it, and the
+#: machine's speed decided the plan (50 items with lot multiples: 41 nodes in 30 s, 50 in 60 s on 2 busy cores).
+#: Those extra nodes bought nothing (gap 1.91% after 10, 1.89% after 50); 10 take ~28 s there, mostly the root.
+#: The time limit stays as the safety net for problems where even these nodes take longer (200 items with
+#: multiples: 2 nodes in 180 s); the status then says the plan depends on the machine.
+NODE_LIMIT = 10
+TIME_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,13 @@ def _lots(pb: SupplyProblem, model: _Model) -> tuple[np.ndarray, np.ndarray, np.
     return idx, unit, integrality, lower, upper
 
 
+def _whole(integrality: np.ndarray) -> np.ndarray:
+    """Which lot variables are whole multiples (SciPy's integrality 1 integer, 3 semi-integer); 2 (semi-continuous:
+    a minimum lot, any quantity above it) is not: treating it as whole rounded min-lot supply to whole units and
+    fixed it there, so the re-solved plan drifted off its safety stock by fractions of a unit."""
+    return np.isin(integrality, (1, 3))
+
+
 def _round_lots(pb: SupplyProblem, x: np.ndarray, idx: np.ndarray, unit: np.ndarray,
                 integrality: np.ndarray, lower: np.ndarray, upper: np.ndarray, up: bool) -> np.ndarray:
     """Lot quantities (per `idx`) next to the LP plan x: each source's cumulative supply follows the LP's, rounded
@@ -196,8 +211,8 @@ def _round_lots(pb: SupplyProblem, x: np.ndarray, idx: np.ndarray, unit: np.ndar
     S = len(sources)
     whole = np.zeros(S, dtype=bool)
     u, lot = np.ones(S), np.zeros(S)
-    whole[row], u[row] = integrality >= 1, unit
-    lot[row] = np.where(integrality >= 1, lower * unit, lower)  # smallest lot in quantity (0 = none)
+    whole[row], u[row] = _whole(integrality), unit
+    lot[row] = np.where(_whole(integrality), lower * unit, lower)  # smallest lot in quantity (0 = none)
     cap = np.zeros((S, T))  # largest allowed quantity (0 where the source is unusable or absent)
     cap[row, t_of] = np.where(integrality > 0, upper * unit, 0.0)
     lp = np.zeros((S, T))
@@ -248,7 +263,7 @@ def _fix_lots(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarray, 
     lot and the cap) or off."""
     lb, ub = lb.copy(), ub.copy()
     on = qty > 1e-7
-    whole = integrality >= 1
+    whole = _whole(integrality)
     lb[idx[on]] = np.where(whole[on], qty[on], lower[on])
     ub[idx[on]] = np.where(whole[on], qty[on], upper[on])
     lb[idx[~on]] = ub[idx[~on]] = 0.0
@@ -262,7 +277,7 @@ def _dual_bounds(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarra
     its quantity (`_fix_lots`) no production can move, so no capacity row has a dual and a resource that binds
     shows no value; here one more hour is worth what the plan would gain by making a little more of what it makes.
     Sources without a minimum lot may also start."""
-    whole = integrality >= 1
+    whole = _whole(integrality)
     low = np.where(whole, lower * unit, lower)
     high = np.where(integrality > 0, np.where(whole, upper * unit, upper), 0.0)
     on = qty > 1e-7
@@ -280,14 +295,15 @@ def _lp(model: _Model, lb: np.ndarray, ub: np.ndarray):  # noqa: ANN202 (scipy's
     return res
 
 
-def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP) -> SupplySolution:
+def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MIP_GAP) -> SupplySolution:
     """Solve the constrained plan; with lots, decide them, fix them and re-solve the LP for duals.
 
     Lots are first decided by rounding the LP plan (`_round_lots`, up and to the nearest; the cheaper is kept): the
     LP's cost bounds every lot plan from below, so a rounded plan within `mip_gap` of it is proven within the gap of
     the best lot plan and kept. Why: HiGHS's MILP needed more than 60 s to prove 0.5% with lot multiples on 50 items
     (the time limit, i.e. the machine's speed, decided the plan); the rounding takes three LPs. Otherwise the MILP
-    decides the lots, stopping at `mip_gap`; `time_limit` is only its safety net.
+    decides the lots, stopping at `mip_gap` or after NODE_LIMIT nodes; `time_limit` is only its safety net (when it
+    decides, the status says so: that plan depends on the machine's speed).
     """
     n, T = pb.demand.shape
     R, m = pb.regular.shape[0], len(pb.pair_item)
@@ -334,10 +350,10 @@ def solve(pb: SupplyProblem, time_limit: float = 60.0, mip_gap: float = MIP_GAP)
     x = res.x
     duals = res
     if len(idx):  # exact multiples in the output (the LP holds them to its tolerance)
-        fixed_idx = idx[(integrality >= 1) & (x[idx] > 1e-7)]
+        fixed_idx = idx[_whole(integrality) & (x[idx] > 1e-7)]
         per = unit[np.searchsorted(idx, fixed_idx)]
         x[fixed_idx] = np.round(x[fixed_idx] / per) * per
-        if R and np.isin(integrality, (1, 3)).any():  # whole multiples fixed: no capacity row would have a value
+        if R and _whole(integrality).any():  # whole multiples fixed: no capacity row would have a value
             duals = _lp(model, *_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
     shadow = -duals.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
     ot_shadow = -duals.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
@@ -369,7 +385,12 @@ def _milp_lots(pb: SupplyProblem, idx: np.ndarray, unit: np.ndarray, integrality
     res = milp(model.c * scale, integrality=kinds, bounds=Bounds(mlb, mub),
                constraints=[LinearConstraint(model.a_eq @ dscale, model.b_eq, model.b_eq),
                             LinearConstraint(model.a_ub @ dscale, -np.inf, model.b_ub)],
-               options={"time_limit": time_limit, "mip_rel_gap": mip_gap})
+               options={"time_limit": time_limit, "mip_rel_gap": mip_gap, "node_limit": NODE_LIMIT})
     if res.x is None:
         return None
-    return res.x[idx] * unit, float(res.mip_dual_bound), res.message
+    message = res.message
+    if res.status != 0 and getattr(res, "mip_node_count", 0) >= NODE_LIMIT:  # SciPy has no words for this stop
+        message = f"stopped at its {NODE_LIMIT}-node limit"
+    elif res.status == 1:
+        message = f"stopped at the {time_limit:.0f} s time limit (this plan depends on the machine's speed)"
+    return res.x[idx] * unit, float(res.mip_dual_bound), message

@@ -143,6 +143,18 @@ def _suppliers(inputs: Inputs, items: pd.DataFrame, T: int) -> tuple[pd.DataFram
     return sup.assign(pos=sup["item"].map(pos).to_numpy()), cap
 
 
+def lead_times(inputs: Inputs, items: pd.DataFrame) -> np.ndarray:
+    """Months to replenish each item of `items`: its own lead time; bought items with none use their fastest
+    supplier's."""
+    lead_time = _num(items["lead_time"])
+    sup = inputs.suppliers
+    fastest = sup[sup["item"].isin(items["item"])].groupby("item")["lead_time"].min()
+    if len(fastest):
+        pos = pd.Series(np.arange(len(items)), index=items["item"]).groupby(level=0).first()[fastest.index].to_numpy()
+        lead_time[pos] = np.where(lead_time[pos] > 0, lead_time[pos], fastest.to_numpy(dtype=float))
+    return lead_time
+
+
 def _num(series: pd.Series, default: float = 0.0) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").astype(float).fillna(default).to_numpy().copy()
 
@@ -160,11 +172,7 @@ def supply_plan(inputs: Inputs, demand_plan: pd.DataFrame | None) -> tuple[pd.Da
     opening = on_hand.reindex(names).astype(float).fillna(0.0).to_numpy()
 
     sup, pair_cap = _suppliers(inputs, items, T)
-    lead_time = _num(items["lead_time"])
-    if len(sup):  # bought items with no lead time of their own use their fastest supplier's
-        fastest = sup.groupby("pos")["lead_time"].min()
-        lt = lead_time[fastest.index.to_numpy()]
-        lead_time[fastest.index.to_numpy()] = np.where(lt > 0, lt, fastest.to_numpy(dtype=float))
+    lead_time = lead_times(inputs, items)
     sigma = forecast_sigma(inputs, demand_plan, names)
     ss = safety_stock_targets(inputs, items, demand, sigma, lead_time)
 
@@ -218,9 +226,32 @@ def supply_plan(inputs: Inputs, demand_plan: pd.DataFrame | None) -> tuple[pd.Da
         "unconstrained_hours": unconstrained.ravel(), "utilisation": utilisation.ravel(),
         "overloaded": (unconstrained > regular + cap["overtime_hours"] + _TOL).ravel(),
         "binding": binding.ravel(), "shadow_price": sol.shadow_price.ravel(),
-        "overtime_shadow_price": sol.overtime_shadow_price.ravel()})
+        "overtime_shadow_price": sol.overtime_shadow_price.ravel(),
+        "note": load_notes(hours, demand, op, closing, shortage, purchases).ravel()})
     cplan["binding"] = cplan["binding"].replace("", None)
     return plan[C.SUPPLY_PLAN.keys], cplan[C.CAPACITY_PLAN.keys]
+
+
+def load_notes(hours: np.ndarray, demand: np.ndarray, opening: np.ndarray, closing: np.ndarray,
+               shortage: np.ndarray, purchases: np.ndarray, min_hours: float = 1.0) -> np.ndarray:
+    """Resource x month text: why the planned load differs from the load of the month's demand.
+
+    Per item, production = demand - shortage + (closing - opening) - purchases, so the planned hours are the demand's
+    hours minus those served from stock (opening > closing), lost (shortage) or bought in, plus those built ahead for
+    later months (closing > opening). Why: a first month at 20% utilisation before overloaded months reads like a bug;
+    it is the opening stock serving demand first (holding stock costs more than the free hours save)."""
+    change = closing - opening
+    parts = (("of demand served from stock", np.maximum(-change, 0.0)),
+             ("built ahead for later months", np.maximum(change, 0.0)),
+             ("of demand bought in", purchases), ("of demand lost (short)", shortage))
+    R, T = hours.shape[1], demand.shape[1]
+    notes = np.full((R, T), None, dtype=object)
+    for r in range(R):
+        for t in range(T):
+            text = [f"{h:,.0f} h {what}" for what, q in parts if (h := float(hours[:, r] @ q[:, t])) >= min_hours]
+            if text:
+                notes[r, t] = "; ".join(text)
+    return notes
 
 
 def family_inputs(inputs: Inputs, plan: pd.DataFrame) -> list[dict]:
@@ -260,7 +291,8 @@ def family_inputs(inputs: Inputs, plan: pd.DataFrame) -> list[dict]:
 
 def family_plans(inputs: Inputs, plan: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(AggregatePlan, AggregateCosts): every family's plan under its chosen strategy, and all three strategies'
-    costs side by side so the pre-S&OP meeting can compare them."""
+    costs side by side so the pre-S&OP meeting can compare them. A strategy that cannot plan a family keeps its
+    row, without costs, and says why in the note (a family whose chosen strategy fails has no AggregatePlan rows)."""
     cases = family_inputs(inputs, plan)
     plans, costs = [], []
     for strategy in ("optimal", "level", "chase"):
@@ -276,14 +308,15 @@ def family_plans(inputs: Inputs, plan: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
                 for a in args:
                     try:
                         solved += aggregate_plans([a], strategy=strategy, integer=integer)
-                    except AggregatePlanError:
-                        solved.append(None)
+                    except AggregatePlanError as err:
+                        solved.append(err)
             for case, result in zip(group, solved):
-                if result is None:
-                    continue
                 chosen = case["strategy"] == strategy
-                costs.append({"family": case["family"], "strategy": strategy, "chosen": chosen,
-                              "total_cost": result.total_cost, **result.costs})
+                row = {"family": case["family"], "strategy": strategy, "chosen": chosen}
+                if isinstance(result, AggregatePlanError):
+                    costs.append({**row, "note": f"no plan: {result}"})
+                    continue
+                costs.append({**row, "total_cost": result.total_cost, **result.costs})
                 if chosen:
                     plans.append(result.plan.assign(family=case["family"], strategy=strategy))
     agg_cols = C.AGGREGATE_PLAN.keys

@@ -386,7 +386,10 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("override", "Override", NUMBER, "Final override quantity, blank if none.", **_Q),
     _c("consensus", "Consensus", NUMBER, "Demand the plan is built on.", **_Q),
     _c("method", "Method", TEXT, "Model chosen for the item.", nullable=True),
-), "Demand plan: statistical forecast, events, overrides and consensus per item and month.")
+    _c("notes", "Notes", TEXT, "The Events and Overrides rows behind the month, in table order: what, who, why "
+       "(on family rows: those given for the whole family).", nullable=True),
+), "Demand plan: statistical forecast, events, overrides and consensus per item and month. Family and total rows "
+   "are sums of their items, the interval bounds included (a family's own interval would be narrower).")
 
 SUPPLY_PLAN = Table("SupplyPlan", "SupplyPlan", Role.OUTPUT, (
     _c("item", "Item", TEXT),

@@ -115,6 +115,36 @@ def test_timestamps_and_weekly_periods():
     assert fc["forecast"].iloc[0] == pytest.approx(10.0)
 
 
+def test_weekly_items_keep_their_own_calendars():
+    # weekly periods and weekly timestamps: every item continues from its own last week, whatever its start
+    early = pd.period_range("2025-01-06", periods=30, freq="W")
+    late = pd.period_range("2025-03-03", periods=12, freq="W")
+    hist = pd.concat([pd.DataFrame({"item": "early", "period": early, "qty": 5.0}),
+                      pd.DataFrame({"item": "late", "period": late, "qty": 8.0})], ignore_index=True)
+    for frame in (hist, hist.assign(period=hist["period"].dt.start_time)):
+        fc = forecast(frame, 3, season_length=52)
+        assert fc["period"].dtype == early.dtype
+        got = fc.groupby("item")["period"].agg(list)
+        assert got["early"] == list(early[-1] + np.arange(1, 4))
+        assert got["late"] == list(late[-1] + np.arange(1, 4))
+        np.testing.assert_allclose(fc.groupby("item")["forecast"].first(), [5.0, 8.0])
+
+
+def test_syntetos_boylan_classification_by_hand():
+    x = np.array([[0, 3, 0, 0, 6, 0],  # 2 demands in 6 periods: ADI 3; sizes 3, 6: var 2.25 / mean^2 20.25
+                  [4, 4, 4, 4, 4, 4],  # smooth, constant size
+                  [1, 9, 1, 9, 1, 9],  # erratic: ADI 1, sizes mean 5, var 16
+                  [0, 0, 0, 0, 0, 0]])
+    adi, cv2 = K.classify_demand(x.astype(float))
+    np.testing.assert_allclose(adi, [3.0, 1.0, 1.0, np.inf])
+    np.testing.assert_allclose(cv2, [2.25 / 20.25, 0.0, 16 / 25, 0.0])
+    # auto: intermittent (ADI > 1.32) -> Croston family; smooth and erratic -> smooth-series models
+    labels = forecast(long({"i": [0, 3, 0, 0, 6, 0] * 4, "s": [4.0, 5.0] * 12, "e": [1, 9] * 12}), 2
+                      ).groupby("item")["method"].first()
+    assert labels["i"] in ("sba", "tsb") and labels["s"] not in core.INTERMITTENT
+    assert labels["e"] not in core.INTERMITTENT
+
+
 def test_unknown_method_lists_valid_ones():
     with pytest.raises(SnopError, match="valid methods: auto, naive"):
         forecast(long({"a": [1.0, 2.0]}), 2, method="arima")

@@ -142,7 +142,8 @@ def cleanse(history: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame) ->
     """History with the effect of past events removed, so promotions do not inflate the baseline.
 
     Uplift % divides the month's sales by (1 + uplift); Uplift Qty subtracts the units (a family's spread by the
-    items' sales that month). Never below zero.
+    items' sales that month). Never below zero. A -100% event (no sales possible) leaves its months as they are:
+    there is no uplift to undo and nothing in them to recover the baseline from.
     """
     hist = history.reset_index(drop=True).copy()
     qty = hist["qty"].to_numpy(dtype=float).copy()
@@ -152,7 +153,8 @@ def cleanse(history: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame) ->
         if not mask.any():
             continue
         if pd.notna(ev.uplift_pct):
-            qty[mask] = qty[mask] / max(1 + float(ev.uplift_pct), 1e-9)
+            if float(ev.uplift_pct) > -1:
+                qty[mask] = qty[mask] / (1 + float(ev.uplift_pct))
         else:
             qty -= _spread(hist.assign(qty=qty), mask, "qty", float(ev.uplift_qty))
     hist["qty"] = np.maximum(qty, 0.0)

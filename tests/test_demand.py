@@ -214,6 +214,10 @@ def test_cleanse_qty_events_by_hand():
          "uplift_qty": np.nan}])
     out = cleanse(hist, events, items).set_index(["item", "period"])["qty"]
     assert out[("A", P("2025-05"))] == 100.0
+    # a -100% event (a closed store) has nothing to undo: its months stay as recorded, never blown up
+    closed = frame("Events", [{"item": "A", "family": None, "start": P("2025-05"), "end": P("2025-05"),
+                               "uplift_pct": -1.0, "uplift_qty": np.nan}])
+    pd.testing.assert_frame_equal(cleanse(hist, closed, items), hist)
     assert out[("A", P("2025-06"))] == pytest.approx(110 - 30 * 110 / 130)
     assert out[("B", P("2025-06"))] == pytest.approx(20 - 30 * 20 / 130)
     assert out[("B", P("2025-05"))] == pytest.approx(50 / 1.25)

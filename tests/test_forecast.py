@@ -340,3 +340,12 @@ def test_fit_members_rules():
         np.testing.assert_allclose(trim, [[1.5] * 3])
     finally:
         del core.MEMBERS["_one"], core.MEMBERS["_six"]
+
+
+@pytest.mark.parametrize("T", [25, 64, 100])
+def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
+    # _hw_design slices the basis of a longer block: the same numbers, bit for bit, as the basis run for T alone
+    for trend in (False, True):
+        U, _ = K._hw_design(T, 12, trend, True)
+        alone = K._hw_basis(T, 12, *K._hw_grid(trend, True), trend, True)
+        assert U.shape == alone.shape and np.array_equal(U, alone)

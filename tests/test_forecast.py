@@ -349,3 +349,17 @@ def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
         U, _ = K._hw_design(T, 12, trend, True)
         alone = K._hw_basis(T, 12, *K._hw_grid(trend, True), trend, True)
         assert U.shape == alone.shape and np.array_equal(U, alone)
+
+
+def test_every_method_label_is_explained_on_the_demand_plan():
+    # the labels forecast() writes are documented in the DemandPlan's Method column (docs/workbook.md)
+    doc = C.DEMAND_PLAN.column("method").doc
+    labels = {*core.AUTO_NAMES, "combination", "sba", "tsb", "mean (short history)",
+              "zero history"}
+    rng = np.random.default_rng(2)
+    hist = long({"a": list(_seasonal_series(rng, 40)), "b": list(_seasonal_series(rng, 18)), "c": [1.0, 2.0],
+                 "d": [0.0] * 6, "e": [0, 0, 4, 0, 0, 0, 3, 0] * 4, "f": [5, 0, 4, 0, 6] + [0] * 20,
+                 "g": [5.0, 7.0, 6.0, 8.0] * 3})
+    assert set(forecast(hist, 2)["method"]) <= labels
+    for label in labels:
+        assert label in doc, label

@@ -263,3 +263,27 @@ def test_events_and_overrides_round_trip_through_the_workbook(tmp_path):
     fam = plan[plan["level"] == "Family"].set_index("period")
     assert fam.loc[P("2027-05"), "consensus"] == pytest.approx(60)
     assert fam.loc[P("2027-04"), "notes"] == "Fair (Marketing, family F): +30/month"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "C", None]), st.sampled_from(["F", "G"]), st.integers(0, 5),
+                          st.integers(0, 3), st.one_of(st.floats(-1, 2), st.floats(-500, 500)), st.booleans()),
+                max_size=5),
+       st.lists(st.tuples(st.sampled_from(["A", "B", "NEW", None]), st.sampled_from(["F", "G"]), st.integers(0, 5),
+                          st.floats(0, 1000, allow_nan=False)), max_size=5))
+def test_events_and_overrides_keep_every_rollup_coherent(events, overrides):
+    months = pd.period_range("2026-01", periods=6, freq="M")
+    ev = [{"item": it, "family": None if it else fam, "start": months[k], "end": months[min(k + span, 5)],
+           "uplift_pct": size if pct else np.nan, "uplift_qty": np.nan if pct else size, "owner": "x"}
+          for it, fam, k, span, size, pct in events]
+    ov = [{"item": it, "family": None if it else fam, "period": months[k], "qty": q, "owner": "o"}
+          for it, fam, k, q in overrides]
+    plan = plan_of(make_inputs(events=ev, overrides=ov))
+    items = plan[plan["level"] == "Item"]
+    assert (items["consensus"] >= 0).all() and (items["statistical"] >= 0).all()
+    for col in ("statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "consensus"):
+        fam = plan[plan["level"] == "Family"].set_index(["family", "period"])[col]
+        sums = items.groupby(["family", "period"])[col].sum()
+        np.testing.assert_allclose(fam.loc[sums.index], sums, rtol=1e-12, atol=1e-9)
+        tot = plan[plan["level"] == "Total"].set_index("period")[col]
+        np.testing.assert_allclose(tot, items.groupby("period")[col].sum().loc[tot.index], rtol=1e-12, atol=1e-9)

@@ -219,12 +219,18 @@ def _note_rows(events: pd.DataFrame, overrides: pd.DataFrame) -> list[tuple[obje
 def _join_notes(keys: pd.Series, periods: pd.Series, notes: list[tuple[np.ndarray, pd.Period, pd.Period, str]]
                 ) -> np.ndarray:
     """Per row, the texts whose keys include the row's key and whose months include its period ("; "-joined)."""
-    parts: list[list[str]] = [[] for _ in range(len(keys))]
+    codes, uniques = pd.factorize(keys)
+    month = pd.PeriodIndex(periods).asi8
+    parts: dict[int, list[str]] = {}  # only the rows with a note (a book may have 10^6 item-months)
     for targets, start, end, text in notes:
-        mask = keys.isin(set(targets)).to_numpy() & ((periods >= start) & (periods <= end)).to_numpy()
+        hit = pd.Index(uniques).get_indexer(pd.Index(targets, dtype=object))
+        mask = np.isin(codes, hit[hit >= 0]) & (month >= start.ordinal) & (month <= end.ordinal)
         for i in np.flatnonzero(mask):
-            parts[i].append(text)
-    return np.array(["; ".join(p) if p else None for p in parts], dtype=object)
+            parts.setdefault(i, []).append(text)
+    out = np.full(len(keys), None, dtype=object)
+    for i, p in parts.items():
+        out[i] = "; ".join(p)
+    return out
 
 
 def item_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataFrame
@@ -237,7 +243,9 @@ def item_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame
 
 def family_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
     """family, period, notes: the events and overrides given for a whole family, on its months in `plan`."""
-    keys = plan[["family", "period"]].drop_duplicates().reset_index(drop=True)
+    families, months = pd.unique(plan["family"]), pd.unique(plan["period"])
+    keys = pd.DataFrame({"family": np.repeat(families, len(months)),
+                         "period": months.take(np.tile(np.arange(len(months)), len(families)))})
     notes = [([row.family], start, end, text) for row, start, end, text in _note_rows(events, overrides)
              if not _for_item(row)]
     return keys.assign(notes=_join_notes(keys["family"], keys["period"], notes))

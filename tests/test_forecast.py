@@ -363,3 +363,16 @@ def test_every_method_label_is_explained_on_the_demand_plan():
     assert set(forecast(hist, 2)["method"]) <= labels
     for label in labels:
         assert label in doc, label
+
+
+def test_theta_matches_statsmodels_theta_model_for_its_ses():
+    # fit_theta = SES + b/2 * (j - 1 + 1/alpha - (1-alpha)^T/alpha): given statsmodels' SES (alpha, initial level
+    # y[0]), it equals statsmodels' ThetaModel (theta 2, no deseasonalising)
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    y = 40 + np.cumsum(np.random.default_rng(14).normal(0.6, 2.0, 36))
+    res = ThetaModel(y, deseasonalize=False).fit()
+    alpha = float(res.params["alpha"])
+    err, level, _ = K.es_filter(y[None, :], *(np.array([v]) for v in (alpha, 0.0, 0.0, y[0], 0.0)))
+    ses = K.Fit(np.repeat(level[:, None], 8, axis=1), err, np.full((1, 8), alpha), {"alpha": np.array([alpha])})
+    np.testing.assert_allclose(K.fit_theta(y[None, :], 8, ses).mean[0], res.forecast(8), rtol=1e-9)

@@ -407,10 +407,18 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("lo_95", "Lo 95", NUMBER, **_Q),
     _c("hi_95", "Hi 95", NUMBER, **_Q),
     _c("events", "Events", NUMBER, "Uplift from Events.", **_Q),
-    _c("override", "Override", NUMBER, "Final override quantity, blank if none.", **_Q),
+    _c("override", "Override", NUMBER, "Final override quantity, blank if none; on family and total rows the sum "
+       "over the overridden items only.", **_Q),
     _c("consensus", "Consensus", NUMBER, "Demand the plan is built on.", **_Q),
-    _c("method", "Method", TEXT, "Model chosen for the item.", nullable=True),
-), "Demand plan: statistical forecast, events, overrides and consensus per item and month.")
+    _c("method", "Method", TEXT, "Model used for the item. With Forecast method auto: ets+theta+snaive (median of "
+       "log and additive damped Holt-Winters, optimised Theta and seasonal naive; two seasons of history or more), "
+       "combination (mean of SES, damped Holt and Theta; less than two seasons of history), sba / tsb (intermittent demand: Croston with the "
+       "Syntetos-Boylan correction; TSB where demand has stopped), mean (short history) (fewer than 4 months), "
+       "zero history, no history (new item: 0). Otherwise the method named in Settings.", nullable=True),
+    _c("notes", "Notes", TEXT, "The Events and Overrides rows behind the month, in table order: what, who, why "
+       "(on family rows: those given for the whole family).", nullable=True),
+), "Demand plan: statistical forecast, events, overrides and consensus per item and month. Family and total rows "
+   "are sums of their items, the interval bounds included (a family's own interval would be narrower).")
 
 SUPPLY_PLAN = Table("SupplyPlan", "SupplyPlan", Role.OUTPUT, (
     _c("item", "Item", TEXT),

@@ -30,7 +30,8 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     result = apply_overrides(base, inputs.overrides, items)
     plan = stat.merge(events, on=KEY, how="left").merge(result.consensus, on=KEY, how="left")
     plan = plan.merge(items, on="item", how="left")
-    return {"DemandPlan": roll_up(plan)}
+    plan["notes"] = item_notes(plan, inputs.events, inputs.overrides, items)
+    return {"DemandPlan": roll_up(plan, family_notes(plan, inputs.events, inputs.overrides))}
 
 
 @dataclass
@@ -83,16 +84,25 @@ def statistical_forecast(inputs: Inputs) -> pd.DataFrame:
     return out
 
 
-def _event_targets(events: pd.DataFrame, items: pd.DataFrame) -> list[tuple[int, np.ndarray, pd.Series]]:
-    """For each event row: its position, the items it concerns and the row."""
-    out = []
-    for pos, (_, ev) in enumerate(events.iterrows()):
-        if isinstance(ev["item"], str) and ev["item"]:
-            targets = items["item"][items["item"] == ev["item"]].to_numpy(dtype=object)
-        else:
-            targets = items["item"][items["family"] == ev["family"]].to_numpy(dtype=object)
-        out.append((pos, targets, ev))
-    return out
+def _for_item(row) -> bool:
+    """An Events or Overrides row names an item (else it is about the whole family it names)."""
+    return isinstance(row.item, str) and bool(row.item)
+
+
+def _targets(row, items: pd.DataFrame) -> np.ndarray:
+    """The active items an Events or Overrides row concerns: its item, or every item of its family."""
+    hit = items["item"] == row.item if _for_item(row) else items["family"] == row.family
+    return items["item"][hit].to_numpy(dtype=object)
+
+
+def _event_targets(events: pd.DataFrame, items: pd.DataFrame) -> list[tuple[np.ndarray, tuple]]:
+    """For each event row: the items it concerns and the row (a named tuple)."""
+    return [(_targets(ev, items), ev) for ev in events.itertuples(index=False)]
+
+
+def _text(value) -> str:
+    """A text cell stripped ("" for a blank one)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
 
 
 def _spread(frame: pd.DataFrame, mask: np.ndarray, weight: str, total: float | np.ndarray) -> np.ndarray:
@@ -115,15 +125,15 @@ def event_uplift(stat: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame, 
     """
     out = stat[KEY].copy()
     uplift = np.zeros(len(stat))
-    for _, targets, ev in _event_targets(events, items):
-        months = (stat["period"] >= ev["start"]) & (stat["period"] <= ev["end"])
+    for targets, ev in _event_targets(events, items):
+        months = (stat["period"] >= ev.start) & (stat["period"] <= ev.end)
         mask = (stat["item"].isin(set(targets)) & months).to_numpy()
         if not mask.any():
             continue
-        if pd.notna(ev["uplift_pct"]):
-            uplift[mask] += stat["statistical"].to_numpy()[mask] * float(ev["uplift_pct"])
+        if pd.notna(ev.uplift_pct):
+            uplift[mask] += stat["statistical"].to_numpy()[mask] * float(ev.uplift_pct)
         else:
-            uplift += _spread(stat, mask, "statistical", float(ev["uplift_qty"]))
+            uplift += _spread(stat, mask, "statistical", float(ev.uplift_qty))
     out["events"] = uplift
     return out
 
@@ -132,19 +142,21 @@ def cleanse(history: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame) ->
     """History with the effect of past events removed, so promotions do not inflate the baseline.
 
     Uplift % divides the month's sales by (1 + uplift); Uplift Qty subtracts the units (a family's spread by the
-    items' sales that month). Never below zero.
+    items' sales that month). Never below zero. A -100% event (no sales possible) leaves its months as they are:
+    there is no uplift to undo and nothing in them to recover the baseline from.
     """
     hist = history.reset_index(drop=True).copy()
     qty = hist["qty"].to_numpy(dtype=float).copy()
-    for _, targets, ev in _event_targets(events, items):
-        mask = (hist["item"].isin(set(targets)) & (hist["period"] >= ev["start"])
-                & (hist["period"] <= ev["end"])).to_numpy()
+    for targets, ev in _event_targets(events, items):
+        mask = (hist["item"].isin(set(targets)) & (hist["period"] >= ev.start)
+                & (hist["period"] <= ev.end)).to_numpy()
         if not mask.any():
             continue
-        if pd.notna(ev["uplift_pct"]):
-            qty[mask] = qty[mask] / max(1 + float(ev["uplift_pct"]), 1e-9)
+        if pd.notna(ev.uplift_pct):
+            if float(ev.uplift_pct) > -1:
+                qty[mask] = qty[mask] / (1 + float(ev.uplift_pct))
         else:
-            qty -= _spread(hist.assign(qty=qty), mask, "qty", float(ev["uplift_qty"]))
+            qty -= _spread(hist.assign(qty=qty), mask, "qty", float(ev.uplift_qty))
     hist["qty"] = np.maximum(qty, 0.0)
     return hist
 
@@ -156,30 +168,25 @@ def apply_overrides(base: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataF
     demand at that point (equal shares when that is zero). `items` maps item -> family (active items); rows about
     other items or months outside `base` are ignored.
     """
-    family = base["item"].map(dict(zip(items["item"], items["family"]))).to_numpy(dtype=object)
     rows = list(overrides.itertuples(index=False)) if len(overrides) else []
     owners = list(dict.fromkeys(str(r.owner) for r in rows))
     steps = {}
     for k, owner in enumerate(owners):
         upto = set(owners[:k + 1])
-        qty, _ = _apply(base, [r for r in rows if str(r.owner) in upto], family)
+        qty, _ = _apply(base, [r for r in rows if str(r.owner) in upto], items)
         steps[owner] = base[KEY].reset_index(drop=True).assign(qty=qty)
-    qty, overridden = _apply(base, rows, family)
+    qty, overridden = _apply(base, rows, items)
     consensus = base[KEY].reset_index(drop=True).assign(override=overridden, consensus=qty)
     return OverrideResult(consensus, steps)
 
 
-def _apply(base: pd.DataFrame, rows: list, family: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _apply(base: pd.DataFrame, rows: list, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Demand after `rows` in order, and the overridden quantity of each item-month (NaN where none)."""
     demand = base[KEY].reset_index(drop=True).assign(qty=base["qty"].to_numpy(dtype=float))
-    items, periods = demand["item"].to_numpy(dtype=object), demand["period"]
+    periods = demand["period"]
     overridden = np.full(len(demand), np.nan)
     for row in rows:
-        month = (periods == row.period).to_numpy()
-        if isinstance(row.item, str) and row.item:
-            mask = month & (items == row.item)
-        else:
-            mask = month & (family == row.family)
+        mask = (periods == row.period).to_numpy() & demand["item"].isin(set(_targets(row, items))).to_numpy()
         if not mask.any():
             continue
         qty = demand["qty"].to_numpy().copy()
@@ -189,10 +196,71 @@ def _apply(base: pd.DataFrame, rows: list, family: np.ndarray) -> tuple[np.ndarr
     return demand["qty"].to_numpy(), overridden
 
 
-def roll_up(plan: pd.DataFrame) -> pd.DataFrame:
-    """Item rows as given, then per family and period, then per period: sums of the item rows."""
+def _note_rows(events: pd.DataFrame, overrides: pd.DataFrame) -> list[tuple[object, pd.Period, pd.Period, str]]:
+    """(row, first month, last month, text) of every Events then Overrides row, in table order.
+
+    Events: "<note> (<owner>, family <F>): +20%" or "... +400/month"; overrides: "override 7,400 by <owner>
+    (family <F>): <reason>". The family appears only on rows given for a whole family.
+    """
+    out = []
+    for ev in events.itertuples(index=False):
+        who = ", ".join(w for w in (_text(ev.owner), "" if _for_item(ev) else f"family {ev.family}") if w)
+        what = _text(getattr(ev, "note", "")) or "event"
+        size = f"{float(ev.uplift_pct):+.0%}" if pd.notna(ev.uplift_pct) else f"{float(ev.uplift_qty):+,.0f}/month"
+        out.append((ev, ev.start, ev.end, f"{what}{f' ({who})' if who else ''}: {size}"))
+    for ov in overrides.itertuples(index=False):
+        scope = "" if _for_item(ov) else f" (family {ov.family})"
+        reason = _text(getattr(ov, "reason", ""))
+        out.append((ov, ov.period, ov.period,
+                    f"override {float(ov.qty):,.0f} by {_text(ov.owner)}{scope}{f': {reason}' if reason else ''}"))
+    return out
+
+
+def _join_notes(keys: pd.Series, periods: pd.Series, notes: list[tuple[np.ndarray, pd.Period, pd.Period, str]]
+                ) -> np.ndarray:
+    """Per row, the texts whose keys include the row's key and whose months include its period ("; "-joined)."""
+    codes, uniques = pd.factorize(keys)
+    month = pd.PeriodIndex(periods).asi8
+    parts: dict[int, list[str]] = {}  # only the rows with a note (a book may have 10^6 item-months)
+    for targets, start, end, text in notes:
+        hit = pd.Index(uniques).get_indexer(pd.Index(targets, dtype=object))
+        mask = np.isin(codes, hit[hit >= 0]) & (month >= start.ordinal) & (month <= end.ordinal)
+        for i in np.flatnonzero(mask):
+            parts.setdefault(i, []).append(text)
+    out = np.full(len(keys), None, dtype=object)
+    for i, p in parts.items():
+        out[i] = "; ".join(p)
+    return out
+
+
+def item_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataFrame
+               ) -> np.ndarray:
+    """Notes of each item-month of `plan` (item, period): every event and override that applies to it."""
+    return _join_notes(plan["item"], plan["period"],
+                       [(_targets(row, items), start, end, text)
+                        for row, start, end, text in _note_rows(events, overrides)])
+
+
+def family_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """family, period, notes: the events and overrides given for a whole family, on its months in `plan`."""
+    families, months = pd.unique(plan["family"]), pd.unique(plan["period"])
+    keys = pd.DataFrame({"family": np.repeat(families, len(months)),
+                         "period": months.take(np.tile(np.arange(len(months)), len(families)))})
+    notes = [([row.family], start, end, text) for row, start, end, text in _note_rows(events, overrides)
+             if not _for_item(row)]
+    return keys.assign(notes=_join_notes(keys["family"], keys["period"], notes))
+
+
+def roll_up(plan: pd.DataFrame, family_notes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Item rows as given, then per family and period, then per period: sums of the item rows.
+
+    Text columns: item rows keep their method and notes; family rows take their notes from `family_notes`
+    (family, period, notes), if given.
+    """
     cols = C.DEMAND_PLAN.keys
     item_rows = plan.assign(level="Item")
+    if "notes" not in item_rows:
+        item_rows["notes"] = None
     fam_order = list(dict.fromkeys(item_rows["family"]))
 
     def total(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -202,11 +270,13 @@ def roll_up(plan: pd.DataFrame) -> pd.DataFrame:
         return out.reset_index()
 
     fam = total(item_rows, ["family", "period"]).assign(level="Family", item=None, method=None)
+    fam = fam.merge(family_notes, on=["family", "period"], how="left") if family_notes is not None else \
+        fam.assign(notes=None)
     fam["_f"] = fam["family"].map({f: i for i, f in enumerate(fam_order)})
     fam = fam.sort_values(["_f", "period"], kind="stable").drop(columns="_f")
-    tot = total(item_rows, ["period"]).assign(level="Total", family=None, item=None, method=None)
+    tot = total(item_rows, ["period"]).assign(level="Total", family=None, item=None, method=None, notes=None)
     tot = tot.sort_values("period", kind="stable")
     out = pd.concat([item_rows[cols], fam[cols], tot[cols]], ignore_index=True)
-    for c in ("level", "family", "item", "method"):
+    for c in ("level", "family", "item", "method", "notes"):
         out[c] = out[c].astype(object)
     return out

@@ -6,6 +6,7 @@ The data is generated from a seed, so the same seed always gives the same book.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -198,12 +199,67 @@ def write_inputs(book: OpenpyxlBook, frames: dict[str, pd.DataFrame], settings: 
             book.write_rows(spec, to_rows(spec, frame))
 
 
-def write_demo_book(path: str | Path = "out/SNOP_Demo.xlsm", seed: int = 7) -> Path:
+#: Months before the cycle month whose demand plans the demo publishes to its archive, so the KPIs sheet shows
+#: accuracy and forecast value added per step and per override owner against the actuals since.
+PAST_CYCLES = 6
+
+
+def past_overrides(history: pd.DataFrame, items: pd.DataFrame, cycle: pd.Period, seed: int) -> pd.DataFrame:
+    """What the owners overrode in a past cycle: Sales North knew its key accounts' orders for the first two months
+    (the actual within a few percent), Marketing expected Garden's season early (its family 25% up in month 2)."""
+    rng = np.random.default_rng([seed, cycle.ordinal])
+    sold = history.set_index(["item", "period"])["qty"]
+    rows = []
+    for item in ("PT-001", "PT-002", "HT-001"):
+        for month in (cycle, cycle + 1):
+            if (item, month) in sold.index:
+                rows.append({"item": item, "family": None, "period": month,
+                             "qty": round(float(sold[(item, month)]) * rng.uniform(0.96, 1.04)),
+                             "owner": "Sales North", "reason": "Key account orders"})
+    garden = items.loc[items["family"] == "Garden", "item"]
+    last_year = sold[sold.index.get_level_values("item").isin(garden)].xs(cycle + 1 - 12, level="period").sum()
+    rows.append({"item": None, "family": "Garden", "period": cycle + 1, "qty": round(1.25 * float(last_year)),
+                 "owner": "Marketing", "reason": "Early season expected"})
+    return pd.DataFrame(rows)
+
+
+def publish_past_cycles(book_path: Path, cycles: int = PAST_CYCLES, seed: int = 7) -> Path:
+    """Publish the demand plans of the `cycles` months before the demo's cycle month to the book's archive (a new
+    archive: an earlier demo's is replaced): each forecast from the History before its month, with that month's
+    `past_overrides`, by the demand step itself, as `snop-xl publish` would have stored it."""
+    from . import archive, demand
+    from .inputs import load_inputs
+    from .io import open_book
+
+    inputs = load_inputs(open_book(book_path))
+    path = archive.default_path(book_path, inputs.settings.archive_path)
+    path.unlink(missing_ok=True)
+    history = inputs.history.dropna(subset=["qty"])
+    no_events = inputs.events.iloc[:0]
+    for k in range(cycles, 0, -1):
+        cycle = inputs.settings.cycle_month - k
+        overrides = past_overrides(history, inputs.items, cycle, seed).reindex(columns=inputs.overrides.columns)
+        past = inputs.replace(settings=dataclasses.replace(inputs.settings, cycle_month=cycle),
+                              history=inputs.history[inputs.history["period"] < cycle], events=no_events,
+                              overrides=overrides)
+        plan = demand.run(past)["DemandPlan"]
+        archive.publish(path, cycle, f"demo-{cycle}", {"DemandPlan": plan, "Overrides": overrides,
+                                                       "Events": no_events},
+                        approver=inputs.settings.approver, book=book_path.name,
+                        published_at=dt.datetime(cycle.year, cycle.month, 3, tzinfo=dt.timezone.utc))
+    return path
+
+
+def write_demo_book(path: str | Path = "out/SNOP_Demo.xlsm", seed: int = 7, past_cycles: int = PAST_CYCLES) -> Path:
     """Write the demo inputs to a new workbook at `path` (outputs empty until the cycle runs); .xlsm starts from
-    the macro template, so the demo opens in Excel with the S&OP ribbon and functions."""
+    the macro template, so the demo opens in Excel with the S&OP ribbon and functions. `past_cycles` earlier plans
+    are published to the archive beside it (`publish_past_cycles`)."""
     from .newbook import blank_book
 
     book = blank_book(path)
     book.wb.properties.created = dt.datetime(2026, 11, 1)
     write_inputs(book, demo_frames(seed), demo_settings())
-    return book.save()
+    saved = book.save()
+    if past_cycles:
+        publish_past_cycles(Path(saved), past_cycles, seed)
+    return saved

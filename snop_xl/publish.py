@@ -200,7 +200,9 @@ def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int
     fc["naive"] = seasonal_naive(history, fc, s.season_length)
     fc["scale"] = naive_scales(history, fc, s.season_length)
     fc = _with_family(fc, inputs.items)
-    return _rows(fc, {"naive": "naive", "statistical": "forecast"}, by=("lag",), basis="backtest")
+    steps = {"naive": "naive", "statistical": "forecast"}
+    rows = _rows(fc, steps, by=("lag",), basis="backtest")
+    return pd.concat([rows, fva_gain(rows[rows["level"] != "Item"], list(steps))], ignore_index=True)
 
 
 def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
@@ -292,13 +294,17 @@ def cascade_fva(f: pd.DataFrame) -> pd.DataFrame:
     rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
     if not len(rows):
         return rows
-    acc = rows[rows["metric"] == "ACCURACY"].copy()
-    steps = list(CASCADE)
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), fva_gain(rows, list(CASCADE))], ignore_index=True)
+
+
+def fva_gain(rows: pd.DataFrame, steps: list[str]) -> pd.DataFrame:
+    """FVA rows: each step's ACCURACY minus the previous step's (in `steps` order), per level, name and lag, from
+    KPI rows holding the ACCURACY of every step on the same item-months."""
+    acc = rows[rows["metric"] == "ACCURACY"]
     prev = acc.assign(step=acc["step"].map(lambda s: steps[steps.index(s) + 1] if s != steps[-1] else None))
     gain = acc.merge(prev[["level", "name", "lag", "step", "value"]], on=["level", "name", "lag", "step"],
                      suffixes=("", "_prev"))
-    gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
-    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), gain.assign(metric="FVA")], ignore_index=True)
+    return gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
 
 
 def owner_steps(path: Path) -> pd.DataFrame:

@@ -171,3 +171,119 @@ def test_overrides_keep_rollup_coherent(rows):
     idx = items.set_index(["item", "period"])["consensus"]
     for key, q in last.items():
         assert idx.loc[key] == pytest.approx(q)
+
+
+def test_notes_say_which_event_and_override_apply_where():
+    events = [{"item": None, "family": "F", "start": P("2026-02"), "end": P("2026-03"), "uplift_pct": 0.2,
+               "uplift_qty": np.nan, "owner": "Marketing", "note": "Spring promo"},
+              {"item": "C", "family": None, "start": P("2026-03"), "end": P("2026-03"), "uplift_pct": np.nan,
+               "uplift_qty": 1500.0, "owner": None, "note": None}]
+    overrides = [{"item": None, "family": "F", "period": P("2026-03"), "qty": 1000.0, "owner": "Sales",
+                  "reason": "Key account"},
+                 {"item": "A", "family": None, "period": P("2026-01"), "qty": 90.0, "owner": "Ops", "reason": None}]
+    plan = plan_of(make_inputs(events=events, overrides=overrides))
+    notes = plan.set_index(["level", "family", "item", "period"])["notes"]
+    promo = "Spring promo (Marketing, family F): +20%"
+    assert notes[("Item", "F", "A", P("2026-01"))] == "override 90 by Ops"
+    assert notes[("Item", "F", "B", P("2026-01"))] is None
+    assert notes[("Item", "F", "B", P("2026-02"))] == promo
+    assert notes[("Item", "F", "A", P("2026-03"))] == promo + "; override 1,000 by Sales (family F): Key account"
+    assert notes[("Item", "G", "C", P("2026-03"))] == "event: +1,500/month"
+    assert notes[("Item", "G", "C", P("2026-04"))] is None
+    # family rows: only what was given for the whole family; total rows: nothing
+    fam = plan[plan["level"] == "Family"].set_index(["family", "period"])["notes"]
+    assert fam[("F", P("2026-02"))] == promo
+    assert fam[("F", P("2026-03"))] == promo + "; override 1,000 by Sales (family F): Key account"
+    assert fam[("F", P("2026-01"))] is None and fam[("G", P("2026-03"))] is None
+    assert plan.loc[plan["level"] == "Total", "notes"].isna().all()
+
+
+def test_cleanse_qty_events_by_hand():
+    from snop_xl.demand import cleanse
+
+    items = pd.DataFrame({"item": ["A", "B"], "family": ["F", "F"]})
+    hist = pd.DataFrame({"item": ["A", "A", "B", "B"], "period": [P("2025-05"), P("2025-06")] * 2,
+                         "qty": [100.0, 130.0, 50.0, 20.0]})
+    events = frame("Events", [
+        {"item": "A", "family": None, "start": P("2025-06"), "end": P("2025-06"), "uplift_pct": np.nan,
+         "uplift_qty": 20.0},
+        # family: 30 units spread by the items' sales that month (after the event above): A 110, B 20
+        {"item": None, "family": "F", "start": P("2025-06"), "end": P("2025-06"), "uplift_pct": np.nan,
+         "uplift_qty": 30.0},
+        {"item": "B", "family": None, "start": P("2025-05"), "end": P("2025-05"), "uplift_pct": 0.25,
+         "uplift_qty": np.nan}])
+    out = cleanse(hist, events, items).set_index(["item", "period"])["qty"]
+    assert out[("A", P("2025-05"))] == 100.0
+    # a -100% event (a closed store) has nothing to undo: its months stay as recorded, never blown up
+    closed = frame("Events", [{"item": "A", "family": None, "start": P("2025-05"), "end": P("2025-05"),
+                               "uplift_pct": -1.0, "uplift_qty": np.nan}])
+    pd.testing.assert_frame_equal(cleanse(hist, closed, items), hist)
+    assert out[("A", P("2025-06"))] == pytest.approx(110 - 30 * 110 / 130)
+    assert out[("B", P("2025-06"))] == pytest.approx(20 - 30 * 20 / 130)
+    assert out[("B", P("2025-05"))] == pytest.approx(50 / 1.25)
+
+
+def test_events_and_overrides_round_trip_through_the_workbook(tmp_path):
+    """Events and Overrides typed into a book, the cycle run headless, the DemandPlan read back from the file."""
+    from snop_xl.cycle import run_book
+    from snop_xl.io import open_book
+
+    from .conftest import make_book, small_frames
+
+    frames = small_frames()
+    frames["Events"] = frame("Events", [
+        {"item": "A", "family": None, "start": P("2027-02"), "end": P("2027-03"), "uplift_pct": 0.5,
+         "uplift_qty": None, "owner": "Marketing", "note": "Promo"},
+        {"item": None, "family": "F", "start": P("2027-04"), "end": P("2027-04"), "uplift_pct": None,
+         "uplift_qty": 30.0, "owner": "Marketing", "note": "Fair"}])
+    frames["Overrides"] = frame("Overrides", [
+        {"item": None, "family": "F", "period": P("2027-05"), "qty": 60.0, "owner": "Sales", "reason": "Tender"}])
+    path = make_book(tmp_path / "book.xlsx", frames)
+    book = open_book(path)
+    for name in ("Events", "Overrides"):
+        back, problems = book.read_table(name)
+        assert not problems
+        pd.testing.assert_frame_equal(back.reset_index(drop=True)[["item", "family"]].fillna(""),
+                                      frames[name][["item", "family"]].fillna(""), check_dtype=False)
+    run_book(book)
+    plan, problems = open_book(path).read_table("DemandPlan")
+    assert not problems
+    rows = item_rows(plan)
+    a, b = rows.loc["A"], rows.loc["B"]
+    np.testing.assert_allclose(a.loc[[P("2027-02"), P("2027-03")], "events"],
+                               0.5 * a.loc[[P("2027-02"), P("2027-03")], "statistical"])
+    apr = rows.xs(P("2027-04"), level="period")
+    share = apr["statistical"] / apr["statistical"].sum()
+    np.testing.assert_allclose(apr["events"], 30 * share)
+    may = rows.xs(P("2027-05"), level="period")
+    np.testing.assert_allclose(may["consensus"], 60 * may["statistical"] / may["statistical"].sum())
+    assert may["override"].sum() == pytest.approx(60)
+    assert a.loc[P("2027-02"), "notes"] == "Promo (Marketing): +50%"
+    assert b.loc[P("2027-05"), "notes"] == "override 60 by Sales (family F): Tender"
+    fam = plan[plan["level"] == "Family"].set_index("period")
+    assert fam.loc[P("2027-05"), "consensus"] == pytest.approx(60)
+    assert fam.loc[P("2027-04"), "notes"] == "Fair (Marketing, family F): +30/month"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "C", None]), st.sampled_from(["F", "G"]), st.integers(0, 5),
+                          st.integers(0, 3), st.one_of(st.floats(-1, 2), st.floats(-500, 500)), st.booleans()),
+                max_size=5),
+       st.lists(st.tuples(st.sampled_from(["A", "B", "NEW", None]), st.sampled_from(["F", "G"]), st.integers(0, 5),
+                          st.floats(0, 1000, allow_nan=False)), max_size=5))
+def test_events_and_overrides_keep_every_rollup_coherent(events, overrides):
+    months = pd.period_range("2026-01", periods=6, freq="M")
+    ev = [{"item": it, "family": None if it else fam, "start": months[k], "end": months[min(k + span, 5)],
+           "uplift_pct": size if pct else np.nan, "uplift_qty": np.nan if pct else size, "owner": "x"}
+          for it, fam, k, span, size, pct in events]
+    ov = [{"item": it, "family": None if it else fam, "period": months[k], "qty": q, "owner": "o"}
+          for it, fam, k, q in overrides]
+    plan = plan_of(make_inputs(events=ev, overrides=ov))
+    items = plan[plan["level"] == "Item"]
+    assert (items["consensus"] >= 0).all() and (items["statistical"] >= 0).all()
+    for col in ("statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "consensus"):
+        fam = plan[plan["level"] == "Family"].set_index(["family", "period"])[col]
+        sums = items.groupby(["family", "period"])[col].sum()
+        np.testing.assert_allclose(fam.loc[sums.index], sums, rtol=1e-12, atol=1e-9)
+        tot = plan[plan["level"] == "Total"].set_index("period")[col]
+        np.testing.assert_allclose(tot, items.groupby("period")[col].sum().loc[tot.index], rtol=1e-12, atol=1e-9)

@@ -115,6 +115,36 @@ def test_timestamps_and_weekly_periods():
     assert fc["forecast"].iloc[0] == pytest.approx(10.0)
 
 
+def test_weekly_items_keep_their_own_calendars():
+    # weekly periods and weekly timestamps: every item continues from its own last week, whatever its start
+    early = pd.period_range("2025-01-06", periods=30, freq="W")
+    late = pd.period_range("2025-03-03", periods=12, freq="W")
+    hist = pd.concat([pd.DataFrame({"item": "early", "period": early, "qty": 5.0}),
+                      pd.DataFrame({"item": "late", "period": late, "qty": 8.0})], ignore_index=True)
+    for frame in (hist, hist.assign(period=hist["period"].dt.start_time)):
+        fc = forecast(frame, 3, season_length=52)
+        assert fc["period"].dtype == early.dtype
+        got = fc.groupby("item")["period"].agg(list)
+        assert got["early"] == list(early[-1] + np.arange(1, 4))
+        assert got["late"] == list(late[-1] + np.arange(1, 4))
+        np.testing.assert_allclose(fc.groupby("item")["forecast"].first(), [5.0, 8.0])
+
+
+def test_syntetos_boylan_classification_by_hand():
+    x = np.array([[0, 3, 0, 0, 6, 0],  # 2 demands in 6 periods: ADI 3; sizes 3, 6: var 2.25 / mean^2 20.25
+                  [4, 4, 4, 4, 4, 4],  # smooth, constant size
+                  [1, 9, 1, 9, 1, 9],  # erratic: ADI 1, sizes mean 5, var 16
+                  [0, 0, 0, 0, 0, 0]])
+    adi, cv2 = K.classify_demand(x.astype(float))
+    np.testing.assert_allclose(adi, [3.0, 1.0, 1.0, np.inf])
+    np.testing.assert_allclose(cv2, [2.25 / 20.25, 0.0, 16 / 25, 0.0])
+    # auto: intermittent (ADI > 1.32) -> Croston family; smooth and erratic -> smooth-series models
+    labels = forecast(long({"i": [0, 3, 0, 0, 6, 0] * 4, "s": [4.0, 5.0] * 12, "e": [1, 9] * 12}), 2
+                      ).groupby("item")["method"].first()
+    assert labels["i"] in ("sba", "tsb") and labels["s"] not in core.INTERMITTENT
+    assert labels["e"] not in core.INTERMITTENT
+
+
 def test_unknown_method_lists_valid_ones():
     with pytest.raises(SnopError, match="valid methods: auto, naive"):
         forecast(long({"a": [1.0, 2.0]}), 2, method="arima")
@@ -310,3 +340,39 @@ def test_fit_members_rules():
         np.testing.assert_allclose(trim, [[1.5] * 3])
     finally:
         del core.MEMBERS["_one"], core.MEMBERS["_six"]
+
+
+@pytest.mark.parametrize("T", [25, 64, 100])
+def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
+    # _hw_design slices the basis of a longer block: the same numbers, bit for bit, as the basis run for T alone
+    for trend in (False, True):
+        U, _ = K._hw_design(T, 12, trend, True)
+        alone = K._hw_basis(T, 12, *K._hw_grid(trend, True), trend, True)
+        assert U.shape == alone.shape and np.array_equal(U, alone)
+
+
+def test_every_method_label_is_explained_on_the_demand_plan():
+    # the labels forecast() writes are documented in the DemandPlan's Method column (docs/workbook.md)
+    doc = C.DEMAND_PLAN.column("method").doc
+    labels = {*core.AUTO_NAMES, "combination", "sba", "tsb", "mean (short history)",
+              "zero history"}
+    rng = np.random.default_rng(2)
+    hist = long({"a": list(_seasonal_series(rng, 40)), "b": list(_seasonal_series(rng, 18)), "c": [1.0, 2.0],
+                 "d": [0.0] * 6, "e": [0, 0, 4, 0, 0, 0, 3, 0] * 4, "f": [5, 0, 4, 0, 6] + [0] * 20,
+                 "g": [5.0, 7.0, 6.0, 8.0] * 3})
+    assert set(forecast(hist, 2)["method"]) <= labels
+    for label in labels:
+        assert label in doc, label
+
+
+def test_theta_matches_statsmodels_theta_model_for_its_ses():
+    # fit_theta = SES + b/2 * (j - 1 + 1/alpha - (1-alpha)^T/alpha): given statsmodels' SES (alpha, initial level
+    # y[0]), it equals statsmodels' ThetaModel (theta 2, no deseasonalising)
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    y = 40 + np.cumsum(np.random.default_rng(14).normal(0.6, 2.0, 36))
+    res = ThetaModel(y, deseasonalize=False).fit()
+    alpha = float(res.params["alpha"])
+    err, level, _ = K.es_filter(y[None, :], *(np.array([v]) for v in (alpha, 0.0, 0.0, y[0], 0.0)))
+    ses = K.Fit(np.repeat(level[:, None], 8, axis=1), err, np.full((1, 8), alpha), {"alpha": np.array([alpha])})
+    np.testing.assert_allclose(K.fit_theta(y[None, :], 8, ses).mean[0], res.forecast(8), rtol=1e-9)

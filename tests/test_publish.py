@@ -163,6 +163,24 @@ def test_current_plan_kpis_by_hand(cycles):
     assert _kpi(back, level="Total", metric="ACCURACY", step="naive", lag=1) == pytest.approx(1.0)  # flat history
 
 
+def test_backtest_fva_of_the_statistical_forecast_over_naive(cycles):
+    _, _, second, _, _ = cycles
+    kpis, _ = open_book(second).read_table(C.KPIS)
+    back = kpis[kpis["basis"] == "backtest"]
+    # backtest months Sep 2026 - Feb 2027; seasonal naive says 10 (A) and 20 (B) throughout (2025 has no actuals:
+    # the last actual before the origin); sold the same until 2027, then A 11, 14 and B 20, 18: 7 units off of 183
+    naive = _kpi(back, level="Total", metric="ACCURACY", step="naive", lag=1)
+    assert naive == pytest.approx(1 - 7 / 183)
+    for level, name in (("Total", "Total"), ("Family", "F")):
+        for lag in (1, 2, 3):
+            stat = _kpi(back, level=level, name=name, metric="ACCURACY", step="statistical", lag=lag)
+            base = _kpi(back, level=level, name=name, metric="ACCURACY", step="naive", lag=lag)
+            assert _kpi(back, level=level, name=name, metric="FVA", step="statistical", lag=lag) == \
+                pytest.approx(stat - base)
+    assert back[(back["metric"] == "FVA") & (back["step"] == "naive")].empty  # the benchmark adds nothing to itself
+    assert back[(back["metric"] == "FVA") & (back["level"] == "Item")].empty
+
+
 def test_plan_diff_between_cycles(cycles):
     db, _, second, v1, v2 = cycles
     v3 = publish.publish_book(second, approver="Cy")

@@ -434,6 +434,20 @@ def _hw_basis(T: int, m: int, alpha, beta, gamma, phi, trend: bool, seasonal: bo
     return U
 
 
+#: `_hw_basis` is computed for lengths rounded up to a multiple of this and sliced: a call with items of many
+#: lengths (and the calibration refits, shorter still) runs the recursion once per block, not once per length.
+HW_BASIS_BLOCK = 64
+
+
+@functools.lru_cache(maxsize=8)
+def _hw_basis_block(L: int, m: int, trend: bool, seasonal: bool) -> np.ndarray:
+    """`_hw_basis` of the model's grid for L periods (read-only). Row t does not depend on L (the recursion runs
+    forward from the same unit states), so its first T periods are exactly the basis for length T."""
+    U = _hw_basis(L, m, *_hw_grid(trend, seasonal), trend, seasonal)
+    U.flags.writeable = False
+    return U
+
+
 @functools.lru_cache(maxsize=32)
 def _hw_design(T: int, m: int, trend: bool, seasonal: bool) -> tuple[np.ndarray, np.ndarray]:
     """The design matrices U (G, T, K) of the model's grid and the inverses of U'U (G, K, K) (ridge 1e-8 of the
@@ -442,7 +456,8 @@ def _hw_design(T: int, m: int, trend: bool, seasonal: bool) -> tuple[np.ndarray,
     Cached (read-only arrays): they depend on the length, m and the model only, not on the data, so the matrices
     of one length share them (log and additive fits, calibration refits of other lengths).
     """
-    U = _hw_basis(T, m, *_hw_grid(trend, seasonal), trend, seasonal)
+    block = -(-T // HW_BASIS_BLOCK) * HW_BASIS_BLOCK
+    U = np.ascontiguousarray(_hw_basis_block(block, m, trend, seasonal)[:, :T])
     S = np.einsum("gtk,gtl->gkl", U, U)
     K = S.shape[1]
     S = S + 1e-8 * np.trace(S, axis1=1, axis2=2)[:, None, None] / K * np.eye(K)

@@ -127,6 +127,21 @@ def candidates(names, max_size: int):
                 yield combo, rule
 
 
+def validation_cells(origins: list[int], limit: int | None):
+    """One cell per set x origin, in that order: (set, h, origin, pairs, scorer, auto forecast, auto group, member
+    forecasts, DOTM row scores), the forecasts of the validation pairs cut at that origin (warnings silenced)."""
+    for name, h in SETS:
+        series = load(name, limit)
+        for origin in origins:
+            pairs = split(series, h, origin)
+            sc = Scorer(pairs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                auto, group, fcs = forecasts(pairs, h)
+                ref = sc.rows(dotm(pairs, h))
+            yield name, h, origin, pairs, sc, auto, group, fcs, ref
+
+
 def loo(args) -> None:
     """Round 4: one combination for every group, leave-one-origin-out on test-like lengths.
 
@@ -137,19 +152,11 @@ def loo(args) -> None:
     """
     origins = [int(o) for o in args.origins.split(",")]
     cells = []  # (set, origin, scorer, group, member forecasts, DOTM row scores, selected rows)
-    for name, h in SETS:
-        series = load(name, args.limit)
-        for origin in origins:
-            pairs = split(series, h, origin)
-            sc = Scorer(pairs)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, group, fcs = forecasts(pairs, h)
-                ref = sc.rows(dotm(pairs, h))
-            lengths = np.array([len(x) for x, _ in pairs])
-            sel = (group != "") & (lengths >= args.min_length)
-            cells.append((name, origin, sc, fcs, ref[:, sel], sel))
-            print(f"{name} origin -{origin}: {sel.sum()} grouped series with >= {args.min_length} periods, h={h}")
+    for name, h, origin, pairs, sc, _, group, fcs, ref in validation_cells(origins, args.limit):
+        lengths = np.array([len(x) for x, _ in pairs])
+        sel = (group != "") & (lengths >= args.min_length)
+        cells.append((name, origin, sc, fcs, ref[:, sel], sel))
+        print(f"{name} origin -{origin}: {sel.sum()} grouped series with >= {args.min_length} periods, h={h}")
     scored = {}
     for combo, rule in candidates(list(core.MEMBERS), args.max_size):
         scored[(combo, rule)] = np.array([sc.rows(combine(np.stack([fcs[c][sel] for c in combo]), rule), sel)
@@ -188,18 +195,10 @@ def main() -> None:
         return loo(args)
     origins = [int(o) for o in (args.origins or "0,6").split(",")]
     cells = []  # one per set x origin: (set, scorer, auto, group, members, dotm row scores, lengths)
-    for name, h in SETS:
-        series = load(name, args.limit)
-        for origin in origins:
-            pairs = split(series, h, origin)
-            sc = Scorer(pairs)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                auto, group, fcs = forecasts(pairs, h)
-                ref = sc.rows(dotm(pairs, h))
-            cells.append((name, sc, auto, group, fcs, ref, np.array([len(x) for x, _ in pairs])))
-            counts = {g: int((group == g).sum()) for g in core.AUTO_GROUPS}
-            print(f"{name} origin -{origin}: {len(pairs)} series, groups {counts}, h={h}")
+    for name, h, origin, pairs, sc, auto, group, fcs, ref in validation_cells(origins, args.limit):
+        cells.append((name, sc, auto, group, fcs, ref, np.array([len(x) for x, _ in pairs])))
+        counts = {g: int((group == g).sum()) for g in core.AUTO_GROUPS}
+        print(f"{name} origin -{origin}: {len(pairs)} series, groups {counts}, h={h}")
 
     # per-row scores of every candidate on the grouped rows of every cell
     scored: dict[str, list[np.ndarray]] = {}

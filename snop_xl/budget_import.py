@@ -530,6 +530,12 @@ def subtotal_spans(sequence: list[tuple[Any, "pd.Period | int"]]) -> dict[Any, f
     return spans
 
 
+def _month_names(row: list[Any]) -> dict[int, int]:
+    """Column -> month number of the cells of `row` that are a month's name alone (Jan, Sept., October)."""
+    return {c: _MONTHS[n] for c, v in enumerate(row)
+            if isinstance(v, str) and (n := norm_text(v).rstrip(".")) in _MONTHS}
+
+
 # ---- parsing ------------------------------------------------------------------------------------------------
 Key = tuple[str, "str | None", str]  # family, item (None: family level), measure
 
@@ -672,7 +678,7 @@ class _Reader:
                 return self.out
             self.out.ignored.append(self.g.cell(r, 0))
         for r, row in enumerate(self.g.rows[:_SKIP_SCAN_ROWS]):  # the usual cause: Jan, Feb ... with no year
-            names = [c for c, v in enumerate(row) if isinstance(v, str) and norm_text(v).rstrip(".") in _MONTHS]
+            names = list(_month_names(row))
             if len(names) >= 2:
                 self.problem(r, names[0], "month names without a year", self.g.get(r, names[0]),
                              "the year in every month header (Jan 2027, 2027-01), or each year in the row just "
@@ -689,8 +695,7 @@ class _Reader:
         above. The year row's subtotal headings ('2027 Total', 'Grand Total') are copied down into the blank
         cells of the month row, so the header reads as one row. {} when row `r` is not such a header."""
         row = self.g.rows[r]
-        names = {c: _MONTHS[n] for c, v in enumerate(row)
-                 if isinstance(v, str) and (n := norm_text(v).rstrip(".")) in _MONTHS}
+        names = _month_names(row)
         above = next((a for a in range(r - 1, -1, -1) if any(v is not None for v in self.g.rows[a])), None)
         if len(names) < 2 or above is None:
             return {}

@@ -11,8 +11,6 @@ Every expected number below is worked out here by hand, not by snop_xl.finance.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import re
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from snop_xl.errors import ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import OpenpyxlBook, open_book
 from tests.conftest import make_book
+from tests.test_budget_import import digest, write_csv
 
 P = lambda s: pd.Period(s, "M")  # noqa: E731
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,9 +257,7 @@ def _paste(path: Path, months) -> Path:
     rows = [["Family", "Measure", *[str(m) for m in months]],
             ["F", "units", *[30] * len(months)], ["F", "revenue", *[210] * len(months)],
             ["G", "units", *[5] * len(months)], ["G", "revenue", *[240] * len(months)]]
-    with path.open("w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    return path
+    return write_csv(path, rows)
 
 
 def test_import_accepts_the_fiscal_year_and_refuses_before_it(book: Path, tmp_path: Path) -> None:
@@ -275,20 +272,16 @@ def test_import_accepts_the_fiscal_year_and_refuses_before_it(book: Path, tmp_pa
         import_budget(OpenpyxlBook(book), _paste(tmp_path / "gap.csv", [m for m in YEAR if m != P("2027-03")]))
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_import_budget_without_terminal_needs_yes(book: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     src = _paste(tmp_path / "fy.csv", YEAR)
-    before = _digest(book)
+    before = digest(book)
     assert cli(["import-budget", str(book), str(src)]) == 1  # pytest's stdin is no terminal
     out = capsys.readouterr()
     assert "Budget from" in out.out and "--yes" in out.err and "nothing changed" in out.out
-    assert _digest(book) == before
+    assert digest(book) == before
     assert cli(["import-budget", str(book), str(src), "--yes"]) == 0
-    assert _digest(book) != before
+    assert digest(book) != before
 
 
 def test_outlook_stops_where_the_horizon_does(tmp_path: Path) -> None:

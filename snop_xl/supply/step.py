@@ -244,13 +244,12 @@ def load_notes(hours: np.ndarray, demand: np.ndarray, opening: np.ndarray, closi
     parts = (("of demand served from stock", np.maximum(-change, 0.0)),
              ("built ahead for later months", np.maximum(change, 0.0)),
              ("of demand bought in", purchases), ("of demand lost (short)", shortage))
-    R, T = hours.shape[1], demand.shape[1]
-    notes = np.full((R, T), None, dtype=object)
-    for r in range(R):
-        for t in range(T):
-            text = [f"{h:,.0f} h {what}" for what, q in parts if (h := float(hours[:, r] @ q[:, t])) >= min_hours]
-            if text:
-                notes[r, t] = "; ".join(text)
+    per_part = [(what, hours.T @ q) for what, q in parts]  # R x T hours of each part, as required_hours
+    notes = np.full((hours.shape[1], demand.shape[1]), None, dtype=object)
+    for r, t in np.ndindex(notes.shape):
+        text = [f"{h:,.0f} h {what}" for what, load in per_part if (h := float(load[r, t])) >= min_hours]
+        if text:
+            notes[r, t] = "; ".join(text)
     return notes
 
 

@@ -179,8 +179,8 @@ def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
     for ax in axes.flat:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 21,000,000, not 2.1 x 1e7
-        if ax is not axes[1, 1]:
+        if ax is not axes[1, 1]:  # the scenario chart keeps its money axis in k / M
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 21,000,000, not 2.1 x 1e7
             labels = ax.get_xticklabels()
             step = max(1, len(labels) // 8)
             for i, label in enumerate(labels):

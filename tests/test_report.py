@@ -128,3 +128,21 @@ def test_charts_sit_right_of_the_dashboard_tables(tmp_path) -> None:
     last = max(t.first_column + len(t.columns) - 1 for t in C.SHEETS["Dashboard"].tables)
     assert C.SHEETS["Dashboard"].charts_column == last + 2  # one empty column between
     assert {c.anchor._from.col + 1 for c in dash._charts} == {C.SHEETS["Dashboard"].charts_column}
+
+
+def test_pack_axes_read_as_numbers_and_scenario_money_in_k_or_m(tmp_path) -> None:
+    import matplotlib.pyplot as plt
+
+    from snop_xl import report
+
+    frames = report.read_outputs(open_book(_run_book(tmp_path)))
+    frames["ScenarioComparison"] = frames["ScenarioComparison"].assign(revenue=[2.5e6] * len(
+        frames["ScenarioComparison"]), margin=[1.2e6] * len(frames["ScenarioComparison"]))
+    fig = report.charts_figure(frames)
+    fig.canvas.draw()
+    axes = fig.axes
+    money = [t.get_text() for t in axes[3].get_yticklabels() if t.get_text()]
+    assert money and all(t.endswith("M") for t in money), money  # 2.5M, not 2,500,000 or 1e6 offsets
+    units = [t.get_text() for t in axes[1].get_yticklabels() if t.get_text()]
+    assert units and not any(t.endswith(("M", "k")) or "e" in t for t in units), units
+    plt.close(fig)

@@ -169,6 +169,41 @@ def test_fiscal_year_starting_in_april_moves_the_window(tmp_path: Path) -> None:
     assert {p.value for p in err.value.problems} == {"2027-01", "2027-02", "2027-03"}
 
 
+def test_budgeted_past_months_need_history_columns(tmp_path: Path) -> None:
+    """A budgeted month before the cycle month without a History column would count 0 actuals in YTD and the
+    outlook: refused, at the History header cell where its column belongs, naming the Budget cell that needs it."""
+    f = frames()
+    f["History"] = f["History"][f["History"]["period"] != P("2027-03")]  # History not updated for March
+    with pytest.raises(ValidationError) as err:
+        load_inputs(open_book(make_book(tmp_path / "no_march.xlsx", f, SETTINGS)))
+    (p,) = err.value.problems
+    # Item in A, 2026-01 to 2027-02 in B to O: March goes in P
+    assert p.location == "History!P1" and "2027-03" in p.message
+    assert "headed 2027-03" in p.expected and "Budget!C4" in p.expected  # Budget rows: A Jan, A Feb, A Mar, ...
+    f = frames()
+    f["History"] = f["History"][f["History"]["period"] != P("2027-02")]  # a month missing in the middle
+    with pytest.raises(ValidationError) as err:
+        load_inputs(open_book(make_book(tmp_path / "no_feb.xlsx", f, SETTINGS)))
+    assert [(p.location, "2027-02" in p.message) for p in err.value.problems] == [("History!O1", True)]  # March's
+    f["Budget"] = f["Budget"][f["Budget"]["period"] != P("2027-02")]  # no budget for February: nothing to compare
+    load_inputs(open_book(make_book(tmp_path / "no_feb_budget.xlsx", f, SETTINGS)))
+
+
+def test_a_blank_history_month_is_zero_actuals(book: Path) -> None:
+    """March's column is there but blank for every item: valid, and March's actuals are 0 units sold."""
+    ob = open_book(book)
+    ws = ob.wb["History"]
+    assert ws["P1"].value in ("2027-03", P("2027-03").to_timestamp().to_pydatetime())
+    for row in (2, 3, 4):
+        ws[f"P{row}"] = None
+    ob.save()
+    fin = review.run(load_inputs(open_book(book)), plan_frames())["Financials"]
+    ytd = fin[(fin.horizon == "YTD") & (fin.family == "F")].iloc[0]
+    assert ytd["plan_units"] == 93 - 30 and ytd["revenue"] == 600 - 200  # March's A 10 and B 20 gone
+    march = fin[(fin.horizon == "Month") & (fin.family == "F") & (fin.period == P("2027-03"))].iloc[0]
+    assert march["revenue_variance"] == -210 and march["budget_revenue"] == 210
+
+
 def _fin(book: Path) -> tuple[pd.DataFrame, pd.Series]:
     out = review.run(load_inputs(open_book(book)), plan_frames())
     assert list(out["Financials"].columns) == C.FINANCIALS.keys

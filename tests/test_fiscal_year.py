@@ -288,6 +288,58 @@ def test_docs_worked_example_matches_hand_and_engine(book: Path) -> None:
                 (label, family, name)
 
 
+# ---- exceptions: the full-year outlook below budget -------------------------------------------------------------
+def test_outlook_below_budget_exception_by_hand(book: Path, tmp_path: Path) -> None:
+    """G's outlook is 430 below its fiscal-year budget (YTD -20 + plan -410), F's above: one Outlook below budget
+    exception, for G, beside G's Plan below budget (410, April to December only), linked to its Financials cell."""
+    from openpyxl import load_workbook
+
+    from snop_xl import reconcile
+
+    inputs = load_inputs(open_book(book))
+    exc = reconcile.exceptions(inputs, plan_frames())
+    budget = exc[exc["kind"].isin(["Plan below budget", "Outlook below budget"])].set_index("kind")
+    assert list(budget["family"]) == ["G", "G"]  # F is above budget in both
+    out = budget.loc["Outlook below budget"]
+    hand = hand_row("G", YEAR)
+    assert (hand["revenue_variance"], hand["units_variance"]) == (-430, -11)
+    assert (out["value"], out["units"], out["period"], out["months"]) == (430, -11, P("2027-01"), 12)
+    assert out["message"] == ("G: full-year outlook revenue (2027-01 to 2027-12, actual + plan) USD 430 below budget "
+                              "(-14.9%), -11 units; price +98, volume -528, mix +0")  # as docs/finance.md's table
+    plan = budget.loc["Plan below budget"]
+    assert (plan["value"], plan["units"]) == (410, -10) and pd.isna(plan["period"])
+    assert out["rank"] < plan["rank"]  # ranked by money: 430 before 410
+    # the links go to the Revenue Variance cells of the Financials rows as written (actual months included)
+    fin = review.run(inputs, plan_frames())["Financials"]
+    ob = open_book(book)
+    ob.write_table(C.FINANCIALS, fin)
+    ob.save()
+    ws = load_workbook(book)["Financials"]
+    for kind, rows in (("Outlook below budget", "Outlook"), ("Plan below budget", "Horizon")):
+        sheet, cell = budget.loc[kind, "link"].split("!")
+        assert sheet == "'Financials'" and ws[cell].value == -budget.loc[kind, "value"]
+        row = {ws.cell(1, c).value: ws.cell(ws[cell].row, c).value for c in range(1, ws.max_column + 1)}
+        assert (row["Rows"], row["Family"], row["Level"]) == (rows, "G", "Family")
+
+
+def test_outlook_covering_the_horizon_is_not_counted_twice(tmp_path: Path) -> None:
+    """A fiscal year from April: the budget's months (April to December) are the outlook's and the horizon's alike,
+    so G's shortfall is one Plan below budget exception, not two."""
+    from snop_xl import reconcile
+
+    f = frames()
+    f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
+    book = make_book(tmp_path / "apr.xlsx", f, {**SETTINGS, "fiscal_year_start": 4})
+    exc = reconcile.exceptions(load_inputs(open_book(book)), plan_frames())
+    budget = exc[exc["kind"].str.contains("budget")]
+    assert list(budget["kind"]) == ["Plan below budget"] and list(budget["value"]) == [410]
+    # a calendar fiscal year budgeted from April only: the actuals carry no budget, the same months again
+    f = frames()
+    f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
+    exc = reconcile.exceptions(load_inputs(open_book(make_book(tmp_path / "cal.xlsx", f, SETTINGS))), plan_frames())
+    assert list(exc.loc[exc["kind"].str.contains("budget"), "kind"]) == ["Plan below budget"]
+
+
 # ---- the budget import takes the whole fiscal year --------------------------------------------------------------
 def _paste(path: Path, months) -> Path:
     rows = [["Family", "Measure", *[str(m) for m in months]],

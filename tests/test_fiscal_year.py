@@ -336,8 +336,15 @@ def test_outlook_covering_the_horizon_is_not_counted_twice(tmp_path: Path) -> No
     # a calendar fiscal year budgeted from April only: the actuals carry no budget, the same months again
     f = frames()
     f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
-    exc = reconcile.exceptions(load_inputs(open_book(make_book(tmp_path / "cal.xlsx", f, SETTINGS))), plan_frames())
+    inputs = load_inputs(open_book(make_book(tmp_path / "cal.xlsx", f, SETTINGS)))
+    exc = reconcile.exceptions(inputs, plan_frames())
+    (link,) = exc.loc[exc["kind"].str.contains("budget"), "link"]
     assert list(exc.loc[exc["kind"].str.contains("budget"), "kind"]) == ["Plan below budget"]
+    # its link is G's Horizon row of the Financials as written, January to March actuals above it (it used to be
+    # a position in Financials computed without them: 12 rows too high)
+    fin = review.run(inputs, plan_frames())["Financials"]
+    pos = fin.index[(fin.horizon == "Horizon") & (fin.family == "G")][0]
+    assert link == reconcile.cell_address("Financials", "revenue_variance", pos) == "'Financials'!N45"
 
 
 # ---- the budget import takes the whole fiscal year --------------------------------------------------------------

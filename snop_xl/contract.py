@@ -476,7 +476,8 @@ GAPS = Table("Gaps", "Reconciliation", Role.OUTPUT, (
 ), "Demand vs supply per family and month, and per item where it is short.")
 
 EXCEPTION_KINDS = ("Shortage", "Capacity overload", "Below safety stock", "Excess stock", "Obsolete risk",
-                   "Forecast bias", "Consensus vs statistical", "Plan below budget")
+                   "Forecast bias", "Consensus vs statistical", "Plan below budget",
+                   "Outlook below budget")
 
 EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
     _c("rank", "Rank", INTEGER, "1 = most money at stake."),

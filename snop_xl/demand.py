@@ -25,7 +25,7 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     """The DemandPlan table: item rows, then family and total rows that are exact sums of their items."""
     items = item_families(inputs)
     stat = statistical_forecast(inputs)
-    events = event_uplift(stat, inputs.events, items, inputs.settings.periods)
+    events = event_uplift(stat, inputs.events, items)
     base = stat[KEY].assign(qty=(stat["statistical"] + events["events"]).clip(lower=0.0))
     result = apply_overrides(base, inputs.overrides, items)
     plan = stat.merge(events, on=KEY, how="left").merge(result.consensus, on=KEY, how="left")
@@ -116,8 +116,7 @@ def _spread(frame: pd.DataFrame, mask: np.ndarray, weight: str, total: float | n
     return share * total
 
 
-def event_uplift(stat: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame, periods: pd.PeriodIndex
-                 ) -> pd.DataFrame:
+def event_uplift(stat: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Uplift of every event on the statistical forecast: item, period, events (units; several events add up).
 
     Uplift % multiplies the item's statistical forecast; Uplift Qty is units per month for an item, or for a family

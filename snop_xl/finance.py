@@ -90,6 +90,14 @@ def year_to_date(cycle_month: pd.Period, start_month: int = 1) -> pd.PeriodIndex
     return year[year < cycle_month]
 
 
+def summary_spans(periods: pd.Series, cycle_month: pd.Period, start_month: int = 1) -> dict[str, pd.Series]:
+    """Which of `periods` each summary row of the Financials sums: YTD (the fiscal year's months before the cycle
+    month), Outlook (the whole fiscal year of the cycle month) and Horizon (the plan's months), as boolean masks."""
+    return {"YTD": periods.isin(year_to_date(cycle_month, start_month)),
+            "Outlook": periods.isin(fiscal_year(cycle_month, start_month)),
+            "Horizon": periods >= cycle_month}
+
+
 # ---- the plan in money ----------------------------------------------------------------------------------------
 def with_prices(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """SupplyPlan rows with `unit_price` and `unit_cost` of their item (scenarios may scale them afterwards)."""
@@ -224,11 +232,8 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
     monthly["horizon"] = "Month"
     monthly["basis"] = np.where(monthly["period"] < cycle_month, "Actual", "Plan")
     # summaries per family and total: sums of the month rows (effects included), a stock at its last month
-    year = fiscal_year(cycle_month, fiscal_year_start)
-    p = monthly["period"]
     summaries = []
-    for label, mask in (("YTD", p.isin(year_to_date(cycle_month, fiscal_year_start))), ("Outlook", p.isin(year)),
-                        ("Horizon", p >= cycle_month)):
+    for label, mask in summary_spans(monthly["period"], cycle_month, fiscal_year_start).items():
         part = monthly[mask]
         if not len(part):
             continue

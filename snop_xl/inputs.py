@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 import pandas as pd
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from . import contract as C
 from .errors import Problem, ValidationError
@@ -247,6 +248,38 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
         if p is not None and not pd.isna(p) and not settings.budget_months[0] <= p <= last:
             out.append(Problem("Budget", cell_of(budget, "period", row), OUTSIDE_BUDGET_MONTHS, str(p),
                                budget_months_expected(settings)))
+    return out + missing_actuals(settings, history, budget)
+
+
+def history_months(history: pd.DataFrame) -> set[pd.Period]:
+    """Months the History grid has a column for (one blank for every item included), or failing the sheet's
+    column map (a frame built in code) a quantity for."""
+    return {k for k in history.attrs.get("cells", {}) if isinstance(k, pd.Period)} | set(history["period"].dropna())
+
+
+def missing_actuals(settings: Settings, history: pd.DataFrame, budget: pd.DataFrame) -> list[Problem]:
+    """Budget months before the cycle month without a History column: their actuals would silently count as 0 in
+    the Financials' YTD and outlook. One problem per month, at the History header cell where its column belongs
+    (before the next later month's column, else after the last column)."""
+    have = history_months(history)
+    window = settings.budget_months
+    past = sorted({p for p in budget["period"].dropna() if window[0] <= p < settings.cycle_month} - have)
+    if not past:
+        return []
+    cells = history.attrs.get("cells", {})
+    columns = {k: column_index_from_string(v) for k, v in cells.items()}
+    months = {k: c for k, c in columns.items() if isinstance(k, pd.Period)}
+    after_last = max(columns.values(), default=1) + 1
+    out = []
+    for m in past:
+        later = [p for p in months if p > m]
+        col = months[min(later)] if later else after_last
+        row = budget.index[budget["period"] == m][0]
+        out.append(Problem("History", f"{get_column_letter(col)}{history.attrs.get('header_row', 1)}",
+                           f"no History for {m}, a budgeted month before the cycle month",
+                           expected=f"a month column headed {m} here (a blank cell reads 0 units sold): the fiscal "
+                                    f"year's months before the cycle month {settings.cycle_month} are valued from "
+                                    f"History against the Budget (Budget!{cell_of(budget, 'period', row)})"))
     return out
 
 

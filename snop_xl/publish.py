@@ -41,6 +41,15 @@ ARCHIVED_OUTPUTS = ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Excepti
 ARCHIVED_INPUTS = {"Overrides": "overrides", "Events": "events", "Decisions": "decisions", "Inventory": "inventory",
                    "Budget": "budget"}
 KPI_COLUMNS = C.KPIS.keys
+#: pandas dtype of each KPIs column: KPI rows from every source carry them, blank columns included, so they
+#: concatenate alike (an all-blank object column beside an integer or month one is what pandas warns about)
+KPI_DTYPES = {c.key: {C.INTEGER: "Int64", C.NUMBER: "float64", C.PERIOD: "period[M]"}.get(c.dtype, "object")
+              for c in C.KPIS.columns}
+
+
+def kpi_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every KPIs column in its KPI_DTYPES dtype (blank where it has none); other columns kept."""
+    return frame.assign(**{k: None for k in KPI_COLUMNS if k not in frame}).astype(KPI_DTYPES)
 
 
 # ---- the cycle step -------------------------------------------------------------------------------------------
@@ -98,10 +107,7 @@ def compute_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], path: Path
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.KPIS.columns})
-    out = pd.concat(parts, ignore_index=True)
-    out["lag"] = out["lag"].astype("Int64")
-    out["observations"] = out["observations"].astype("Int64")
-    return out[KPI_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[KPI_COLUMNS]
 
 
 def _with_family(frame: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -125,9 +131,7 @@ def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (
     if len(out):
         out = out[(out["metric"] != "MASE") | (out["observations"] > 0)]  # MASE only where a naive scale exists
         out["basis"] = basis
-        for c in KPI_COLUMNS:
-            if c not in out:
-                out[c] = None
+        out = kpi_rows(out)
     return out
 
 
@@ -233,7 +237,7 @@ def published_kpis(inputs: Inputs, path: Path, lags: tuple[int, ...] = LAGS) -> 
     overall = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag",))
     trend = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag", "cycle_month"),
                   metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
-    trend["cycle"] = trend.pop("cycle_month")
+    trend = kpi_rows(trend.assign(cycle=trend.pop("cycle_month")))
     return pd.concat([overall, trend, fva_kpis(f, path)], ignore_index=True)
 
 
@@ -396,7 +400,7 @@ def supply_kpis(inputs: Inputs, path: Path) -> pd.DataFrame:
                 cycle = k[-1] if by else None
                 out.append([level, name, "PLAN_ADHERENCE", "supply", None, kpi.plan_adherence(g["arrived"], g["plan"]),
                             len(g), cycle, "published"])
-    return pd.DataFrame(out, columns=KPI_COLUMNS)
+    return kpi_rows(pd.DataFrame(out, columns=KPI_COLUMNS))
 
 
 def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -421,7 +425,7 @@ def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFra
                 days = kpi.days_of_supply(g["on_hand"].sum(), dem, inputs.settings.days_per_period)
                 rows.append([level, name, "DAYS_OF_SUPPLY", "on hand", None, days if np.isfinite(days) else None,
                              len(dem), None, "plan"])
-    return pd.DataFrame(rows, columns=KPI_COLUMNS)
+    return kpi_rows(pd.DataFrame(rows, columns=KPI_COLUMNS))
 
 
 # ---- publishing -----------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from . import contract as C
-from . import finance, kpi
-from .inputs import Inputs
+from . import finance, kpi, review
+from .inputs import Inputs, Settings
 from .supply import binding_resources
 from .supply.step import lead_times
 
@@ -84,7 +84,7 @@ def gaps(supply: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- exceptions ---------------------------------------------------------------------------------------------
-def _exc(kind: str, rows: pd.DataFrame, message: pd.Series, uom: str = "units") -> pd.DataFrame:
+def _exc(kind: str | pd.Series, rows: pd.DataFrame, message: pd.Series, uom: str = "units") -> pd.DataFrame:
     rows = rows.reset_index(drop=True)
     message = pd.Series(list(message))
     out = pd.DataFrame({"kind": kind, "family": rows.get("family"), "item": rows.get("item"),
@@ -325,19 +325,34 @@ def consensus_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, curren
     return _exc("Consensus vs statistical", r, pd.Series(msg))
 
 
-def budget_exceptions(fin: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """Families whose plan revenue over the budgeted months is below budget (the Horizon rows of Financials)."""
-    rows = fin[(fin["horizon"] == "Horizon") & (fin["level"] == "Family") & (fin["revenue_variance"] < -0.5)]
-    if not len(rows):
+def budget_exceptions(fin: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Families below budget in revenue, from the Financials as written (`review.financials`): "Plan below budget"
+    reads the Horizon rows (the plan's budgeted months), "Outlook below budget" the Outlook rows (YTD actuals + the
+    rest of the year's plan against the fiscal year's budget). Size: the units variance; money at stake: the revenue
+    shortfall, split into price, volume and mix in the message; linked to the row's Revenue Variance cell.
+
+    A family whose budgeted months are the same in both (the fiscal year is the horizon) is listed once, as Plan
+    below budget: the two would be the same shortfall counted twice in the ranking."""
+    months = fin[(fin["horizon"] == "Month") & (fin["level"] == "Family") & fin["budget_units"].notna()]
+    spans = finance.summary_spans(months["period"], settings.cycle_month, settings.fiscal_year_start)
+    differs = set(months.loc[spans["Outlook"] != spans["Horizon"], "family"])
+    plan, outlook = fin["horizon"] == "Horizon", (fin["horizon"] == "Outlook") & fin["family"].isin(differs)
+    found = fin[(plan | outlook) & (fin["level"] == "Family") & (fin["revenue_variance"] < -0.5)]
+    if not len(found):
         return pd.DataFrame(columns=_EXC_COLS)
-    r = rows.assign(units=rows["units_variance"], value=-rows["revenue_variance"], item=None, period=None,
-                    months=None)
-    r["link"] = _links("Financials", "revenue_variance", rows.index)
-    msg = [f"{f}: plan revenue {_money(v, currency)} below budget ({p:+.1%}), {_signed(u)} units; "
+    start, is_plan = settings.fiscal_year[0], (found["horizon"] == "Horizon").to_numpy()
+    r = found.assign(units=found["units_variance"], value=-found["revenue_variance"], item=None,
+                     period=[None if p else start for p in is_plan],  # blank: the plan's horizon
+                     months=[None if p else (end - start).n + 1 for p, end in zip(is_plan, found["period"])])
+    r["link"] = _links("Financials", "revenue_variance", found.index)
+    what = ["plan revenue" if p else f"full-year outlook revenue ({start} to {end}, {basis.lower()})"
+            for p, end, basis in zip(is_plan, found["period"], found["basis"])]
+    msg = [f"{f}: {w} {_money(v, settings.currency)} below budget ({pct:+.1%}), {_signed(u)} units; "
            f"price {_signed(pe)}, volume {_signed(ve)}, mix {_signed(me)}"
-           for f, v, p, u, pe, ve, me in zip(r["family"], r["value"], r["revenue_variance_pct"], r["units"],
-                                             r["price_effect"], r["volume_effect"], r["mix_effect"])]
-    return _exc("Plan below budget", r, pd.Series(msg))
+           for f, w, v, pct, u, pe, ve, me in zip(r["family"], what, r["value"], r["revenue_variance_pct"], r["units"],
+                                                  r["price_effect"], r["volume_effect"], r["mix_effect"])]
+    kinds = pd.Series(np.where(is_plan, "Plan below budget", "Outlook below budget"))
+    return _exc(kinds, r, pd.Series(msg))
 
 
 def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -355,9 +370,8 @@ def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFr
         parts.append(bias_exceptions(inputs, demand_items, cur))
     if len(demand_items):
         parts.append(consensus_exceptions(demand_items, inputs.items, cur))
-    if len(inputs.budget):
-        money = finance.plan_money(supply, inputs.items)
-        parts.append(budget_exceptions(finance.financials(money, inputs.budget, inputs.settings.cycle_month), cur))
+    if len(inputs.budget):  # the Financials as the sheet shows them: the links point at their rows
+        parts.append(budget_exceptions(review.financials(inputs, outputs), inputs.settings))
     parts = [p.astype(object) for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.EXCEPTIONS.columns})

@@ -168,6 +168,41 @@ def test_fiscal_year_starting_in_april_moves_the_window(tmp_path: Path) -> None:
     assert {p.value for p in err.value.problems} == {"2027-01", "2027-02", "2027-03"}
 
 
+def test_budgeted_past_months_need_history_columns(tmp_path: Path) -> None:
+    """A budgeted month before the cycle month without a History column would count 0 actuals in YTD and the
+    outlook: refused, at the History header cell where its column belongs, naming the Budget cell that needs it."""
+    f = frames()
+    f["History"] = f["History"][f["History"]["period"] != P("2027-03")]  # History not updated for March
+    with pytest.raises(ValidationError) as err:
+        load_inputs(open_book(make_book(tmp_path / "no_march.xlsx", f, SETTINGS)))
+    (p,) = err.value.problems
+    # Item in A, 2026-01 to 2027-02 in B to O: March goes in P
+    assert p.location == "History!P1" and "2027-03" in p.message
+    assert "headed 2027-03" in p.expected and "Budget!C4" in p.expected  # Budget rows: A Jan, A Feb, A Mar, ...
+    f = frames()
+    f["History"] = f["History"][f["History"]["period"] != P("2027-02")]  # a month missing in the middle
+    with pytest.raises(ValidationError) as err:
+        load_inputs(open_book(make_book(tmp_path / "no_feb.xlsx", f, SETTINGS)))
+    assert [(p.location, "2027-02" in p.message) for p in err.value.problems] == [("History!O1", True)]  # March's
+    f["Budget"] = f["Budget"][f["Budget"]["period"] != P("2027-02")]  # no budget for February: nothing to compare
+    load_inputs(open_book(make_book(tmp_path / "no_feb_budget.xlsx", f, SETTINGS)))
+
+
+def test_a_blank_history_month_is_zero_actuals(book: Path) -> None:
+    """March's column is there but blank for every item: valid, and March's actuals are 0 units sold."""
+    ob = open_book(book)
+    ws = ob.wb["History"]
+    assert ws["P1"].value in ("2027-03", P("2027-03").to_timestamp().to_pydatetime())
+    for row in (2, 3, 4):
+        ws[f"P{row}"] = None
+    ob.save()
+    fin = review.run(load_inputs(open_book(book)), plan_frames())["Financials"]
+    ytd = fin[(fin.horizon == "YTD") & (fin.family == "F")].iloc[0]
+    assert ytd["plan_units"] == 93 - 30 and ytd["revenue"] == 600 - 200  # March's A 10 and B 20 gone
+    march = fin[(fin.horizon == "Month") & (fin.family == "F") & (fin.period == P("2027-03"))].iloc[0]
+    assert march["revenue_variance"] == -210 and march["budget_revenue"] == 210
+
+
 def _fin(book: Path) -> tuple[pd.DataFrame, pd.Series]:
     out = review.run(load_inputs(open_book(book)), plan_frames())
     assert list(out["Financials"].columns) == C.FINANCIALS.keys
@@ -250,6 +285,65 @@ def test_docs_worked_example_matches_hand_and_engine(book: Path) -> None:
             value = float(re.sub(r"[,+]", "", cell))
             assert value == pytest.approx(hand[k], abs=0.01) and value == pytest.approx(row[k], abs=0.01), \
                 (label, family, name)
+
+
+# ---- exceptions: the full-year outlook below budget -------------------------------------------------------------
+def test_outlook_below_budget_exception_by_hand(book: Path, tmp_path: Path) -> None:
+    """G's outlook is 430 below its fiscal-year budget (YTD -20 + plan -410), F's above: one Outlook below budget
+    exception, for G, beside G's Plan below budget (410, April to December only), linked to its Financials cell."""
+    from openpyxl import load_workbook
+
+    from snop_xl import reconcile
+
+    inputs = load_inputs(open_book(book))
+    exc = reconcile.exceptions(inputs, plan_frames())
+    budget = exc[exc["kind"].isin(["Plan below budget", "Outlook below budget"])].set_index("kind")
+    assert list(budget["family"]) == ["G", "G"]  # F is above budget in both
+    out = budget.loc["Outlook below budget"]
+    hand = hand_row("G", YEAR)
+    assert (hand["revenue_variance"], hand["units_variance"]) == (-430, -11)
+    assert (out["value"], out["units"], out["period"], out["months"]) == (430, -11, P("2027-01"), 12)
+    assert out["message"] == ("G: full-year outlook revenue (2027-01 to 2027-12, actual + plan) USD 430 below budget "
+                              "(-14.9%), -11 units; price +98, volume -528, mix +0")  # as docs/finance.md's table
+    plan = budget.loc["Plan below budget"]
+    assert (plan["value"], plan["units"]) == (410, -10) and pd.isna(plan["period"])
+    assert out["rank"] < plan["rank"]  # ranked by money: 430 before 410
+    # the links go to the Revenue Variance cells of the Financials rows as written (actual months included)
+    fin = review.run(inputs, plan_frames())["Financials"]
+    ob = open_book(book)
+    ob.write_table(C.FINANCIALS, fin)
+    ob.save()
+    ws = load_workbook(book)["Financials"]
+    for kind, rows in (("Outlook below budget", "Outlook"), ("Plan below budget", "Horizon")):
+        sheet, cell = budget.loc[kind, "link"].split("!")
+        assert sheet == "'Financials'" and ws[cell].value == -budget.loc[kind, "value"]
+        row = {ws.cell(1, c).value: ws.cell(ws[cell].row, c).value for c in range(1, ws.max_column + 1)}
+        assert (row["Rows"], row["Family"], row["Level"]) == (rows, "G", "Family")
+
+
+def test_outlook_covering_the_horizon_is_not_counted_twice(tmp_path: Path) -> None:
+    """A fiscal year from April: the budget's months (April to December) are the outlook's and the horizon's alike,
+    so G's shortfall is one Plan below budget exception, not two."""
+    from snop_xl import reconcile
+
+    f = frames()
+    f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
+    book = make_book(tmp_path / "apr.xlsx", f, {**SETTINGS, "fiscal_year_start": 4})
+    exc = reconcile.exceptions(load_inputs(open_book(book)), plan_frames())
+    budget = exc[exc["kind"].str.contains("budget")]
+    assert list(budget["kind"]) == ["Plan below budget"] and list(budget["value"]) == [410]
+    # a calendar fiscal year budgeted from April only: the actuals carry no budget, the same months again
+    f = frames()
+    f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
+    inputs = load_inputs(open_book(make_book(tmp_path / "cal.xlsx", f, SETTINGS)))
+    exc = reconcile.exceptions(inputs, plan_frames())
+    (link,) = exc.loc[exc["kind"].str.contains("budget"), "link"]
+    assert list(exc.loc[exc["kind"].str.contains("budget"), "kind"]) == ["Plan below budget"]
+    # its link is G's Horizon row of the Financials as written, January to March actuals above it (it used to be
+    # a position in Financials computed without them: 12 rows too high)
+    fin = review.run(inputs, plan_frames())["Financials"]
+    pos = fin.index[(fin.horizon == "Horizon") & (fin.family == "G")][0]
+    assert link == reconcile.cell_address("Financials", "revenue_variance", pos) == "'Financials'!N45"
 
 
 # ---- the budget import takes the whole fiscal year --------------------------------------------------------------

@@ -88,6 +88,9 @@ def test_exceptions_by_hand(inputs) -> None:
     # plan revenue: A sells 55 units at 10, B 120 at 5 = 1,150 against a budget of 6 x 200
     assert budget["family"] == "F" and budget["value"] == pytest.approx(50) and budget["units"] == pytest.approx(-5)
     assert budget["message"].endswith("mix +0")  # one family-level budget line: no mix, and never "-0"
+    # the fiscal year starts in the cycle month and its budgeted months are the horizon's: no Outlook below budget
+    # repeating the same shortfall
+    assert by_kind(exc, "Outlook below budget").empty
     assert exc["rank"].tolist() == list(range(1, len(exc) + 1))
     assert exc["value"].is_monotonic_decreasing
     assert set(exc["kind"]) <= set(C.EXCEPTION_KINDS)

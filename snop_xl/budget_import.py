@@ -1111,18 +1111,14 @@ def _key_text(key: Key) -> str:
 
 # ---- checks over the whole paste ----------------------------------------------------------------------------
 def _check_months(parsed: Parsed, sheet: str, settings: Settings | None) -> list[Problem]:
-    from .inputs import OUTSIDE_BUDGET_MONTHS, budget_months_expected
+    from .inputs import budget_month_problems
 
     out = []
     months = sorted(parsed.months)
     if not months:
         return out
     if settings is not None:
-        window = settings.budget_months
-        for p in months:
-            if not window[0] <= p <= window[-1]:
-                out.append(Problem(sheet, parsed.months[p], OUTSIDE_BUDGET_MONTHS, str(p),
-                                   budget_months_expected(settings)))
+        out += budget_month_problems(settings, sheet, ((p, parsed.months[p]) for p in months))
     full = pd.period_range(months[0], months[-1], freq="M")
     missing = [p for p in full if p not in parsed.months]
     if missing:

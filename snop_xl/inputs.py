@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -244,10 +245,9 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
                 out.append(Problem(name, cell_of(frame, col, row), "month outside the plan horizon", str(p),
                                    f"a month from {first} to {last}"))
     budget = t["Budget"]
-    for row, p in budget["period"].items():
-        if p is not None and not pd.isna(p) and not settings.budget_months[0] <= p <= last:
-            out.append(Problem("Budget", cell_of(budget, "period", row), OUTSIDE_BUDGET_MONTHS, str(p),
-                               budget_months_expected(settings)))
+    out += budget_month_problems(settings, "Budget", ((p, cell_of(budget, "period", row))
+                                                      for row, p in budget["period"].items()
+                                                      if p is not None and not pd.isna(p)))
     return out + missing_actuals(settings, history, budget)
 
 
@@ -283,11 +283,12 @@ def missing_actuals(settings: Settings, history: pd.DataFrame, budget: pd.DataFr
     return out
 
 
-OUTSIDE_BUDGET_MONTHS = "month outside the fiscal year and plan horizon"
-
-
-def budget_months_expected(settings: Settings) -> str:
-    """What a budget month must be (the budget import and validation say it alike)."""
-    months = settings.budget_months
-    return (f"a month from {months[0]} (start of the fiscal year of the cycle month) to {months[-1]} (end of the "
-            f"plan horizon); Settings: cycle month, horizon, fiscal year start")
+def budget_month_problems(settings: Settings, sheet: str, months: Iterable[tuple[pd.Period, str]]) -> list[Problem]:
+    """A problem at its cell for each (month, cell) outside `settings.budget_months`: the one budget-month rule that
+    the Budget sheet's validation and the budget import both apply, with the same message."""
+    window = settings.budget_months
+    first, last = window[0], window[-1]
+    expected = (f"a month from {first} (start of the fiscal year of the cycle month) to {last} (end of the plan "
+                f"horizon); Settings: cycle month, horizon, fiscal year start")
+    return [Problem(sheet, cell, "month outside the fiscal year and plan horizon", str(p), expected)
+            for p, cell in months if not first <= p <= last]

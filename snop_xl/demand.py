@@ -30,8 +30,9 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     result = apply_overrides(base, inputs.overrides, items)
     plan = stat.merge(events, on=KEY, how="left").merge(result.consensus, on=KEY, how="left")
     plan = plan.merge(items, on="item", how="left")
-    plan["notes"] = item_notes(plan, inputs.events, inputs.overrides, items)
-    return {"DemandPlan": roll_up(plan, family_notes(plan, inputs.events, inputs.overrides))}
+    notes = _note_rows(inputs.events, inputs.overrides)
+    plan["notes"] = item_notes(plan, notes, items)
+    return {"DemandPlan": roll_up(plan, family_notes(plan, notes))}
 
 
 @dataclass
@@ -169,27 +170,30 @@ def apply_overrides(base: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataF
     """
     rows = list(overrides.itertuples(index=False)) if len(overrides) else []
     owners = list(dict.fromkeys(str(r.owner) for r in rows))
+    periods, base_items = base["period"], base["item"]
+    # (owner, item-months of `base` the row sets, quantity) per row, in table order: found once for every replay
+    changes = [(str(r.owner), (periods == r.period).to_numpy() & base_items.isin(set(_targets(r, items))).to_numpy(),
+                r.qty) for r in rows]
     steps = {}
     for k, owner in enumerate(owners):
         upto = set(owners[:k + 1])
-        qty, _ = _apply(base, [r for r in rows if str(r.owner) in upto], items)
+        qty, _ = _apply(base, [(mask, q) for who, mask, q in changes if who in upto])
         steps[owner] = base[KEY].reset_index(drop=True).assign(qty=qty)
-    qty, overridden = _apply(base, rows, items)
+    qty, overridden = _apply(base, [(mask, q) for _, mask, q in changes])
     consensus = base[KEY].reset_index(drop=True).assign(override=overridden, consensus=qty)
     return OverrideResult(consensus, steps)
 
 
-def _apply(base: pd.DataFrame, rows: list, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Demand after `rows` in order, and the overridden quantity of each item-month (NaN where none)."""
+def _apply(base: pd.DataFrame, changes: list[tuple[np.ndarray, object]]) -> tuple[np.ndarray, np.ndarray]:
+    """Demand after `changes` (the item-months an override row sets, and its quantity) in order, and the
+    overridden quantity of each item-month (NaN where none)."""
     demand = base[KEY].reset_index(drop=True).assign(qty=base["qty"].to_numpy(dtype=float))
-    periods = demand["period"]
     overridden = np.full(len(demand), np.nan)
-    for row in rows:
-        mask = (periods == row.period).to_numpy() & demand["item"].isin(set(_targets(row, items))).to_numpy()
+    for mask, target in changes:
         if not mask.any():
             continue
         qty = demand["qty"].to_numpy().copy()
-        qty[mask] = _spread(demand, mask, "qty", float(row.qty))[mask]
+        qty[mask] = _spread(demand, mask, "qty", float(target))[mask]
         demand["qty"] = qty
         overridden[mask] = qty[mask]
     return demand["qty"].to_numpy(), overridden
@@ -219,10 +223,11 @@ def _join_notes(keys: pd.Series, periods: pd.Series, notes: list[tuple[np.ndarra
                 ) -> np.ndarray:
     """Per row, the texts whose keys include the row's key and whose months include its period ("; "-joined)."""
     codes, uniques = pd.factorize(keys)
+    uniques = pd.Index(uniques)
     month = pd.PeriodIndex(periods).asi8
     parts: dict[int, list[str]] = {}  # only the rows with a note (a book may have 10^6 item-months)
     for targets, start, end, text in notes:
-        hit = pd.Index(uniques).get_indexer(pd.Index(targets, dtype=object))
+        hit = uniques.get_indexer(pd.Index(targets, dtype=object))
         mask = np.isin(codes, hit[hit >= 0]) & (month >= start.ordinal) & (month <= end.ordinal)
         for i in np.flatnonzero(mask):
             parts.setdefault(i, []).append(text)
@@ -232,21 +237,21 @@ def _join_notes(keys: pd.Series, periods: pd.Series, notes: list[tuple[np.ndarra
     return out
 
 
-def item_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataFrame
+def item_notes(plan: pd.DataFrame, note_rows: list[tuple[object, pd.Period, pd.Period, str]], items: pd.DataFrame
                ) -> np.ndarray:
-    """Notes of each item-month of `plan` (item, period): every event and override that applies to it."""
+    """Notes of each item-month of `plan` (item, period): every event and override (`_note_rows`) that applies to
+    it."""
     return _join_notes(plan["item"], plan["period"],
-                       [(_targets(row, items), start, end, text)
-                        for row, start, end, text in _note_rows(events, overrides)])
+                       [(_targets(row, items), start, end, text) for row, start, end, text in note_rows])
 
 
-def family_notes(plan: pd.DataFrame, events: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
-    """family, period, notes: the events and overrides given for a whole family, on its months in `plan`."""
+def family_notes(plan: pd.DataFrame, note_rows: list[tuple[object, pd.Period, pd.Period, str]]) -> pd.DataFrame:
+    """family, period, notes: the events and overrides (`_note_rows`) given for a whole family, on its months in
+    `plan`."""
     families, months = pd.unique(plan["family"]), pd.unique(plan["period"])
     keys = pd.DataFrame({"family": np.repeat(families, len(months)),
                          "period": months.take(np.tile(np.arange(len(months)), len(families)))})
-    notes = [([row.family], start, end, text) for row, start, end, text in _note_rows(events, overrides)
-             if not _for_item(row)]
+    notes = [([row.family], start, end, text) for row, start, end, text in note_rows if not _for_item(row)]
     return keys.assign(notes=_join_notes(keys["family"], keys["period"], notes))
 
 

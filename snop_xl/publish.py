@@ -265,10 +265,11 @@ def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
 
 def write_kpis(book: BookIO, kpis: pd.DataFrame) -> None:
     """The KPIs sheet whole: the KPIs table, its KPITrend and the charts drawn from it (never one without the
-    others, so the charts always show the table beside them)."""
+    others, so the charts always show the table beside them). Only the KPIs sheet's charts are redrawn: nothing
+    else changed."""
     book.write_table(C.KPIS, kpis)
     book.write_table(C.KPI_TREND, kpi_trend(kpis))
-    book.draw_charts()
+    book.draw_charts(hosts=(C.KPI_TREND.sheet,))
 
 
 #: native charts on the KPIs sheet, drawn by the BookIO engine from KPITrend (same mechanism as review.CHARTS)

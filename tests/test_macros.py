@@ -424,6 +424,13 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
     assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
     log, _ = live.read_table(C.LOG)
     assert not log["message"].str.contains("not drawn").any()
+    # `snop-xl kpis --write` (publish.write_kpis) redraws the KPIs sheet only: the Dashboard's picture is not re-read
+    # and redrawn, nor the Go To links relinked
+    from snop_xl.publish import write_kpis
+
+    fake.calls.clear()
+    write_kpis(live, live.read_table(C.KPIS)[0])
+    assert [c for c in fake.calls if c[0] in ("picture", "hyperlink") and c[1] != "KPIs"] == []
 
 
 def test_go_to_links_and_charts_excel_refuses_are_a_warning_not_a_failure(small_book: Path) -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +83,9 @@ class BookIO(ABC):
         Formula cells give their calculated value."""
         raise NotImplementedError(f"{type(self).__name__} cannot read free-form sheets")
 
-    def draw_charts(self) -> None:
-        """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing)."""
+    def draw_charts(self, hosts: Collection[str] | None = None) -> None:
+        """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing).
+        `hosts`: only what sits on these sheets (None: everything)."""
 
     # ---- the "Published" stamp: one concern, two hooks per engine ------------------------------------------
     def _stamp_sheet(self, sheet: str, text: str) -> None:

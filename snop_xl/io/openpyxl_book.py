@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Collection
 from copy import copy
 from pathlib import Path
 from typing import Any
@@ -205,15 +206,17 @@ class OpenpyxlBook(BookIO):
         self.path = target
         return target
 
-    def draw_charts(self) -> None:
+    def draw_charts(self, hosts: Collection[str] | None = None) -> None:
         """Native charts (Dashboard: `review.CHARTS`; KPIs: `publish.KPI_CHARTS`) and the Exceptions' Go To
-        hyperlinks (after writing outputs, before save)."""
+        hyperlinks (after writing outputs, before save); `hosts`: only those on these sheets (None: all)."""
         from ..publish import KPI_CHARTS
         from ..review import CHARTS
 
-        _draw_charts(self, "Dashboard", CHARTS)
-        _draw_charts(self, "KPIs", KPI_CHARTS)
-        _link_cells(self)
+        for host, specs in ((C.DASHBOARD.sheet, CHARTS), (C.KPI_TREND.sheet, KPI_CHARTS)):
+            if hosts is None or host in hosts:
+                _draw_charts(self, host, specs)
+        if hosts is None or C.EXCEPTIONS.sheet in hosts:
+            _link_cells(self)
 
     def _stamp_sheet(self, sheet: str, text: str) -> None:
         if sheet in self.wb.sheetnames:

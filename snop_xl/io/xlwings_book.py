@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from .. import contract as C
@@ -161,13 +161,17 @@ class XlwingsBook(BookIO):
         block.rows.autofit()
 
     # ---- after the outputs are written ---------------------------------------------------------------------------
-    def draw_charts(self) -> None:
+    def draw_charts(self, hosts: Collection[str] | None = None) -> None:
         """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), the KPIs sheet's trend
         charts as another (`publish.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
         the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) All are
-        a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn."""
-        for what, draw in (("Dashboard charts", self._draw_dashboard), ("KPI charts", self._draw_kpis),
-                           ("Go To links", self._link_exceptions)):
+        a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn. `hosts`: only
+        those on these sheets (None: all)."""
+        for host, what, draw in ((C.DASHBOARD.sheet, "Dashboard charts", self._draw_dashboard),
+                                 (C.KPI_TREND.sheet, "KPI charts", self._draw_kpis),
+                                 (C.EXCEPTIONS.sheet, "Go To links", self._link_exceptions)):
+            if hosts is not None and host not in hosts:
+                continue
             try:
                 with self._quiet():
                     draw()

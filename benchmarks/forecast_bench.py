@@ -26,7 +26,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 import numpy as np
 import pandas as pd
 
-from snop_xl.forecast import forecast
+from snop_xl.calc.forecast import forecast
 
 M = 12
 

@@ -2,15 +2,15 @@
 
 For Tourism monthly (h=24) and M1 monthly (h=18) every *training* series is cut again: its last h points (ending
 0 and 6 periods before the end of the training data) become validation horizons, the rest the fitting data. The
-smooth series with >= 2 seasons go to the combination; `core.auto_group` splits them by their own history into
+smooth series with >= 2 seasons go to the combination; `models.auto_group` splits them by their own history into
 "short" (< 3 seasons), "seasonal" and "nonseasonal" (ACF test). Per group every mean / median / trimmed-mean
-combination of 1-5 members of `core.MEMBERS` is scored on that group's items (sMAPE and MASE, as in
+combination of 1-5 members of `models.MEMBERS` is scored on that group's items (sMAPE and MASE, as in
 `forecast_bench.py`) against statsforecast's DynamicOptimizedTheta fitted on the same shortened series.
 
 The rule: per group, the combination with the lowest mean of its sMAPE and MASE relative to DOTM's (averaged over
 the set x origin cells holding >= MIN_CELL items of the group; within TIE of it, the one with the fewest members);
 the scheme of the per-group winners is kept if it beats DOTM on all four targets (sMAPE and MASE on both sets) and
-the previous single combination on the mean relative score; `core.AUTO_GROUPS` records the choice (and why it may
+the previous single combination on the mean relative score; `models.AUTO_GROUPS` records the choice (and why it may
 differ). The per-length-bucket table shows where a scheme wins and loses: the validation series are h (+6)
 periods shorter than the test-time ones, so the overall figures over-weight short series.
 
@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forecast_bench import M, load  # noqa: E402
 
-from snop_xl.forecast import core  # noqa: E402
+from snop_xl.calc.forecast import fit_matrix, models  # noqa: E402
 
 SETS = (("tourism", 24), ("m1", 18))
 #: The single five-member mean "auto" used for every group in rounds 2-3: a new choice must beat it.
@@ -53,7 +53,7 @@ def split(series: list[tuple[np.ndarray, np.ndarray]], h: int, origin: int) -> l
     out = []
     for x, _ in series:
         end = len(x) - origin
-        if end - h >= core.MIN_MODEL_LENGTH:
+        if end - h >= models.MIN_MODEL_LENGTH:
             out.append((x[:end - h], x[end - h:end]))
     return out
 
@@ -64,17 +64,17 @@ def forecasts(pairs, h: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarr
     lengths = np.array([len(x) for x, _ in pairs])
     auto = np.empty((len(pairs), h))
     group = np.full(len(pairs), "", dtype=object)
-    members = {name: np.full((len(pairs), h), np.nan) for name in core.MEMBERS}
+    members = {name: np.full((len(pairs), h), np.nan) for name in models.MEMBERS}
     for T in np.unique(lengths):
         rows = np.flatnonzero(lengths == T)
         y = np.array([pairs[i][0] for i in rows])
-        res = core.fit_matrix(y, h, M, "auto")
+        res = fit_matrix(y, h, M, "auto")
         auto[rows] = res.mean
-        hit = np.isin(res.label, core.AUTO_NAMES)
+        hit = np.isin(res.label, models.AUTO_NAMES)
         if hit.any():
-            group[rows[hit]] = core.auto_group(y[hit], M)
+            group[rows[hit]] = models.auto_group(y[hit], M)
             cache: dict = {}
-            for name, fn in core.MEMBERS.items():
+            for name, fn in models.MEMBERS.items():
                 members[name][rows[hit]] = np.maximum(fn(y[hit], h, M, cache)[0], 0.0)  # as fit_members clips
     return auto, group, members
 
@@ -116,8 +116,8 @@ def combine(arr: np.ndarray, rule: str) -> np.ndarray:
 
 
 def ordered(members) -> tuple[str, ...]:
-    """Members in `core.MEMBERS` order, the order `candidates` names them in."""
-    return tuple(sorted(members, key=list(core.MEMBERS).index))
+    """Members in `models.MEMBERS` order, the order `candidates` names them in."""
+    return tuple(sorted(members, key=list(models.MEMBERS).index))
 
 
 def candidates(names, max_size: int):
@@ -158,10 +158,10 @@ def loo(args) -> None:
         cells.append((name, origin, sc, fcs, ref[:, sel], sel))
         print(f"{name} origin -{origin}: {sel.sum()} grouped series with >= {args.min_length} periods, h={h}")
     scored = {}
-    for combo, rule in candidates(list(core.MEMBERS), args.max_size):
+    for combo, rule in candidates(list(models.MEMBERS), args.max_size):
         scored[(combo, rule)] = np.array([sc.rows(combine(np.stack([fcs[c][sel] for c in combo]), rule), sel)
                                           .mean(axis=1) / ref.mean(axis=1) for _, _, sc, fcs, ref, sel in cells])
-    members, rule, _ = next(iter(core.AUTO_GROUPS.values()))
+    members, rule, _ = next(iter(models.AUTO_GROUPS.values()))
     current = (ordered(members), rule)
     previous = PREVIOUS
     print(f"{len(scored)} candidates; relative to DOTM: sMAPE, MASE per held-out cell")
@@ -172,11 +172,11 @@ def loo(args) -> None:
         print(f"\n-- picked on origins {sorted({cells[k][1] for k in train})}, held out -{held}")
         for key in dict.fromkeys(ranked[:args.top] + [current, previous]):
             tag = " (current)" if key == current else " (previous)" if key == previous else ""
-            print(f"   {core.combo_label(*key) + tag:<72}{scored[key][train].mean():>8.4f}   held out: "
+            print(f"   {models.combo_label(*key) + tag:<72}{scored[key][train].mean():>8.4f}   held out: "
                   + "  ".join(f"{cells[k][0]} {scored[key][k][0]:.4f} {scored[key][k][1]:.4f}" for k in test))
     best = min(scored, key=lambda key: scored[key].mean())
-    print(f"\nover all origins: best {core.combo_label(*best)} {scored[best].mean():.4f}; current "
-          f"{core.combo_label(*current)} {scored[current].mean():.4f}; previous {core.combo_label(*previous)} "
+    print(f"\nover all origins: best {models.combo_label(*best)} {scored[best].mean():.4f}; current "
+          f"{models.combo_label(*current)} {scored[current].mean():.4f}; previous {models.combo_label(*previous)} "
           f"{scored[previous].mean():.4f}")
 
 
@@ -197,13 +197,13 @@ def main() -> None:
     cells = []  # one per set x origin: (set, scorer, auto, group, members, dotm row scores, lengths)
     for name, h, origin, pairs, sc, auto, group, fcs, ref in validation_cells(origins, args.limit):
         cells.append((name, sc, auto, group, fcs, ref, np.array([len(x) for x, _ in pairs])))
-        counts = {g: int((group == g).sum()) for g in core.AUTO_GROUPS}
+        counts = {g: int((group == g).sum()) for g in models.AUTO_GROUPS}
         print(f"{name} origin -{origin}: {len(pairs)} series, groups {counts}, h={h}")
 
     # per-row scores of every candidate on the grouped rows of every cell
     scored: dict[str, list[np.ndarray]] = {}
-    for combo, rule in candidates(list(core.MEMBERS), args.max_size):
-        lab = core.combo_label(combo, rule)
+    for combo, rule in candidates(list(models.MEMBERS), args.max_size):
+        lab = models.combo_label(combo, rule)
         scored[lab] = []
         for _, sc, _, group, fcs, _, _ in cells:
             routed = group != ""
@@ -217,9 +217,10 @@ def main() -> None:
                 vals.append(scored[lab][k][:, sel].mean(axis=1) / ref[:, group != ""][:, sel].mean(axis=1))
         return float(np.mean(vals)) if vals else np.inf
 
-    winners, current = {}, {g: core.combo_label(ordered(mem), rule) for g, (mem, rule, _) in core.AUTO_GROUPS.items()}
-    previous = core.combo_label(*PREVIOUS)
-    for g in core.AUTO_GROUPS:
+    winners = {}
+    current = {g: models.combo_label(ordered(mem), rule) for g, (mem, rule, _) in models.AUTO_GROUPS.items()}
+    previous = models.combo_label(*PREVIOUS)
+    for g in models.AUTO_GROUPS:
         ranked = sorted(scored, key=lambda lab: group_rel(lab, g))
         top = group_rel(ranked[0], g)
         winners[g] = min((lab for lab in ranked if group_rel(lab, g) <= top + TIE),
@@ -248,7 +249,7 @@ def main() -> None:
     base = totals([c[5] for c in cells])
     print(f"\n{'scheme':<16}" + "".join(f"{n + ' ' + k:>15}" for n, _ in SETS for k in ("sMAPE", "MASE"))
           + f"{'rel':>8}{'beats':>7}")
-    schemes = {"sf DOTM": None, "previous": {g: previous for g in core.AUTO_GROUPS}, "current": current,
+    schemes = {"sf DOTM": None, "previous": {g: previous for g in models.AUTO_GROUPS}, "current": current,
                "per-group rule": winners}
     rel = {}
     for label, choice in schemes.items():
@@ -274,7 +275,8 @@ def main() -> None:
                 print(f"{n:<9}{f'[{lo}, {hi})' if hi < 10 ** 6 else f'>= {lo}':<12}{v[0]:>6.0f}"
                       + "".join(f"{v[i]:>9.2f} /{v[i + 1]:>5.2f}" for i in (1, 3, 5)))
     print("\nchoice: " + ", ".join(f"{g} {lab}" for g, lab in winners.items())
-          + ("  (= core.AUTO_GROUPS)" if winners == current else "  (core.AUTO_GROUPS differs: see the note there)"))
+          + ("  (= models.AUTO_GROUPS)" if winners == current
+             else "  (models.AUTO_GROUPS differs: see the note there)"))
 
 
 if __name__ == "__main__":

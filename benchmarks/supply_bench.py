@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from snop_xl.supply import aggregate_plan, aggregate_plans
-from snop_xl.supply.aggregate import MIP_GAP
-from snop_xl.supply.constrained import SupplyProblem, solve
+from snop_xl.calc.supply import aggregate_plan, aggregate_plans
+from snop_xl.calc.supply.aggregate import MIP_GAP
+from snop_xl.calc.supply.constrained import SupplyProblem, solve
 
 
 def families(n: int, T: int, rng: np.random.Generator) -> list[dict]:

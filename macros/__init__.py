@@ -11,6 +11,11 @@ nothing until every chosen step has succeeded, so a failed run never leaves the 
 
 from __future__ import annotations
 
+from snop_xl.commands.import_budget import import_budget as run
+from snop_xl.commands.publish import publish_book
+from snop_xl.cycle import run_book, select_steps
+from snop_xl.inputs import load_inputs
+
 from ._run import Outcome, as_bookio, confirm, run_entry
 
 __all__ = ["Outcome", "as_bookio", "validate", "import_budget", "forecast_demand", "plan_supply", "reconcile",
@@ -25,8 +30,6 @@ def validate(book=None) -> Outcome:
 def import_budget(book=None) -> Outcome:
     """Import finance's budget into the Budget sheet (from a paste or another file)."""
     def action(io, progress):
-        from snop_xl.budget_import import import_budget as run
-
         def ask(summary) -> bool:  # finance sees what was understood before the Budget table is replaced
             return confirm(io, "\n".join(summary.lines()) + "\n\nReplace the Budget table with this?")
 
@@ -62,8 +65,6 @@ def publish(book=None) -> Outcome:
     """Step 5: store the approved plan as a new immutable version in the plan archive, write its id and KPIs, and
     stamp the output sheets, exactly as `snop-xl publish` does (all or nothing)."""
     def action(io, progress) -> str:
-        from snop_xl.publish import publish_book
-
         progress("publishing the plan ...")
         version = publish_book(io)
         return f"Published plan version {version.version}, approved by {version.approver}."
@@ -76,7 +77,6 @@ def run_all(book=None) -> Outcome:
 
 
 def _validate(io, progress) -> str:
-    from snop_xl.inputs import load_inputs
 
     inputs = load_inputs(io)
     return (f"Inputs are valid: {len(inputs.items)} items, cycle {inputs.settings.cycle_month}, "
@@ -86,8 +86,6 @@ def _validate(io, progress) -> str:
 def _steps(name: str | None):
     """The action running cycle steps `name` (None: all) exactly as `snop-xl run --steps` does."""
     def action(io, progress) -> str:
-        from snop_xl.cycle import run_book, select_steps
-
         steps = None if name is None else [name]
         results = run_book(io, steps=steps, progress=progress)
         written = [t for s in select_steps(steps) for t in s.produces]

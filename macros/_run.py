@@ -9,6 +9,8 @@ from typing import Any
 
 from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.io.base import BookIO
+from snop_xl.io.openpyxl_book import OpenpyxlBook
+from snop_xl.io.xlwings_book import XlwingsBook
 
 TITLE = "S&OP"
 
@@ -30,8 +32,6 @@ def as_bookio(book: Any = None) -> BookIO:
         import xlwings as xw
 
         book = xw.Book.caller()
-    from snop_xl.io.xlwings_book import XlwingsBook
-
     return XlwingsBook(book)
 
 
@@ -101,8 +101,6 @@ def run_entry(book: Any, title: str, action: Callable[[BookIO, Callable[[str], N
 
 def _log_problems(io: BookIO, title: str, problems: list[Problem]) -> None:
     """One ERROR row per problem on the Log sheet, then save (the Log is the only thing written)."""
-    from snop_xl.io.openpyxl_book import OpenpyxlBook
-
     try:
         if isinstance(io, OpenpyxlBook) and io.path is not None and io.path.exists():
             io = OpenpyxlBook(io.path)  # the file as it was: nothing a failed step left in memory gets saved

@@ -8,7 +8,7 @@ page per sheet (SinglePageSheets) in a private LibreOffice profile, and each pag
 source workbook is never touched (LibreOffice rewrites whatever it saves).
 
 With --computed, formulas (SNOP_* functions included) show their values: the book is first recalculated by
-`snop_xl.recalc` (LibreOffice with the SNOP_* bridge, docs/excel.md) and the values are rendered. Without it, cells
+`snop_xl.build.recalc` (LibreOffice with the SNOP_* bridge, docs/excel.md) and the values are rendered. Without it, cells
 with SNOP_* formulas show #NAME? (LibreOffice does not know them).
 """
 
@@ -34,7 +34,7 @@ def render(book: str | Path, sheets: list[str], out_dir: str | Path, dpi: int = 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if computed:
-            from snop_xl.recalc import recalc_file
+            from snop_xl.build.recalc import recalc_file
 
             book = recalc_file(book, tmp / "recalc")
         wb = load_workbook(book, data_only=computed)

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import contract as C
-from .errors import SnopError
+from snop_xl import contract as C
+from snop_xl.errors import SnopError
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0  # how long one attempt waits for another process's write lock

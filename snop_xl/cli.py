@@ -7,11 +7,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import SnopError, ValidationError
+import pandas as pd
+
+from snop_xl import archive
+from snop_xl import contract as C
+from snop_xl.build.docs import workbook_markdown
+from snop_xl.build.recalc import formula_cells, recalc, value_at
+from snop_xl.build.template import build_template
+from snop_xl.commands.demo import write_demo_book
+from snop_xl.commands.diff import diff_versions
+from snop_xl.commands.export import export_table
+from snop_xl.commands.import_budget import import_budget
+from snop_xl.commands.kpis import decisions_log, write_kpis
+from snop_xl.commands.new import new_book
+from snop_xl.commands.publish import publish_book, read_outputs
+from snop_xl.commands.summary import kpi_summary, select_kpis, summary_lines
+from snop_xl.cycle import run_book
+from snop_xl.errors import SnopError, ValidationError
+from snop_xl.inputs import load_inputs
+from snop_xl.io import open_book
+from snop_xl.io.openpyxl_book import sheet_names
+from snop_xl.steps.kpis import archive_path_of, compute_kpis
 
 
 def _progress(message: str) -> None:
@@ -19,10 +41,6 @@ def _progress(message: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .cycle import run_book
-    from .demo import write_demo_book
-    from .io import open_book
-    from .summary import summary_lines
 
     started = time.perf_counter()
     path = write_demo_book(args.out, seed=args.seed)
@@ -36,9 +54,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .cycle import run_book
-    from .io import open_book
-    from .summary import summary_lines
 
     book = open_book(args.book)
     if args.out:
@@ -51,8 +66,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .inputs import load_inputs
-    from .io import open_book
 
     inputs = load_inputs(open_book(args.book))
     print(f"{args.book}: valid ({len(inputs.items)} items, {inputs.history['item'].nunique()} with history, "
@@ -61,7 +74,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from .docs import workbook_markdown
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(workbook_markdown(), encoding="utf-8")
@@ -73,15 +85,11 @@ def _archive_of(book_path: str, given: str | None) -> Path:
     """--archive, else the archive named by the book's Settings (beside the book by default)."""
     if given:
         return Path(given)
-    from .inputs import load_inputs
-    from .io import open_book
-    from .publish import archive_path_of
 
     return archive_path_of(load_inputs(open_book(book_path)))
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import publish_book
 
     v = publish_book(args.book, approver=args.approver, archive_file=args.archive)
     print(f"published {v.version} (cycle {v.cycle_month}, revision {v.revision}, approver {v.approver}, "
@@ -90,16 +98,9 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from . import archive
-    from .inputs import load_inputs
-    from .io import open_book
-    from .publish import compute_kpis, read_outputs
 
     path = _archive_of(args.book, args.archive)
     if args.versions:
-        from .publish import decisions_log
 
         versions = archive.versions_frame(path)
         versions["content_hash"] = versions["content_hash"].str[:12]
@@ -110,7 +111,6 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
                 print("\nDecisions published with each version:")
                 print(log.to_string(index=False))
         return 0
-    from .summary import kpi_summary, select_kpis
 
     book = open_book(args.book)
     inputs = load_inputs(book)
@@ -133,7 +133,6 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
                   + "--items: per item too; --family F: one family; --metric M: other metrics (WAPE, MAPE, MASE, "
                   "...); --rows: every row, per cycle too.")
     if args.write:
-        from .publish import write_kpis
 
         write_kpis(book, kpis)
         book.log("kpis", f"KPIs {len(kpis)} rows, trend and charts")
@@ -142,9 +141,6 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .publish import diff_versions
 
     path = _archive_of(args.book, args.archive)
     diff = diff_versions(path, args.from_version, args.to_version)
@@ -156,8 +152,6 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             index=False, float_format=lambda x: f"{x:,.1f}",
             formatters={"change_pct": lambda x: "" if pd.isna(x) else f"{x:+.1%}"}))
     if args.sheet:
-        from . import contract as C
-        from .io import open_book
 
         book = open_book(args.book)
         book.write_table(C.PLAN_DIFF, diff)
@@ -174,7 +168,6 @@ def _publish_args(p: argparse.ArgumentParser) -> None:
 
 
 def _kpi_levels() -> tuple[str, ...]:
-    from . import contract as C
 
     return C.KPIS.column("level").choices
 
@@ -203,11 +196,8 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_build_template(args: argparse.Namespace) -> int:
-    from .template import build_template
 
     if args.check:  # CI: the committed template must equal a fresh build from the sources
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             fresh = build_template(Path(tmp) / Path(args.out).name)
             same = Path(args.out).exists() and fresh.read_bytes() == Path(args.out).read_bytes()
@@ -219,8 +209,6 @@ def _cmd_build_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_budget(args: argparse.Namespace) -> int:
-    from .budget_import import import_budget
-    from .io import open_book
 
     book = open_book(args.book)
 
@@ -256,7 +244,6 @@ def _import_budget_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    from .newbook import new_book
 
     path = new_book(args.book, args.items, cycle_month=args.cycle_month, horizon=args.horizon,
                     overwrite=args.force)
@@ -273,8 +260,6 @@ def _new_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .csv_export import export_table
-    from .io import open_book
 
     text = export_table(open_book(args.book), args.table, args.out)
     if args.out in (None, "-"):
@@ -291,8 +276,10 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .io import open_book
-    from .report import write_report
+
+    from snop_xl.commands.report import (
+        write_report,  # matplotlib: loaded only for the pack
+    )
 
     path = write_report(open_book(args.book), args.out)
     print(f"meeting pack: {Path(path).resolve()}")
@@ -305,26 +292,19 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_recalc(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from .recalc import formula_cells, recalc, value_at
 
     formulas = formula_cells(args.book)  # also the quick check that BOOK opens, before LibreOffice starts
     if args.sheet:
-        from openpyxl import load_workbook
-
-        names = load_workbook(args.book, read_only=True).sheetnames
+        names = sheet_names(args.book)
         if args.sheet not in names:
             raise SnopError(f"{args.book}: no sheet {args.sheet!r}; sheets: {', '.join(names)}")
     with tempfile.TemporaryDirectory(prefix="snop-recalc-") as tmp:  # LibreOffice's copy is read, then dropped
         values = recalc(args.book, tmp)
     sheets = [args.sheet] if args.sheet else list(values)
     if args.all:
-        from openpyxl.utils import get_column_letter
-
         for sheet in sheets:
             for r, row in enumerate(values[sheet], start=1):
-                cells = [f"{get_column_letter(c)}{r}={_shown(v)}" for c, v in enumerate(row, start=1)
+                cells = [f"{C.column_letter(c)}{r}={_shown(v)}" for c, v in enumerate(row, start=1)
                          if v not in (None, "")]
                 if cells:
                     print(f"{sheet}!{r}\t" + "\t".join(cells))
@@ -376,9 +356,8 @@ def _docs_args(p: argparse.ArgumentParser) -> None:
 
 
 def _build_template_args(p: argparse.ArgumentParser) -> None:
-    from .template import TEMPLATE
 
-    p.add_argument("--out", default=str(TEMPLATE), help="where to write the template (default: %(default)s)")
+    p.add_argument("--out", default=str(C.TEMPLATE), help="where to write the template (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="only check that OUT equals a fresh build (exit 1 if not)")
 
 
@@ -428,8 +407,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import warnings
-
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():  # pandas' deprecation notices are for developers, not for the planner

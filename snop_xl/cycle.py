@@ -13,38 +13,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import contract as C
-from .inputs import Inputs, load_inputs
-from .errors import Problem, SnopError, ValidationError
-from .io.base import BookIO, cell_of
+from snop_xl import contract as C
+from snop_xl.errors import Problem, SnopError, ValidationError
+from snop_xl.inputs import Inputs, load_inputs
+from snop_xl.io.base import BookIO
+from snop_xl.io.parse import cell_of
+from snop_xl.steps import demand, kpis, reconcile, review, supply
 
 Outputs = dict[str, pd.DataFrame]
 Step = Callable[[Inputs, Mapping[str, pd.DataFrame]], Outputs]
-
-
-def _demand(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
-    from .demand import run
-    return run(inputs, outputs)
-
-
-def _supply(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
-    from .supply import run
-    return run(inputs, outputs)
-
-
-def _reconcile(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
-    from .reconcile import run
-    return run(inputs, outputs)
-
-
-def _review(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
-    from .review import run
-    return run(inputs, outputs)
-
-
-def _publish(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> Outputs:
-    from .publish import run
-    return run(inputs, outputs)
 
 
 @dataclass(frozen=True)
@@ -58,15 +35,15 @@ class StepInfo:
 
 
 STEPS: tuple[StepInfo, ...] = (
-    StepInfo(1, "demand", "Forecast demand", _demand, ("DemandPlan",)),
-    StepInfo(2, "supply", "Plan supply", _supply,
+    StepInfo(1, "demand", "Forecast demand", demand.run, ("DemandPlan",)),
+    StepInfo(2, "supply", "Plan supply", supply.run,
              ("SupplyPlan", "CapacityPlan", "AggregatePlan", "AggregateCosts"), ("DemandPlan",)),
-    StepInfo(3, "reconcile", "Reconcile & scenarios", _reconcile, ("Gaps", "Exceptions", "ScenarioComparison"),
+    StepInfo(3, "reconcile", "Reconcile & scenarios", reconcile.run, ("Gaps", "Exceptions", "ScenarioComparison"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan")),
-    StepInfo(4, "review", "Financials & dashboard", _review,
+    StepInfo(4, "review", "Financials & dashboard", review.run,
              ("Financials", "Dashboard", "ChartDemand", "ChartCapacity"),
              ("DemandPlan", "SupplyPlan", "CapacityPlan", "Exceptions", "ScenarioComparison")),
-    StepInfo(5, "publish", "Publish", _publish, ("PlanVersion", "KPIs", "KPITrend"),
+    StepInfo(5, "publish", "Publish", kpis.run, ("PlanVersion", "KPIs", "KPITrend"),
              ("DemandPlan", "SupplyPlan", "Financials")),
 )
 STEP_NAMES = tuple(s.name for s in STEPS)

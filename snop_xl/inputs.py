@@ -13,13 +13,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from openpyxl.utils import column_index_from_string, get_column_letter
 
-from . import contract as C
-from .errors import Problem, ValidationError
-from .finance import fiscal_year
-from .io.base import BookIO, CellError, cell_of, coerce_checked, empty_frame, is_blank
+from snop_xl import contract as C
+from snop_xl.calc.finance import fiscal_year
+from snop_xl.errors import Problem, ValidationError
+from snop_xl.io.base import BookIO
+from snop_xl.io.parse import (
+    CellError,
+    cell_of,
+    coerce_checked,
+    empty_frame,
+    is_blank,
+    to_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,66 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
     out += budget_month_problems(settings, "Budget", ((p, cell_of(budget, "period", row))
                                                       for row, p in budget["period"].items()
                                                       if p is not None and not pd.isna(p)))
-    return out + missing_actuals(settings, history, budget)
+    return out + missing_actuals(settings, history, budget) + scenario_problems(t) + decision_problems(t)
+
+
+def scope_text(value: Any) -> str:
+    """A Scenarios row's scope as text ('' for everything)."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+
+
+def factor_value(value: Any) -> float:
+    """A Scenarios factor (blank: 1, no change)."""
+    return 1.0 if value is None or pd.isna(value) else float(value)
+
+
+def scenario_problems(t: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Scenarios: scope names unknown in the namespace of a factor that is not 1, and months in the wrong order."""
+    s, items, suppliers = t["Scenarios"], t["Items"], t["Suppliers"]
+    known = {
+        "demand": set(items["item"]) | set(items["family"]) | set(suppliers["supplier"]),
+        "capacity": set(t["Capacity"]["resource"]),
+        "supply": set(suppliers["supplier"]) | set(suppliers["item"]),
+    }
+    what = {"demand": "a family or item from Items (or a supplier: its items)", "capacity": "a resource from Capacity",
+            "supply": "a supplier or item from Suppliers"}
+    problems = []
+    for row in s.index:
+        scope = scope_text(s.at[row, "scope"])
+        for space, factors in (("demand", ("demand_factor", "price_factor", "cost_factor")),
+                               ("capacity", ("capacity_factor",)), ("supply", ("supply_factor",))):
+            if scope and any(factor_value(s.at[row, f]) != 1.0 for f in factors) and scope not in known[space]:
+                problems.append(Problem(C.SCENARIOS.sheet, cell_of(s, "scope", row), f"unknown name for "
+                                        f"{' / '.join(f.replace('_', ' ') for f in factors)}", scope,
+                                        f"{what[space]}, or blank for everything"))
+        start, end = s.at[row, "start"], s.at[row, "end"]
+        if not pd.isna(start) and not pd.isna(end) and end < start:
+            problems.append(Problem(C.SCENARIOS.sheet, cell_of(s, "end", row), "scenario ends before it starts",
+                                    str(end), f"a month from {start} on"))
+    return problems
+
+
+def decisions_naming_scenarios(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The Decisions rows that name a scenario, oldest first."""
+    if decisions is None or not len(decisions) or "scenario" not in decisions:
+        return pd.DataFrame(columns=["date", "scenario"])
+    return decisions[decisions["scenario"].fillna("").astype(str).str.strip() != ""].sort_values(
+        "date", kind="stable")
+
+
+def decision_problems(t: dict[str, pd.DataFrame]) -> list[Problem]:
+    """The latest decision naming a scenario the Scenarios sheet does not define: a typo would be published and
+    archived forever as 'the scenario chosen'."""
+    named = decisions_naming_scenarios(t["Decisions"])
+    if not len(named):
+        return []
+    known = {C.BASE_SCENARIO.lower()} | {str(n).strip().lower() for n in t["Scenarios"].get("scenario", [])}
+    name = str(named["scenario"].iloc[-1]).strip()
+    if name.lower() in known:
+        return []
+    return [Problem(C.DECISIONS.sheet, cell_of(t["Decisions"], "scenario", named.index[-1]),
+                    "the latest decision names an unknown scenario", name,
+                    f"{C.BASE_SCENARIO} or a scenario of the Scenarios sheet")]
 
 
 def history_months(history: pd.DataFrame) -> set[pd.Period]:
@@ -267,7 +334,7 @@ def missing_actuals(settings: Settings, history: pd.DataFrame, budget: pd.DataFr
     if not past:
         return []
     cells = history.attrs.get("cells", {})
-    columns = {k: column_index_from_string(v) for k, v in cells.items()}
+    columns = {k: C.column_number(v) for k, v in cells.items()}
     months = {k: c for k, c in columns.items() if isinstance(k, pd.Period)}
     after_last = max(columns.values(), default=1) + 1
     out = []
@@ -275,7 +342,7 @@ def missing_actuals(settings: Settings, history: pd.DataFrame, budget: pd.DataFr
         later = [p for p in months if p > m]
         col = months[min(later)] if later else after_last
         row = budget.index[budget["period"] == m][0]
-        out.append(Problem("History", f"{get_column_letter(col)}{history.attrs.get('header_row', 1)}",
+        out.append(Problem("History", f"{C.column_letter(col)}{history.attrs.get('header_row', 1)}",
                            f"no History for {m}, a budgeted month before the cycle month",
                            expected=f"a month column headed {m} here (a blank cell reads 0 units sold): the fiscal "
                                     f"year's months before the cycle month {settings.cycle_month} are valued from "
@@ -292,3 +359,26 @@ def budget_month_problems(settings: Settings, sheet: str, months: Iterable[tuple
                 f"horizon); Settings: cycle month, horizon, fiscal year start")
     return [Problem(sheet, cell, "month outside the fiscal year and plan horizon", str(p), expected)
             for p, cell in months if not first <= p <= last]
+
+
+def write_inputs(book: BookIO, frames: dict[str, pd.DataFrame], settings: dict[str, object]) -> None:
+    """Fill a book's input tables from contract frames (the privileged write only builders use)."""
+    rows = []
+    for s in C.SETTINGS:
+        value = settings.get(s.key, s.default)
+        if isinstance(value, pd.Period):
+            value = str(value)
+        rows.append([s.label, value, s.doc])
+    book.write_rows(C.SETTINGS_TABLE, rows)
+    for spec in C.INPUT_TABLES:
+        if spec.name not in frames:
+            continue
+        frame = frames[spec.name]
+        if spec.wide_periods:
+            wide = frame.pivot(index="item", columns="period", values="qty").sort_index(axis=1)
+            header = spec.headers + [str(p) for p in wide.columns]
+            body = [[item] + [None if pd.isna(v) else float(v) for v in values]
+                    for item, values in zip(wide.index, wide.to_numpy())]
+            book.write_rows(spec, body, header=header)
+        else:
+            book.write_rows(spec, to_rows(spec, frame))

@@ -15,7 +15,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from snop_xl.demo import write_inputs
+from snop_xl.inputs import write_inputs
 from snop_xl.io import OpenpyxlBook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,6 @@ def small_book(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo workbook's inputs (no outputs yet); copy it before changing it."""
-    from snop_xl.demo import write_demo_book
+    from snop_xl.commands.demo import write_demo_book
 
     return write_demo_book(tmp_path_factory.mktemp("demo") / "demo.xlsx")

@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from snop_xl.budget_import import import_budget
+from snop_xl.commands.import_budget import import_budget
 from snop_xl.cli import main as cli
 from snop_xl.errors import SnopError, ValidationError
 from snop_xl.io import OpenpyxlBook

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from snop_xl import contract as C
-from snop_xl.budget_import import (NumberError, import_budget, month_cell, parse_number, read_budget,
-                                   grid_from_csv)
+from snop_xl.commands.import_budget import import_budget, read_budget
 from snop_xl.cli import main as cli
-from snop_xl.demo import write_inputs
+from snop_xl.inputs import write_inputs
 from snop_xl.errors import SnopError, ValidationError
 from snop_xl.io import OpenpyxlBook
+from snop_xl.paste import NumberError, grid_from_csv, grid_from_workbook, month_cell, parse_number, subtotal_level
 
 from .conftest import require_budget_samples
 
@@ -386,8 +386,7 @@ def test_generated_pastes_round_trip(master: Path, tmp_path_factory, b, as_xlsx:
         src = write_csv(folder / "paste.csv", [[("" if v is None else v) for v in r] for r in rows],
                         sep=";" if b[4] in (2, 4) else ",")
     book = OpenpyxlBook(master)
-    summary = read_budget(book, grid_from_csv(src) if not as_xlsx else __import__(
-        "snop_xl.budget_import", fromlist=["grid_from_workbook"]).grid_from_workbook(src))
+    summary = read_budget(book, grid_from_csv(src) if not as_xlsx else grid_from_workbook(src))
     frame = summary.frame
     assert len(frame) == len(families) * len(months)
     for f, p, u, r in zip(frame["family"], frame["period"], frame["units"], frame["revenue"]):
@@ -493,8 +492,6 @@ def test_quarter_rows_when_months_are_rows(book_path: Path, tmp_path: Path) -> N
     ("Jan 2027", 0),
     ("Garden", 0), ("Quarterly", 0), ("Q5", 0), ("2027", 0)])
 def test_subtotal_headings(text: str, level: int) -> None:
-    from snop_xl.budget_import import subtotal_level
-
     assert subtotal_level(text) == level
 
 

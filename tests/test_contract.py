@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from snop_xl import contract as C
-from snop_xl.docs import workbook_markdown
+from snop_xl.build.docs import workbook_markdown
 
 from .conftest import ROOT
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from snop_xl.steps import kpis as kpi_step
 from snop_xl import contract as C
 from snop_xl.cli import main
 from snop_xl.cycle import STEPS, run_book
@@ -137,13 +138,13 @@ def test_cli_demo_writes_book_and_prints_path(tmp_path: Path, capsys: pytest.Cap
 
 def test_demo_kpis_show_fva_per_owner_from_its_published_past_cycles(demo_book: Path) -> None:
     """The demo publishes six earlier cycles (demo.publish_past_cycles): the KPIs measure them against History."""
-    from snop_xl import archive, publish
-    from snop_xl.demo import PAST_CYCLES
+    from snop_xl import archive
+    from snop_xl.commands.demo import PAST_CYCLES
 
     db = archive.default_path(demo_book)
     assert [v.cycle_month for v in archive.versions(db)] == list(pd.period_range(end="2026-11", periods=PAST_CYCLES,
                                                                                   freq="M"))
-    kpis = publish.published_kpis(load_inputs(open_book(demo_book)), db)
+    kpis = kpi_step.published_kpis(load_inputs(open_book(demo_book)), db)
     fva = kpis[(kpis["basis"] == "published") & (kpis["metric"] == "FVA") & kpis["cycle"].isna()]
     steps = set(fva["step"])
     assert {"statistical", "events", "owner: Sales North", "owner: Marketing", "consensus"} <= steps
@@ -156,4 +157,4 @@ def test_demo_kpis_show_fva_per_owner_from_its_published_past_cycles(demo_book: 
     # Sales North knew its key accounts' orders (within 4%): it adds accuracy; Marketing's early Garden season did not
     assert gain("owner: Sales North", "Total", "Total", 1) > 0
     assert gain("owner: Marketing", "Family", "Garden", 2) < 0
-    assert len(publish.kpi_trend(kpis)) > 0
+    assert len(kpi_step.kpi_trend(kpis)) > 0

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from snop_xl import contract as C
-from snop_xl.demand import apply_overrides, event_uplift, run, statistical_forecast
+from snop_xl.steps.demand import apply_overrides, run, statistical_forecast
 from snop_xl.inputs import Inputs, Settings
-from snop_xl.io.base import empty_frame
+from snop_xl.io.parse import empty_frame
 
 HIST_MONTHS = pd.period_range("2024-01", periods=24, freq="M")
 
@@ -199,7 +199,7 @@ def test_notes_say_which_event_and_override_apply_where():
 
 
 def test_cleanse_qty_events_by_hand():
-    from snop_xl.demand import cleanse
+    from snop_xl.steps.demand import cleanse
 
     items = pd.DataFrame({"item": ["A", "B"], "family": ["F", "F"]})
     hist = pd.DataFrame({"item": ["A", "A", "B", "B"], "period": [P("2025-05"), P("2025-06")] * 2,

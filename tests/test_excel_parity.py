@@ -1,6 +1,6 @@
 """SNOP_* worksheet functions give the same numbers in a real spreadsheet engine as the Python engine.
 
-The template's Examples sheet is recalculated by LibreOffice headless (snop_xl.recalc: its SNOP_* names resolve to
+The template's Examples sheet is recalculated by LibreOffice headless (snop_xl.build.recalc: its SNOP_* names resolve to
 Basic wrappers that call udfs.functions through the Python script provider) and every result cell is compared with
 the engine called directly here on the inputs read from the sheet. A second book checks the messages bad cells get
 and cross-checks a few results against plain spreadsheet formulas computed by LibreOffice itself.
@@ -24,11 +24,11 @@ from openpyxl.worksheet.formula import ArrayFormula
 from scipy.stats import norm
 
 import udfs.functions as udf
-from snop_xl import finance, kpi, supply
+from snop_xl.calc import finance, kpi, supply
 from snop_xl.cli import main
-from snop_xl.forecast import forecast
-from snop_xl.recalc import MISSING, call_udf, recalc, unavailable, value_at
-from snop_xl.template import TEMPLATE
+from snop_xl.calc.forecast import forecast
+from snop_xl.build.recalc import MISSING, call_udf, recalc, unavailable, value_at
+from snop_xl.build.template import TEMPLATE
 
 needs_libreoffice = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 SHEET = "Examples"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from snop_xl import contract as C
-from snop_xl import finance
+from snop_xl.calc import finance
 
 P = lambda s: pd.Period(s, "M")  # noqa: E731
 

@@ -6,7 +6,7 @@ Actuals (History) January to March 2027: A 8, 9, 10; B 22, 24, 20; C 5, 6, 3.
 Plan April to December: A sells 12 a month, B 25, C 4 (in December one of C's 4 is short, so 3 are sold);
 A closes every month with 3 units in stock, B and C with none.
 Budget for every month of 2027: A 10 units for 100, B 20 units for 110 (item level), G 5 units for 240 (family).
-Every expected number below is worked out here by hand, not by snop_xl.finance.
+Every expected number below is worked out here by hand, not by snop_xl.calc.finance.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from snop_xl import contract as C
-from snop_xl import finance, review
-from snop_xl.budget_import import import_budget
+from snop_xl.calc import finance
+from snop_xl.steps import review
+from snop_xl.commands.import_budget import import_budget
 from snop_xl.cli import main as cli
 from snop_xl.errors import ValidationError
 from snop_xl.inputs import load_inputs
@@ -293,7 +294,7 @@ def test_outlook_below_budget_exception_by_hand(book: Path, tmp_path: Path) -> N
     exception, for G, beside G's Plan below budget (410, April to December only), linked to its Financials cell."""
     from openpyxl import load_workbook
 
-    from snop_xl import reconcile
+    from snop_xl.steps import reconcile
 
     inputs = load_inputs(open_book(book))
     exc = reconcile.exceptions(inputs, plan_frames())
@@ -324,7 +325,7 @@ def test_outlook_below_budget_exception_by_hand(book: Path, tmp_path: Path) -> N
 def test_outlook_covering_the_horizon_is_not_counted_twice(tmp_path: Path) -> None:
     """A fiscal year from April: the budget's months (April to December) are the outlook's and the horizon's alike,
     so G's shortfall is one Plan below budget exception, not two."""
-    from snop_xl import reconcile
+    from snop_xl.steps import reconcile
 
     f = frames()
     f["Budget"] = f["Budget"][f["Budget"]["period"] >= P("2027-04")]
@@ -394,7 +395,7 @@ def test_outlook_stops_where_the_horizon_does(tmp_path: Path) -> None:
 
 
 def test_meeting_pack_marks_the_outlook_variances() -> None:
-    from snop_xl import report
+    from snop_xl.commands import report
 
     assert report._headline("Outlook vs budget revenue", -145.0, "USD") == "-145 USD (U)"
     assert report._headline("Outlook vs budget units", 55.0, "units") == "55 units (F)"

@@ -11,8 +11,8 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing, SimpleExpSmoothing
 
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
-from snop_xl.forecast import METHODS, forecast
-from snop_xl.forecast import core, kernels as K
+from snop_xl.calc.forecast import METHODS, forecast
+from snop_xl.calc.forecast import kernels as K, models
 
 COLS = ["item", "period", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "method"]
 
@@ -100,7 +100,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
     assert first.loc["lumpy", "method"] in ("sba", "tsb")
-    assert first.loc["smooth", "method"] in core.AUTO_NAMES
+    assert first.loc["smooth", "method"] in models.AUTO_NAMES
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
 
@@ -141,8 +141,8 @@ def test_syntetos_boylan_classification_by_hand():
     # auto: intermittent (ADI > 1.32) -> Croston family; smooth and erratic -> smooth-series models
     labels = forecast(long({"i": [0, 3, 0, 0, 6, 0] * 4, "s": [4.0, 5.0] * 12, "e": [1, 9] * 12}), 2
                       ).groupby("item")["method"].first()
-    assert labels["i"] in ("sba", "tsb") and labels["s"] not in core.INTERMITTENT
-    assert labels["e"] not in core.INTERMITTENT
+    assert labels["i"] in ("sba", "tsb") and labels["s"] not in models.INTERMITTENT
+    assert labels["e"] not in models.INTERMITTENT
 
 
 def test_unknown_method_lists_valid_ones():
@@ -233,7 +233,7 @@ def test_auto_interval_coverage_is_calibrated():
     cov80 = np.mean((actual >= fc["lo_80"].to_numpy()) & (actual <= fc["hi_80"].to_numpy()))
     cov95 = np.mean((actual >= fc["lo_95"].to_numpy()) & (actual <= fc["hi_95"].to_numpy()))
     assert 0.70 <= cov80 <= 0.90 and 0.88 <= cov95 <= 0.99
-    assert fc["method"].isin(core.AUTO_NAMES).all()
+    assert fc["method"].isin(models.AUTO_NAMES).all()
 
 
 def test_optimized_theta_closed_form_equals_one_ses_search_per_theta():
@@ -263,7 +263,7 @@ def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
                  "stopped": [5, 0, 4, 0, 6, 0, 3] + [0] * 20})
     fc = forecast(hist, 24)
     labels = fc.groupby("item")["method"].first()
-    assert labels["long"] in core.AUTO_NAMES and labels["year"].startswith("combination")
+    assert labels["long"] in models.AUTO_NAMES and labels["year"].startswith("combination")
     assert labels["tiny"] == "mean (short history)" and labels["zeros"] == "zero history"
     assert labels["lumpy"] == "sba" and labels["stopped"] == "tsb"
     values = fc[COLS[2:7]].to_numpy()
@@ -282,13 +282,13 @@ def test_auto_groups_items_by_length_and_seasonality():
     trend = 50 + 0.8 * t + rng.normal(0, 4, 60)
     fc = forecast(long({"young": list(seasonal[:30]), "seasonal": list(seasonal), "trend": list(trend)}), 6)
     labels = fc.groupby("item")["method"].first()
-    assert labels["young"] == core.AUTO_GROUPS["short"][2]
-    assert labels["seasonal"] == core.AUTO_GROUPS["seasonal"][2]
-    assert labels["trend"] == core.AUTO_GROUPS["nonseasonal"][2]
+    assert labels["young"] == models.AUTO_GROUPS["short"][2]
+    assert labels["seasonal"] == models.AUTO_GROUPS["seasonal"][2]
+    assert labels["trend"] == models.AUTO_GROUPS["nonseasonal"][2]
     # each item's forecast is its group's rule (mean or median) over its members fitted alone, clipped at zero
     for item, y, group in (("seasonal", seasonal, "seasonal"), ("trend", trend, "nonseasonal")):
-        names, rule, _ = core.AUTO_GROUPS[group]
-        members = np.maximum([core.MEMBERS[k](y[None, :], 6, 12, {})[0][0] for k in names], 0)
+        names, rule, _ = models.AUTO_GROUPS[group]
+        members = np.maximum([models.MEMBERS[k](y[None, :], 6, 12, {})[0][0] for k in names], 0)
         expect = {"mean": np.mean, "median": np.median}[rule](members, axis=0)
         np.testing.assert_allclose(fc.loc[fc["item"] == item, "forecast"], expect, rtol=1e-9)
 
@@ -297,7 +297,7 @@ def test_additive_damped_member_matches_statsmodels_for_its_parameters():
     # hw_add_damped is ETS(A,Ad,A) on the original scale: its forecast equals statsmodels' ExponentialSmoothing run
     # with the parameters and initial states the grid search chose
     y = _seasonal_series(np.random.default_rng(31), 48)
-    mean, sd = core.MEMBERS["hw_add_damped"](y[None, :], 11, 12, {})
+    mean, sd = models.MEMBERS["hw_add_damped"](y[None, :], 11, 12, {})
     fit, _ = K.fit_hw(y[None, :], 11, 12, trend=True, seasonal=True)
     p = {k: v[0] for k, v in fit.params.items()}
     sm = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12,
@@ -314,32 +314,32 @@ def test_log_holt_winters_mean_member_is_the_lognormal_mean():
     rng = np.random.default_rng(32)
     y = np.exp(np.log(_seasonal_series(rng, 48)) + rng.normal(0, 0.05, 48))
     cache = {}
-    median, sd = core.MEMBERS["hw"](y[None, :], 6, 12, cache)
-    mean, sd_mean = core.MEMBERS["hw_mean"](y[None, :], 6, 12, cache)
+    median, sd = models.MEMBERS["hw"](y[None, :], 6, 12, cache)
+    mean, sd_mean = models.MEMBERS["hw_mean"](y[None, :], 6, 12, cache)
     np.testing.assert_allclose(mean, median * np.exp(0.5 * (sd / median) ** 2), rtol=1e-12)
     np.testing.assert_allclose(sd_mean, sd)
     assert (mean > median).all()
     # a series with a zero is fitted on the original scale: no back-transform, mean = the additive forecast
     z = y.copy()
     z[5] = 0.0
-    np.testing.assert_allclose(core.MEMBERS["hw_mean"](z[None, :], 6, 12, {})[0],
-                               core.MEMBERS["hw"](z[None, :], 6, 12, {})[0])
+    np.testing.assert_allclose(models.MEMBERS["hw_mean"](z[None, :], 6, 12, {})[0],
+                               models.MEMBERS["hw"](z[None, :], 6, 12, {})[0])
 
 
 def test_fit_members_rules():
     # constant-forecast members 1 and 6, and seasonal naive of a flat series at 2 (forecasts 2)
     x = np.full((1, 24), 2.0)
-    core.MEMBERS["_one"] = lambda x, h, m, c: (np.ones((len(x), h)), np.ones((len(x), h)))
-    core.MEMBERS["_six"] = lambda x, h, m, c: (np.full((len(x), h), 6.0), np.ones((len(x), h)))
+    models.MEMBERS["_one"] = lambda x, h, m, c: (np.ones((len(x), h)), np.ones((len(x), h)))
+    models.MEMBERS["_six"] = lambda x, h, m, c: (np.full((len(x), h), 6.0), np.ones((len(x), h)))
     try:
-        mean, _ = core.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "mean")
+        mean, _ = models.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "mean")
         np.testing.assert_allclose(mean, [[3.0] * 3])
-        median, _ = core.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "median")
+        median, _ = models.fit_members(x, 3, 12, ("_one", "snaive", "_six"), "median")
         np.testing.assert_allclose(median, [[2.0] * 3])
-        trim, _ = core.fit_members(x, 3, 12, ("_one", "_one", "snaive", "_six"), "trim")
+        trim, _ = models.fit_members(x, 3, 12, ("_one", "_one", "snaive", "_six"), "trim")
         np.testing.assert_allclose(trim, [[1.5] * 3])
     finally:
-        del core.MEMBERS["_one"], core.MEMBERS["_six"]
+        del models.MEMBERS["_one"], models.MEMBERS["_six"]
 
 
 @pytest.mark.parametrize("T", [25, 64, 100])
@@ -354,7 +354,7 @@ def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
 def test_every_method_label_is_explained_on_the_demand_plan():
     # the labels forecast() writes are documented in the DemandPlan's Method column (docs/workbook.md)
     doc = C.DEMAND_PLAN.column("method").doc
-    labels = {*core.AUTO_NAMES, "combination", "sba", "tsb", "mean (short history)",
+    labels = {*models.AUTO_NAMES, "combination", "sba", "tsb", "mean (short history)",
               "zero history"}
     rng = np.random.default_rng(2)
     hist = long({"a": list(_seasonal_series(rng, 40)), "b": list(_seasonal_series(rng, 18)), "c": [1.0, 2.0],

@@ -185,7 +185,7 @@ def test_headers_and_dashboard_values_are_formatted_for_reading(small_book: Path
 def test_written_input_rows_all_look_like_inputs(tmp_path: Path) -> None:
     """The demo (and `snop-xl new`, budget imports) fill input tables built from the template: every row gets the
     template's input style, not only the first; Settings keeps its per-row formats."""
-    from snop_xl.demo import write_demo_book
+    from snop_xl.commands.demo import write_demo_book
 
     demo_book = write_demo_book(tmp_path / "demo.xlsm")
     wb = open_book(demo_book).wb

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from snop_xl import contract as C
-from snop_xl.demo import write_inputs
+from snop_xl.inputs import write_inputs
 from snop_xl.io import OpenpyxlBook
 
 ROOT = Path(__file__).resolve().parents[1]

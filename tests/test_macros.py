@@ -380,8 +380,8 @@ _STEPS = {"forecast_demand": "demand", "plan_supply": "supply", "reconcile": "re
 
 
 def _engines_present() -> bool:
-    return all(importlib.util.find_spec(f"snop_xl.{m}") for m in ("demand", "supply", "reconcile", "review",
-                                                                    "publish"))
+    return all(importlib.util.find_spec(f"snop_xl.steps.{m}") for m in ("demand", "supply", "reconcile", "review",
+                                                                          "kpis"))
 
 
 @pytest.mark.skipif(not _engines_present(), reason="cycle steps not all present yet")
@@ -424,9 +424,9 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
     assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
     log, _ = live.read_table(C.LOG)
     assert not log["message"].str.contains("not drawn").any()
-    # `snop-xl kpis --write` (publish.write_kpis) redraws the KPIs sheet only: the Dashboard's picture is not re-read
+    # `snop-xl kpis --write` (kpis_cmd.write_kpis) redraws the KPIs sheet only: the Dashboard's picture is not re-read
     # and redrawn, nor the Go To links relinked
-    from snop_xl.publish import write_kpis
+    from snop_xl.commands.kpis import write_kpis
 
     fake.calls.clear()
     write_kpis(live, live.read_table(C.KPIS)[0])
@@ -483,7 +483,7 @@ def test_book_none_means_caller(monkeypatch: pytest.MonkeyPatch, small_book: Pat
 
 def test_import_budget_entry_point(small_book: Path) -> None:
     outcome = macros.import_budget(OpenpyxlBook(small_book))
-    if importlib.util.find_spec("snop_xl.budget_import") is None:
+    if importlib.util.find_spec("snop_xl.commands.import_budget") is None:
         assert not outcome.ok and "budget_import" in outcome.message
     else:
         assert isinstance(outcome.ok, bool) and outcome.message
@@ -494,7 +494,7 @@ def test_import_budget_button_shows_what_it_understood_and_asks(tmp_path: Path) 
     import csv
     import json
 
-    from snop_xl.newbook import new_book
+    from snop_xl.commands.new import new_book
 
     from .conftest import require_budget_samples
 

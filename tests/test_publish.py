@@ -11,7 +11,15 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from snop_xl import archive, cycle, kpi, publish, summary
+from snop_xl.steps import kpis as kpi_step
+from snop_xl.commands import kpis as kpis_cmd
+from snop_xl.commands import diff as diff_cmd
+from snop_xl.io import openpyxl_book
+from snop_xl import archive, cycle
+
+from snop_xl.calc import kpi
+
+from snop_xl.commands import publish, summary
 from snop_xl.cycle import STEPS, input_tag
 from snop_xl import contract as C
 from snop_xl.cli import main
@@ -46,7 +54,7 @@ def _ran_book(path: Path, frames: dict, settings: dict, a_stat: float, a_cons: f
     book = open_book(path)
     inputs = load_inputs(book)
     outs = _outputs(inputs.settings.periods, a_stat, a_cons, inputs.inventory.set_index("item")["on_hand"])
-    outs.update(publish.run(inputs, outs))
+    outs.update(kpi_step.run(inputs, outs))
     for name, frame in outs.items():
         book.write_table(C.table(name), frame)
     for step in STEPS:
@@ -113,11 +121,11 @@ def test_plain_run_never_writes_the_archive(cycles):
     db, first, _, _, v2 = cycles
     inputs = load_inputs(open_book(first))
     before = len(archive.versions(db))
-    out = publish.run(inputs, _outputs(inputs.settings.periods, 10.0, 12.0, {"A": 15.0, "B": 0.0}))
+    out = kpi_step.run(inputs, _outputs(inputs.settings.periods, 10.0, 12.0, {"A": 15.0, "B": 0.0}))
     assert len(archive.versions(db)) == before
     assert out["PlanVersion"][["version", "status"]].iloc[0].tolist() == [v2.version, "Published"]  # same inputs
     changed = inputs.replace(settings=inputs.settings.__class__(**{**inputs.settings.__dict__, "horizon": 5}))
-    draft = publish.run(changed, {})["PlanVersion"].iloc[0]
+    draft = kpi_step.run(changed, {})["PlanVersion"].iloc[0]
     assert draft["status"] == "Draft" and draft["version"] == f"2027-01-draft-{changed.content_hash()[:8]}"
 
 
@@ -184,14 +192,14 @@ def test_backtest_fva_of_the_statistical_forecast_over_naive(cycles):
 def test_plan_diff_between_cycles(cycles):
     db, _, second, v1, v2 = cycles
     v3 = publish.publish_book(second, approver="Cy")
-    diff = publish.diff_versions(db, v2.version, v3.version)
+    diff = diff_cmd.diff_versions(db, v2.version, v3.version)
     demand = diff[diff["measure"] == "demand"].set_index("family")
     # months both plan: March-June 2027; A goes 12 -> 15 a month
     assert demand.loc["F", ["from_value", "to_value", "change"]].tolist() == [128.0, 140.0, 12.0]
     assert demand.loc["Total", "rank"] == 0 and demand.loc["F", "rank"] == 1
     revenue = diff[diff["measure"] == "revenue"].set_index("family")
     assert revenue.loc["F", "change"] == pytest.approx(4 * 10 * 3)
-    assert publish.diff_versions(db, v1.version, v2.version)["change"].abs().sum() == 0
+    assert diff_cmd.diff_versions(db, v1.version, v2.version)["change"].abs().sum() == 0
 
 
 def test_publish_refuses_stale_or_unapproved_plans(tmp_path):
@@ -411,15 +419,19 @@ def test_scenario_and_decisions_recorded_and_listed(tmp_path, capsys):
     assert v.scenario == "upside"
     shown, _ = open_book(path).read_table(C.PLAN_VERSION)
     assert shown[["status", "scenario", "decisions"]].iloc[0].tolist() == ["Published", "upside", 2]
-    log = publish.decisions_log(tmp_path / "d.snop.sqlite")
+    log = kpis_cmd.decisions_log(tmp_path / "d.snop.sqlite")
     assert log["decision"].tolist() == ["Add a shift", "Go for upside"] and set(log["version"]) == {v.version}
     assert main(["kpis", str(path), "--versions"]) == 0
     out = capsys.readouterr().out
     assert "upside" in out and "Go for upside" in out and "CEO" in out
 
 
-def test_unknown_scenario_is_refused_at_its_cell(tmp_path):
-    path = _ran_book(tmp_path / "u.xlsx", _with_decisions("Upsdie"), {"approver": "Ann"}, 10.0, 12.0)
+def test_unknown_scenario_is_refused_at_its_cell(tmp_path, capsys):
+    """A decision naming a scenario the Scenarios sheet lacks is an input problem: `validate` reports it at its
+    cell before any step runs, and publishing refuses it (a typo would be archived as 'the scenario chosen')."""
+    path = make_book(tmp_path / "u.xlsx", _with_decisions("Upsdie"), {"approver": "Ann"})
+    assert main(["validate", str(path)]) == 2
+    assert "Decisions!D3" in capsys.readouterr().err
     with pytest.raises(ValidationError) as err:
         publish.publish_book(path)
     (problem,) = err.value.problems
@@ -517,7 +529,7 @@ def test_naive_scales_and_pooled_mase_by_hand():
     history = pd.DataFrame({"item": "A", "period": months, "qty": np.array(y, dtype=float)})
     history = pd.concat([history, pd.DataFrame({"item": "B", "period": months[:3], "qty": [5.0, 5.0, 9.0]})])
     targets = pd.DataFrame({"item": ["A", "A", "B"], "origin": [P("2026-03"), P("2026-02"), P("2025-04")]})
-    scales = publish.naive_scales(history, targets, season_length=12)
+    scales = kpi_step.naive_scales(history, targets, season_length=12)
     # A to 2026-02: 14 months > one season -> seasonal: |11-10|, |13-12| -> 1.0; A to 2026-01: 13 -> |11-10| = 1
     # B to 2025-03: 3 months <= 12 -> one-step naive: |5-5|, |9-5| -> 2.0
     assert scales.tolist() == pytest.approx([1.0, 1.0, 2.0])
@@ -544,7 +556,7 @@ def test_plan_diff_orders_families_by_size_of_change(capsys):
     # old plans Jan-Mar, new plans Feb-Apr: only Feb and Mar are compared
     old = demand({"X": [99, 10, 10], "Y": [99, 50, 50], "Z": [99, 20, 20]}, "2027-01")
     new = demand({"X": [12, 12, 500], "Y": [40, 45, 500], "Z": [21, 20, 500]}, "2027-02")
-    diff = publish.plan_diff({"DemandPlan": old}, {"DemandPlan": new}, "a", "b")
+    diff = diff_cmd.plan_diff({"DemandPlan": old}, {"DemandPlan": new}, "a", "b")
     assert set(diff["measure"]) == {"demand"}
     # changes by hand: X 20 -> 24 (+4), Y 100 -> 85 (-15), Z 40 -> 41 (+1); total 160 -> 150
     assert diff["family"].tolist() == ["Total", "Y", "X", "Z"] and diff["rank"].tolist() == [0, 1, 2, 3]
@@ -601,14 +613,14 @@ def test_the_book_path_holds_a_whole_workbook_at_every_step_of_a_publish(tmp_pat
         checked.append(True)
 
     for name in ("replace", "link", "unlink"):
-        real = getattr(publish.os, name)
+        real = getattr(openpyxl_book.os, name)
 
         def step(*args, _real=real, **kw):
             whole()
             result = _real(*args, **kw)
             whole()
             return result
-        monkeypatch.setattr(publish.os, name, step)
+        monkeypatch.setattr(openpyxl_book.os, name, step)
     version = publish.publish_book(path)
     monkeypatch.undo()
     assert len(checked) >= 4 and version.version == "2027-01-r1"

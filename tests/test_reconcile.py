@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from snop_xl import contract as C
-from snop_xl import reconcile, review
+from snop_xl.steps import reconcile, review
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
 from tests.conftest import make_book, small_frames

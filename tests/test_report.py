@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import coordinate_from_string
 
 from snop_xl import contract as C
-from snop_xl import reconcile, review
+from snop_xl.steps import reconcile, review
 from snop_xl.cli import main
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
@@ -73,7 +73,7 @@ def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> N
 def test_tables_stay_inside_their_area_and_variances_are_marked() -> None:
     import matplotlib.pyplot as plt
 
-    from snop_xl import report
+    from snop_xl.commands import report
 
     fig = plt.figure(figsize=report.A4)
     ax = fig.add_axes((0.05, 0.4, 0.4, 0.3))
@@ -133,12 +133,12 @@ def test_charts_sit_right_of_the_dashboard_tables(tmp_path) -> None:
 def test_pack_axes_read_as_numbers_and_scenario_money_in_k_or_m(tmp_path) -> None:
     import matplotlib.pyplot as plt
 
-    from snop_xl import report
+    from snop_xl.io import pictures
 
-    frames = report.read_outputs(open_book(_run_book(tmp_path)))
+    frames = pictures.read_outputs(open_book(_run_book(tmp_path)))
     frames["ScenarioComparison"] = frames["ScenarioComparison"].assign(revenue=[2.5e6] * len(
         frames["ScenarioComparison"]), margin=[1.2e6] * len(frames["ScenarioComparison"]))
-    fig = report.charts_figure(frames)
+    fig = pictures.charts_figure(frames)
     fig.canvas.draw()
     axes = fig.axes
     money = [t.get_text() for t in axes[3].get_yticklabels() if t.get_text()]

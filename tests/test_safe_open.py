@@ -11,10 +11,10 @@ import openpyxl
 import pytest
 
 from snop_xl import contract as C
-from snop_xl.csv_export import export_table, neutralise, table_csv
+from snop_xl.commands.export import export_table, neutralise, table_csv
 from snop_xl.errors import SnopError
 from snop_xl.io import OpenpyxlBook, open_book
-from snop_xl.safe_open import Limits, UnsafeFileError, check_csv_file, check_workbook_file
+from snop_xl.io.safe_open import Limits, UnsafeFileError, check_csv_file, check_workbook_file
 
 BOMB = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">' \
        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
@@ -134,7 +134,7 @@ def test_neutralise(value, out) -> None:
 
 def test_export_neutralises_cells(tmp_path: Path) -> None:
     from snop_xl.cli import main as cli
-    from snop_xl.demo import write_inputs
+    from snop_xl.inputs import write_inputs
     import pandas as pd
 
     book = OpenpyxlBook.new(tmp_path / "b.xlsx")
@@ -162,7 +162,7 @@ def test_export_neutralises_cells(tmp_path: Path) -> None:
 def test_recalc_refuses_hostile_books_before_opening_them(tmp_path: Path, capsys) -> None:
     """`snop-xl recalc` hands the book to openpyxl and LibreOffice: the same guards run first."""
     from snop_xl.cli import main as cli
-    from snop_xl.recalc import recalc_file
+    from snop_xl.build.recalc import recalc_file
 
     good = good_book(tmp_path / "ok.xlsx")
     bomb = rewrite(good, tmp_path / "bomb.xlsx", lambda n, d: d)
@@ -194,7 +194,7 @@ def test_a_real_password_protected_workbook_is_refused(tmp_path: Path) -> None:
     pytest.importorskip("msoffcrypto.format.ooxml")
     from msoffcrypto.format.ooxml import OOXMLFile
 
-    from snop_xl.budget_import import grid_from_workbook
+    from snop_xl.paste import grid_from_workbook
 
     plain = good_book(tmp_path / "plain.xlsx")
     locked = tmp_path / "budget.xlsx"

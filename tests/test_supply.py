@@ -10,11 +10,12 @@ from scipy.stats import norm
 
 from snop_xl import contract as C
 from snop_xl.inputs import Inputs, Settings
-from snop_xl.io.base import empty_frame
-from snop_xl.supply import (AggregatePlanError, aggregate_plan, aggregate_plans, balance, binding_resources,
-                            capacity_lines, days_of_supply, project_inventory, run, safety_stock)
-from snop_xl.supply.constrained import MIP_GAP, SupplyProblem, solve
-from snop_xl.supply.inventory import Z80
+from snop_xl.io.parse import empty_frame
+from snop_xl.calc.supply import (AggregatePlanError, aggregate_plan, aggregate_plans, balance, binding_resources,
+                            capacity_lines, days_of_supply, project_inventory, safety_stock)
+from snop_xl.steps.supply import run
+from snop_xl.calc.supply.constrained import MIP_GAP, SupplyProblem, solve
+from snop_xl.calc.supply.inventory import Z80
 
 P0 = pd.Period("2027-01", "M")
 MONTHS = pd.period_range(P0, periods=6, freq="M")
@@ -407,7 +408,7 @@ def test_family_aggregate_plan_in_the_step():
 
 
 def test_a_strategy_that_cannot_plan_a_family_says_so(monkeypatch):
-    import snop_xl.supply.step as step
+    import snop_xl.steps.supply as step
 
     real = step.aggregate_plans
 
@@ -429,7 +430,7 @@ def test_a_strategy_that_cannot_plan_a_family_says_so(monkeypatch):
     assert costs.loc["level", "note"] == "no plan: no feasible aggregate plan: infeasible"
     assert costs.loc[["optimal", "chase"], "note"].isna().all()
     assert out["AggregatePlan"].empty  # the chosen strategy has no plan to show
-    from snop_xl.scenarios import aggregate_cost
+    from snop_xl.steps.scenarios import aggregate_cost
     assert np.isnan(aggregate_cost(out["AggregateCosts"]))  # no partial total in the scenario comparison
 
 

@@ -16,7 +16,8 @@ from snop_xl import contract as C
 from snop_xl.errors import ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import OpenpyxlBook
-from snop_xl.template import MACRO_WORKBOOK_TYPE, RIBBON_REL, SOURCES, TEMPLATE, build_template
+from snop_xl.build.package import MACRO_WORKBOOK_TYPE, RIBBON_REL
+from snop_xl.build.template import SOURCES, TEMPLATE, build_template
 
 
 @pytest.fixture(scope="module")

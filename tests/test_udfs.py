@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 import udfs.functions as F
-from snop_xl.template import SOURCES, UDF_VBA_NAME, udf_vba
+from snop_xl.build.template import SOURCES
+from snop_xl.build.vba import UDF_VBA_NAME, udf_vba
 
 HIST = [112, 118, 132, 129, 121, 135, 148, 148, 136, 119, 104, 118,
         115, 126, 141, 135, 125, 149, 170, 170, 158, 133, 114, 140]
@@ -144,12 +145,12 @@ def test_generated_vba_matches_committed_and_signatures() -> None:
 
 
 def test_decorator_mistake_is_caught_by_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from snop_xl import template
+    from snop_xl.build import vba
 
     broken = tmp_path / "broken_udfs.py"
     broken.write_text("import xlwings as xw\n\n@xw.func\n@xw.arg('histroy', ndim=2)\n"
                       "def SNOP_X(history):\n    return 1\n\nFUNCTIONS = (SNOP_X,)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(template, "UDF_MODULE", "broken_udfs")
+    monkeypatch.setattr(vba, "UDF_MODULE", "broken_udfs")
     with pytest.raises(Exception, match="Invalid argument name 'histroy'"):
-        template.udf_vba()
+        vba.udf_vba()

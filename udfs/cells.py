@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from snop_xl.io.base import EXCEL_ERRORS
+from snop_xl.io.parse import EXCEL_ERRORS
 
 #: What a cell shows when a SNOP_* function cannot answer: the prefix makes it easy to filter for.
 PREFIX = "#SNOP! "

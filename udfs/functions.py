@@ -5,38 +5,42 @@ the one engine function that does the work, and lays the answer out like its inp
 come back as one line of text starting with ``#SNOP!``, never a traceback.
 
 Names and argument order are the product's public interface. The template embeds the VBA wrappers generated from
-these decorators (see `snop_xl.template.udf_vba`); a test regenerates them, which is what catches a decorator
+these decorators (see `snop_xl.build.vba.udf_vba`); a test regenerates them, which is what catches a decorator
 mistake on a machine without Excel. Engine modules are imported inside each function so that a missing or broken
 engine never stops the others from loading.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pandas as pd
 import xlwings as xw
 
+from snop_xl.calc import finance, kpi
+from snop_xl.calc import supply as supply_calc
+from snop_xl.calc import forecast as forecasting
 from snop_xl.contract import BOOL, FORECAST_METHODS
-from snop_xl.io.base import CellError, coerce
+from snop_xl.io.parse import CellError, coerce
 
-from .cells import CellProblem, choice, guarded, is_row, pairs, same_length, scalar, shaped, table, vector
+from .cells import (
+    CellProblem,
+    choice,
+    guarded,
+    is_row,
+    pairs,
+    same_length,
+    scalar,
+    shaped,
+    table,
+    vector,
+)
 
 CATEGORY = "S&OP"
-ACCURACY_METRICS = ("WAPE", "ACCURACY", "MAPE", "BIAS", "MASE", "TRACKING_SIGNAL")  # as snop_xl.kpi.METRICS
 BALANCE_STRATEGIES = ("chase", "level")
 AGGPLAN_STRATEGIES = ("optimal", "level", "chase")
 VARIANCE_KINDS = ("abs", "pct", "label")
 _RANGE = dict(ndim=2, err_to_str=True)  # every range argument: list of rows, error cells as "#N/A" text
-
-
-def _engine(module: str, name: str) -> Any:
-    """An engine function, imported when first used; a clear message if this installation lacks it."""
-    try:
-        return getattr(importlib.import_module(f"snop_xl.{module}"), name)
-    except (ImportError, AttributeError):
-        raise CellProblem(f"snop_xl.{module}.{name} is not available in this installation") from None
 
 
 @xw.func(category=CATEGORY)
@@ -53,7 +57,7 @@ def SNOP_FORECAST(history, horizon, method="auto", season_length=12):
     season = scalar(season_length, "season_length", 12, integer=True, low=1, high=52)
     long = pd.DataFrame({"item": "series", "period": pd.period_range("2000-01", periods=len(values), freq="M"),
                          "qty": values})
-    result = _engine("forecast", "forecast")(long, h, season_length=season, method=m)
+    result = forecasting.forecast(long, h, season_length=season, method=m)
     return shaped(result.sort_values("period")["forecast"].tolist(), history)
 
 
@@ -68,14 +72,14 @@ def SNOP_ACCURACY(actual, forecast, metric="WAPE", history=None, season_length=1
     """Forecast accuracy metric of `forecast` against `actual`."""
     a, f = vector(actual, "actual"), vector(forecast, "forecast")
     same_length(actual=a, forecast=f)
-    name = choice(metric, "metric", ACCURACY_METRICS, "WAPE")
+    name = choice(metric, "metric", kpi.METRICS, "WAPE")
     season = scalar(season_length, "season_length", 1, integer=True, low=1, high=52)
     insample = None
     if name == "MASE":
         if history is None:
             raise CellProblem("MASE needs the history argument (the series before the forecast)")
         insample = vector(history, "history", allow_leading_blanks=True, min_length=season + 1)
-    return float(_engine("kpi", "accuracy")(a, f, name, insample=insample, season_length=season))
+    return float(kpi.accuracy(a, f, name, insample=insample, season_length=season))
 
 
 @xw.func(category=CATEGORY)
@@ -88,7 +92,7 @@ def SNOP_SAFETY_STOCK(demand_history, lead_time, service_level):
     demand = vector(demand_history, "demand_history", min_length=2)
     lt = scalar(lead_time, "lead_time", low=0)
     sl = scalar(service_level, "service_level", low=0.5, high=0.9999)
-    return float(_engine("supply", "safety_stock")(demand, lt, sl))
+    return float(supply_calc.safety_stock(demand, lt, sl))
 
 
 @xw.func(category=CATEGORY)
@@ -101,7 +105,7 @@ def SNOP_INVENTORY(opening, supply, demand):
     start = scalar(opening, "opening")
     s, d = vector(supply, "supply"), vector(demand, "demand")
     same_length(supply=s, demand=d)
-    return shaped(list(_engine("supply", "project_inventory")(start, s, d)), demand)
+    return shaped(list(supply_calc.project_inventory(start, s, d)), demand)
 
 
 @xw.func(category=CATEGORY)
@@ -121,7 +125,7 @@ def SNOP_BALANCE(demand, capacity, opening_inventory, safety_stock=0, strategy="
     start = scalar(opening_inventory, "opening_inventory")
     ss = scalar(safety_stock, "safety_stock", 0.0, low=0)
     how = choice(strategy, "strategy", BALANCE_STRATEGIES, "chase")
-    result = _engine("supply", "balance")(d, cap, start, safety_stock=ss, strategy=how)
+    result = supply_calc.balance(d, cap, start, safety_stock=ss, strategy=how)
     lines = [[float(v) for v in result[k]] for k in ("production", "inventory", "shortage")]
     return lines if is_row(demand) else [list(col) for col in zip(*lines)]
 
@@ -162,7 +166,7 @@ def SNOP_AGGPLAN(demand, parameters, strategy="optimal"):
     if missing:
         raise CellProblem("parameters: missing " + ", ".join(missing))
     how = choice(strategy, "strategy", AGGPLAN_STRATEGIES, "optimal")
-    plan = _engine("supply", "aggregate_plan")(d, costs=costs, strategy=how, **kwargs)
+    plan = supply_calc.aggregate_plan(d, costs=costs, strategy=how, **kwargs)
     rows = table(plan.plan.reset_index(drop=plan.plan.index.name is None))
     rows.append(["total_cost", float(plan.total_cost)] + [None] * (len(rows[0]) - 2))
     return rows
@@ -178,7 +182,7 @@ def SNOP_VARIANCE(actual, plan, kind="abs"):
     a, p = vector(actual, "actual"), vector(plan, "plan")
     same_length(actual=a, plan=p)
     how = choice(kind, "kind", VARIANCE_KINDS, "abs")
-    return shaped(list(_engine("finance", "variance")(a, p, kind=how)), actual)
+    return shaped(list(finance.variance(a, p, kind=how)), actual)
 
 
 @xw.func(category=CATEGORY)
@@ -192,7 +196,7 @@ def SNOP_PVM(actual_qty, actual_price, budget_qty, budget_price):
     aq, ap = vector(actual_qty, "actual_qty"), vector(actual_price, "actual_price")
     bq, bp = vector(budget_qty, "budget_qty"), vector(budget_price, "budget_price")
     same_length(actual_qty=aq, actual_price=ap, budget_qty=bq, budget_price=bp)
-    effects = _engine("finance", "price_volume_mix")(aq, ap, bq, bp)
+    effects = finance.price_volume_mix(aq, ap, bq, bp)
     names = ("price", "volume", "mix", "total")
     return [list(names), [float(effects[n]) for n in names]]
 
@@ -207,7 +211,7 @@ def SNOP_DAYS_OF_SUPPLY(inventory, demand, days_per_period=30):
     inv, d = vector(inventory, "inventory"), vector(demand, "demand")
     same_length(inventory=inv, demand=d)
     days = scalar(days_per_period, "days_per_period", 30, low=1, high=31)
-    return shaped(list(_engine("supply", "days_of_supply")(inv, d, days_per_period=days)), inventory)
+    return shaped(list(supply_calc.days_of_supply(inv, d, days_per_period=days)), inventory)
 
 
 #: Every worksheet function of the module, in documentation order.

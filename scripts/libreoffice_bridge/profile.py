@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MODULE = "SnopXL"
-MISSING = "<snop-xl:missing>"  # as bridge.bas's SNOP_MISSING and snop_xl.recalc.MISSING
+MISSING = "<snop-xl:missing>"  # as bridge.bas's SNOP_MISSING and snop_xl.build.recalc.MISSING
 
 #: Calc settings of the profile: recalculate always on load (0 = always), ignore documents' VBA, never update
 #: external links on load (Calc's link modes: 0 always, 1 never, 2 on request), so a workbook cannot reach out.
@@ -88,7 +88,7 @@ def environment_paths() -> list[str]:
 def basic_wrappers() -> str:
     """One Basic function per SNOP_* UDF, with the UDF's argument names, optional arguments marked missing."""
     sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
-    from snop_xl.template import decorated_udfs
+    from snop_xl.build.vba import decorated_udfs
 
     lines = []
     for func in decorated_udfs().FUNCTIONS:

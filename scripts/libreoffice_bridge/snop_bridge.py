@@ -4,7 +4,7 @@ script provider.
 LibreOffice runs this file in its own Python (on Debian the system /usr/bin/python3 via python3-uno), not in the
 project's virtual environment: the folders of that environment (its site-packages and the repository) are written
 into SYS_PATH below by scripts/libreoffice_bridge/profile.py when the profile is built, and the environment variable
-SNOP_XL_SYS_PATH (os.pathsep-separated) can add more. Everything else lives in `snop_xl.recalc.call_udf`, which is
+SNOP_XL_SYS_PATH (os.pathsep-separated) can add more. Everything else lives in `snop_xl.build.recalc.call_udf`, which is
 plain Python and tested as such.
 """
 
@@ -28,7 +28,7 @@ def snop_call(name, args):
     error would stop a headless LibreOffice at a dialog)."""
     try:
         _add_paths()
-        from snop_xl.recalc import call_udf
+        from snop_xl.build.recalc import call_udf
 
         return call_udf(name, args)
     except BaseException as exc:  # noqa: BLE001 - the cell must show why, in one line

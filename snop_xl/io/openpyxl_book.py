@@ -7,28 +7,32 @@ byte-for-byte by openpyxl's keep_vba mode; tests check it.
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from copy import copy
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.worksheet.table import Table as XLTable, TableStyleInfo
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.table import Table as XLTable
+from openpyxl.worksheet.table import TableStyleInfo
 
-from .. import contract as C
-from ..errors import SnopError
-from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, Uncalculated, is_blank
-from ..safe_open import check_workbook_file
+from snop_xl import contract as C
+from snop_xl.errors import SnopError
+from snop_xl.io.atomic import write_atomically
+from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
+from snop_xl.io.parse import RawTable, Uncalculated, is_blank
+from snop_xl.io.safe_open import check_workbook_file
+from snop_xl.io.styles import HEADER_FILL, TAB_COLOR, TABLE_STYLE
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
-TABLE_STYLE = {C.Role.INPUT: "TableStyleMedium2", C.Role.OUTPUT: "TableStyleMedium4"}
-HEADER_FILL = {C.Role.INPUT: "FFDDEBF7", C.Role.OUTPUT: "FFE2EFDA"}
 HEADER_FONT = Font(name="Calibri", bold=True)  # named: a font without a name renders in a fallback (serif) face
-_TAB_COLOR = {C.Role.INPUT: "4472C4", C.Role.OUTPUT: "70AD47"}
 
 
 class OpenpyxlBook(BookIO):
@@ -112,7 +116,7 @@ class OpenpyxlBook(BookIO):
                 position = self.wb.sheetnames.index(later[0])
         ws = self.wb.create_sheet(name, position)
         role = C.SHEETS[name].role if name in C.SHEETS else C.Role.OUTPUT
-        ws.sheet_properties.tabColor = _TAB_COLOR[role]
+        ws.sheet_properties.tabColor = TAB_COLOR[role]
         ws.freeze_panes = "A2"
         return ws
 
@@ -190,29 +194,44 @@ class OpenpyxlBook(BookIO):
 
     def save(self, target: str | os.PathLike | None = None) -> Path:
         """Write to a temp file beside the target, then rename over it: the target is either old or new."""
-        target = Path(target or self.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            self.wb.save(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        target = write_atomically(target or self.path, self.wb.save)
         _remove_stale_temps(target)
         self.path = target
         return target
 
-    def draw_charts(self, hosts: Collection[str] | None = None) -> None:
-        """Native charts (Dashboard: `review.CHARTS`; KPIs: `publish.KPI_CHARTS`) and the Exceptions' Go To
-        hyperlinks (after writing outputs, before save); `hosts`: only those on these sheets (None: all)."""
-        from ..publish import KPI_CHARTS
-        from ..review import CHARTS
+    def save_undoable(self) -> Callable[[bool], None]:
+        """Save so that it can still be undone: saved beside itself, the original kept aside (a hard link, else a
+        copy) and the new one renamed over it in one atomic step, so the workbook's path holds a whole workbook at
+        every moment, even if the process is killed; the returned `finish(ok)` drops the kept original (ok) or puts
+        it back (not ok)."""
+        target = Path(self.path)
+        staged = self.save(target.with_name(f".{target.stem}.publishing{target.suffix}"))
+        self.path = target
+        backup = target.with_name(f".{target.stem}.before-publish{target.suffix}")
+        try:
+            backup.unlink(missing_ok=True)  # the remains of a killed publish
+            try:
+                os.link(target, backup)
+            except OSError:  # a file system without hard links (FAT, some shares)
+                shutil.copy2(target, backup)
+            os.replace(staged, target)  # refused while another program locks the file (Excel on Windows)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            backup.unlink(missing_ok=True)
+            raise
 
-        for host, specs in ((C.DASHBOARD.sheet, CHARTS), (C.KPI_TREND.sheet, KPI_CHARTS)):
+        def finish(ok: bool) -> None:
+            if ok:
+                backup.unlink(missing_ok=True)
+            else:
+                os.replace(backup, target)
+        return finish
+
+    def draw_charts(self, hosts: Collection[str] | None = None) -> None:
+        """Native charts (Dashboard: `C.CHARTS`; KPIs: `C.KPI_CHARTS`) and the Exceptions' Go To
+        hyperlinks (after writing outputs, before save); `hosts`: only those on these sheets (None: all)."""
+
+        for host, specs in ((C.DASHBOARD.sheet, C.CHARTS), (C.KPI_TREND.sheet, C.KPI_CHARTS)):
             if hosts is None or host in hosts:
                 _draw_charts(self, host, specs)
         if hosts is None or C.EXCEPTIONS.sheet in hosts:
@@ -288,6 +307,21 @@ def _width(header: Any, values: Any) -> float:
     return float(max(8, min(60, longest + 2)))
 
 
+def sheet_names(path: str | os.PathLike) -> list[str]:
+    """The sheet names of the workbook file at `path`, opened safely and read-only."""
+    check_workbook_file(Path(path))
+    return load_workbook(path, read_only=True).sheetnames
+
+
+def open_values(path: Path) -> Workbook:
+    """Another workbook's values as last calculated (never recalculated), opened safely and read-only, links off."""
+    check_workbook_file(path)
+    try:
+        return load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:
+        raise SnopError(f"{path.name}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
+
+
 def open_workbook(path: Path) -> Workbook:
     """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them, and its links
     to other workbooks as they are (openpyxl never follows or refreshes them; dropping them would break the user's
@@ -302,8 +336,6 @@ def open_workbook(path: Path) -> Workbook:
 def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
     """Native Excel charts on sheet `host`, one per `ChartSpec` in `specs` (per group where grouped), to the right
     of the host's tables, referencing the output tables' cells so Excel keeps them live. Old charts are replaced."""
-    from openpyxl.chart import BarChart, LineChart, Reference
-    from openpyxl.chart.series import SeriesLabel
 
     if host not in book.wb.sheetnames:
         return
@@ -361,7 +393,6 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
 
 def _link_cells(book: OpenpyxlBook) -> None:
     """Make every Sheet!A1 address in the Exceptions' Go To column an in-workbook hyperlink."""
-    from openpyxl.worksheet.hyperlink import Hyperlink
 
     found = book._find(C.EXCEPTIONS)
     if found is None:

@@ -16,18 +16,20 @@ import sys
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from .. import contract as C
-from ..errors import SnopError
-from .base import FIT_ROWS, STAMP_PREFIX, BookIO, RawTable, is_blank
-from .openpyxl_book import TABLE_STYLE
+from snop_xl import contract as C
+from snop_xl.errors import SnopError
+from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
+from snop_xl.io.parse import RawTable, is_blank
+from snop_xl.io.styles import TABLE_STYLE
 
 #: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run).
 CHARTS_PICTURE = "snopDashboardCharts"
 KPI_PICTURE = "snopKPICharts"
 
-
 class XlwingsBook(BookIO):
     """An open ``xw.Book``. Writes go straight to Excel; save() does nothing (the user saves)."""
+
+    live = True
 
     def __init__(self, book: Any):
         self.book = book
@@ -163,7 +165,7 @@ class XlwingsBook(BookIO):
     # ---- after the outputs are written ---------------------------------------------------------------------------
     def draw_charts(self, hosts: Collection[str] | None = None) -> None:
         """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), the KPIs sheet's trend
-        charts as another (`publish.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
+        charts as another (`C.C.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
         the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) All are
         a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn. `hosts`: only
         those on these sheets (None: all)."""
@@ -179,7 +181,11 @@ class XlwingsBook(BookIO):
                 self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
 
     def _draw_dashboard(self) -> None:
-        from ..report import NEEDED, charts_figure, read_outputs
+        from snop_xl.io.pictures import (  # matplotlib: loaded only when drawn
+            NEEDED,
+            charts_figure,
+            read_outputs,
+        )
 
         if not all(self.has_table(C.table(name)) for name in NEEDED):
             return
@@ -189,20 +195,21 @@ class XlwingsBook(BookIO):
         self._picture(C.DASHBOARD.sheet, CHARTS_PICTURE, charts_figure(frames))
 
     def _draw_kpis(self) -> None:
-        from ..publish import KPI_CHARTS
-        from ..report import specs_figure
+        from snop_xl.io.pictures import (
+            specs_figure,  # matplotlib: loaded only when drawn
+        )
 
-        names = {spec.table for spec in KPI_CHARTS}
+        names = {spec.table for spec in C.KPI_CHARTS}
         if not all(self.has_table(C.table(name)) for name in names):
             return
-        fig = specs_figure({name: self.read_table(name)[0] for name in names}, KPI_CHARTS,
+        fig = specs_figure({name: self.read_table(name)[0] for name in names}, C.KPI_CHARTS,
                            "KPI trends over published cycles")
         if fig is not None:  # no published cycle has actuals yet
             self._picture(C.KPI_TREND.sheet, KPI_PICTURE, fig)
 
     def _picture(self, host: str, name: str, fig: Any) -> None:
         """`fig` as picture `name` on sheet `host`, where headless puts the native charts (an older one replaced)."""
-        from ..report import plt
+        from snop_xl.io.pictures import plt  # matplotlib: loaded only when drawn
 
         try:
             sheet = self.book.sheets[host]

@@ -1,0 +1,132 @@
+"""The long-frame forecasting API: history (item, period, qty) in, one row per item and future period out.
+
+Orchestration only: the models live in `models`, their bounds in `intervals`, the numerics in `kernels`. Items are
+grouped by history length so that each group is one matrix the batch kernels fit in a single pass; each item keeps
+its own calendar (its forecast starts the period after its own last history period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from snop_xl import contract as C
+from snop_xl.calc.forecast import intervals, models
+from snop_xl.errors import SnopError
+
+#: Names `forecast(method=...)` accepts; the Settings sheet's "Forecast method" offers the same list.
+METHODS: tuple[str, ...] = C.FORECAST_METHODS
+
+
+def check_method(method: str) -> str:
+    """The method name normalised, or a SnopError listing the valid names."""
+    name = str(method).strip().lower().replace("-", "_").replace(" ", "_")
+    if name not in METHODS:
+        raise SnopError(f"unknown forecast method {method!r}; valid methods: {', '.join(METHODS)}")
+    return name
+
+
+def forecast(history: pd.DataFrame, horizon: int, *, season_length: int = 12, method: str = "auto",
+             level: Sequence[int] = (80, 95)) -> pd.DataFrame:
+    """Forecast every item of a long history `horizon` periods past its own last period.
+
+    Returns columns item, period, forecast, lo_<l>, hi_<l> for each l in `level`, method (the model used for the
+    item). Forecasts and bounds are never negative. Missing periods inside an item's history count as zero demand.
+    """
+    name = check_method(method)
+    horizon, season_length = int(horizon), int(season_length)
+    if horizon < 1:
+        raise SnopError(f"horizon must be at least 1 period (got {horizon})")
+    if season_length < 1:
+        raise SnopError(f"season_length must be at least 1 (got {season_length})")
+    levels = tuple(int(lv) for lv in level)
+    if any(not 0 < lv < 100 for lv in levels):
+        raise SnopError(f"prediction interval levels must be between 0 and 100 (got {levels})")
+    missing = {"item", "period", "qty"} - set(history.columns)
+    if missing:
+        raise SnopError(f"history needs columns item, period, qty (missing {', '.join(sorted(missing))})")
+
+    items, ordinals, qty, dtype = _long_arrays(history)
+    out_cols = ["item", "period", "forecast"] + [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["method"]
+    if len(qty) == 0:
+        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in out_cols})
+        frame["item"] = frame["item"].astype(object)
+        frame["period"] = frame["period"].astype(dtype)
+        frame["method"] = frame["method"].astype(object)
+        return frame
+
+    codes, uniques = pd.factorize(items, sort=True)
+    n_items = len(uniques)
+    start = np.full(n_items, np.iinfo(np.int64).max)
+    end = np.full(n_items, np.iinfo(np.int64).min)
+    np.minimum.at(start, codes, ordinals)
+    np.maximum.at(end, codes, ordinals)
+    length = end - start + 1
+
+    order = np.argsort(codes, kind="stable")
+    codes_sorted, ord_sorted, qty_sorted = codes[order], ordinals[order], qty[order]
+    groups = []
+    for T in np.unique(length):
+        members = np.flatnonzero(length == T)
+        local = np.full(n_items, -1)
+        local[members] = np.arange(len(members))
+        take = local[codes_sorted] >= 0
+        flat = local[codes_sorted[take]] * T + (ord_sorted[take] - start[codes_sorted[take]])
+        y = np.bincount(flat, weights=qty_sorted[take], minlength=len(members) * T).reshape(len(members), T)
+        groups.append((members, y))
+    calib = intervals.calibrate(groups, n_items, horizon, season_length, name, levels)
+
+    mean = np.empty((n_items, horizon))
+    bounds = {(b, lv): np.empty((n_items, horizon)) for lv in levels for b in ("lo", "hi")}
+    labels = np.empty(n_items, dtype=object)
+    for members, y in groups:
+        res = fit_matrix(y, horizon, season_length, name, levels, calib)
+        mean[members] = res.mean
+        for (b, lv), arr in bounds.items():
+            arr[members] = (res.lower if b == "lo" else res.upper)[lv]
+        labels[members] = res.label
+
+    steps = np.arange(1, horizon + 1)
+    future = (end[:, None] + steps[None, :]).ravel()
+    data = {"item": np.repeat(np.asarray(uniques, dtype=object), horizon),
+            "period": pd.arrays.PeriodArray(future, dtype=dtype),
+            "forecast": mean.ravel()}
+    for (b, lv), arr in bounds.items():
+        data[f"{b}_{lv}"] = arr.ravel()
+    data["method"] = np.repeat(labels, horizon)
+    return pd.DataFrame(data)[out_cols]
+
+
+def _long_arrays(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.PeriodDtype]:
+    """Items, period ordinals, quantities (blank quantities dropped) and the period dtype (monthly, weekly...).
+
+    Timestamps become monthly periods, or weekly ones when they are a whole number of weeks apart.
+    """
+    frame = history[["item", "period", "qty"]]
+    qty = pd.to_numeric(frame["qty"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    keep = ~np.isnan(qty) & frame["period"].notna().to_numpy() & frame["item"].notna().to_numpy()
+    frame, qty = frame[keep], qty[keep]
+    period = frame["period"]
+    if isinstance(period.dtype, pd.PeriodDtype):
+        dtype = period.dtype
+        ordinals = period.array.asi8
+    else:
+        stamps = pd.to_datetime(period)
+        days = np.diff(np.unique(stamps.to_numpy(dtype="datetime64[D]")).astype(np.int64))
+        freq = "W" if len(days) and days.min() >= 7 and np.all(days % 7 == 0) and days.min() < 28 else "M"
+        dtype = pd.PeriodDtype(freq)
+        ordinals = pd.PeriodIndex(stamps, freq=freq).asi8
+    return frame["item"].to_numpy(dtype=object), np.asarray(ordinals, dtype=np.int64), qty, dtype
+
+
+def fit_matrix(y: np.ndarray, h: int, m: int, method: str = "auto", levels: Sequence[int] = (80, 95),
+               calib: dict[int, tuple[float, float]] | None = None) -> models.GroupResult:
+    """Forecast each row of y (n, T) with `method`; the numeric core behind `forecast` (no pandas).
+
+    `calib` ({level: (lower, upper)} multipliers of the sd, from `intervals.calibrate`) replaces the normal (-z, z).
+    """
+    res = models.fit(y, h, m, method)
+    intervals.finish(res, levels, calib)
+    return res

@@ -1,0 +1,72 @@
+"""CSV exports that are safe to open in Excel: no cell can become a formula (CSV/formula injection).
+
+A text cell starting with = + - @ (or a tab / carriage return, which Excel strips before them) is prefixed with an
+apostrophe, as OWASP recommends, so Excel shows it as text instead of evaluating it. Numbers stay numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from snop_xl import contract as C
+from snop_xl.io.atomic import write_atomically
+from snop_xl.io.base import BookIO
+from snop_xl.io.parse import to_cell
+
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # incl. full-width forms
+
+
+def neutralise(value: Any) -> Any:
+    """The value to write in a CSV cell: text that Excel would read as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _text(value: Any, dtype: str) -> Any:
+    value = to_cell(value, dtype)
+    if value is None:
+        return ""
+    if dtype == C.PERIOD:
+        return value.strftime("%Y-%m")
+    if dtype == C.DATE:
+        return value.isoformat(sep=" ") if value.time() != value.min.time() else value.date().isoformat()
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return neutralise(value)
+
+
+def table_csv(spec: C.Table, frame: pd.DataFrame) -> str:
+    """CSV text of a typed frame of `spec` (History long: item, period, qty), every cell neutralised."""
+    if spec.wide_periods:
+        columns = [(c.key, c.header, c.dtype) for c in spec.columns] + \
+                  [("period", "Period", C.PERIOD), ("qty", spec.wide_value.header, spec.wide_value.dtype)]
+    else:
+        columns = [(c.key, c.header, c.dtype) for c in spec.columns if c.key in frame.columns]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([neutralise(header) for _, header, _ in columns])
+    for values in zip(*[frame[key].tolist() for key, _, _ in columns]):
+        writer.writerow([_text(v, d) for v, (_, _, d) in zip(values, columns)])
+    return out.getvalue()
+
+
+def export_table(book: BookIO, table: str, target: str | Path | None) -> str:
+    """Write table `table` of `book` as a safe CSV to `target` (atomically; None or '-': return the text only)."""
+    spec = C.table(table)
+    frame, _ = book.read_table(spec)
+    text = table_csv(spec, frame)
+    if target not in (None, "-"):
+        write_text_atomic(Path(target), text)
+    return text
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """UTF-8 with BOM (Excel then reads accents right), written beside the target and renamed over it."""
+    write_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8-sig", newline=""))

@@ -1,0 +1,141 @@
+"""Charts as pictures (matplotlib): the Dashboard's "Plan at a glance" and any list of ChartSpecs as one figure.
+
+The meeting pack prints them; live Excel, which has no native-chart writer here, shows them as pictures where the
+headless engine draws native charts. Only the output tables are read: no step code.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+from snop_xl import contract as C  # noqa: E402
+from snop_xl.errors import SnopError  # noqa: E402
+from snop_xl.io.base import BookIO  # noqa: E402
+
+A4 = (11.69, 8.27)  # landscape inches
+
+
+NEEDED = ("Dashboard", "ScenarioComparison", "Exceptions", "ChartDemand", "ChartCapacity", "CapacityPlan")
+
+
+def read_outputs(book: BookIO) -> dict[str, pd.DataFrame]:
+    """The output tables the pack needs; a clear error naming the missing ones."""
+    frames = book.read_tables(NEEDED, readable_only=False)
+    missing = [f"{C.table(n).sheet}!{C.table(n).list_object}" for n in NEEDED if n not in frames]
+    if missing:
+        raise SnopError(f"{book.path}: no {', '.join(missing)}; run the cycle first (snop-xl run BOOK)")
+    return frames
+
+
+def money_axis(ax: plt.Axes) -> None:
+    """Money on a y axis in thousands or millions (no 1e7 offset)."""
+    top = max(abs(v) for v in ax.get_ylim())
+    scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 else 0}f}{suffix}"))
+
+
+def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
+    """"Plan at a glance": demand vs budget, supply vs demand, capacity and scenarios, from `read_outputs`. The
+    meeting pack's second page, and the Dashboard's picture in live Excel (`XlwingsBook.draw_charts`)."""
+    fig, axes = plt.subplots(2, 2, figsize=A4)
+    fig.suptitle("Plan at a glance", fontsize=14, weight="bold", x=0.05, ha="left")
+    d = f["ChartDemand"]
+    total = d[d["family"] == "Total"].copy()
+    x = total["period"].astype(str)
+    ax = axes[0, 0]
+    for key, label, style in (("history", "History", "-"), ("statistical", "Statistical", ":"),
+                              ("consensus", "Consensus", "-"), ("budget_units", "Budget", "--")):
+        ax.plot(x, total[key], style, label=label)
+    ax.set_title("Demand: all families (units)")
+    ax = axes[0, 1]
+    plan = total[total["consensus"].notna()]
+    px = np.arange(len(plan))
+    ax.bar(px - 0.2, plan["supply"], width=0.4, color="#70AD47", label="Supply")
+    ax.bar(px + 0.2, plan["shortage"], width=0.4, color="#C00000", label="Shortage")
+    ax.plot(px, plan["consensus"], "k-", label="Consensus demand")
+    ax.set_xticks(px, plan["period"].astype(str))
+    ax.set_title("Supply vs demand (units)")
+    ax = axes[1, 0]
+    cap = f["ChartCapacity"]
+    for res, rows in cap.groupby("resource", sort=False):
+        ax.plot(rows["period"].astype(str), 100 * rows["utilisation"], label=str(res))
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.set_title("Capacity utilisation (%)")
+    ax = axes[1, 1]
+    sc = f["ScenarioComparison"]
+    pos = range(len(sc))
+    ax.bar([p - 0.2 for p in pos], sc["revenue"], width=0.4, label="Revenue")
+    ax.bar([p + 0.2 for p in pos], sc["margin"], width=0.4, label="Margin")
+    ax.set_xticks(list(pos), [textwrap.fill(str(s), 12) for s in sc["scenario"]])
+    money_axis(ax)
+    ax.set_title("Scenarios: revenue and margin (money)")
+    for ax in axes.flat:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        if ax is not axes[1, 1]:  # the scenario chart keeps its money axis in k / M
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 21,000,000, not 2.1 x 1e7
+            labels = ax.get_xticklabels()
+            step = max(1, len(labels) // 8)
+            for i, label in enumerate(labels):
+                label.set_visible(i % step == 0)
+                label.set_rotation(45)
+                label.set_fontsize(7)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def specs_figure(frames: dict[str, pd.DataFrame], specs: Sequence[C.ChartSpec], title: str) -> plt.Figure | None:
+    """The charts `specs` describe (what the headless engine draws natively, e.g. `C.KPI_CHARTS`) as one
+    figure, two charts a row, from `frames` (each spec's table as read); None when no table has rows. The KPIs
+    sheet's picture in live Excel (`XlwingsBook.draw_charts`)."""
+    panels = []  # (title, x labels, [(series label, values)], spec)
+    for spec in specs:
+        frame = frames[spec.table].reset_index(drop=True)
+        if not len(frame):
+            continue
+        groups = spec.groups(lambda key: frame[key].tolist())
+        if spec.series_per_group:
+            _, i0, i1 = groups[0]
+            panels.append((spec.title, frame[spec.category].iloc[i0:i1 + 1].astype(str).tolist(),
+                           [(str(g), frame[spec.values[0]].iloc[a:b + 1].astype(float).to_numpy())
+                            for g, a, b in groups], spec))
+            continue
+        for g, a, b in groups:
+            rows = frame.iloc[a:b + 1]
+            panels.append((spec.chart_title(g, len(groups)), rows[spec.category].astype(str).tolist(),
+                           [(C.table(spec.table).column(k).header, rows[k].astype(float).to_numpy())
+                            for k in spec.values], spec))
+    if not panels:
+        return None
+    n_rows = -(-len(panels) // 2)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(A4[0], 0.5 + 3.0 * n_rows), squeeze=False)
+    fig.suptitle(title, fontsize=14, weight="bold", x=0.05, ha="left", y=0.995)
+    for ax, (name, x, series, spec) in zip(axes.flat, panels):
+        pos = np.arange(len(x))
+        for k, (label, values) in enumerate(series):
+            if spec.kind == "bar":
+                bar = 0.8 / len(series)
+                ax.bar(pos + (k - (len(series) - 1) / 2) * bar, values, width=bar, label=label)
+            else:
+                ax.plot(pos, values, marker="o", ms=3, label=label)  # a marker: one cycle is one point
+        ax.set_xticks(pos, x, fontsize=7, rotation=45 if len(x) > 6 else 0)
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.set_ylabel(spec.y_title, fontsize=8)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if spec.percent
+                                     else FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (0.5 + 3.0 * n_rows)))
+    return fig

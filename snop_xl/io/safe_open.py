@@ -1,0 +1,172 @@
+"""Guards that run on a file before anything parses it, so that no workbook or CSV can hurt the user.
+
+Why a separate step: openpyxl decompresses and parses whatever it is given. A 40 KB zip that expands to 40 GB, a
+Word file renamed .xlsx or a password-protected workbook would otherwise end in a memory blow-up or an obscure
+traceback. These checks look only at the zip directory and the first bytes of each part, so they are cheap and safe.
+
+What is guaranteed when reading a workbook with snop-xl:
+- XML entity bombs: `defusedxml` is a dependency, so openpyxl parses every part with it (``openpyxl.DEFUSEDXML``);
+  on top of that a part that declares a DTD or an entity is refused here with a clear message.
+- Zip bombs: the total uncompressed size and each large part's compression ratio are capped before opening.
+- Not a workbook: anything that is not a zip with ``xl/workbook.xml`` is refused (legacy .xls included).
+- Password-protected files (an OLE/CFB container holding ``EncryptedPackage``) are refused with that reason.
+- Oversized sheets: a sheet whose declared dimension or uncompressed XML exceeds the caps is refused.
+- Nothing in a file is ever executed: openpyxl never runs VBA (it only carries ``vbaProject.bin`` through a save),
+  never follows or refreshes links to other workbooks (the book keeps them as they are through a save; files only
+  read, such as a budget source, drop them), and never evaluates formulas.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl.utils import range_boundaries
+
+from snop_xl.errors import SnopError
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class UnsafeFileError(SnopError):
+    """The file was refused before opening; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what a file may expand to. Defaults allow a very large real S&OP book (500k rows x 30 columns)."""
+
+    max_file_bytes: int = 200 * 2**20  # the file on disk
+    max_uncompressed_bytes: int = 1024 * 2**20  # all parts together, once decompressed
+    max_ratio: float = 200.0  # uncompressed / compressed, for parts above ratio_floor_bytes
+    ratio_floor_bytes: int = 2 * 2**20  # small parts may compress extremely well (empty styles, shared strings)
+    max_parts: int = 10_000
+    max_sheet_cells: int = 20_000_000  # declared dimension rows x columns of one sheet
+    max_csv_bytes: int = 50 * 2**20
+
+
+DEFAULT_LIMITS = Limits()
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
+_PROLOG_BYTES = 64 * 1024  # DTDs and the dimension element come before the sheet data
+
+
+def refuse(path: Path, reason: str) -> UnsafeFileError:
+    return UnsafeFileError(f"{path.name}: {reason}; the file was not opened")
+
+
+def _sized_file(path: str | os.PathLike, what: str, cap: int) -> Path:
+    """`path` as a Path if it is a non-empty file within `cap` bytes; else the error that says which it is not."""
+    path = Path(path)
+    if not path.is_file():
+        raise SnopError(f"{path}: no such {what}")
+    size = path.stat().st_size
+    if size == 0:
+        raise refuse(path, "the file is empty")
+    if size > cap:
+        raise refuse(path, f"the file is {size / 2**20:.0f} MB, over the {cap / 2**20:.0f} MB cap")
+    return path
+
+
+def check_workbook_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise UnsafeFileError unless `path` looks like a safe .xlsx/.xlsm package. Reads only the zip directory
+    and the first bytes of each XML part."""
+    path = _sized_file(path, "workbook", limits.max_file_bytes)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head == OLE_MAGIC:
+        if _is_encrypted_ole(path):
+            raise refuse(path, "the workbook is password-protected (encrypted); remove the password in Excel "
+                               "(File > Info > Protect Workbook) and save it again")
+        raise refuse(path, "this is a legacy .xls (or other OLE) file, not an .xlsx/.xlsm workbook; "
+                           "save it as .xlsx in Excel")
+    if not head.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(path):
+        raise refuse(path, "not an Excel workbook (the file is not an .xlsx/.xlsm zip package; "
+                           "was another file renamed?)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _check_zip(path, zf, limits)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise refuse(path, f"the workbook package is damaged ({exc})") from None
+
+
+def _check_zip(path: Path, zf: zipfile.ZipFile, limits: Limits) -> None:
+    infos = zf.infolist()
+    if len(infos) > limits.max_parts:
+        raise refuse(path, f"the package has {len(infos)} parts, over the {limits.max_parts} cap")
+    names = {i.filename for i in infos}
+    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+        what = "a Word document" if "word/document.xml" in names else \
+            "a PowerPoint file" if "ppt/presentation.xml" in names else "a zip file"
+        raise refuse(path, f"not an Excel workbook ({what} without xl/workbook.xml)")
+    if "xl/workbook.bin" in names:
+        raise refuse(path, "an .xlsb binary workbook is not supported; save it as .xlsx")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise refuse(path, f"part {info.filename} is encrypted")
+        total += info.file_size
+        if total > limits.max_uncompressed_bytes:
+            raise refuse(path, f"it would expand to more than {limits.max_uncompressed_bytes / 2**20:.0f} MB "
+                               "(a zip bomb?)")
+        if info.file_size > limits.ratio_floor_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                raise refuse(path, f"part {info.filename} is compressed {ratio:.0f}:1, over the "
+                                   f"{limits.max_ratio:.0f}:1 cap (a zip bomb?)")
+    for info in infos:
+        if not info.filename.endswith((".xml", ".rels", ".vml")):
+            continue
+        with zf.open(info) as part:
+            prolog = part.read(_PROLOG_BYTES)
+        if _DTD.search(prolog):
+            raise refuse(path, f"part {info.filename} declares an XML DTD or entity (an entity-expansion attack?)")
+        if info.filename.startswith("xl/worksheets/"):
+            _check_dimension(path, info.filename, prolog, limits)
+
+
+def _check_dimension(path: Path, part: str, prolog: bytes, limits: Limits) -> None:
+    match = _DIMENSION.search(prolog)
+    if not match:
+        return
+    ref = match.group(1).decode()
+    try:
+        min_col, min_row, max_col, max_row = range_boundaries(ref if ":" in ref else f"{ref}:{ref}")
+    except ValueError:
+        raise refuse(path, f"{part} has an invalid dimension {ref!r}") from None
+    cells = (max_row - min_row + 1) * (max_col - min_col + 1)
+    if cells > limits.max_sheet_cells:
+        raise refuse(path, f"{part} spans {ref} ({cells:,} cells), over the {limits.max_sheet_cells:,}-cell cap")
+
+
+def _is_encrypted_ole(path: Path) -> bool:
+    """An Office file encrypted with a password is an OLE container with an EncryptedPackage stream."""
+    try:
+        import olefile
+
+        with olefile.OleFileIO(str(path)) as ole:
+            return ole.exists("EncryptedPackage") or ole.exists("EncryptionInfo")
+    except ImportError:  # olefile is optional: the stream name sits in the OLE directory as UTF-16
+        pass
+    except Exception:  # a damaged container: fall back to the byte scan
+        pass
+    with open(path, "rb") as fh:
+        data = fh.read(min(path.stat().st_size, 32 * 2**20))
+    return "EncryptedPackage".encode("utf-16-le") in data
+
+
+def check_csv_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise UnsafeFileError unless `path` is a plain text file of a reasonable size."""
+    path = _sized_file(path, "file", limits.max_csv_bytes)
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if head.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        raise refuse(path, "this is a workbook or other binary file, not a CSV text file; use the .xlsx/.xlsm "
+                           "name or export it as CSV")
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise refuse(path, "not a CSV text file (it holds binary data)")

@@ -1,0 +1,421 @@
+"""Step 5 of S&OP, finalize (the cycle's part): the plan's version id and every KPI computable now.
+
+It never writes the archive: it names the plan a *draft* (or the published version whose inputs are identical) and
+computes KPIs from the archive, if there is one, plus a backtest of the statistical forecast on the book's own
+History. Publishing a version is a command (`snop_xl.commands.publish`).
+
+Definitions of every KPI: docs/kpis.md. Lag k of a month = forecast made k months before it: the first month of a
+plan published for cycle month c is lag 1, so lag = period - cycle month + 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snop_xl import archive
+from snop_xl import contract as C
+from snop_xl.calc import kpi
+from snop_xl.calc.forecast import forecast
+from snop_xl.inputs import Inputs
+from snop_xl.steps.demand import apply_overrides
+from snop_xl.steps.scenarios import BASE
+
+LAGS = (1, 2, 3)
+
+
+BACKTEST_MONTHS = 6  # months at the end of History over which the statistical forecast is backtested
+
+
+LEVELS = ("Item", "Family", "Total")
+#: the frame column that names a row of each level (Total: none, the whole)
+LEVEL_KEYS = {"Item": "item", "Family": "family"}
+
+
+KPI_COLUMNS = C.KPIS.keys
+
+
+#: pandas dtype of each KPIs column: KPI rows from every source carry them, blank columns included, so they
+#: concatenate alike (an all-blank object column beside an integer or month one is what pandas warns about)
+KPI_DTYPES = {c.key: {C.INTEGER: "Int64", C.NUMBER: "float64", C.PERIOD: "period[M]"}.get(c.dtype, "object")
+              for c in C.KPIS.columns}
+
+
+def kpi_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every KPIs column in its KPI_DTYPES dtype (blank where it has none); other columns kept."""
+    return frame.assign(**{k: None for k in KPI_COLUMNS if k not in frame}).astype(KPI_DTYPES)
+
+
+# ---- the cycle step -------------------------------------------------------------------------------------------
+def archive_path_of(inputs: Inputs) -> Path | None:
+    """The archive the book's Settings point at (None when the book's location is unknown and none is set)."""
+    book_path = inputs.extra.get("book_path")
+    setting = inputs.settings.archive_path
+    if book_path is None:
+        return Path(setting).expanduser() if setting and setting.strip() else None
+    return archive.default_path(book_path, setting)
+
+
+def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Step 5 without publishing: the plan's version id and every KPI computable now."""
+    path = archive_path_of(inputs)
+    has_archive = path is not None and path.exists()
+    content_hash = inputs.content_hash()
+    version = published_as(path, content_hash)
+    kpis = compute_kpis(inputs, outputs, path if has_archive else None)
+    return {"PlanVersion": plan_version_frame(inputs, content_hash, version, path), "KPIs": kpis,
+            "KPITrend": kpi_trend(kpis)}
+
+
+def published_as(path: Path | None, content_hash: str) -> archive.Version | None:
+    """The latest published version of exactly these inputs (None: the plan is a draft)."""
+    if path is None or not path.exists():
+        return None
+    same = [v for v in archive.versions(path) if v.content_hash == content_hash]
+    return same[-1] if same else None
+
+
+def plan_version_frame(inputs: Inputs, content_hash: str, version: archive.Version | None,
+                       path: Path | None) -> pd.DataFrame:
+    """The PlanVersion row: the draft id of these inputs, or the published version they are identical to."""
+    s = inputs.settings
+    decisions = len(inputs.decisions)
+    if version is None:
+        row = [archive.draft_id(s.cycle_month, content_hash), s.cycle_month, content_hash, s.approver or None,
+               "Draft", None, str(path) if path else None, chosen_scenario(inputs.decisions), decisions]
+    else:
+        row = [version.version, version.cycle_month, content_hash, version.approver or None, "Published",
+               pd.Timestamp(version.published_at).tz_localize(None), str(path) if path else None,
+               version.scenario or None, decisions]
+    frame = pd.DataFrame([row], columns=C.PLAN_VERSION.keys)
+    frame["decisions"] = frame["decisions"].astype("Int64")
+    return frame
+
+
+# ---- KPIs -----------------------------------------------------------------------------------------------------
+def compute_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], path: Path | None) -> pd.DataFrame:
+    """Every KPI row: published plans vs actuals (if an archive exists), backtest, and the current plan."""
+    parts = [backtest_kpis(inputs), plan_kpis(inputs, outputs)]
+    if path is not None:
+        parts = [published_kpis(inputs, path), supply_kpis(inputs, path)] + parts
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.KPIS.columns})
+    return pd.concat(parts, ignore_index=True)[KPI_COLUMNS]
+
+
+def _with_family(frame: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    if "family" in frame:
+        frame = frame.drop(columns="family")
+    return frame.merge(items[["item", "family"]], on="item", how="left")
+
+
+def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (), basis: str = "published",
+          metrics: tuple[str, ...] = kpi.GROUP_METRICS, levels: tuple[str, ...] = LEVELS) -> pd.DataFrame:
+    """KPI rows for each level (Item, Family, Total) x extra keys `by` x forecast step column in `steps`."""
+    parts = []
+    for level in levels:
+        name = LEVEL_KEYS.get(level)
+        g = frame.assign(_name="Total") if name is None else frame.assign(_name=frame[name])
+        for step, column in steps.items():
+            t = kpi.metric_table(g, ["_name", *by], actual="actual", forecast=column, metrics=metrics,
+                                 period="period")
+            parts.append(t.assign(level=level, step=step).rename(columns={"_name": "name"}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(out):
+        out = out[(out["metric"] != "MASE") | (out["observations"] > 0)]  # MASE only where a naive scale exists
+        out["basis"] = basis
+        out = kpi_rows(out)
+    return out
+
+
+def seasonal_naive(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
+    """The benchmark every forecast must beat (FVA's first step): for a month p forecast at origin c (history
+    before c), the actual of p - m*ceil(lag/m) with lag = p - c + 1; the last actual before c if that is missing."""
+    h = history.set_index(["item", "period"])["qty"]
+    m = int(season_length)
+    lag = np.asarray([(p - c).n + 1 for p, c in zip(targets["period"], targets["origin"])])
+    back = m * np.ceil(lag / m).astype(int)
+    source = [p - int(b) for p, b in zip(targets["period"], back)]
+    values = h.reindex(pd.MultiIndex.from_arrays([targets["item"].to_numpy(), pd.PeriodIndex(source, freq="M")]))
+    out = pd.Series(values.to_numpy(), index=targets.index, dtype="float64")
+    if out.isna().any():
+        last = history.sort_values("period")
+        for i in out.index[out.isna()]:
+            before = last[(last["item"] == targets.at[i, "item"]) & (last["period"] < targets.at[i, "origin"])]
+            if len(before):
+                out.at[i] = before["qty"].iloc[-1]
+    return out
+
+
+def naive_scales(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
+    """MASE scale of each target row (item, origin): `kpi.naive_scale` of the item's monthly actuals before the
+    origin, seasonal (m = season length) when they span more than one season, else one-step naive (m = 1);
+    NaN where the history is too short or flat. Missing months stay gaps, never shift the differences."""
+    series = {item: g.set_index("period")["qty"].sort_index() for item, g in history.groupby("item")}
+    cache: dict[tuple[Any, pd.Period], float] = {}
+    out = []
+    for item, origin in zip(targets["item"], targets["origin"]):
+        key = (item, origin)
+        if key not in cache:
+            y = series.get(item, pd.Series(dtype="float64"))
+            y = y[y.index < origin]
+            if len(y):
+                y = y.reindex(pd.period_range(y.index.min(), origin - 1, freq="M"))
+            m = season_length if len(y) > season_length else 1
+            cache[key] = kpi.naive_scale(y.to_numpy(dtype="float64"), m)
+        out.append(cache[key])
+    return pd.Series(out, index=targets.index, dtype="float64")
+
+
+def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int, ...] = LAGS) -> pd.DataFrame:
+    """Accuracy by lag of the statistical model (Settings' method) and of seasonal naive, refitted on History cut
+    at each origin, over its last `months` months: what the engine would have forecast, had it run then."""
+
+    history = inputs.history.dropna(subset=["qty"])
+    if not len(history):
+        return pd.DataFrame()
+    last = history["period"].max()
+    targets = pd.period_range(end=last, periods=months, freq="M")
+    origins = sorted({t - k + 1 for t in targets for k in lags})
+    s = inputs.settings
+    parts = []
+    for origin in origins:
+        cut = history[history["period"] < origin]
+        if cut["period"].nunique() < 3:
+            continue
+        fc = forecast(cut, max(lags), season_length=s.season_length, method=s.default_method, level=(80,))
+        parts.append(fc[["item", "period", "forecast"]].assign(origin=origin))
+    if not parts:
+        return pd.DataFrame()
+    fc = pd.concat(parts, ignore_index=True)
+    fc["period"] = fc["period"].astype("period[M]")
+    fc["lag"] = [(p - o).n + 1 for p, o in zip(fc["period"], fc["origin"])]
+    fc = fc[fc["lag"].isin(lags) & fc["period"].isin(targets)]
+    fc = fc.merge(history[["item", "period", "qty"]].rename(columns={"qty": "actual"}), on=["item", "period"])
+    fc = fc.reset_index(drop=True)
+    fc["naive"] = seasonal_naive(history, fc, s.season_length)
+    fc["scale"] = naive_scales(history, fc, s.season_length)
+    fc = _with_family(fc, inputs.items)
+    steps = {"naive": "naive", "statistical": "forecast"}
+    rows = _rows(fc, steps, by=("lag",), basis="backtest")
+    return pd.concat([rows, fva_gain(rows[rows["level"] != "Item"], list(steps))], ignore_index=True)
+
+
+def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
+    """Item rows of every cycle's last published DemandPlan joined with the actuals now in History."""
+    demand = archive.load_table(path, "DemandPlan")
+    if not len(demand) or "level" not in demand:
+        return pd.DataFrame()
+    demand = demand[demand["level"] == "Item"].copy()
+    demand["lag"] = [(p - c).n + 1 for p, c in zip(demand["period"], demand["cycle_month"])]
+    actual = inputs.history.dropna(subset=["qty"])[["item", "period", "qty"]].rename(columns={"qty": "actual"})
+    joined = demand.merge(actual, on=["item", "period"]).reset_index(drop=True)
+    if not len(joined):
+        return joined
+    joined["origin"] = joined["cycle_month"]
+    history = inputs.history.dropna(subset=["qty"])
+    joined["naive"] = seasonal_naive(history, joined, inputs.settings.season_length)
+    joined["scale"] = naive_scales(history, joined, inputs.settings.season_length)
+    joined["with_events"] = (joined["statistical"].fillna(0) + joined["events"].fillna(0)).clip(lower=0)
+    return _with_family(joined, inputs.items)
+
+
+def published_kpis(inputs: Inputs, path: Path, lags: tuple[int, ...] = LAGS) -> pd.DataFrame:
+    """Accuracy by lag of the published plans, trends per cycle, and forecast value added per step and owner."""
+    f = published_forecasts(inputs, path)
+    if not len(f):
+        return pd.DataFrame()
+    f = f[f["lag"].isin(lags)]
+    overall = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag",))
+    trend = _rows(f, {"statistical": "statistical", "consensus": "consensus"}, by=("lag", "cycle_month"),
+                  metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
+    trend = kpi_rows(trend.assign(cycle=trend.pop("cycle_month")))
+    return pd.concat([overall, trend, fva_kpis(f, path)], ignore_index=True)
+
+
+def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
+    """KPITrend: per published cycle, `step`'s accuracy and bias at lags 1-3, Total first, then each family,
+    every name on the same cycles (blank where a lag has no actuals yet) so the charts' series line up."""
+    cols = C.KPI_TREND.keys
+    t = kpis[(kpis["basis"] == "published") & kpis["cycle"].notna() & (kpis["step"] == step)
+             & kpis["metric"].isin(["ACCURACY", "BIAS"]) & kpis["lag"].isin(LAGS)
+             & kpis["level"].isin(["Family", "Total"])] if len(kpis) else kpis
+    if not len(t):
+        return pd.DataFrame({c.key: pd.Series(dtype="period[M]" if c.dtype == C.PERIOD else object)
+                             for c in C.KPI_TREND.columns})
+    t = t.assign(column=t["metric"].str.lower() + "_lag" + t["lag"].astype(int).astype(str),
+                 cycle=t["cycle"].astype("period[M]"))
+    wide = t.pivot_table(index=["name", "cycle"], columns="column", values="value", aggfunc="first", dropna=False)
+    names = ["Total"] + sorted(n for n in t["name"].unique() if n != "Total")
+    grid = pd.MultiIndex.from_product([names, sorted(t["cycle"].unique())], names=["name", "cycle"])
+    wide = wide.reindex(grid).reset_index()
+    for c in cols:
+        if c not in wide:
+            wide[c] = np.nan
+    return wide[cols]
+
+
+#: the FVA cascade: each step's forecast column, in the order the plan is built
+CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_events", "consensus": "consensus"}
+
+
+def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Forecast value added: each step's accuracy and its gain over the previous step, on the same item-months;
+    each override owner on the item-months they touched (their input vs their output)."""
+    cascade = cascade_fva(f)
+    return pd.concat([cascade, owner_fva(f, path)], ignore_index=True) if len(cascade) else cascade
+
+
+def cascade_fva(f: pd.DataFrame) -> pd.DataFrame:
+    """FVA_ACCURACY, FVA_BIAS of each CASCADE step and FVA = its accuracy minus the previous step's, by lag, per
+    family and total, from item-month rows with `actual` and a column per step."""
+    rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
+    if not len(rows):
+        return rows
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), fva_gain(rows, list(CASCADE))], ignore_index=True)
+
+
+def fva_gain(rows: pd.DataFrame, steps: list[str]) -> pd.DataFrame:
+    """FVA rows: each step's ACCURACY minus the previous step's (in `steps` order), per level, name and lag, from
+    KPI rows holding the ACCURACY of every step on the same item-months."""
+    acc = rows[rows["metric"] == "ACCURACY"]
+    prev = acc.assign(step=acc["step"].map(lambda s: steps[steps.index(s) + 1] if s != steps[-1] else None))
+    gain = acc.merge(prev[["level", "name", "lag", "step", "value"]], on=["level", "name", "lag", "step"],
+                     suffixes=("", "_prev"))
+    return gain.assign(metric="FVA", value=gain["value"] - gain["value_prev"]).drop(columns="value_prev")
+
+
+def owner_steps(path: Path) -> pd.DataFrame:
+    """item, period, cycle_month, owner, before, after: the demand before and after each override owner in every
+    archived plan, replayed with the demand step's own `apply_overrides` on the archived statistical + events and
+    Overrides, so FVA uses exactly the rules that built the consensus (family spreads included)."""
+
+    cols = ["item", "period", "cycle_month", "owner", "before", "after"]
+    demand = archive.load_table(path, "DemandPlan")
+    overrides = archive.load_table(path, "Overrides")
+    if not len(demand) or not len(overrides) or "owner" not in overrides:
+        return pd.DataFrame(columns=cols)
+    demand = demand[demand["level"] == "Item"]
+    parts = []
+    for version, plan in demand.groupby("version", sort=False):
+        rows = overrides[overrides["version"] == version].drop(columns=["version", "cycle_month"])
+        if not len(rows):
+            continue
+        base = plan[["item", "period"]].reset_index(drop=True).assign(
+            qty=(plan["statistical"].fillna(0) + plan["events"].fillna(0)).clip(lower=0).to_numpy())
+        items = plan[["item", "family"]].drop_duplicates("item")
+        before = base["qty"].to_numpy()
+        for owner, step in apply_overrides(base, rows, items).steps.items():
+            after = step["qty"].to_numpy(dtype=float)
+            parts.append(base[["item", "period"]].assign(cycle_month=plan["cycle_month"].to_numpy(), owner=owner,
+                                                         before=before, after=after))
+            before = after
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def owner_fva(f: pd.DataFrame, path: Path) -> pd.DataFrame:
+    steps = owner_steps(path)
+    if not len(steps):
+        return pd.DataFrame()
+    t = steps.merge(f[["item", "period", "cycle_month", "lag", "actual", "family"]],
+                    on=["item", "period", "cycle_month"])
+    parts = []
+    for owner, g in t.groupby("owner", sort=True):
+        after = _rows(g, {f"owner: {owner}": "after"}, by=("lag",), metrics=("ACCURACY", "BIAS"),
+                      levels=("Family", "Total"))
+        before = _rows(g, {f"owner: {owner}": "before"}, by=("lag",), metrics=("ACCURACY",),
+                       levels=("Family", "Total"))
+        gain = after[after["metric"] == "ACCURACY"].merge(
+            before[["level", "name", "lag", "value"]], on=["level", "name", "lag"], suffixes=("", "_before"))
+        gain = gain.assign(metric="FVA", value=gain["value"] - gain["value_before"]).drop(columns="value_before")
+        parts += [after.assign(metric="FVA_" + after["metric"]), gain]
+    return pd.concat(parts, ignore_index=True)
+
+
+def supply_kpis(inputs: Inputs, path: Path) -> pd.DataFrame:
+    """Plan adherence of each published supply plan against the supply that actually arrived, which the books
+    reveal without a production feed: arrived = on hand at the next cycle - on hand at this one + units sold."""
+    supply = archive.load_table(path, "SupplyPlan")
+    if not len(supply) or "supply" not in supply:
+        return pd.DataFrame()
+    openings = supply.sort_values("period").groupby(["cycle_month", "item"], as_index=False).first()
+    openings = openings[openings["period"] == openings["cycle_month"]][["cycle_month", "item", "opening"]]
+    cycles = sorted(openings["cycle_month"].unique())
+    now = inputs.settings.cycle_month
+    on_hand = {c: openings[openings["cycle_month"] == c].set_index("item")["opening"] for c in cycles}
+    on_hand[now] = inputs.inventory.set_index("item")["on_hand"]
+    history = inputs.history.dropna(subset=["qty"])
+    rows = []
+    for c, nxt in zip(cycles, [*cycles[1:], now]):
+        if nxt <= c or nxt not in on_hand:
+            continue
+        window = pd.period_range(c, nxt - 1, freq="M")
+        if not set(window) <= set(history["period"]):
+            continue  # actual sales of the window not (yet) all in History
+        sold = history[history["period"].isin(window)].groupby("item")["qty"].sum()
+        planned = supply[(supply["cycle_month"] == c) & supply["period"].isin(window)].groupby("item")["supply"].sum()
+        items = planned.index.intersection(on_hand[nxt].index).intersection(on_hand[c].index)
+        arrived = on_hand[nxt].reindex(items) - on_hand[c].reindex(items) + sold.reindex(items).fillna(0)
+        frame = pd.DataFrame({"item": items, "plan": planned.reindex(items).to_numpy(),
+                              "arrived": arrived.clip(lower=0).to_numpy()})
+        rows.append(_with_family(frame, inputs.items).assign(cycle=c))
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.concat(rows, ignore_index=True)
+    out = []
+    for level in LEVELS:
+        key = LEVEL_KEYS.get(level)
+        for by in (["cycle"], []):
+            groups = frame.groupby([key, *by] if key else by) if key or by else [("Total", frame)]
+            for k, g in groups:
+                k = k if isinstance(k, tuple) else (k,)
+                name = k[0] if key else "Total"
+                cycle = k[-1] if by else None
+                out.append([level, name, "PLAN_ADHERENCE", "supply", None, kpi.plan_adherence(g["arrived"], g["plan"]),
+                            len(g), cycle, "published"])
+    return kpi_rows(pd.DataFrame(out, columns=KPI_COLUMNS))
+
+
+def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fill rate the current supply plan achieves on consensus demand, and days of supply of the stock on hand."""
+    supply = outputs.get("SupplyPlan")
+    rows: list[list[Any]] = []
+    if supply is not None and len(supply):
+        sp = _with_family(supply, inputs.items).assign(delivered=supply["demand"] - supply["shortage"].fillna(0))
+        for level in LEVELS:
+            key = LEVEL_KEYS.get(level)
+            for name, g in (sp.groupby(key) if key else [("Total", sp)]):
+                rows.append([level, name, "FILL_RATE", "plan", None, kpi.fill_rate(g["demand"], g["delivered"]),
+                             len(g), None, "plan"])
+    demand = outputs.get("DemandPlan")
+    if demand is not None and len(demand) and len(inputs.inventory):
+        d = demand[demand["level"] == "Item"]
+        stock = _with_family(inputs.inventory[["item", "on_hand"]], inputs.items)
+        for level in LEVELS:
+            key = LEVEL_KEYS.get(level)
+            for name, g in (stock.groupby(key) if key else [("Total", stock)]):
+                dem = d[d["item"].isin(g["item"])].groupby("period")["consensus"].sum().sort_index()
+                days = kpi.days_of_supply(g["on_hand"].sum(), dem, inputs.settings.days_per_period)
+                rows.append([level, name, "DAYS_OF_SUPPLY", "on hand", None, days if np.isfinite(days) else None,
+                             len(dem), None, "plan"])
+    return kpi_rows(pd.DataFrame(rows, columns=KPI_COLUMNS))
+
+
+# ---- publishing -----------------------------------------------------------------------------------------------
+def _scenario_rows(decisions: pd.DataFrame) -> pd.DataFrame:
+    if decisions is None or not len(decisions) or "scenario" not in decisions:
+        return pd.DataFrame(columns=["date", "scenario"])
+    return decisions[decisions["scenario"].fillna("").astype(str).str.strip() != ""].sort_values(
+        "date", kind="stable")
+
+
+def chosen_scenario(decisions: pd.DataFrame) -> str:
+    """The scenario of the latest decision that names one; the base plan when none does."""
+
+    named = _scenario_rows(decisions)
+    return str(named["scenario"].iloc[-1]).strip() if len(named) else BASE

@@ -1,0 +1,133 @@
+"""Step 4, executive review: the plan in money against the budget, the headline figures and the chart series.
+
+The Dashboard sheet holds the headline figures; native Excel charts beside them read the ChartData sheet and the
+ScenarioComparison and Reconciliation sheets (see `CHARTS`, drawn by the BookIO after the tables are written), so
+they stay live when a planner edits or re-runs in Excel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from snop_xl import contract as C
+from snop_xl.calc import finance
+from snop_xl.inputs import Inputs
+from snop_xl.steps.scenarios import BASE, summarise_plan
+
+HISTORY_MONTHS_SHOWN = 24
+#: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
+#: The full-year outlook (YTD actuals + rest-of-year plan) against the fiscal year's budget.
+OUTLOOK_METRICS = ("Outlook vs budget revenue", "Outlook vs budget units")
+VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix",
+                    *OUTLOOK_METRICS)
+
+
+def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Financials, Dashboard and the ChartDemand / ChartCapacity series."""
+    fin = outputs["Financials"] if "Financials" in outputs else financials(inputs, outputs)  # step 3's, if it ran
+    return {"Financials": fin[[c.key for c in C.FINANCIALS.columns]],
+            "Dashboard": dashboard(inputs, outputs, fin),
+            "ChartDemand": chart_demand(inputs, outputs),
+            "ChartCapacity": chart_capacity(outputs.get("CapacityPlan"))}
+
+
+def financials(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The plan in money, with the fiscal year's past months as actuals, against the budget (finance.financials)."""
+    s = inputs.settings
+    plan = finance.plan_money(outputs["SupplyPlan"].reset_index(drop=True), inputs.items)
+    actual = finance.actual_money(inputs.history, inputs.items, finance.year_to_date(s.cycle_month,
+                                                                                       s.fiscal_year_start))
+    money = pd.concat([actual, plan], ignore_index=True) if len(actual) else plan
+    return finance.financials(money, inputs.budget, s.cycle_month, s.fiscal_year_start)
+
+
+def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataFrame) -> pd.DataFrame:
+    """Headline figures: money in the settings' currency, percentages as 0-100 with unit %."""
+
+    cur = inputs.settings.currency
+    comparison = outputs.get("ScenarioComparison")
+    if comparison is not None and len(comparison) and (comparison["scenario"] == BASE).any():
+        base = comparison[comparison["scenario"] == BASE].iloc[0].to_dict()
+    else:
+        base = summarise_plan(inputs, outputs)
+    t, o = (_total_row(fin, label) for label in ("Horizon", "Outlook"))
+    fy = f"{inputs.settings.fiscal_year[0]} to {o.get('period', inputs.settings.fiscal_year[-1])}"  # may end early
+    exc = outputs.get("Exceptions")
+    rows = [
+        ("Plan revenue", base.get("revenue"), cur),
+        ("Gross margin", base.get("margin"), cur),
+        ("Gross margin %", _pct(base.get("margin"), base.get("revenue")), "%"),
+        ("Budget revenue (budgeted plan months)", t.get("budget_revenue"), cur),
+        *[(m, t.get(k), cur) for m, k in zip(VARIANCE_METRICS, ("revenue_variance", "price_effect",
+                                                                 "volume_effect", "mix_effect"))],
+        (f"Full-year outlook revenue ({fy})", o.get("revenue"), cur),
+        ("Full-year budget revenue", o.get("budget_revenue"), cur),
+        (OUTLOOK_METRICS[0], o.get("revenue_variance"), cur),
+        (f"Full-year outlook units ({fy})", o.get("plan_units"), "units"),
+        ("Full-year budget units", o.get("budget_units"), "units"),
+        (OUTLOOK_METRICS[1], o.get("units_variance"), "units"),
+        ("Demand", base.get("demand_units"), "units"),
+        ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
+        ("Shortage", base.get("shortage_units"), "units"),
+        ("Revenue at risk (shortage)", base.get("shortage_value"), cur),
+        ("Ending inventory value", base.get("inventory_value"), cur),
+        ("Capacity utilisation", None if pd.isna(base.get("utilisation", np.nan)) else 100 * base["utilisation"],
+         "%"),
+        ("Overloaded resource-months", base.get("overloaded_months"), "count"),
+        ("Cost of plan", base.get("plan_cost"), cur),
+        ("Cost of aggregate plan", base.get("aggregate_cost"), cur),
+        ("Exceptions", len(exc) if exc is not None else None, "count"),
+        ("Money at stake in exceptions", float(exc["value"].sum()) if exc is not None and len(exc) else None, cur),
+        ("Scenarios compared", len(comparison) - 1 if comparison is not None and len(comparison) else None,
+         "count"),
+    ]
+    return pd.DataFrame([{"metric": m, "value": None if v is None or pd.isna(v) else float(v), "unit": u}
+                         for m, v, u in rows])
+
+
+def _total_row(fin: pd.DataFrame, label: str) -> pd.Series:
+    rows = fin[(fin["horizon"] == label) & (fin["level"] == "Total")]
+    return rows.iloc[0] if len(rows) else pd.Series(dtype=object)
+
+
+def _pct(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or pd.isna(num) or pd.isna(den) or den == 0:
+        return None
+    return 100.0 * float(num) / float(den)
+
+
+def chart_demand(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per family and for the Total: recent history, then statistical, consensus, budget, supply, shortage."""
+    s = inputs.settings
+    fam_of = inputs.items.set_index("item")["family"]
+    hist = inputs.history[inputs.history["period"] >= s.cycle_month - HISTORY_MONTHS_SHOWN]
+    hist = hist.assign(family=hist["item"].map(fam_of)).groupby(["family", "period"])["qty"].sum().rename(
+        "history")
+    demand = outputs["DemandPlan"]
+    d = demand[demand["level"] == "Item"].groupby(["family", "period"])[["statistical", "consensus"]].sum()
+    sup = outputs["SupplyPlan"].groupby(["family", "period"])[["supply", "shortage"]].sum()
+    bud = inputs.budget.groupby(["family", "period"])["units"].sum().rename("budget_units")
+    frame = pd.concat([hist, d, bud, sup], axis=1).reset_index()
+    families = sorted(frame["family"].dropna().unique())
+    periods = pd.period_range(min(frame["period"].min(), s.cycle_month - HISTORY_MONTHS_SHOWN),
+                              s.periods[-1], freq="M")
+    grid = pd.MultiIndex.from_product([families, periods], names=["family", "period"])
+    frame = frame.set_index(["family", "period"]).reindex(grid).reset_index()
+    cols = ["history", "statistical", "consensus", "budget_units", "supply", "shortage"]
+    total = frame.groupby("period", as_index=False)[cols].sum(min_count=1).assign(family="Total")
+    out = pd.concat([total, frame], ignore_index=True)
+    return out[[c.key for c in C.CHART_DEMAND.columns]]
+
+
+def chart_capacity(capacity_plan: pd.DataFrame | None) -> pd.DataFrame:
+    if capacity_plan is None or not len(capacity_plan):
+        return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.CHART_CAPACITY.columns})
+    cp = capacity_plan.sort_values(["resource", "period"], kind="stable")
+    return cp[[c.key for c in C.CHART_CAPACITY.columns]].reset_index(drop=True)
+
+
+
+

@@ -209,7 +209,9 @@ def financials(money: pd.DataFrame, budget: pd.DataFrame, cycle_month: pd.Period
         rows.append({"family": family, "period": period, "budget_units": grp["budget_units"].sum(),
                      "budget_revenue": grp["budget_revenue"].sum(), "price_effect": e["price"],
                      "volume_effect": e["volume"], "mix_effect": e["mix"]})
-    fam = by.merge(pd.DataFrame(rows), on=["family", "period"], how="outer")
+    budget_columns = ["budget_units", "budget_revenue", "price_effect", "volume_effect", "mix_effect"]
+    fam = by.merge(pd.DataFrame(rows, columns=["family", "period", *budget_columns]), on=["family", "period"],
+                   how="outer")  # no budget yet (a first run): every budget column there, blank
     fam["level"] = "Family"
     for c in ("plan_units", "revenue"):  # the plan on budgeted lines only: variances compare like with like
         fam[f"_{c}_b"] = fam[c].fillna(0.0).where(fam["budget_units"].notna())

@@ -1,0 +1,46 @@
+"""A new user's first run: a book with items, history and capacity but no budget yet must run through the whole
+cycle (finance's budget often arrives later), with the Financials in money and every budget column blank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from snop_xl.cli import main
+from snop_xl.io import open_book
+from tests.conftest import make_book, small_frames
+
+
+@pytest.fixture
+def no_budget_book(tmp_path: Path) -> Path:
+    frames = small_frames()
+    del frames["Budget"]
+    return make_book(tmp_path / "first.xlsx", frames)
+
+
+def test_run_without_a_budget_completes_with_blank_budget_columns(no_budget_book: Path) -> None:
+    assert main(["validate", str(no_budget_book)]) == 0
+    assert main(["run", str(no_budget_book)]) == 0
+    book = open_book(no_budget_book)
+    fin, problems = book.read_table("Financials")
+    assert not problems
+    horizon = fin[(fin["horizon"] == "Horizon") & (fin["level"] == "Total")].iloc[0]
+    # by hand: A sells 10 a month at 10, B 20 a month at 5 (flat history, 6-month plan, no shortage)
+    assert horizon["revenue"] == pytest.approx(6 * (10 * 10 + 20 * 5), rel=0.02)
+    budget_columns = ["budget_units", "budget_revenue", "revenue_variance", "price_effect", "volume_effect",
+                      "mix_effect"]
+    assert fin[budget_columns].isna().all().all()
+    dash, _ = book.read_table("Dashboard")
+    values = dict(zip(dash["metric"].str.strip(), dash["value"]))
+    assert pd.isna(values["Revenue vs budget"]) and values["Plan revenue"] == pytest.approx(horizon["revenue"])
+    exceptions, _ = book.read_table("Exceptions")
+    assert not exceptions["kind"].isin(["Plan below budget", "Outlook below budget"]).any()
+
+
+def test_report_and_publish_work_on_a_first_run(no_budget_book: Path, tmp_path: Path) -> None:
+    assert main(["run", str(no_budget_book)]) == 0
+    assert main(["report", str(no_budget_book), "-o", str(tmp_path / "pack.pdf")]) == 0
+    assert (tmp_path / "pack.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["publish", str(no_budget_book), "--approver", "Ann"]) == 0

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import math
+import os
 import random
 import sqlite3
 import time
@@ -33,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from snop_xl import contract as C
-from snop_xl.errors import SnopError
+from snop_xl.errors import Problem, SnopError, ValidationError
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0  # how long one attempt waits for another process's write lock
@@ -102,23 +104,142 @@ def default_path(book_path: str | Path, setting: str = "") -> Path:
     return book_path.with_name(book_path.stem + ".snop.sqlite")
 
 
+# ---- faults: every way the archive file can be unusable, as one message naming it and what to do --------------
+class ArchiveError(ValidationError):
+    """The plan archive cannot be used: one line naming the file, what is wrong and what to do. A ValidationError
+    (exit code 2, nothing changed), whose one Problem is located at the archive file."""
+
+    def __init__(self, path: str | Path, what: str, todo: str):
+        super().__init__([Problem(str(path), "", what, expected=todo)])
+        self.args = (f"plan archive {path}: {what}. {todo}. Nothing was changed.",)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """The closest ancestor of `path` that exists (what decides whether the archive's folder can be made)."""
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path(path.anchor or ".")
+
+
+def check_location(path: Path, writing: bool) -> None:
+    """Refuse a path where no archive file can be (a directory, a folder that is a file), or, when `writing`,
+    one this user may not read and write: checked before SQLite, whose own message ("unable to open database
+    file") does not say which."""
+    todo_path = "set Settings 'Plan archive' (or --archive) to a file path in a folder you can write"
+    if path.is_dir():
+        raise ArchiveError(path, "is a folder, not an archive file", f"Move the folder away, or {todo_path}")
+    if path.exists():
+        mode = os.R_OK | (os.W_OK if writing else 0)
+        if not os.access(path, mode):
+            raise ArchiveError(path, f"permission denied ({'read and write' if writing else 'read'} needed)",
+                               "Give your user access to the file (chmod u+rw), or ask its owner to")
+        return
+    folder = _nearest_existing(path)
+    if not folder.is_dir():
+        raise ArchiveError(path, f"cannot be created: {folder} is a file, not a folder", todo_path.capitalize())
+    if writing and not os.access(folder, os.W_OK | os.X_OK):
+        raise ArchiveError(path, f"cannot be created: no permission to write in {folder}", todo_path.capitalize())
+
+
+def explain(path: str | Path, exc: BaseException) -> ArchiveError:
+    """The user's view of a SQLite or OS error met while using the archive at `path`."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc)
+    if isinstance(exc, ArchiveError):
+        return exc
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in text:
+        return ArchiveError(path, f"is locked by another process (a publish, or a program reading it) for more "
+                                  f"than {LOCK_TIMEOUT_S:g} s", "Try again when it has finished")
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in text or "malformed" in text:
+        return ArchiveError(path, f"is damaged or is not a SQLite plan archive ({text})",
+                            "Restore it from a backup, or move it aside so that the next publish starts a new, "
+                            "empty archive")
+    if name == "SQLITE_READONLY" or "readonly" in text:
+        return ArchiveError(path, "is read-only", "Give your user write access to the file and its folder")
+    if name == "SQLITE_FULL" or getattr(exc, "errno", None) == errno.ENOSPC:
+        return ArchiveError(path, "cannot be written: the disk is full", "Free some space and try again")
+    if isinstance(exc, OSError):
+        return ArchiveError(path, f"cannot be used: {exc.strerror or exc}",
+                            "Check the path in Settings 'Plan archive' (or --archive) and your access to it")
+    return ArchiveError(path, f"cannot be used ({text})",
+                        "Check the file and your access to it; restore it from a backup if it is damaged")
+
+
+@contextlib.contextmanager
+def guarded(path: str | Path, kinds: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)) -> Iterator[None]:
+    """SQLite and OS errors (`kinds`) of archive work inside the block become one ArchiveError naming `path`."""
+    try:
+        yield
+    except kinds as exc:
+        raise explain(path, exc) from exc
+
+
 # ---- connection -----------------------------------------------------------------------------------------------
 def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
-    """Open (and if needed create) an archive; autocommit mode so transactions are explicit."""
+    """Open (and if needed create) an archive; autocommit mode so transactions are explicit. Any fault of the
+    file is an ArchiveError."""
     path = Path(path)
+    check_location(path, writing=create)
     if not create and not path.exists():
         raise SnopError(f"{path}: no plan archive (publish a plan first: snop-xl publish BOOK)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current == 0:
-        _with_retry(conn, lambda: _create_schema(conn))
-    elif current > SCHEMA_VERSION:
+    with guarded(path):
+        if create and not path.exists():
+            _create_whole(path)
+        if path.stat().st_size == 0:  # never one of ours: a new archive appears with its schema in one rename
+            raise ArchiveError(path, "is empty (0 bytes): truncated, or not made by snop-xl",
+                               "Restore it from a backup, or delete it so that the next publish starts a new, "
+                               "empty archive")
+        conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current == 0 and create:
+                _refuse_foreign(path, conn)
+                _with_retry(conn, lambda: _create_schema(conn))
+        except BaseException:
+            conn.close()
+            raise
+    if current > SCHEMA_VERSION:
         conn.close()
         raise SnopError(f"{path}: archive schema {current} is newer than this snop-xl understands "
                         f"({SCHEMA_VERSION}); upgrade snop-xl")
     return conn
+
+
+def _create_whole(path: Path) -> None:
+    """A new archive, schema included, made beside `path` and linked into place in one step: a kill never leaves
+    a half-made archive, and a process creating the same archive at the same moment keeps its own."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fresh.unlink(missing_ok=True)
+    conn = sqlite3.connect(fresh, isolation_level=None)
+    try:
+        _create_schema(conn)
+    finally:
+        conn.close()
+    try:
+        os.link(fresh, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    except OSError:  # a file system without hard links: rename, unless another process made it meanwhile
+        if not path.exists():
+            os.replace(fresh, path)
+    finally:
+        fresh.unlink(missing_ok=True)
+
+
+def _refuse_foreign(path: Path, conn: sqlite3.Connection) -> None:
+    """A SQLite file of another program (tables, no snop-xl schema) is never turned into an archive."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables - {"versions", "frames", "sqlite_sequence"}:
+        raise ArchiveError(path, f"is a SQLite file of another program (tables {', '.join(sorted(tables))})",
+                           "Set Settings 'Plan archive' (or --archive) to another file")
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    """False for an empty file (an archive whose creation was interrupted): it holds no version."""
+    return conn.execute("PRAGMA user_version").fetchone()[0] > 0
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
@@ -229,16 +350,28 @@ def publishing(path: str | Path, cycle_month: pd.Period, content_hash: str, fram
             raise
 
     try:
-        version = _with_retry(conn, insert)
+        with guarded(path, (sqlite3.Error,)):  # the frames' own failures stay what they are
+            _check_whole(path, conn)
+            version = _with_retry(conn, insert)
         try:
             yield version
-            conn.execute("COMMIT")  # waits (LOCK_TIMEOUT_S) for readers to finish, then fails: rolled back below
+            with guarded(path):  # waits (LOCK_TIMEOUT_S) for readers to finish, then fails: rolled back below
+                conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
     finally:
         conn.close()
+
+
+def _check_whole(path: Path, conn: sqlite3.Connection) -> None:
+    """An archive about to be added to must be whole: SQLite may write into a truncated file without noticing."""
+    found = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if found != "ok":
+        raise ArchiveError(path, f"is damaged ({found})", "Restore it from a backup, or move it aside so that the "
+                                                          "next publish starts a new, empty archive")
 
 
 def publish(path: str | Path, cycle_month: pd.Period, content_hash: str, frames: Mapping[str, pd.DataFrame],
@@ -264,7 +397,10 @@ def versions(path: str | Path) -> list[Version]:
     """Every published version, oldest first."""
     conn = connect(path, create=False)
     try:
-        return [_version(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM versions ORDER BY id")]
+        with guarded(path):
+            if not _has_schema(conn):
+                return []
+            return [_version(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM versions ORDER BY id")]
     finally:
         conn.close()
 
@@ -273,8 +409,9 @@ def versions_frame(path: str | Path) -> pd.DataFrame:
     """versions() as a frame, with the number of Decisions rows archived with each (`snop-xl kpis --versions`)."""
     conn = connect(path, create=False)
     try:
-        counts = dict(conn.execute("SELECT v.version, f.n_rows FROM versions v JOIN frames f ON f.version_id = v.id "
-                                   "AND f.name = 'Decisions'").fetchall())
+        with guarded(path):
+            counts = dict(conn.execute("SELECT v.version, f.n_rows FROM versions v JOIN frames f ON f.version_id = "
+                                       "v.id AND f.name = 'Decisions'").fetchall()) if _has_schema(conn) else {}
     finally:
         conn.close()
     rows = [{**v.__dict__, "decisions": counts.get(v.version, 0)} for v in versions(path)]
@@ -307,8 +444,9 @@ def load(path: str | Path, ref: str) -> tuple[Version, dict[str, pd.DataFrame]]:
     v = resolve(path, ref)
     conn = connect(path, create=False)
     try:
-        rows = conn.execute("SELECT f.name, f.payload FROM frames f JOIN versions v ON v.id = f.version_id "
-                            "WHERE v.version = ? ORDER BY f.name", (v.version,)).fetchall()
+        with guarded(path):
+            rows = conn.execute("SELECT f.name, f.payload FROM frames f JOIN versions v ON v.id = f.version_id "
+                                "WHERE v.version = ? ORDER BY f.name", (v.version,)).fetchall()
     finally:
         conn.close()
     return v, {name: decode_frame(name, payload) for name, payload in rows}
@@ -321,9 +459,11 @@ def load_table(path: str | Path, name: str, latest_per_cycle: bool = True) -> pd
     """
     conn = connect(path, create=False)
     try:
-        rows = conn.execute(
-            "SELECT v.version, v.cycle_month, v.revision, f.payload FROM frames f JOIN versions v "
-            "ON v.id = f.version_id WHERE f.name = ? ORDER BY v.id", (name,)).fetchall()
+        with guarded(path):
+            rows = conn.execute(
+                "SELECT v.version, v.cycle_month, v.revision, f.payload FROM frames f JOIN versions v "
+                "ON v.id = f.version_id WHERE f.name = ? ORDER BY v.id", (name,)).fetchall() \
+                if _has_schema(conn) else []
     finally:
         conn.close()
     if latest_per_cycle:

@@ -24,14 +24,16 @@ from snop_xl.commands.demo import write_demo_book
 from snop_xl.commands.diff import diff_versions
 from snop_xl.commands.export import export_table
 from snop_xl.commands.import_budget import import_budget
+from snop_xl.commands.import_table import TABLES, import_table
 from snop_xl.commands.kpis import decisions_log, write_kpis
 from snop_xl.commands.new import new_book
-from snop_xl.commands.publish import publish_book, read_outputs
+from snop_xl.commands.publish import publish_book, read_outputs, settle
 from snop_xl.commands.summary import kpi_summary, select_kpis, summary_lines
 from snop_xl.cycle import run_book
 from snop_xl.errors import SnopError, ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
+from snop_xl.io.atomic import os_error_message
 from snop_xl.io.openpyxl_book import sheet_names
 from snop_xl.steps.kpis import archive_path_of, compute_kpis
 
@@ -243,6 +245,43 @@ def _import_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", help="write the result here instead of updating BOOK in place")
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+
+    book = open_book(args.book)
+
+    def confirm(summary) -> bool:  # the user sees what was understood before the table is replaced
+        print(summary)
+        if args.dry_run:
+            return False
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes replaces
+            print(f"not replaced: no terminal to confirm on; run again with --yes to replace the {summary.table} "
+                  "table (or --dry-run to only check)", file=sys.stderr)
+            return False
+        return input(f"Replace the {summary.table} table as shown? [y/N] ").strip().lower() in ("y", "yes")
+
+    summary = import_table(book, args.table, args.source, confirm=confirm, sheet=args.sheet)
+    if not summary.applied:
+        print("nothing changed")
+        return 0 if args.dry_run else 1
+    saved = book.save(args.out) if args.out else book.save()
+    print(f"{summary.table} table replaced ({len(summary.rows)} rows); workbook: {Path(saved).resolve()}")
+    return 0
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="cycle workbook (.xlsx/.xlsm) whose table is replaced")
+    p.add_argument("table", help=f"the input table: {', '.join(TABLES)} (History from transaction lines; "
+                   "the budget has its own command, import-budget)")
+    p.add_argument("source", help="ERP extract (.csv/.txt/.tsv/.xlsx/.xlsm)")
+    p.add_argument("--sheet", help="sheet of SOURCE to read (default: the sheet named like TABLE, or the active one)")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="replace without asking (required when no terminal is attached, e.g. in a script)")
+    p.add_argument("-n", "--dry-run", action="store_true", help="show what would be imported; change nothing")
+    p.add_argument("-o", "--out", help="write the result here instead of updating BOOK in place")
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
 
     path = new_book(args.book, args.items, cycle_month=args.cycle_month, horizon=args.horizon,
@@ -253,7 +292,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 def _new_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("book", help="workbook to create (.xlsm uses the macro template when available, or .xlsx)")
-    p.add_argument("--items", required=True, help="item master CSV: columns item, family (+ any Items column)")
+    p.add_argument("--items", required=True, help="item master CSV or workbook: Item and Family columns (or ERP "
+                   "names: Material, SKU, Product Group) + any Items column (List Price, Std Cost, Lead Time (days))")
     p.add_argument("--cycle-month", help="first month of the plan, e.g. 2027-01 (Settings)")
     p.add_argument("--horizon", type=int, help="months planned (Settings; default 18)")
     p.add_argument("--force", action="store_true", help="replace BOOK if it exists")
@@ -368,6 +408,8 @@ COMMANDS: list[Command] = [
      _new_args, _cmd_new),
     ("import-budget", "import finance's budget (CSV, workbook or the BudgetPaste sheet) into the Budget table",
      _import_budget_args, _cmd_import_budget),
+    ("import", "import History (from ERP billing lines), Items, Inventory or Capacity from an extract; shows what "
+     "it understood", _import_args, _cmd_import),
     ("export", "export one table of BOOK as a CSV safe to open in Excel (no formula injection)", _export_args,
      _cmd_export),
     ("demo", "write a demo workbook with realistic data, run the whole cycle, print a summary", _demo_args,
@@ -387,8 +429,8 @@ COMMANDS: list[Command] = [
 ]
 
 #: --help lists the commands in the order a planning cycle uses them
-_ORDER = ("demo", "new", "validate", "import-budget", "run", "report", "publish", "kpis", "diff", "export", "recalc",
-          "build-template", "docs")
+_ORDER = ("demo", "new", "validate", "import", "import-budget", "run", "report", "publish", "kpis", "diff", "export",
+          "recalc", "build-template", "docs")
 COMMANDS.sort(key=lambda command: _ORDER.index(command[0]) if command[0] in _ORDER else len(_ORDER))
 
 
@@ -406,17 +448,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settle(args: argparse.Namespace) -> None:
+    """Before a command on BOOK: finish or remove what a killed save or publish left beside it, and say so."""
+    if getattr(args, "book", None) and args.command != "new":
+        for note in settle(args.book):
+            print(f"note: {note}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():  # pandas' deprecation notices are for developers, not for the planner
             warnings.simplefilter("ignore", FutureWarning)
+            _settle(args)
             return args.func(args)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (SnopError, FileNotFoundError) as exc:
+    except SnopError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file the system refused: in words, never a bare "[Errno N]"
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 1
 
 

@@ -18,7 +18,7 @@ from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.inputs import Inputs, load_inputs
 from snop_xl.io.base import BookIO
 from snop_xl.io.parse import cell_of
-from snop_xl.steps import demand, kpis, reconcile, review, supply
+from snop_xl.steps import demand, grids, kpis, reconcile, review, supply
 
 Outputs = dict[str, pd.DataFrame]
 Step = Callable[[Inputs, Mapping[str, pd.DataFrame]], Outputs]
@@ -35,7 +35,7 @@ class StepInfo:
 
 
 STEPS: tuple[StepInfo, ...] = (
-    StepInfo(1, "demand", "Forecast demand", demand.run, ("DemandPlan",)),
+    StepInfo(1, "demand", "Forecast demand", demand.run, ("DemandPlan", "Contributions")),
     StepInfo(2, "supply", "Plan supply", supply.run,
              ("SupplyPlan", "CapacityPlan", "AggregatePlan", "AggregateCosts"), ("DemandPlan",)),
     StepInfo(3, "reconcile", "Reconcile & scenarios", reconcile.run, ("Gaps", "Exceptions", "ScenarioComparison"),
@@ -93,6 +93,8 @@ def run_book(book: BookIO, steps: Iterable[str] | None = None,
             book.write_table(C.table(name), results[name])
         book.log(step.name, f"step {step.number} {step.title}: " + ", ".join(
             f"{name} {len(results[name])} rows" for name in step.produces) + f"; {input_tag(inputs)}")
+    for grid in grids.review_grids(inputs, results, produced):
+        book.write_grid(grid)
     book.draw_charts()
     book.save()
     return results

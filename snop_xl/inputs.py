@@ -7,7 +7,9 @@ and either returns `Inputs` or raises one ValidationError listing all problems w
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,17 +19,30 @@ import numpy as np
 import pandas as pd
 
 from snop_xl import contract as C
+from snop_xl.contract import review as R
 from snop_xl.calc.finance import fiscal_year
 from snop_xl.errors import Problem, ValidationError
 from snop_xl.io.base import BookIO
 from snop_xl.io.parse import (
     CellError,
+    Uncalculated,
     cell_of,
     coerce_checked,
     empty_frame,
     is_blank,
+    to_period,
     to_rows,
 )
+
+#: Columns of a demand override, from the Overrides table or typed into the Demand review (then `source` "Grid").
+OVERRIDE_COLUMNS = ["item", "family", "period", "qty", "owner", "reason", "source"]
+
+
+def no_grid_edits() -> pd.DataFrame:
+    return pd.DataFrame({"item": pd.Series(dtype=object), "family": pd.Series(dtype=object),
+                         "period": pd.Series(dtype="period[M]"), "qty": pd.Series(dtype=float),
+                         "owner": pd.Series(dtype=object), "reason": pd.Series(dtype=object),
+                         "source": pd.Series(dtype=object)})
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class Settings:
     archive_path: str = ""
     supply_objective: str = "cost"
     fiscal_year_start: int = 1
+    contributors: str = ""
 
     @property
     def periods(self) -> pd.PeriodIndex:
@@ -89,6 +105,8 @@ class Inputs:
     aggregate_params: pd.DataFrame = field(default_factory=lambda: empty_frame(C.AGGREGATE_PARAMS))
     #: Month-by-month multipliers on what a supplier delivers (item, supplier, period, factor). No sheet holds it:
     #: scenarios set it for a disruption limited to some months (Suppliers terms have no month).
+    #: Numbers contributors typed into the Demand review (OVERRIDE_COLUMNS), kept run after run (read_grid_edits)
+    grid_edits: pd.DataFrame = field(default_factory=no_grid_edits)
     supplier_factors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"item": pd.Series(dtype=object), "supplier": pd.Series(dtype=object),
          "period": pd.Series(dtype="period[M]"), "factor": pd.Series(dtype=float)}))
@@ -99,6 +117,23 @@ class Inputs:
     @property
     def active_items(self) -> pd.DataFrame:
         return self.items[self.items["active"].fillna(True).astype(bool)]
+
+    @property
+    def contributors(self) -> tuple[str, ...]:
+        """Contributor rows of the Demand review, in order of precedence (a later one's number wins): the
+        Contributors setting, then any other owner of an override in the order they first appear."""
+        return contributors_of(self.settings.contributors, self.overrides["owner"], self.grid_edits["owner"])
+
+    @property
+    def demand_overrides(self) -> pd.DataFrame:
+        """Every demand override in the order the demand step applies them: contributors in precedence order;
+        for one contributor, the Overrides rows in table order, then their numbers typed into the grid (so a
+        typed number beats an Overrides row for the same item and month)."""
+        table = self.overrides.assign(source="Overrides")
+        rows = pd.concat([table, self.grid_edits], ignore_index=True) if len(self.grid_edits) else table
+        rank = {name: k for k, name in enumerate(self.contributors)}
+        order = rows["owner"].map(lambda o: rank[str(o)]).to_numpy() if len(rows) else np.zeros(0)
+        return rows.iloc[np.argsort(order, kind="stable")][OVERRIDE_COLUMNS].reset_index(drop=True)
 
     def content_hash(self) -> str:
         """SHA-256 of every input value: two books with the same inputs get the same hash."""
@@ -142,10 +177,93 @@ def load_inputs(book: BookIO) -> Inputs:
     problems += found
     if settings is not None:
         problems += check_inputs(settings, frames)
+        edits, found = read_grid_edits(book, settings, frames["Items"])
+        problems += found
     if problems:
         raise ValidationError(problems)
     return Inputs(settings=settings, **{attr: frames[name] for name, attr in FIELD_OF_TABLE.items()},
-                  extra={"book_path": getattr(book, "path", None)})  # step 5 finds the plan archive beside it
+                  grid_edits=edits, extra={"book_path": getattr(book, "path", None)})  # step 5 finds the plan archive beside it
+
+
+def contributors_of(setting: str, *owners: Iterable[Any]) -> tuple[str, ...]:
+    """The Contributors setting's names (comma-separated), then the other `owners` in order of appearance;
+    Sales, Marketing when there are none."""
+    names = [n.strip() for n in str(setting or "").split(",") if n.strip()]
+    for column in owners:
+        names += [str(o).strip() for o in column if not is_blank(o)]
+    return tuple(dict.fromkeys(names)) or R.DEFAULT_CONTRIBUTORS
+
+
+def read_grid_edits(book: BookIO, settings: Settings, items: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """Numbers contributors typed into the Demand review since the engine wrote it, and the ones typed before.
+
+    A contributor cell is an edit when it differs from what the last run wrote there (the Contributions table):
+    a number typed over, or a number where there was none. An earlier grid edit still in its cell stays an edit;
+    a cell still showing what the Overrides table gave is not one (the table speaks for itself); clearing a
+    typed number removes it. An edit that can't be placed (not a number, negative, an item that is not active,
+    a month outside the plan) is a problem at its cell; an earlier edit for a month now past has expired.
+    """
+    grid = book.sheet_values(R.DEMAND_REVIEW, calculated=False)  # the typed cells: the sheet's formulas can wait
+    if grid and any(isinstance(row[R.COL_FIGURE - 1], str) and row[R.COL_FIGURE - 1].strip() not in R.KEY_FIGURES
+                    and any(isinstance(v, Uncalculated) for v in row) for row in grid[R.FIRST_ROW - 1:]
+                    if len(row) >= R.COL_FIGURE):
+        grid = book.sheet_values(R.DEMAND_REVIEW)  # a contributor typed a formula: its value, as Excel left it
+    if not grid or len(grid) < R.FIRST_ROW:
+        return no_grid_edits(), []
+    written: dict[tuple[str, str, pd.Period], tuple[float, str]] = {}
+    if book.has_table(C.CONTRIBUTIONS):
+        previous, _ = book.read_table(C.CONTRIBUTIONS)
+        for o, i, p, q, src in previous[["owner", "item", "period", "qty", "source"]].itertuples(index=False,
+                                                                                                 name=None):
+            if not (is_blank(o) or is_blank(i) or p is None or pd.isna(p) or q is None or pd.isna(q)):
+                written[(str(o), str(i), p)] = (float(q), str(src))
+    header = grid[R.HEADER_ROW - 1]
+    months = {c: to_period(v) for c, v in enumerate(header) if c >= R.FIRST_MONTH_COL - 1
+              and isinstance(v, (dt.date, dt.datetime, pd.Timestamp))}
+    active = set(items.loc[items["active"].fillna(True).astype(bool), "item"].astype(str))
+    plan = set(settings.periods)
+    edits, problems = [], []
+    for r, row in enumerate(grid[R.FIRST_ROW - 1:], start=R.FIRST_ROW):
+        figure = row[R.COL_FIGURE - 1] if len(row) >= R.COL_FIGURE else None
+        if is_blank(figure) or str(figure).strip() in R.KEY_FIGURES:
+            continue
+        owner, item = str(figure).strip(), str(row[R.COL_NAME - 1]).strip()
+        note = row[R.COL_NOTE - 1] if len(row) >= R.COL_NOTE else None
+        reason = "" if is_blank(note) else str(note).strip()
+        for c, month in months.items():
+            value = row[c] if c < len(row) else None
+            if is_blank(value):
+                continue
+            where = f"{C.column_letter(c + 1)}{r}"
+            before = written.get((owner, item, month))
+            if isinstance(value, Uncalculated):
+                problems.append(Problem(R.DEMAND_REVIEW, where, f"{owner}'s cell for {item} in {month} holds a "
+                                        "formula that was never calculated", value.formula,
+                                        "a number (type it, or open and save the book in Excel first)"))
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                problems.append(Problem(R.DEMAND_REVIEW, where, f"{owner}'s number for {item} in {month} is not a "
+                                        "number", value, "a quantity in units, or an empty cell"))
+                continue
+            if before is not None and math.isclose(value, before[0], rel_tol=1e-9, abs_tol=1e-9):
+                if before[1] == "Overrides" or month not in plan:
+                    continue  # the Overrides table's number, or an earlier edit for a month now past
+            elif month not in plan:
+                problems.append(Problem(R.DEMAND_REVIEW, where, f"{owner}'s number for {item} is for {month}, "
+                                        "outside the plan", value, f"a month from {settings.periods[0]} to "
+                                        f"{settings.periods[-1]} (run the cycle to refresh the review)"))
+                continue
+            if value < 0:
+                problems.append(Problem(R.DEMAND_REVIEW, where, f"{owner}'s number for {item} in {month} is "
+                                        "negative", value, "a quantity of 0 or more"))
+            elif item not in active:
+                problems.append(Problem(R.DEMAND_REVIEW, where, f"{owner}'s number for {month} is for {item}, "
+                                        "which is not an active item of Items", value,
+                                        "an active item (clear the cell, or add or reactivate the item)"))
+            else:
+                edits.append((item, None, month, float(value), owner, reason, "Grid"))
+    frame = pd.DataFrame(edits, columns=OVERRIDE_COLUMNS) if edits else no_grid_edits()
+    return frame.astype({"period": "period[M]"}), problems
 
 
 def parse_settings(frame: pd.DataFrame) -> tuple[Settings | None, list[Problem]]:

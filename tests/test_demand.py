@@ -160,8 +160,11 @@ def test_overrides_keep_rollup_coherent(rows):
     np.testing.assert_allclose(fam.loc[sums.index], sums, rtol=1e-12)
     tot = plan[plan["level"] == "Total"]["consensus"].sum()
     assert tot == pytest.approx(items["consensus"].sum())
-    last = {}  # the last override of an item-month is what the consensus says
-    for it, k, q, o in rows:
+    # the last override of an item-month is what the consensus says, contributors taken in precedence order
+    # (no Contributors setting: the order owners first appear), each contributor's rows in table order
+    rank = {o: k for k, o in enumerate(dict.fromkeys(r[3] for r in rows))}
+    last = {}
+    for it, k, q, o in sorted(rows, key=lambda r: rank[r[3]]):
         if it:
             last[(it, months[k])] = q
         else:

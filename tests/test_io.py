@@ -80,12 +80,12 @@ def test_failed_save_leaves_file_and_no_temp(small_book: Path, monkeypatch: pyte
     book = open_book(small_book)
     book.log("test", "never saved")
 
-    def broken_save(filename: str) -> None:
+    def broken_save(wb: object, filename: str) -> None:
         Path(filename).write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(book.wb, "save", broken_save)
-    with pytest.raises(OSError):
+    monkeypatch.setattr("snop_xl.io.openpyxl_book.save_workbook", broken_save)
+    with pytest.raises(SnopError, match="disk full"):
         book.save()
     assert small_book.read_bytes() == before
     assert [p.name for p in small_book.parent.iterdir()] == [small_book.name]

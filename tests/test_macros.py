@@ -77,8 +77,8 @@ class FakeRange:
         rows = values if isinstance(values, list) and values and isinstance(values[0], list) else [
             values if isinstance(values, list) else [values]]
         for i, row in enumerate(rows):
-            for j, v in enumerate(row):
-                self.sheet.set(self.row + i, self.column + j, v)
+            for j, v in enumerate(row):  # as Excel: a leading apostrophe marks a text and is not kept
+                self.sheet.set(self.row + i, self.column + j, v[1:] if isinstance(v, str) and v[:1] == "'" else v)
 
     @property
     def number_format(self) -> str:
@@ -91,6 +91,12 @@ class FakeRange:
             for c in range(self.column, self.last_column + 1):
                 self.sheet.formats[(r, c)] = fmt
 
+    color = property(None, lambda self, rgb: self._align("color", rgb))  # Range.color = (r, g, b)
+
+    @property
+    def font(self) -> "FakeFont":
+        return FakeFont(self)
+
     def add_hyperlink(self, address: str, text_to_display: str | None = None, screen_tip: str | None = None) -> None:
         self.sheet.book.calls.append(("hyperlink", self.sheet.name, self.row, self.column, address))
         self.sheet.set(self.row, self.column, text_to_display or address)
@@ -100,6 +106,16 @@ class FakeRange:
         for r in range(self.row, self.last_row + 1):
             for c in range(self.column, self.last_column + 1):
                 self.sheet.cells.pop((r, c), None)
+
+
+class FakeFont:
+    """Range.font: bold and color are recorded as calls."""
+
+    def __init__(self, rng: FakeRange):
+        self.rng = rng
+
+    bold = property(None, lambda self, v: self.rng._align("bold", v))
+    color = property(None, lambda self, v: self.rng._align("font_color", v))
 
 
 class FakeTable:
@@ -143,6 +159,11 @@ class FakeSheet:
             self.cells.pop((r, c), None)
         else:
             self.cells[(r, c)] = v
+
+    def clear(self) -> None:  # Sheet.clear(): contents and formats
+        self.book.calls.append(("clear", self.name))
+        self.cells.clear()
+        self.formats.clear()
 
     def range(self, a: tuple[int, int], b: tuple[int, int] | None = None) -> FakeRange:
         return FakeRange(self, a[0], a[1], *(b if b else (None, None)))

@@ -126,7 +126,7 @@ def test_binary_csv_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value, out", [("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2+3", "'-2+3"),
-                                        ("@cmd", "'@cmd"), ("\t=x", "'\t=x"), ("plain", "plain"), (-5.0, -5.0),
+                                        ("@cmd", "'@cmd"), ("\t=x", "'\t'=x"), ("plain", "plain"), (-5.0, -5.0),
                                         (None, None), ("a=b", "a=b")])
 def test_neutralise(value, out) -> None:
     assert neutralise(value) == out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from snop_xl import contract as C
+from snop_xl.contract import review as R
 
 
 def _cell(text: object) -> str:
@@ -21,6 +22,7 @@ def workbook_markdown() -> str:
         owner = "planner (input)" if sheet.role is C.Role.INPUT else "engine (output)"
         tables = ", ".join(f"`{t.list_object}` ({t.anchor})" for t in sheet.tables)
         out.append(f"| {sheet.name} | {owner} | {tables} | {_cell(sheet.doc)} |")
+    out += ["", "## Review sheets", "", R.GUIDE.rstrip()]
     out += ["", "## Settings", "", "Rows of `tblSettings` (Setting, Value). The Setting column takes the label or the "
             "key.", "", "| Label | Key | Type | Default | Allowed | Meaning |", "|---|---|---|---|---|---|"]
     for s in C.SETTINGS:

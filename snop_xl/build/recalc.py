@@ -34,7 +34,7 @@ from openpyxl.utils.cell import (
 
 from snop_xl.build.vba import decorated_udfs
 from snop_xl.errors import SnopError
-from snop_xl.io.safe_open import check_workbook_file
+from snop_xl.io.safe_open import check_workbook_file, existing_file, load_safely
 
 ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = ROOT / "scripts" / "libreoffice_bridge"
@@ -155,9 +155,7 @@ def recalc_file(book_path: str | Path, out_dir: str | Path) -> Path:
     """Recalculate a copy of `book_path` in LibreOffice with the SNOP_* bridge; the path of LibreOffice's saved
     copy under `out_dir` (to read values from, never to give back as the user's workbook)."""
 
-    book = Path(book_path)
-    if not book.is_file():
-        raise FileNotFoundError(f"{book}: no such workbook")
+    book = existing_file(book_path, "workbook")
     check_workbook_file(book)  # zip bombs, renamed or encrypted files: refused before LibreOffice sees them
     problem = unavailable()
     if problem:
@@ -207,8 +205,7 @@ def formula_cells(book_path: str | Path) -> dict[str, list[tuple[str, str]]]:
     on the first cell, '{A1:B2}' on the others), in row order."""
 
 
-    check_workbook_file(book_path)
-    wb = load_workbook(book_path, keep_links=False)
+    wb = load_safely(book_path, keep_links=False)  # a damaged or hostile book is a message, not a traceback
     try:
         out: dict[str, list[tuple[str, str]]] = {}
         for ws in wb.worksheets:

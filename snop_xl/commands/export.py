@@ -1,7 +1,9 @@
 """CSV exports that are safe to open in Excel: no cell can become a formula (CSV/formula injection).
 
 A text cell starting with = + - @ (or a tab / carriage return, which Excel strips before them) is prefixed with an
-apostrophe, as OWASP recommends, so Excel shows it as text instead of evaluating it. Numbers stay numbers.
+apostrophe, as OWASP recommends, so Excel shows it as text instead of evaluating it; so is such a character after a
+line break, ';' or tab inside a text, where a reader using another delimiter than ',' starts a new cell. Numbers stay
+numbers.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,20 @@ from snop_xl.io.base import BookIO
 from snop_xl.io.parse import to_cell
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # incl. full-width forms
+#: Where a reader may start a new cell inside our text: a line break (a reader that does not honour quotes split by
+#: another delimiter ends the row there) and the other delimiters Excel uses (';' in many locales, tab), which our
+#: ','-separated file does not quote.
+_BREAK_THEN_TRIGGER = re.compile("([\n\r\t;])(?=[" + re.escape("".join(_TRIGGERS)) + "])")
 
 
 def neutralise(value: Any) -> Any:
-    """The value to write in a CSV cell: text that Excel would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_TRIGGERS):
-        return "'" + value
-    return value
+    """The value to write in a CSV cell: text that Excel would read as a formula gets a leading apostrophe, at its
+    start and after every line break or delimiter inside it (`_BREAK_THEN_TRIGGER`), so no reader finds a cell that
+    starts a formula, whatever delimiter its locale uses."""
+    if not isinstance(value, str):
+        return value
+    value = _BREAK_THEN_TRIGGER.sub("\\1'", value)
+    return "'" + value if value.startswith(_TRIGGERS) else value
 
 
 def _text(value: Any, dtype: str) -> Any:

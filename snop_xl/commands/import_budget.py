@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from snop_xl import contract as C
+from snop_xl.commands.import_table import write_input_table
 from snop_xl.errors import Problem, ValidationError
 from snop_xl.inputs import budget_month_problems, parse_settings
 from snop_xl.io.base import BookIO
@@ -180,10 +181,6 @@ def import_budget(book: BookIO, source: str | Path | None = None, *,
 
 
 def write_budget(book: BookIO, frame: pd.DataFrame) -> None:
-    """Write the Budget table whole.
-
-    Budget is a user-owned *input*, so ``BookIO.write_table`` refuses it. This is the one place allowed to write it,
-    through the low-level ``write_rows``: the user asked for the import, saw its summary, and every cell of the new
-    table was validated above. Nothing else in the engine may write an input table.
-    """
-    book.write_rows(C.BUDGET, to_rows(C.BUDGET, frame))
+    """Write the Budget table whole, as every import writes its input table (`import_table.write_input_table`):
+    the user asked for the import, saw its summary, and every cell of the new table was validated above."""
+    write_input_table(book, C.BUDGET, to_rows(C.BUDGET, frame))

@@ -1,13 +1,19 @@
 """`snop-xl publish` and the ribbon's Publish button: store the plan the planners reviewed as a new immutable
-version and write its id, KPIs and a "Published" stamp into the workbook, all or nothing (the archive commits only
-once the stamped book is in place, and a failed commit puts the old book back). The cycle's own step 5
-(`snop_xl.steps.kpis`) only names the plan a draft and computes KPIs; it never writes the archive.
+version and write its id, KPIs and a "Published" stamp into the workbook. The stamped book is staged beside the
+original while the archive transaction is open; the archive commits first and the staged book is renamed over the
+original second, so a failure before the commit changes nothing, and a kill between the two leaves the staged book,
+which the next command finishes or removes (`settle`): a stamp never names a version the archive lacks. The
+cycle's own step 5 (`snop_xl.steps.kpis`) only names the plan a draft and computes KPIs; it never writes the archive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +24,8 @@ from snop_xl.commands.kpis import write_kpis
 from snop_xl.cycle import stale_steps
 from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.inputs import Inputs, load_inputs
-from snop_xl.io import open_book
+from snop_xl.io import leftovers, open_book
+from snop_xl.io.atomic import check_writable, keep_mode, os_error_reason
 from snop_xl.io.base import STAMP_PREFIX, BookIO
 from snop_xl.io.parse import cell_of
 from snop_xl.steps.kpis import (
@@ -32,7 +39,7 @@ from snop_xl.steps.kpis import (
 #: output tables of the cycle stored with a version (those present), and inputs that explain the plan
 ARCHIVED_OUTPUTS = ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Exceptions", "ScenarioComparison",
                     "Financials", "Dashboard")
-ARCHIVED_INPUTS = {"Overrides": "overrides", "Events": "events", "Decisions": "decisions", "Inventory": "inventory",
+ARCHIVED_INPUTS = {"Overrides": "demand_overrides", "Events": "events", "Decisions": "decisions", "Inventory": "inventory",
                    "Budget": "budget"}
 
 
@@ -43,12 +50,12 @@ def read_outputs(book: BookIO) -> dict[str, pd.DataFrame]:
 
 def publish_book(path: str | Path | BookIO, approver: str | None = None, archive_file: str | Path | None = None,
                  now: dt.datetime | None = None) -> archive.Version:
-    """Store the book's current plan as a new version, and write its id, KPIs and the Published stamp: all or
-    nothing. `path` is a workbook file, or an open BookIO (the ribbon's live Excel book).
+    """Store the book's current plan as a new version, and write its id, KPIs and the Published stamp. `path` is a
+    workbook file, or an open BookIO (the ribbon's live Excel book).
 
-    The archive transaction stays open (write lock held) while the stamped book is saved beside the original and
-    swapped in; it commits after the swap, and if the save, the swap or the commit fails, the transaction rolls
-    back and the original file is put back: no archived version without its stamped book, and the reverse.
+    A file: the stamped book is staged beside the original while the archive transaction is open (write lock
+    held); the archive commits first, then the staged book is renamed over the original. A failure before the
+    commit leaves no version and the book untouched; a kill after it leaves the staged book for `settle`.
     """
 
     book = path if isinstance(path, BookIO) else open_book(path)
@@ -74,27 +81,135 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
     frames.update({name: getattr(inputs, attr) for name, attr in ARCHIVED_INPUTS.items()})
     # computed before the new version is in: it adds no actuals, so the KPIs are the same
     kpis = compute_kpis(inputs, outputs, path_db if path_db.exists() else None)
+    publishing = archive.publishing(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,
+                                    scenario=chosen_scenario(inputs.decisions), book=Path(str(book.path)).name,
+                                    published_at=now)
+    if book.live:
+        return _publish_live(book, inputs, kpis, path_db, publishing)
+    target = Path(book.path)
+    check_writable(target)  # refused before anything is archived: the final rename would replace a read-only book
+    staged: Path | None = None
+    try:
+        with publishing as version:
+            _write_published(book, inputs, kpis, version, path_db)
+            staged = _stage(book, leftovers.staged_name(target, version.version, content_hash))
+            _test_stage("staged")
+    except BaseException:  # nothing committed: the book was never touched
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    _test_stage("committed")
+    _swap_in(staged, target, version)
+    return version
+
+
+def _test_stage(stage: str) -> None:
+    """Kill tests only: with SNOP_XL_TEST_STAGES set, say on stderr that publishing reached `stage`, and wait
+    there forever when it is the one named by SNOP_XL_TEST_PAUSE (so a test can SIGKILL it exactly there)."""
+    if not os.environ.get("SNOP_XL_TEST_STAGES"):
+        return
+    print(f"at {stage}", file=sys.stderr, flush=True)
+    while os.environ.get("SNOP_XL_TEST_PAUSE") == stage:
+        time.sleep(1)
+
+
+def _write_published(book: BookIO, inputs: Inputs, kpis: pd.DataFrame, version: archive.Version,
+                     path_db: Path) -> None:
+    """Everything a publish writes into the book: PlanVersion, KPIs, the stamp, a Log line."""
+    book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, inputs.content_hash(), version, path_db))
+    write_kpis(book, kpis)
+    stamp_book(book, version)
+    book.log("publish", f"published plan version {version.version} to {path_db} (approver {version.approver}, "
+                        f"scenario {version.scenario})")
+
+
+def _stage(book: BookIO, staged: Path) -> Path:
+    """The stamped book saved (atomically) under the staged name beside the original, which stays untouched."""
+    target = book.path
+    try:
+        book.save(staged)  # type: ignore[call-arg]  # file engines save to a given path
+    except (OSError, SnopError) as exc:
+        reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc).replace(staged.name, "it")
+        raise SnopError(f"{target}: nothing was published, the stamped book could not be saved beside it "
+                        f"({reason})") from None
+    finally:
+        book.path = target
+    return staged
+
+
+def _swap_in(staged: Path, target: Path, version: archive.Version) -> None:
+    """The committed version's stamped book renamed over the original (keeping its permissions), one atomic step."""
+    try:
+        keep_mode(target, staged)
+        os.replace(staged, target)  # refused while another program locks the file (Excel on Windows)
+    except OSError as exc:
+        raise SnopError(f"plan version {version.version} is in the archive, but {target} could not be replaced by "
+                        f"its stamped copy ({exc.strerror or exc}): close the book in every program, then run any "
+                        f"snop-xl command on it (e.g. snop-xl validate {target}); it finishes the publish from "
+                        f"{staged.name}") from exc
+
+
+def _publish_live(book: BookIO, inputs: Inputs, kpis: pd.DataFrame, path_db: Path,
+                  publishing: ContextManager[archive.Version]) -> archive.Version:
+    """Live Excel: writes land at once, so the archive commits after them and a failure goes back to the draft."""
     finish: Callable[[bool], None] | None = None
     try:
-        with archive.publishing(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,
-                                scenario=chosen_scenario(inputs.decisions), book=Path(str(book.path)).name,
-                                published_at=now) as version:
-            if book.live:  # live Excel: writes land at once, so a failure must undo them
-                finish = _draft_on_failure(book, inputs, content_hash, path_db)
-            book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, content_hash, version, path_db))
-            write_kpis(book, kpis)
-            stamp_book(book, version)
-            book.log("publish", f"published plan version {version.version} to {path_db} (approver {who}, "
-                                f"scenario {version.scenario})")
-            kept = book.save_undoable()
-            finish = finish or kept
+        with publishing as version:
+            finish = _draft_on_failure(book, inputs, inputs.content_hash(), path_db)
+            _write_published(book, inputs, kpis, version, path_db)
+            book.save_undoable()
     except BaseException:
         if finish is not None:
             finish(False)
         raise
-    if finish is not None:
-        finish(True)
     return version
+
+
+# ---- the next command after a killed publish or save ----------------------------------------------------------
+def settle(book_path: str | Path) -> list[str]:
+    """Before a command on `book_path`: finish or remove what killed saves and publishes left beside it. Returns
+    one line per leftover saying what was done, or what is left and why."""
+    book = Path(book_path)
+    notes = []
+    for leftover in leftovers.find(book):
+        if not leftovers.abandoned(leftover):
+            notes.append(f"left {leftover.path.name} beside {book.name}: {leftovers.why_kept(leftover)}")
+        elif leftover.kind == "publish" and leftover.version:
+            notes.append(_finish_publish(book, leftover))
+        else:
+            failed = leftovers.remove(leftover)
+            notes.append(f"could not remove {leftover.path.name} ({failed}), left by an interrupted snop-xl run"
+                         if failed else f"removed {leftover.path.name}, left by an interrupted snop-xl run")
+    return notes
+
+
+def _finish_publish(book: Path, staged: leftovers.Leftover) -> str:
+    """A stamped book staged by a killed publish: renamed over the book if the archive committed its version and
+    the book was not saved since, removed if the archive never committed it, else kept and reported."""
+    name = staged.path.name
+    try:
+        shown, _ = open_book(staged.path).read_table(C.PLAN_VERSION)
+        path_db = Path(str(shown["archive"].iloc[0]))
+        found = [v for v in archive.versions(path_db) if v.version == staged.version]
+    except (SnopError, OSError, IndexError, KeyError) as exc:
+        return (f"left {name} beside {book.name}: a publish of {staged.version} was interrupted and its archive "
+                f"cannot be checked ({exc}); delete {name} if {staged.version} is not in the archive")
+    if not any(v.book == book.name and v.content_hash.startswith(staged.hash8) for v in found):
+        failed = leftovers.remove(staged)
+        return (f"removed {name}: a publish of {staged.version} was interrupted before the archive {path_db} "
+                f"committed it, so nothing was published" + (f" (could not delete it: {failed})" if failed else ""))
+    if not book.exists() or book.stat().st_mtime_ns > staged.path.stat().st_mtime_ns:
+        return (f"left {name}: plan version {staged.version} is in the archive {path_db}, but a publish was "
+                f"interrupted before it stamped {book.name}, which was saved since; {name} is the stamped book "
+                f"of that version: use it, or delete it and publish again")
+    try:
+        keep_mode(book, staged.path)
+        os.replace(staged.path, book)
+    except OSError as exc:
+        return (f"left {name}: plan version {staged.version} is in the archive but {book.name} could not be "
+                f"stamped ({exc.strerror or exc}): close the book in every program and run the command again")
+    return (f"finished the publish of {staged.version} that was interrupted after the archive {path_db} "
+            f"committed it: {book.name} is now stamped with it")
 
 
 def _setting_cell(book: BookIO, key: str) -> str:

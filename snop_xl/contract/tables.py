@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Month number the fiscal year starts in (1 = January, 4 = April, ...). The budget may cover the fiscal "
             "year of the cycle month from its start; Financials compares actuals, year-to-date and the full-year "
             "outlook with it.", min=1, max=12),
+    Setting("contributors", "Contributors", TEXT, "",
+            "Who types demand numbers into the Demand review, comma-separated, in order of precedence: for an item "
+            "and month the number of the last contributor listed who gave one is the consensus. Blank: the owners "
+            "of Overrides in the order they first appear, else Sales, Marketing."),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -117,7 +121,9 @@ OVERRIDES = Table("Overrides", "Overrides", Role.INPUT, (
     _c("qty", "Qty", NUMBER, "The quantity the owner expects (replaces the demand).", unit="units", min=0, fmt="qty"),
     _c("owner", "Owner", TEXT, "Who made the override (sales, marketing, ...)."),
     _c("reason", "Reason", TEXT, nullable=True, default=""),
-), "Sales and marketing adjustments; applied in row order, the last one for an item and month wins.")
+), "Sales and marketing adjustments, grouped by owner in the order of the Contributors setting (owners it does not "
+   "list after, in the order they first appear), each owner's rows in table order; the last one for an item and "
+   "month wins. Numbers typed into the Demand review are that owner's too, applied after their rows here.")
 
 INVENTORY = Table("Inventory", "Inventory", Role.INPUT, (
     _c("item", "Item", TEXT),
@@ -251,6 +257,18 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
        "(on family rows: those given for the whole family).", nullable=True),
 ), "Demand plan: statistical forecast, events, overrides and consensus per item and month. Family and total rows "
    "are sums of their items, the interval bounds included (a family's own interval would be narrower).")
+
+CONTRIBUTIONS = Table("Contributions", "DemandPlan", Role.OUTPUT, (
+    _c("owner", "Contributor", TEXT, "Who gave the number (a contributor row of the Demand review)."),
+    _c("item", "Item", TEXT),
+    _c("period", "Period", PERIOD),
+    _c("qty", "Qty", NUMBER, "The item's demand that month after this contributor's numbers (a family override "
+       "spread over its items).", **_Q),
+    _c("source", "Source", TEXT, "Grid: typed into the Demand review; Overrides: from the Overrides table.",
+       choices=("Grid", "Overrides")),
+    _c("reason", "Reason", TEXT, nullable=True),
+), "Every contributor number the Demand review shows, as the engine wrote it: the next run compares the review's "
+   "cells with it to find what was typed since (an edit), and keeps grid edits run after run.")
 
 SUPPLY_PLAN = Table("SupplyPlan", "SupplyPlan", Role.OUTPUT, (
     _c("item", "Item", TEXT),
@@ -499,6 +517,9 @@ AGGREGATE_COSTS = Table("AggregateCosts", "AggregatePlan", Role.OUTPUT, (
 # ----------------------------------------------------------------------------------------------------------------
 # Sheets, in workbook order
 # ----------------------------------------------------------------------------------------------------------------
+#: Output sheets laid out as planning grids (no Excel table): see snop_xl.contract.review
+REVIEW_SHEETS = ("DemandReview",)
+
 _SHEET_DOCS = {
     "Settings": "Cycle parameters.",
     "Items": "Item master.",
@@ -514,6 +535,8 @@ _SHEET_DOCS = {
     BUDGET_PASTE_SHEET: "Paste area for finance's budget in any layout, from A1; Import budget reads it.",
     "Scenarios": "What-if scenarios.",
     "Decisions": "Executive decisions.",
+    "DemandReview": "Step 1 review: Total, families and items down the rows, months across; contributors type "
+                    "their numbers into the yellow rows and the consensus, family and total rows recalculate.",
     "DemandPlan": "Step 1 output.",
     "SupplyPlan": "Step 2 output.",
     "CapacityPlan": "Step 2 output.",
@@ -530,7 +553,7 @@ _SHEET_DOCS = {
 
 INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERRIDES, INVENTORY, CAPACITY,
                                    BILL_OF_RESOURCES, SUPPLIERS, AGGREGATE_PARAMS, BUDGET, SCENARIOS, DECISIONS)
-OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, SUPPLY_PLAN, CAPACITY_PLAN, AGGREGATE_PLAN,
+OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, CONTRIBUTIONS, SUPPLY_PLAN, CAPACITY_PLAN, AGGREGATE_PLAN,
                                     AGGREGATE_COSTS, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,
                                     FINANCIALS, DASHBOARD, PLAN_VERSION, KPIS, KPI_TREND, PLAN_DIFF, LOG,
                                     CHART_DEMAND, CHART_CAPACITY)
@@ -543,6 +566,9 @@ def _sheets() -> dict[str, Sheet]:
         order.setdefault(t.sheet, []).append(t)
     sheets = {}
     for name, tables in order.items():
+        if name == DEMAND_PLAN.sheet:  # the review sheets, which hold no table, come before the data they show
+            for review in REVIEW_SHEETS:
+                sheets[review] = Sheet(review, Role.OUTPUT, _SHEET_DOCS[review])
         roles = {t.role for t in tables}
         assert len(roles) == 1, f"sheet {name} mixes inputs and outputs"
         sheets[name] = Sheet(name, roles.pop(), _SHEET_DOCS[name], tuple(tables))

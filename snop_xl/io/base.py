@@ -16,6 +16,7 @@ import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError
+from snop_xl.io.grid import Grid
 from snop_xl.io.parse import RawTable, empty_frame, parse_table, to_rows
 
 #: how every "Published" page-header stamp begins: unstamp() clears only headers that are ours
@@ -54,10 +55,15 @@ class BookIO(ABC):
         self.save()
         return lambda ok: None
 
-    def sheet_values(self, name: str) -> list[list[Any]] | None:
+    def sheet_values(self, name: str, calculated: bool = True) -> list[list[Any]] | None:
         """Values of a sheet that holds no table (a paste area), as a grid from A1; None if there is no such sheet.
-        Formula cells give their calculated value."""
+        Formula cells give their calculated value; with `calculated` False an engine may give `Uncalculated`
+        instead (cheaper when only the typed cells matter)."""
         raise NotImplementedError(f"{type(self).__name__} cannot read free-form sheets")
+
+    def write_grid(self, grid: Grid) -> None:
+        """Rewrite a review sheet (no Excel table) whole from `grid`: values, formulas, styles, outline."""
+        raise NotImplementedError(f"{type(self).__name__} cannot write review sheets")
 
     def draw_charts(self, hosts: Collection[str] | None = None) -> None:
         """After the outputs are written: native Dashboard charts and clickable Go To links (default: nothing).

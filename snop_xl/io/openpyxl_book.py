@@ -6,9 +6,12 @@ byte-for-byte by openpyxl's keep_vba mode; tests check it.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Callable, Collection
 from copy import copy
 from pathlib import Path
@@ -17,18 +20,24 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import Outline
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table as XLTable
 from openpyxl.worksheet.table import TableStyleInfo
+from openpyxl.writer.excel import ExcelWriter
 
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
-from snop_xl.io.atomic import write_atomically
+from snop_xl.io.atomic import check_writable, keep_mode, write_atomically
+from snop_xl.io import grid as G
 from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
+from snop_xl.io.grid import Grid
 from snop_xl.io.parse import RawTable, Uncalculated, is_blank
-from snop_xl.io.safe_open import check_workbook_file
+from snop_xl.io.safe_open import check_workbook_file, load_safely
 from snop_xl.io.styles import HEADER_FILL, TAB_COLOR, TABLE_STYLE
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
@@ -46,6 +55,9 @@ class OpenpyxlBook(BookIO):
             workbook = open_workbook(self.path)
         self.wb = workbook
         self._values: Workbook | None = None  # data_only twin, loaded only if a formula cell is read
+        #: the file the workbook was loaded from: formula values come from it even after `path` is pointed at
+        #: another target (`run -o OUT`) or the book is saved (openpyxl saves formulas without their values)
+        self._source: Path | None = self.path if self.path.exists() else None
 
     @classmethod
     def new(cls, path: str | os.PathLike) -> "OpenpyxlBook":
@@ -89,18 +101,25 @@ class OpenpyxlBook(BookIO):
         return RawTable(ws.title, grid[0], grid[1:], min_row, min_col)
 
     def _value(self, ws: Any, row: int, col: int, value: Any) -> Any:
-        """The cell's value; for a formula, the value Excel last calculated (None if it never was)."""
-        if isinstance(value, str) and value.startswith("="):
+        """The cell's value; for a formula, the value Excel last calculated (None if it never was). A text that only
+        starts with '=' (a note the engine wrote as text) is a value, not a formula."""
+        if isinstance(value, str) and value.startswith("=") and ws.cell(row, col).data_type == "f":
+            if self._source is None:
+                return Uncalculated(value)
             if self._values is None:
-                self._values = load_workbook(self.path, data_only=True, read_only=False)
-            cached = self._values[ws.title].cell(row, col).value
+                self._values = load_workbook(self._source, data_only=True, read_only=False)
+            cached = self._values[ws.title].cell(row, col).value if ws.title in self._values.sheetnames else None
             return Uncalculated(value) if cached is None else cached
         return value
 
-    def sheet_values(self, name: str) -> list[list[Any]] | None:
+    def sheet_values(self, name: str, calculated: bool = True) -> list[list[Any]] | None:
         if name not in self.wb.sheetnames:
             return None
         ws = self.wb[name]
+        if not calculated:
+            return [[Uncalculated(v) if isinstance(v, str) and v.startswith("=") and ws.cell(i, j).data_type == "f"
+                     else v for j, v in enumerate(row, start=1)]
+                    for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1)]
         return [[self._value(ws, i, j, v) for j, v in enumerate(row, start=1)]
                 for i, row in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1)]
 
@@ -141,7 +160,7 @@ class OpenpyxlBook(BookIO):
                 cell.value = None
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
         for j, text in enumerate(header):
-            cell = ws.cell(1, first + j, text)
+            cell = put_cell(ws, 1, first + j, text)
             cell.font = HEADER_FONT
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -159,7 +178,7 @@ class OpenpyxlBook(BookIO):
         for i, values in enumerate(rows):
             formats = fixed if fixed is not None else spec.cell_formats(values, width, self.currency)
             for j, value in enumerate(values):
-                cell = ws.cell(2 + i, first + j, value)
+                cell = put_cell(ws, 2 + i, first + j, value)
                 if styles is not None:
                     cell._style = copy(styles[j])
                 if formats[j] and value is not None:
@@ -184,7 +203,7 @@ class OpenpyxlBook(BookIO):
         for i, values in enumerate(rows, start=1):
             formats = fixed if fixed is not None else spec.cell_formats(values, max_col - min_col + 1, self.currency)
             for j, value in enumerate(values):
-                cell = ws.cell(max_row + i, min_col + j, value)
+                cell = put_cell(ws, max_row + i, min_col + j, value)
                 if formats[j] and value is not None:
                     cell.number_format = formats[j]
         _wrap_rows(ws, spec, max_row + 1, min_col, rows)
@@ -194,7 +213,7 @@ class OpenpyxlBook(BookIO):
 
     def save(self, target: str | os.PathLike | None = None) -> Path:
         """Write to a temp file beside the target, then rename over it: the target is either old or new."""
-        target = write_atomically(target or self.path, self.wb.save)
+        target = write_atomically(target or self.path, lambda tmp: save_workbook(self.wb, tmp))
         _remove_stale_temps(target)
         self.path = target
         return target
@@ -205,7 +224,9 @@ class OpenpyxlBook(BookIO):
         every moment, even if the process is killed; the returned `finish(ok)` drops the kept original (ok) or puts
         it back (not ok)."""
         target = Path(self.path)
+        check_writable(target)  # the rename below would replace a read-only book too
         staged = self.save(target.with_name(f".{target.stem}.publishing{target.suffix}"))
+        keep_mode(target, staged)
         self.path = target
         backup = target.with_name(f".{target.stem}.before-publish{target.suffix}")
         try:
@@ -250,6 +271,13 @@ class OpenpyxlBook(BookIO):
             if (ws.oddHeader.center.text or "").startswith(STAMP_PREFIX):
                 ws.oddHeader.center.text = None
 
+    def write_grid(self, grid: Grid) -> None:
+        """Rewrite a review sheet whole from `grid` (`snop_xl.io.grid`): the sheet is made anew in its place."""
+        self.unstamp([grid.sheet])
+        if grid.sheet in self.wb.sheetnames:
+            self.wb.remove(self.wb[grid.sheet])
+        _write_grid(self._sheet(grid.sheet), grid)
+
 
 #: A temp file older than this beside a workbook is the remains of a killed save, not a save in progress.
 STALE_TEMP_SECONDS = 600
@@ -264,6 +292,28 @@ def _remove_stale_temps(target: Path) -> None:
                 leftover.unlink()
         except OSError:  # gone already, or not ours to delete
             pass
+
+
+def save_workbook(wb: Workbook, path: Path) -> None:
+    """openpyxl's Workbook.save, with its zip file closed even when writing fails (a full disk): openpyxl leaves it
+    open, and its finaliser then fails again later and prints an '[Errno 28]' traceback after our message."""
+    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    try:
+        wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)  # as openpyxl's save
+        ExcelWriter(wb, archive).save()  # closes the zip when it succeeds
+    finally:
+        with contextlib.suppress(Exception):
+            archive.close()
+
+
+def put_cell(ws: Any, row: int, col: int, value: Any) -> Any:
+    """Write `value` into the cell and return the cell; a text always as a text (an inline string): openpyxl would
+    store a str starting with '=' as a live formula (formula injection; Excel repairs an invalid one such as
+    '=> moved') and one equal to an error code such as '#N/A' as an error value."""
+    cell = ws.cell(row, col, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
 
 
 def _fixed_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None] | None:
@@ -309,8 +359,7 @@ def _width(header: Any, values: Any) -> float:
 
 def sheet_names(path: str | os.PathLike) -> list[str]:
     """The sheet names of the workbook file at `path`, opened safely and read-only."""
-    check_workbook_file(Path(path))
-    return load_workbook(path, read_only=True).sheetnames
+    return load_safely(path, read_only=True).sheetnames
 
 
 def open_values(path: Path) -> Workbook:
@@ -322,13 +371,24 @@ def open_values(path: Path) -> Workbook:
         raise SnopError(f"{path.name}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
 
 
+def keeps_macros(path: Path) -> bool:
+    """Whether a save must carry the package's VBA project and ribbon (openpyxl's keep_vba): whenever it holds a
+    VBA project, whatever its name (an .xlsm renamed .xlsx keeps its macros), and for a macro-enabled name, whose
+    content type must stay macro-enabled or Excel refuses to open it. Never for a plain .xlsx: keep_vba would give
+    it the macro-enabled content type."""
+    if path.suffix.lower() in MACRO_SUFFIXES:
+        return True
+    with zipfile.ZipFile(path) as package:
+        return any(name.lower() == "xl/vbaproject.bin" for name in package.namelist())
+
+
 def open_workbook(path: Path) -> Workbook:
     """Load a workbook for reading and rewriting, keeping its VBA project and ribbon if it has them, and its links
     to other workbooks as they are (openpyxl never follows or refreshes them; dropping them would break the user's
     formulas that use them on the next save)."""
     check_workbook_file(path)  # zip bombs, renamed or encrypted files, oversized sheets: refused before parsing
     try:
-        return load_workbook(path, keep_vba=path.suffix.lower() in MACRO_SUFFIXES, keep_links=True)
+        return load_workbook(path, keep_vba=keeps_macros(path), keep_links=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise SnopError(f"{path}: cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
 
@@ -407,3 +467,73 @@ def _link_cells(book: OpenpyxlBook) -> None:
             cell.style = "Hyperlink"
             if C.EXCEPTIONS.wraps:  # the named style resets the alignment: the link beside its text's first line
                 cell.alignment = cell_alignment(C.EXCEPTIONS.column("link"))
+
+
+# ---- review sheets ------------------------------------------------------------------------------------------------
+RED_FILL = PatternFill("solid", fgColor="FFC7CE")
+RED_FONT = Font(name="Calibri", color="9C0006")
+
+
+def _grid_style(ws: Any, cache: dict, key: tuple, grid: Grid, r: int, c: int) -> Any:
+    """The StyleArray of a cell kind (row style, column kind, typed-into, number): built once, then copied."""
+    if key not in cache:
+        row_style, kind, is_input, fmt = key
+        cell = ws.cell(r, c)
+        bold = row_style in (G.TITLE, G.HEADER, G.TOTAL, G.FAMILY)
+        cell.font = Font(name="Calibri", bold=bold, italic=row_style == G.HELP, size=14 if row_style == G.TITLE
+                         else 11, color=G.INPUT_FONT if is_input else None)
+        fill = G.FILLS["input"] if is_input else G.FILLS.get(row_style) or (
+            G.FILLS.get(kind) if row_style != G.HELP and row_style != G.TITLE else None)
+        if fill:
+            cell.fill = PatternFill("solid", fgColor=fill)
+        if fmt:
+            cell.number_format = fmt
+        if row_style == G.HEADER:
+            cell.alignment = Alignment(horizontal="center" if kind != G.LABEL else None, vertical="center",
+                                       wrap_text=True)
+        cell.protection = Protection(locked=not is_input)
+        cache[key] = copy(cell._style)
+    return copy(cache[key])
+
+
+def _write_grid(ws: Any, grid: Grid) -> None:
+    inputs = {(r, c) for r1, c1, r2, c2 in grid.inputs for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
+    cache: dict = {}
+    for r, (values, row_style, level) in enumerate(zip(grid.rows, grid.row_styles, grid.row_levels), start=1):
+        for c, value in enumerate(values, start=1):
+            kind = grid.columns[c - 1]
+            is_input = (r, c) in inputs
+            if value is None and not (is_input or row_style in (G.HEADER, G.TOTAL, G.FAMILY)):
+                continue  # an empty cell takes its column's shading (below): no cell object, much less to save
+            fmt = (grid.date_format if r == grid.header_row else grid.number_format) if kind != G.LABEL else None
+            cell = put_cell(ws, r, c, value) if not isinstance(value, G.Formula) else ws.cell(r, c, str(value))
+            cell._style = _grid_style(ws, cache, (row_style, kind, is_input, fmt), grid, r, c)
+        if level:
+            ws.row_dimensions[r].outline_level = level
+            ws.row_dimensions[r].hidden = level > 1  # the first screen: Total and families
+    ws.sheet_properties.outlinePr = Outline(summaryBelow=False, summaryRight=True)
+    for r, level in enumerate(grid.row_levels, start=1):  # the row above a hidden group holds its [+] button
+        if level == 1 and r < len(grid.row_levels) and grid.row_levels[r] > 1:
+            ws.row_dimensions[r].collapsed = True
+    ws.row_dimensions[grid.header_row].height = 30
+    for c, (width, kind) in enumerate(zip(grid.widths, grid.columns), start=1):
+        column = ws.column_dimensions[get_column_letter(c)]
+        column.width = width
+        if kind in G.FILLS:  # actual months and totals shaded down the whole column
+            column.fill = PatternFill("solid", fgColor=G.FILLS[kind])
+    ws.freeze_panes = ws.cell(*grid.freeze).coordinate
+    for h in grid.highlights:
+        if h.kind == "heat":
+            ws.conditional_formatting.add(h.ref, ColorScaleRule(
+                start_type="num", start_value=0, start_color="63BE7B", mid_type="num", mid_value=0.85,
+                mid_color="FFEB84", end_type="num", end_value=1, end_color="F8696B"))
+        elif h.kind == "negative":
+            ws.conditional_formatting.add(h.ref, CellIsRule(operator="lessThan", formula=["0"], fill=RED_FILL,
+                                                            font=RED_FONT))
+        else:
+            ws.conditional_formatting.add(h.ref, FormulaRule(formula=[h.formula], fill=RED_FILL, font=RED_FONT))
+    calculated = G.calculated_ranges(grid)
+    if calculated:
+        ws.add_data_validation(DataValidation(
+            type="custom", formula1="FALSE", showErrorMessage=True, errorStyle="stop", errorTitle="Calculated cell",
+            error=G.GUARD_MESSAGE, allow_blank=False, sqref=" ".join(calculated)))

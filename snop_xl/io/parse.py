@@ -292,6 +292,18 @@ def to_cell(value: Any, dtype: str) -> Any:
     return str(value)
 
 
+def literal_entry(value: Any) -> Any:
+    """`value` as it must be handed to Excel's object model (the live engine) to land in the cell unchanged.
+
+    Excel parses a value assigned to a range as if it were typed, so a text like ``=HYPERLINK(...)``, ``+1``,
+    ``-A1`` or ``@SUM(...)`` would become a live formula (formula injection) and ``00123``, ``1-2``, ``TRUE`` or
+    ``12%`` a number, a date or a boolean. A leading apostrophe is Excel's own "this is text" mark: it is not kept in
+    the value (Range.Value reads the text back as written; the cell's PrefixCharacter holds it), and unlike the
+    NumberFormat "@" it leaves the cell's format alone, so a number typed into the cell later is still a number.
+    Every non-empty text gets it (it is cheaper to be sure than to predict Excel's parser); other values pass."""
+    return "'" + value if isinstance(value, str) and value else value
+
+
 def to_rows(spec: C.Table, df: pd.DataFrame) -> list[list[Any]]:
     """Rows of plain cell values in the contract's column order; missing optional columns are left blank."""
     missing = [c.key for c in spec.columns if c.key not in df.columns and not c.nullable]

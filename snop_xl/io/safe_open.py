@@ -6,7 +6,8 @@ traceback. These checks look only at the zip directory and the first bytes of ea
 
 What is guaranteed when reading a workbook with snop-xl:
 - XML entity bombs: `defusedxml` is a dependency, so openpyxl parses every part with it (``openpyxl.DEFUSEDXML``);
-  on top of that a part that declares a DTD or an entity is refused here with a clear message.
+  on top of that a part that declares a DTD or an entity is refused here with a clear message (found by expat up to
+  the root element, so neither a long comment before it nor a UTF-16 encoding hides it).
 - Zip bombs: the total uncompressed size and each large part's compression ratio are capped before opening.
 - Not a workbook: anything that is not a zip with ``xl/workbook.xml`` is refused (legacy .xls included).
 - Password-protected files (an OLE/CFB container holding ``EncryptedPackage``) are refused with that reason.
@@ -24,10 +25,14 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
+from xml.parsers import expat
 
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils import range_boundaries
 
 from snop_xl.errors import SnopError
+from snop_xl.io.atomic import os_error_reason
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -51,7 +56,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
 _PROLOG_BYTES = 64 * 1024  # DTDs and the dimension element come before the sheet data
 
@@ -60,14 +64,23 @@ def refuse(path: Path, reason: str) -> UnsafeFileError:
     return UnsafeFileError(f"{path.name}: {reason}; the file was not opened")
 
 
-def _sized_file(path: str | os.PathLike, what: str, cap: int) -> Path:
-    """`path` as a Path if it is a non-empty file within `cap` bytes; else the error that says which it is not."""
+def existing_file(path: str | os.PathLike, what: str) -> Path:
+    """`path` as a Path if it names a file; else the error that says it is a folder or that there is none."""
     path = Path(path)
+    if path.is_dir():
+        raise SnopError(f"{path} is a folder, not a {what}: give the path of the file itself")
     if not path.is_file():
         raise SnopError(f"{path}: no such {what}")
+    return path
+
+
+def _sized_file(path: str | os.PathLike, what: str, cap: int) -> Path:
+    """`path` as a Path if it is a non-empty file within `cap` bytes; else the error that says which it is not."""
+    path = existing_file(path, what)
     size = path.stat().st_size
     if size == 0:
-        raise refuse(path, "the file is empty")
+        raise refuse(path, "the file is empty (0 bytes), so it was probably not saved or copied completely; use the "
+                           "last good copy or a backup, or save it again from Excel")
     if size > cap:
         raise refuse(path, f"the file is {size / 2**20:.0f} MB, over the {cap / 2**20:.0f} MB cap")
     return path
@@ -85,14 +98,26 @@ def check_workbook_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS
                                "(File > Info > Protect Workbook) and save it again")
         raise refuse(path, "this is a legacy .xls (or other OLE) file, not an .xlsx/.xlsm workbook; "
                            "save it as .xlsx in Excel")
-    if not head.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(path):
+    if not head.startswith(ZIP_MAGIC):
         raise refuse(path, "not an Excel workbook (the file is not an .xlsx/.xlsm zip package; "
                            "was another file renamed?)")
+    if not zipfile.is_zipfile(path):  # a zip's start without its end: cut off
+        raise refuse(path, TRUNCATED)
     try:
         with zipfile.ZipFile(path) as zf:
             _check_zip(path, zf, limits)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise refuse(path, f"the workbook package is damaged ({exc})") from None
+    except OSError as exc:
+        raise refuse(path, f"the workbook could not be read ({os_error_reason(exc)})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+        raise refuse(path, f"{DAMAGED} ({exc})") from None
+
+
+#: What to do with a workbook whose package is cut off or damaged (the same advice wherever it is found).
+TRUNCATED = ("not an Excel workbook as it stands: its zip package is truncated (it ends early) or damaged, so it was "
+             "probably not saved or copied completely; use the last good copy or a backup, or save it again from "
+             "Excel")
+DAMAGED = ("the workbook is damaged; open it in Excel, which offers to repair it, and save it again, or use the last "
+           "good copy or a backup")
 
 
 def _check_zip(path: Path, zf: zipfile.ZipFile, limits: Limits) -> None:
@@ -123,11 +148,53 @@ def _check_zip(path: Path, zf: zipfile.ZipFile, limits: Limits) -> None:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         with zf.open(info) as part:
+            if _declares_dtd(part):
+                raise refuse(path, f"part {info.filename} declares an XML DTD or entity (an entity-expansion "
+                                   "attack?)")
+        with zf.open(info) as part:
             prolog = part.read(_PROLOG_BYTES)
-        if _DTD.search(prolog):
-            raise refuse(path, f"part {info.filename} declares an XML DTD or entity (an entity-expansion attack?)")
         if info.filename.startswith("xl/worksheets/"):
             _check_dimension(path, info.filename, prolog, limits)
+
+
+class _RootReached(Exception):
+    """Raised from expat's handlers to stop reading a part where its prolog ends."""
+
+
+def _declares_dtd(part: IO[bytes]) -> bool:
+    """Whether an XML part declares a DTD (where entities are declared) before its root element. expat reads the
+    part up to that element, in its own encoding (UTF-16 too) and past any amount of comments, and stops there,
+    before expanding anything. A part that is not well-formed XML is left to the parser that reads it."""
+    parser = expat.ParserCreate()
+    found: list[bool] = []
+
+    def stop(*_: Any, dtd: bool = False) -> None:
+        found.append(dtd)
+        raise _RootReached
+
+    parser.StartDoctypeDeclHandler = lambda *args: stop(dtd=True)
+    parser.StartElementHandler = stop
+    try:
+        while chunk := part.read(_PROLOG_BYTES):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except _RootReached:
+        return found[0]
+    except expat.ExpatError:
+        return False
+    return False
+
+
+def load_safely(path: str | os.PathLike, **options: Any) -> Workbook:
+    """openpyxl's load_workbook(path, **options) after `check_workbook_file`, any failure of openpyxl's (a part that
+    is not well-formed XML, an entity defusedxml refuses, ...) a SnopError that names the file."""
+    path = Path(path)
+    check_workbook_file(path)
+    try:
+        return load_workbook(path, **options)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
+        raise refuse(path, f"it cannot be read as an Excel workbook ({type(exc).__name__}: {exc}); {DAMAGED}") \
+            from None
 
 
 def _check_dimension(path: Path, part: str, prolog: bytes, limits: Limits) -> None:

@@ -18,8 +18,10 @@ from typing import Any
 
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
+from snop_xl.io import grid as G
 from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
-from snop_xl.io.parse import RawTable, is_blank
+from snop_xl.io.parse import RawTable, is_blank, literal_entry
+from snop_xl.io.grid import Grid
 from snop_xl.io.styles import TABLE_STYLE
 
 #: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run).
@@ -56,7 +58,7 @@ class XlwingsBook(BookIO):
             grid = grid[:-1]
         return RawTable(sheet.name, list(grid[0]), [list(r) for r in grid[1:]], rng.row, rng.column)
 
-    def sheet_values(self, name: str) -> list[list[Any]] | None:
+    def sheet_values(self, name: str, calculated: bool = True) -> list[list[Any]] | None:
         if name not in [s.name for s in self.book.sheets]:
             return None
         used = self.book.sheets[name].used_range
@@ -96,7 +98,7 @@ class XlwingsBook(BookIO):
                 first_row, first_col = 1, spec.first_column
             block = [list(header)] + [list(r) for r in rows] if rows else [list(header), [None] * width]
             top_left = sheet.range((first_row, first_col))
-            top_left.value = block
+            top_left.value = [[literal_entry(v) for v in r] for r in block]  # texts stay texts
             self._formats(sheet, spec, first_row + 1, first_col, block[1:], width)
             self._align(sheet, spec, first_row + 1, first_col, len(block) - 1, width)
             if spec.role is C.Role.OUTPUT:  # wide enough for what was written (no ##### in Excel), as headless
@@ -126,7 +128,7 @@ class XlwingsBook(BookIO):
             return
         with self._quiet():
             start = rng.row + last + 1
-            sheet.range((start, rng.column)).value = [list(r) for r in rows]
+            sheet.range((start, rng.column)).value = [[literal_entry(v) for v in r] for r in rows]
             self._formats(sheet, spec, start, rng.column, rows, rng.columns.count)
             self._align(sheet, spec, start, rng.column, len(rows), rng.columns.count)
             end = max(start + len(rows) - 1, rng.row + rng.rows.count - 1)
@@ -253,6 +255,65 @@ class XlwingsBook(BookIO):
         if str(api.PageSetup.CenterHeader or "").startswith(STAMP_PREFIX):
             api.PageSetup.CenterHeader = ""
 
+    # ---- review sheets -------------------------------------------------------------------------------------
+    def write_grid(self, grid: Grid) -> None:
+        """Rewrite a review sheet whole: one block of values and formulas, then formats, fills and widths; the
+        outline, frozen panes and the guard on calculated cells through Excel's object model."""
+        self.unstamp([grid.sheet])
+        with self._quiet():
+            sheet = self._sheet(grid.sheet)
+            sheet.clear()
+            block = [[str(v) if isinstance(v, G.Formula) else literal_entry(v) for v in row] for row in grid.rows]
+            sheet.range((1, 1)).value = block
+            last = len(grid.rows)
+            first_row, first_col = grid.freeze
+            sheet.range((first_row, first_col), (last, grid.width)).number_format = grid.number_format
+            sheet.range((grid.header_row, first_col), (grid.header_row, grid.width)).number_format = \
+                grid.date_format
+            for c, kind in enumerate(grid.columns, start=1):
+                if kind in G.FILLS:
+                    sheet.range((grid.header_row + 1, c), (last, c)).color = _rgb(G.FILLS[kind])
+            for r, style in enumerate(grid.row_styles, start=1):
+                if style in G.FILLS:
+                    row = sheet.range((r, 1), (r, grid.width))
+                    row.color = _rgb(G.FILLS[style])
+                    row.font.bold = True
+            for r1, c1, r2, c2 in grid.inputs:
+                cells = sheet.range((r1, c1), (r2, c2))
+                cells.color = _rgb(G.FILLS["input"])
+                cells.font.color = _rgb(G.INPUT_FONT)
+            sheet.range((1, 1)).font.bold = True
+            for c, width in enumerate(grid.widths, start=1):
+                sheet.range((1, c)).column_width = width
+            api = getattr(sheet, "api", None)
+            if api is not None and sys.platform == "win32":  # xlwings has no outline, panes or validation
+                _excel_grid_extras(sheet, api, grid)
+
     def __repr__(self) -> str:
         return f"XlwingsBook({self.path!r})"
 
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return int(hex_color[0:2], 16), int(hex_color[2:4], 16), int(hex_color[4:6], 16)
+
+
+def _excel_grid_extras(sheet: Any, api: Any, grid: Grid) -> None:
+    """Outline levels (items folded under their family), frozen panes at the first month and the guard that
+    refuses typing over calculated cells (Windows COM names; Excel constants spelled out)."""
+    api.Outline.SummaryRow = 0  # xlAbove: a family's rows sit above its items
+    for r, level in enumerate(grid.row_levels, start=1):
+        if level:
+            api.Rows(r).OutlineLevel = level + 1  # Excel counts the always-shown rows as level 1
+    api.Outline.ShowLevels(RowLevels=2)
+    sheet.activate()
+    window = sheet.book.app.api.ActiveWindow
+    window.FreezePanes = False
+    window.ScrollRow, window.ScrollColumn = 1, 1
+    api.Cells(*grid.freeze).Select()
+    window.FreezePanes = True
+    for ref in G.calculated_ranges(grid):
+        validation = api.Range(ref).Validation
+        validation.Delete()
+        validation.Add(Type=7, AlertStyle=1, Formula1="=FALSE")  # xlValidateCustom, xlValidAlertStop
+        validation.ErrorTitle, validation.ErrorMessage = "Calculated cell", G.GUARD_MESSAGE

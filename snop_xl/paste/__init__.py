@@ -7,7 +7,10 @@ budget today, ERP extracts and item masters alike.
 - `names`: what a label names: families and items of Items (closest names suggested), measures, header synonyms,
   total and subtotal headings;
 - `layout`: `LayoutReader`, months as columns, as rows or a long table, title rows, totals rows and columns;
-- `checks`: checks over a whole paste: month gaps, completeness, family rows against items, totals that add up.
+- `checks`: checks over a whole paste: month gaps, completeness, family rows against items, totals that add up;
+- `fields`: what the columns of an ERP extract hold (History lines, Items, Inventory, Capacity) and their header
+  synonyms (Material, Billing Date, Billed Qty, List Price, Lead Time (days) ...);
+- `records`: `RecordReader`, an extract as one long table of records under a header row, read by those fields.
 
 Everything here works on a Grid and the Items names; what a command does with the figures (the budget window of
 Settings, the table written) stays with the command.
@@ -18,6 +21,7 @@ from snop_xl.paste.cells import (
     AmbiguousNumber,
     MonthCell,
     NumberError,
+    decimal_convention,
     decimal_style,
     looks_numeric,
     month_cell,
@@ -32,6 +36,7 @@ from snop_xl.paste.checks import (
     fold_levels,
     missing_months,
 )
+from snop_xl.paste.fields import FIELDS, Field
 from snop_xl.paste.layout import (
     Entry,
     Key,
@@ -51,15 +56,18 @@ from snop_xl.paste.names import (
     UNITS,
     VALUE_HEADERS,
     Names,
+    header_words,
     measure_of,
     norm_words,
     split_measure,
     subtotal_level,
     total_label,
 )
+from snop_xl.paste.records import Column, RecordReader, Records, lines_text
 from snop_xl.paste.sources import (
     MAX_COLS,
     MAX_ROWS,
+    TABLE_MAX_ROWS,
     Grid,
     grid_from_book,
     grid_from_csv,
@@ -69,6 +77,7 @@ from snop_xl.paste.sources import (
 
 __all__ = [
     "DASHES",
+    "FIELDS",
     "FAMILY_HEADERS",
     "IGNORED_HEADERS",
     "ITEM_HEADERS",
@@ -77,10 +86,13 @@ __all__ = [
     "MEASURES",
     "MEASURE_HEADERS",
     "REVENUE",
+    "TABLE_MAX_ROWS",
     "UNITS",
     "VALUE_HEADERS",
     "AmbiguousNumber",
+    "Column",
     "Entry",
+    "Field",
     "Grid",
     "Key",
     "LayoutReader",
@@ -88,16 +100,21 @@ __all__ = [
     "Names",
     "NumberError",
     "Parsed",
+    "RecordReader",
+    "Records",
     "TotalCheck",
     "check_completeness",
     "check_totals",
+    "decimal_convention",
     "decimal_style",
     "fold_levels",
     "grid_from_book",
     "grid_from_csv",
     "grid_from_file",
     "grid_from_workbook",
+    "header_words",
     "key_text",
+    "lines_text",
     "looks_numeric",
     "measure_of",
     "missing_months",

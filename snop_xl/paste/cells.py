@@ -16,6 +16,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +184,29 @@ def decimal_style(text: str) -> str | None:
     None when it is no number or shows no separator."""
     parsed = _number_core(text)
     return number_style(parsed[1]) if parsed else ("dot" if _SCI.fullmatch(text.strip()) else None)
+
+
+def decimal_convention(cells: Iterable[tuple[Any, Any]], months: bool = True) -> tuple[str | None,
+                                                                                    list[tuple[Any, Any]]]:
+    """The decimal separator ('.', ',' or None: nothing shows it) that the text numbers among `cells` ((position,
+    value) pairs, in reading order) prove, decided over all of them: one ambiguous 1.234 means nothing alone.
+    When both conventions appear, None and the first (position, value) of each, in reading order. `months`: cells
+    that read as months (2027.01) may be among them, and prove nothing."""
+    first: dict[str, tuple[Any, Any]] = {}
+    seen: dict[str, str | None] = {}
+    for pos, v in cells:
+        if not isinstance(v, str):
+            continue
+        if v not in seen:
+            seen[v] = None if months and month_cell(v) is not None else decimal_style(v)
+        style = seen[v]
+        if style in ("dot", "comma") and style not in first:
+            first[style] = (pos, v)
+            if len(first) == 2:
+                break
+    if len(first) == 2:
+        return None, list(first.values())
+    return {"dot": ".", "comma": ","}.get(next(iter(first), ""), None), []
 
 
 def parse_number(value: Any, decimal: str | None) -> float:

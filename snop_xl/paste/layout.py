@@ -31,7 +31,7 @@ from snop_xl.paste.cells import (
     AmbiguousNumber,
     MonthCell,
     NumberError,
-    decimal_style,
+    decimal_convention,
     looks_numeric,
     month_cell,
     month_names,
@@ -129,20 +129,12 @@ class LayoutReader:
 
     # -- conventions decided over the whole paste
     def _decimal_convention(self) -> str | None:
-        first: dict[str, tuple[int, int, str]] = {}
-        for r, row in enumerate(self.g.rows):
-            for c, v in enumerate(row):
-                if not isinstance(v, str) or month_cell(v) is not None:
-                    continue
-                style = decimal_style(v)
-                if style in ("dot", "comma"):
-                    first.setdefault(style, (r, c, v))
-        if len(first) == 2:
-            (_, (r1, c1, v1)), (_, (r2, c2, v2)) = sorted(first.items(), key=lambda kv: kv[1][:2])
+        decimal, both = decimal_convention(((r, c), v) for r, row in enumerate(self.g.rows) for c, v in enumerate(row))
+        if both:
+            ((r1, c1), v1), ((r2, c2), v2) = both
             self.problem(r2, c2, f"numbers use both decimal conventions ({self.g.cell(r1, c1)} has {v1!r})", v2,
                          "one convention in the whole paste: 1,234.50 or 1.234,50")
-            return None
-        return {"dot": ".", "comma": ","}.get(next(iter(first), ""), None)
+        return decimal
 
     def parse_value(self, r: int, c: int, what: str) -> float | None:
         value = self.g.get(r, c)

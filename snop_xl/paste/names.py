@@ -39,6 +39,12 @@ IGNORED_HEADERS = {"description", "desc", "comment", "comments", "note", "notes"
 _TOTAL_WORDS = {"total", "totals", "subtotal", "sub-total", "grand", "sum", "fy", "year", "ytd", "full year"}
 
 
+def header_words(value: Any) -> str:
+    """A header as single-spaced plain words, how header synonyms are matched: "Lead Time (days)" -> "lead time
+    days", "Regular Cost/h" -> "regular cost h", "Sold-To Party" -> "sold to party"."""
+    return " ".join(norm_words(value).replace("-", " ").split())
+
+
 def norm_words(value: Any) -> str:
     """A label as plain words for matching headers and measures: `norm_text` with punctuation (but $ € £ ¥ and -)
     and underscores turned to spaces ("Product_Family:" -> "product family")."""
@@ -73,6 +79,29 @@ class Names:
             item, family = self.items[key]
             return family, item
         return None
+
+    def item_of(self, text: Any) -> tuple[str, str] | None:
+        """(item, family) a cell names: as `resolve`, and an ERP's material number with leading zeros
+        (000000000000100234) or a number cell (100234.0) naming item 100234."""
+        if isinstance(text, float) and text.is_integer():
+            text = int(text)
+        key = norm_text(text)
+        found = self.items.get(key)
+        if found is None and key.isdigit():
+            found = self._unpadded().get(key.lstrip("0"))
+        return found
+
+    def _unpadded(self) -> dict[str, tuple[str, str]]:
+        if not hasattr(self, "_digits"):
+            self._digits = {k.lstrip("0"): v for k, v in self.items.items() if k.isdigit()}
+        return self._digits
+
+    def suggest_item(self, text: Any) -> str:
+        """What an unknown item should have been: an item of Items, the closest codes named."""
+        by_norm = {k: v[0] for k, v in self.items.items()}
+        close = difflib.get_close_matches(norm_text(text), list(by_norm), n=3, cutoff=0.6)
+        hint = f" (closest: {', '.join(repr(by_norm[c]) for c in close)})" if close else ""
+        return f"an item from the Items sheet{hint}"
 
     def suggest(self, text: Any) -> str:
         known = list(self.families.values()) + [i for i, _ in self.items.values()]

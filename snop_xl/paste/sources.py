@@ -8,6 +8,7 @@ A CSV's encoding (UTF-8/UTF-16/Windows-1252) and delimiter (, ; tab |) are detec
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import csv
 import io
 from collections.abc import Iterable
@@ -20,10 +21,11 @@ from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.io.base import BookIO
 from snop_xl.io.openpyxl_book import open_values
 from snop_xl.io.parse import is_blank
-from snop_xl.io.safe_open import check_csv_file
+from snop_xl.io.safe_open import DEFAULT_LIMITS, check_csv_file
 from snop_xl.paste.cells import looks_numeric, month_cell
 
 MAX_ROWS, MAX_COLS = 20_000, 400  # a paste is small; anything bigger is a wrong file
+TABLE_MAX_ROWS = 1_100_000  # an ERP extract of transaction lines (a year of billing lines) is not
 
 
 @dataclass
@@ -48,14 +50,15 @@ class Grid:
         return max((len(r) for r in self.rows), default=0)
 
 
-def _trim(rows: list[list[Any]], sheet: str) -> list[list[Any]]:
-    """Normalise blanks to None and drop empty trailing rows/columns; refuse a paste too large to be a budget."""
+def _trim(rows: list[list[Any]], sheet: str, max_rows: int = MAX_ROWS) -> list[list[Any]]:
+    """Normalise blanks to None and drop empty trailing rows/columns; refuse a paste too large to be what it
+    should (`max_rows`: a budget is small, an ERP extract of lines is not)."""
     out = [[None if is_blank(v) else v for v in row] for row in rows]
     while out and all(v is None for v in out[-1]):
         out.pop()
-    if len(out) > MAX_ROWS:
-        raise ValidationError([Problem(sheet, f"A{MAX_ROWS + 1}", f"the paste has {len(out):,} rows",
-                                       expected=f"a budget of at most {MAX_ROWS:,} rows")])
+    if len(out) > max_rows:
+        raise ValidationError([Problem(sheet, f"A{max_rows + 1}", f"the paste has {len(out):,} rows",
+                                       expected=f"at most {max_rows:,} rows")])
     width = max((max((i + 1 for i, v in enumerate(r) if v is not None), default=0) for r in out), default=0)
     if width > MAX_COLS:
         raise ValidationError([Problem(sheet, f"{C.column_letter(MAX_COLS + 1)}1",
@@ -63,10 +66,12 @@ def _trim(rows: list[list[Any]], sheet: str) -> list[list[Any]]:
     return [r[:width] + [None] * (width - len(r)) for r in out]
 
 
-def grid_from_csv(path: str | Path) -> Grid:
+def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     """Cells of a CSV file: encoding and delimiter detected, row/column numbers as Excel would show them."""
     path = Path(path)
-    check_csv_file(path)
+    # an extract of a million lines is ~100 MB of text: allowed where the caller allows that many rows
+    check_csv_file(path, DEFAULT_LIMITS if max_rows <= MAX_ROWS else
+                   dataclasses.replace(DEFAULT_LIMITS, max_csv_bytes=max(DEFAULT_LIMITS.max_csv_bytes, max_rows * 400)))
     data = path.read_bytes()
     text = _decode(data, path)
     delimiter = _sniff_delimiter(text)
@@ -76,7 +81,8 @@ def grid_from_csv(path: str | Path) -> Grid:
     except csv.Error as exc:  # a cell of over 128 KB, a NUL character: not a budget someone typed
         raise ValidationError([Problem(path.name, f"A{reader.line_num}", f"line {reader.line_num} cannot be "
                                        f"read as CSV ({exc})", expected="a text file of rows of cells")]) from None
-    return Grid(path.name, _trim(rows, path.name), description=f"{path.name} (CSV, {delimiter!r}-separated)")
+    return Grid(path.name, _trim(rows, path.name, max_rows),
+                description=f"{path.name} (CSV, {delimiter!r}-separated)")
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -111,7 +117,8 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def grid_from_workbook(path: str | Path, sheet: str | None = None, prefer: Iterable[str] = ()) -> Grid:
+def grid_from_workbook(path: str | Path, sheet: str | None = None, prefer: Iterable[str] = (),
+                       max_rows: int = MAX_ROWS) -> Grid:
     """Values (last calculated, never recalculated) of one sheet of another workbook, opened safely: `sheet`, else
     the first that holds anything of the sheets named in `prefer` (any case) and the active sheet (the active one
     when all are empty)."""
@@ -128,14 +135,14 @@ def grid_from_workbook(path: str | Path, sheet: str | None = None, prefer: Itera
             rows = []
             for row in wb[sheet].iter_rows(values_only=True):
                 rows.append(list(row))
-                if len(rows) > MAX_ROWS + 1:
+                if len(rows) > max_rows + 1:
                     break
             if any(not is_blank(v) for r in rows for v in r):
                 break
     finally:
         wb.close()
     label = f"[{path.name}]{sheet}"
-    return Grid(label, _trim(rows, label), description=f"{path.name}, sheet {sheet}")
+    return Grid(label, _trim(rows, label, max_rows), description=f"{path.name}, sheet {sheet}")
 
 
 def grid_from_book(book: BookIO, name: str, *, holding: str, expected: str) -> Grid:
@@ -155,16 +162,17 @@ def grid_from_book(book: BookIO, name: str, *, holding: str, expected: str) -> G
 
 
 def grid_from_file(path: str | Path, sheet: str | None = None, *, prefer: Iterable[str] = (),
-                   what: str = "") -> Grid:
+                   what: str = "", max_rows: int = MAX_ROWS) -> Grid:
     """The grid of a CSV (.csv .txt .tsv) or workbook (.xlsx .xlsm .xltx .xltm) file; `sheet` and `prefer` pick a
-    workbook's sheet (`grid_from_workbook`); `what` names the kind of file when another type is refused."""
+    workbook's sheet (`grid_from_workbook`); `what` names the kind of file when another type is refused; `max_rows`
+    caps its size (TABLE_MAX_ROWS for an ERP extract)."""
     path = Path(path)
     if not path.exists():
         raise SnopError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        return grid_from_csv(path)
+        return grid_from_csv(path, max_rows)
     if suffix in (".xlsx", ".xlsm", ".xltx", ".xltm"):
-        return grid_from_workbook(path, sheet, prefer)
+        return grid_from_workbook(path, sheet, prefer, max_rows)
     kind = f"{what} file type" if what else "file type"
     raise SnopError(f"{path.name}: unsupported {kind} {suffix or '(none)'}; expected .csv, .xlsx or .xlsm")

@@ -27,12 +27,25 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     stat = statistical_forecast(inputs)
     events = event_uplift(stat, inputs.events, items)
     base = stat[KEY].assign(qty=(stat["statistical"] + events["events"]).clip(lower=0.0))
-    result = apply_overrides(base, inputs.overrides, items)
+    overrides = inputs.demand_overrides
+    result = apply_overrides(base, overrides, items)
     plan = stat.merge(events, on=KEY, how="left").merge(result.consensus, on=KEY, how="left")
     plan = plan.merge(items, on="item", how="left")
-    notes = _note_rows(inputs.events, inputs.overrides)
+    notes = _note_rows(inputs.events, overrides)
     plan["notes"] = item_notes(plan, notes, items)
-    return {"DemandPlan": roll_up(plan, family_notes(plan, notes))}
+    return {"DemandPlan": roll_up(plan, family_notes(plan, notes)),
+            "Contributions": contributions(result.by_owner, overrides)}
+
+
+def contributions(by_owner: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """The Contributions table: each contributor's number per item and month as the Demand review shows it, with
+    the source and reason of the override row that set it."""
+    rows = overrides.iloc[by_owner["row"].to_numpy()]
+    return pd.DataFrame({"owner": by_owner["owner"].to_numpy(), "item": by_owner["item"].to_numpy(),
+                         "period": by_owner["period"].to_numpy(), "qty": by_owner["qty"].to_numpy(),
+                         "source": rows["source"].fillna("Overrides").to_numpy()
+                         if "source" in rows else "Overrides",
+                         "reason": rows["reason"].to_numpy()})
 
 
 @dataclass
@@ -46,6 +59,9 @@ class OverrideResult:
 
     consensus: pd.DataFrame
     steps: dict[str, pd.DataFrame]
+    #: owner, item, period, qty, row: each owner's last number for an item-month (after a family spread) and the
+    #: position of the override row that set it
+    by_owner: pd.DataFrame = None
 
 
 def item_families(inputs: Inputs) -> pd.DataFrame:
@@ -177,26 +193,37 @@ def apply_overrides(base: pd.DataFrame, overrides: pd.DataFrame, items: pd.DataF
     steps = {}
     for k, owner in enumerate(owners):
         upto = set(owners[:k + 1])
-        qty, _ = _apply(base, [(mask, q) for who, mask, q in changes if who in upto])
+        qty, _, _ = _apply(base, [c for c in changes if c[0] in upto])
         steps[owner] = base[KEY].reset_index(drop=True).assign(qty=qty)
-    qty, overridden = _apply(base, [(mask, q) for _, mask, q in changes])
+    qty, overridden, by_owner = _apply(base, changes)
     consensus = base[KEY].reset_index(drop=True).assign(override=overridden, consensus=qty)
-    return OverrideResult(consensus, steps)
+    keys = base[KEY].reset_index(drop=True)
+    parts = [keys[set_by >= 0].assign(owner=owner, qty=value[set_by >= 0], row=set_by[set_by >= 0])
+             for owner, (value, set_by) in by_owner.items()]
+    long = (pd.concat(parts, ignore_index=True) if parts else
+            keys.iloc[:0].assign(owner=pd.Series(dtype=object), qty=pd.Series(dtype=float),
+                                 row=pd.Series(dtype=int)))
+    return OverrideResult(consensus, steps, long[["owner", "item", "period", "qty", "row"]])
 
 
-def _apply(base: pd.DataFrame, changes: list[tuple[np.ndarray, object]]) -> tuple[np.ndarray, np.ndarray]:
-    """Demand after `changes` (the item-months an override row sets, and its quantity) in order, and the
-    overridden quantity of each item-month (NaN where none)."""
+def _apply(base: pd.DataFrame, changes: list[tuple[str, np.ndarray, object]]
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Demand after `changes` (owner, the item-months an override row sets, its quantity) in order, the
+    overridden quantity of each item-month (NaN where none), and per owner the item-months' quantity after
+    that owner's last row touching them with the position of that row (-1 where none)."""
     demand = base[KEY].reset_index(drop=True).assign(qty=base["qty"].to_numpy(dtype=float))
     overridden = np.full(len(demand), np.nan)
-    for mask, target in changes:
+    by_owner: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for position, (owner, mask, target) in enumerate(changes):
         if not mask.any():
             continue
         qty = demand["qty"].to_numpy().copy()
         qty[mask] = _spread(demand, mask, "qty", float(target))[mask]
         demand["qty"] = qty
         overridden[mask] = qty[mask]
-    return demand["qty"].to_numpy(), overridden
+        value, set_by = by_owner.setdefault(owner, (np.full(len(demand), np.nan), np.full(len(demand), -1)))
+        value[mask], set_by[mask] = qty[mask], position
+    return demand["qty"].to_numpy(), overridden, by_owner
 
 
 def _note_rows(events: pd.DataFrame, overrides: pd.DataFrame) -> list[tuple[object, pd.Period, pd.Period, str]]:

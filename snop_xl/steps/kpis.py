@@ -73,7 +73,10 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.Dat
 
 def published_as(path: Path | None, content_hash: str) -> archive.Version | None:
     """The latest published version of exactly these inputs (None: the plan is a draft)."""
-    if path is None or not path.exists():
+    if path is None:
+        return None
+    archive.check_location(path, writing=False)  # a folder, or a path no archive can be at: said now, not at publish
+    if not path.exists():
         return None
     same = [v for v in archive.versions(path) if v.content_hash == content_hash]
     return same[-1] if same else None

@@ -1,0 +1,610 @@
+"""Import an input table from an ERP extract: `snop-xl import BOOK TABLE SOURCE` for History, Items, Inventory and
+Capacity (finance's budget keeps its own command, `import-budget`).
+
+The file (CSV with , ; tab or | and either decimal convention, or a sheet of a workbook) is read by
+`snop_xl.paste.RecordReader` with the table's header synonyms (`snop_xl.paste.fields`); this command adds what is
+each table's own, shows what it understood and writes the table only when the user confirms:
+
+- **History** from transaction lines (billing, invoice or order lines: item, date, quantity; net value, unit of
+  measure, customer, plant read for the preview): lines summed per item and month, returns netted within their
+  month; a month whose net is negative is written as 0 and listed in the preview and the Log (never carried to
+  another month). Months of the file replace those months of History (each changed cell listed, old -> new); an
+  item without lines in such a month gets 0 once it has sold (in History or the file) before or in it, blank
+  before that (not launched yet). Other months are kept. Months from the cycle month on are refused.
+- **Items**: rows of the file replace the same items' columns that the file gives (a lead time in days or weeks
+  becomes whole months, rounded up: `months_of`); new items get the defaults; items of the book the file does not
+  list are kept and listed.
+- **Inventory**: the file is the whole on-hand snapshot: lines of one item (plants, storage locations) summed;
+  items of the Inventory table the file does not list get 0, listed; safety stock policies kept unless given.
+- **Capacity**: hours per resource and month (daily or weekly lines summed to the month, costs per hour equal
+  within it); the resource-months of the file replace those of the table, the others are kept.
+
+Anything that cannot be read exactly is refused with every Problem at its line or cell and the book unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from snop_xl import contract as C
+from snop_xl.errors import Problem, SnopError, ValidationError
+from snop_xl.inputs import parse_settings
+from snop_xl.io.base import BookIO
+from snop_xl.io.parse import to_rows
+from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, Grid, Names, RecordReader, Records, grid_from_file, lines_text, \
+    norm_text
+
+TABLES = {"History": C.HISTORY, "Items": C.ITEMS, "Inventory": C.INVENTORY, "Capacity": C.CAPACITY}
+_ALIASES = {"history": "History", "actuals": "History", "sales": "History", "items": "Items",
+            "item master": "Items", "inventory": "Inventory", "stock": "Inventory", "on hand": "Inventory",
+            "capacity": "Capacity"}
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+_SHOWN = 20  # changes listed one by one in the preview
+
+
+@dataclass
+class TableImport:
+    """What was understood from the file, shown before the table is replaced: the preview lines, the table's new
+    cells (header and rows, as written) and the Log's one-line account."""
+
+    table: str
+    source: str
+    lines: list[str]
+    rows: list[list[Any]]
+    header: list[str] | None = None  # None: the contract's headers
+    log: str = ""
+    applied: bool = False
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # the new table as a frame (History long)
+
+    def __str__(self) -> str:
+        verb = "replaced" if self.applied else "would replace"
+        return "\n".join(self.lines + [f"  {verb} the {self.table} table ({len(self.rows)} rows)"])
+
+
+def table_name(text: str) -> str:
+    """The input table a user's word names (History, actuals, Items, stock ...), or a SnopError saying which exist."""
+    name = _ALIASES.get(norm_text(text))
+    if name is None:
+        hint = "; finance's budget has its own command: snop-xl import-budget" if norm_text(text) == "budget" else ""
+        raise SnopError(f"cannot import {text!r}: the tables are {', '.join(TABLES)}{hint}")
+    return name
+
+
+def read_file(source: str | Path, table: str, sheet: str | None = None) -> Grid:
+    """The grid of a CSV or workbook file (its sheet named like the table, else the active one, or `sheet`)."""
+    return grid_from_file(source, sheet, prefer=(TABLES[table].sheet,), what=table, max_rows=TABLE_MAX_ROWS)
+
+
+def import_table(book: BookIO, table: str, source: str | Path, *, confirm: Callable[[TableImport], bool] | None = None,
+                 sheet: str | None = None) -> TableImport:
+    """Replace the book's `table` (History, Items, Inventory, Capacity) from an extract, after `confirm` saw the
+    preview (False: nothing changes). Raises ValidationError listing every problem, the book unchanged. The caller
+    saves the book (the CLI atomically)."""
+    name = table_name(table)
+    summary = PREVIEWS[name](book, read_file(source, name, sheet))
+    if confirm is not None and not confirm(summary):
+        return summary
+    write_input_table(book, TABLES[name], summary.rows, summary.header)
+    book.log("import", f"{name} imported from {summary.source}: {summary.log}", location=f"{TABLES[name].sheet}!A1")
+    summary.applied = True
+    return summary
+
+
+def write_input_table(book: BookIO, spec: C.Table, rows: list[list[Any]], header: list[str] | None = None) -> None:
+    """Write an input table whole.
+
+    Input tables belong to users, so ``BookIO.write_table`` refuses them. The imports are the one place allowed to
+    write them, through the low-level ``write_rows``: the user asked for the import on this table, saw its preview,
+    and every cell of the new table was read exactly. Nothing else in the engine may write an input table.
+    """
+    if header is None:
+        book.write_rows(spec, rows)
+    else:
+        book.write_rows(spec, rows, header=header)  # type: ignore[call-arg]  # both engines take a header
+
+
+# ---- shared pieces ---------------------------------------------------------------------------------------------
+def read_records(grid: Grid, table: str) -> Records:
+    """The file's records as `table`'s fields; every problem of the reading raised at once."""
+    records = RecordReader(grid, FIELDS[table], table).read()
+    if records.problems:
+        raise ValidationError(records.problems)
+    if not len(records):
+        raise ValidationError([Problem(grid.sheet, grid.cell(records.header_row + 1, 0), "no lines under the header",
+                                       expected=f"one line per record of {table}")])
+    return records
+
+
+def book_names(book: BookIO) -> Names:
+    """The book's items, which every line must name (History, Inventory)."""
+    items, problems = book.read_table(C.ITEMS)
+    names = Names.from_items(items)
+    if not names.items:
+        raise ValidationError(problems + [Problem(C.ITEMS.sheet, "A2", "Items has no item", expected="the item "
+                                                  "master first: snop-xl import BOOK Items FILE")])
+    return names
+
+
+def resolve_items(records: Records, names: Names) -> tuple[list[str | None], list[Problem]]:
+    """The book's item each line names (case, spacing and an ERP's leading zeros aside); one problem per unknown
+    item at its first line, naming its other lines and the closest items."""
+    cache: dict[Any, str | None] = {}
+    unknown: dict[str, list[int]] = {}
+    out: list[str | None] = []
+    for i, raw in enumerate(records.values["item"]):
+        if raw not in cache:
+            found = names.item_of(raw) if raw is not None else None
+            cache[raw] = found[0] if found else None
+        item = cache[raw]
+        if item is None and raw is not None:
+            unknown.setdefault(raw, []).append(i)
+        out.append(item)
+    problems = [Problem(records.grid.sheet, records.cell("item", idx[0]),
+                        "unknown item" + (f" (also on lines {lines_text([records.line(i) for i in idx[1:]])})"
+                                          if len(idx) > 1 else ""), raw, names.suggest_item(raw))
+                for raw, idx in unknown.items()]
+    return out, problems
+
+
+def one_per(records: Records, key: str, groups: list[Any], what: Callable[[Any], str]) -> tuple[dict, list[Problem]]:
+    """The one value of column `key` each group (an item, a resource-month) has on its lines; a problem where two
+    lines of a group differ (two units of measure cannot be added, two costs per hour cannot both hold)."""
+    if key not in records.values:
+        return {}, []
+    found: dict[Any, tuple[Any, int]] = {}
+    problems = []
+    label = records.columns[key].field.label
+    for i, (group, value) in enumerate(zip(groups, records.values[key])):
+        if value is None or group is None:
+            continue
+        if group not in found:
+            found[group] = (value, i)
+        elif _differs(found[group][0], value) and found[group][0] is not None:
+            first_value, first = found[group]
+            problems.append(Problem(records.grid.sheet, records.cell(key, i), f"{label} of {what(group)} differs "
+                                    f"from line {records.line(first)} ({first_value!r})", value,
+                                    f"one {label.lower()} per {what(group).split()[0]} (lines in different units "
+                                    "or rates cannot be added)"))
+            found[group] = (None, first)  # one problem per group
+    return {g: v for g, (v, _) in found.items() if v is not None}, problems
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) > 1e-9 * max(1.0, abs(a))
+    return norm_text(a) != norm_text(b)
+
+
+def negatives(records: Records, keys: tuple[str, ...]) -> list[Problem]:
+    """A negative figure where the table holds none (prices, costs, hours, lot sizes)."""
+    return [Problem(records.grid.sheet, records.cell(k, i), f"negative {records.columns[k].field.label}", v,
+                    "0 or more")
+            for k in keys if k in records.values for i, v in enumerate(records.values[k]) if v is not None and v < 0]
+
+
+def head_lines(table: str, records: Records) -> list[str]:
+    """The preview's first lines: where the header was, how numbers and dates were read, every column read or
+    ignored and why, the rows skipped."""
+    g = records.grid
+    out = [f"{table} from {g.description or g.sheet}: header at row {g.first_row + records.header_row}, "
+           f"{len(records):,} lines; {records.conventions()}"]
+    read = [f"{c.header!r} ({records.header_cell(k)}) -> {c.field.label}" + ("" if c.field.stored else
+                                                                             " (shown here, not stored)")
+            for k, c in records.columns.items()]
+    out.append("  columns read: " + "; ".join(read))
+    out += [f"  ignored column {text}" for text in records.ignored]
+    if records.skipped:
+        cells = [f"{g.cell(r, 0)}" for r in records.skipped]
+        out.append(f"  {len(cells)} row(s) without {' / '.join(c.field.label for c in records.columns.values() if c.field.required)} "
+                   f"skipped (totals, notes): {', '.join(cells[:8])}" + (" ..." if len(cells) > 8 else ""))
+    return out
+
+
+def changes_lines(changes: list[str], what: str) -> list[str]:
+    """Each changed cell (old -> new), the first ones one by one."""
+    if not changes:
+        return [f"  no {what} changed"]
+    out = [f"  {len(changes):,} {what} changed (old -> new):"]
+    out += [f"    {c}" for c in changes[:_SHOWN]]
+    if len(changes) > _SHOWN:
+        out.append(f"    ... and {len(changes) - _SHOWN:,} more")
+    return out
+
+
+def _num(v: Any) -> str:
+    return "blank" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.6g}"
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _blank(a) or _blank(b):
+        return _blank(a) and _blank(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
+
+
+# ---- History ---------------------------------------------------------------------------------------------------
+def read_history(book: BookIO, grid: Grid) -> TableImport:
+    """History from transaction lines: summed per item and month, merged into the book's History."""
+    records = read_records(grid, "History")
+    names = book_names(book)
+    items, problems = resolve_items(records, names)
+    months = records.values["date"]
+    _, uom_problems = one_per(records, "uom", items, lambda item: f"item {item}")
+    problems += uom_problems + plan_months(book, records)
+    if problems:
+        raise ValidationError(problems)
+    lines = pd.DataFrame({"item": items, "period": pd.PeriodIndex(months, freq="M"), "qty": records.values["qty"],
+                          "value": records.values.get("value", [math.nan] * len(records))})
+    net = lines.groupby(["item", "period"], sort=True)["qty"].sum()
+    sold = lines[lines["qty"] > 0].groupby(["item", "period"])["qty"].sum()
+    returned = -lines[lines["qty"] < 0].groupby(["item", "period"])["qty"].sum()
+    order, old, old_months = old_history(book, sorted(set(net.index.get_level_values("period"))))
+    rows_items = order + [i for i in dict.fromkeys(it for it, _ in names.items.values()) if i not in set(order)
+                          and i in set(net.index.get_level_values("item"))]
+    new_months = sorted(set(net.index.get_level_values("period")))
+    cells, changes = merge_history(rows_items, old, old_months, net.clip(lower=0).to_dict(), new_months)
+    all_months = sorted(set(old_months) | set(new_months))
+    header = C.HISTORY.headers + [str(p) for p in all_months]
+    rows = [[item] + [cells.get((item, p)) for p in all_months] for item in rows_items]
+    negative = [(item, p, float(sold.get((item, p), 0.0)), float(returned.get((item, p), 0.0)), float(q))
+                for (item, p), q in net.items() if q < 0]
+    preview = head_lines("History", records) + history_lines(records, lines, negative)
+    added = [p for p in new_months if p not in set(old_months)]
+    preview.append(f"  History: {len(added)} month(s) added ({added[0]} to {added[-1]})" if added else
+                   "  History: no month added")
+    preview += changes_lines(changes, "cell(s) of months already in History")
+    frame = pd.DataFrame([(it, p, cells[(it, p)]) for it in rows_items for p in all_months
+                          if cells.get((it, p)) is not None], columns=["item", "period", "qty"])
+    log = (f"{len(records):,} lines, {len(net.index.get_level_values('item').unique())} items, months "
+           f"{new_months[0]} to {new_months[-1]}, qty {float(lines['qty'].sum()):,.6g}, {len(changes)} cell(s) "
+           f"changed" + (f"; {len(negative)} item-month(s) netting negative written as 0 ("
+                        + ", ".join(f"{i} {p}: {q:,.6g}" for i, p, _, _, q in negative[:10])
+                        + (" ..." if len(negative) > 10 else "") + ")" if negative else ""))
+    return TableImport("History", grid.description or grid.sheet, preview, rows, header, log, frame=frame)
+
+
+def plan_months(book: BookIO, records: Records) -> list[Problem]:
+    """Lines dated in the cycle month or later: History holds only months before the plan (one problem per month)."""
+    settings, _ = parse_settings(book.read_table(C.SETTINGS_TABLE)[0])
+    if settings is None:
+        return []
+    late: dict[pd.Period, list[int]] = {}
+    for i, p in enumerate(records.values["date"]):
+        if p is not None and p >= settings.cycle_month:
+            late.setdefault(p, []).append(i)
+    return [Problem(records.grid.sheet, records.cell("date", idx[0]), f"a line of {p}, the cycle month or later"
+                    + (f" (also lines {lines_text([records.line(i) for i in idx[1:]])})" if len(idx) > 1 else ""),
+                    records.grid.get(records.rows[idx[0]], records.columns["date"].index),
+                    f"History before the cycle month {settings.cycle_month} (roll the book to the next cycle first)")
+            for p, idx in sorted(late.items())]
+
+
+def old_history(book: BookIO, replaced: list[pd.Period]) -> tuple[list[str], dict, list[pd.Period]]:
+    """The book's History: its item rows in order (blank rows too), its values by (item, month) and its month
+    columns. Unreadable cells outside the months being replaced are refused (they would be lost)."""
+    if not book.has_table(C.HISTORY):
+        return [], {}, []
+    old, problems = book.read_table(C.HISTORY)
+    letters = {old.attrs.get("cells", {}).get(p) for p in replaced}
+    kept = [p for p in problems if p.cell.rstrip("0123456789") not in letters or not p.cell]
+    if kept:
+        raise ValidationError(kept)
+    raw = book.read_raw(C.HISTORY)
+    pos = next((i for i, h in enumerate(raw.header) if norm_text(h or "") == "item"), 0)
+    order = list(dict.fromkeys(str(r[pos]).strip() for r in raw.rows if pos < len(r) and r[pos] not in (None, "")))
+    months = sorted(k for k in old.attrs.get("cells", {}) if isinstance(k, pd.Period))
+    values = {(it, p): float(q) for it, p, q in zip(old["item"], old["period"], old["qty"]) if not _blank(q)}
+    return order, values, months
+
+
+def merge_history(items: list[str], old: dict, old_months: list[pd.Period], net: dict,
+                  new_months: list[pd.Period]) -> tuple[dict, list[str]]:
+    """The new History cells and each change to a month History already had: the file's months replace those
+    months (0 for an item without lines once it has sold, blank before), the other months are kept."""
+    first_sale: dict[str, pd.Period] = {}
+    for it, p in list(old) + list(net):
+        if it not in first_sale or p < first_sale[it]:
+            first_sale[it] = p
+    cells = {k: v for k, v in old.items() if k[1] not in set(new_months)}
+    changes = []
+    had = set(old_months)
+    for it in items:
+        for p in new_months:
+            value = net.get((it, p))
+            if value is None and it in first_sale and first_sale[it] <= p:
+                value = 0.0
+            if value is not None:
+                cells[(it, p)] = float(value)
+            if p in had and not _same(old.get((it, p)), value):
+                changes.append(f"{it} {p}: {_num(old.get((it, p)))} -> {_num(value)}")
+    return cells, changes
+
+
+def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple]) -> list[str]:
+    """What the lines add up to: items, months, totals per month, returns, negative months, units, dimensions."""
+    months = sorted(lines["period"].unique())
+    has_value = "value" in records.values
+    out = [f"  {lines['item'].nunique():,} items; {len(months)} month(s) {months[0]} to {months[-1]}; "
+           f"quantity {lines['qty'].sum():,.6g}" + (f"; net value {lines['value'].sum():,.2f}" if has_value else "")]
+    per_month = lines.groupby("period")[["qty", "value"]].sum()
+    out += [f"    {p}  quantity {row['qty']:>14,.6g}" + (f"   net value {row['value']:>16,.2f}" if has_value else "")
+            for p, row in per_month.iterrows()]
+    back = lines[lines["qty"] < 0]
+    if len(back):
+        out.append(f"  returns: {len(back):,} line(s), quantity {back['qty'].sum():,.6g}, netted within their month")
+    if negative:
+        out.append(f"  {len(negative)} item-month(s) net negative (more returned than sold): written as 0, the "
+                   "difference not carried to another month:")
+        out += [f"    {it} {p}: sold {s:,.6g}, returned {r:,.6g}, net {q:,.6g} -> 0" for it, p, s, r, q in
+                negative[:_SHOWN]]
+        if len(negative) > _SHOWN:
+            out.append(f"    ... and {len(negative) - _SHOWN} more")
+    for key in ("uom", "currency", "customer", "site"):
+        if key in records.values:
+            distinct = sorted({v for v in records.values[key] if v is not None})
+            shown = ", ".join(distinct[:6]) + (" ..." if len(distinct) > 6 else "")
+            out.append(f"  {records.columns[key].field.label}: {len(distinct)} distinct ({shown}); read, not stored "
+                       "(History is per item and month)")
+    dups = records.duplicates()
+    if dups:
+        out.append(f"  {len(dups)} line(s) repeat an earlier line cell for cell (line {dups[0][0]} = line "
+                   f"{dups[0][1]}{' ...' if len(dups) > 1 else ''}): each is counted, as separate deliveries may be")
+    return out
+
+
+# ---- Items -----------------------------------------------------------------------------------------------------
+def months_of(value: float, unit: str) -> float:
+    """A lead time in `unit` (days, weeks, months) as whole months, rounded up (an order placed a day early is
+    harmless, a day late is a stock-out): days / 30.4375, the average month, so 30 days -> 1, 31 -> 2, 45 -> 2,
+    60 -> 2, 90 -> 3; weeks x 7 likewise (4 weeks -> 1, 6 -> 2). Months are taken as they are."""
+    if unit == "months":
+        return value
+    days = value * (7 if unit == "weeks" else 1)
+    return float(math.ceil(days / DAYS_PER_MONTH - 1e-9))
+
+
+def lead_time_unit(records: Records) -> str:
+    """days / weeks / months, from the lead time's header ("Lead Time (days)", "LT weeks"); months if unsaid."""
+    words = records.columns["lead_time"].words
+    if words & {"days", "day", "d", "tage", "jours"}:
+        return "days"
+    if words & {"weeks", "week", "wks", "wk", "w"}:
+        return "weeks"
+    return "months"
+
+
+def item_frame(records: Records) -> tuple[pd.DataFrame, list[Problem], list[str]]:
+    """The file's items as contract columns (only those it gives), with every problem and the notes for the
+    preview (the lead time conversion)."""
+    problems = negatives(records, ("unit_price", "unit_cost", "lead_time", "min_lot", "lot_multiple"))
+    notes: list[str] = []
+    values = {k: list(v) for k, v in records.values.items() if records.columns[k].field.stored}
+    if "lead_time" in values:
+        unit = lead_time_unit(records)
+        converted = []
+        for i, v in enumerate(values["lead_time"]):
+            months = None if v is None else months_of(v, unit)
+            if months is not None and (not float(months).is_integer() or not 0 <= months <= 24):
+                problems.append(Problem(records.grid.sheet, records.cell("lead_time", i), "bad Lead Time", v,
+                                        f"whole months from 0 to 24 (the header says {unit})"))
+                months = None
+            converted.append(None if months is None else int(months))
+        if unit != "months":
+            pairs = sorted({(v, m) for v, m in zip(values["lead_time"], converted) if v is not None and m is not None})
+            notes.append(f"  Lead Time in {unit} -> whole months, rounded up (/{DAYS_PER_MONTH:g} days): "
+                         + ", ".join(f"{v:g} -> {m}" for v, m in pairs[:8]) + (" ..." if len(pairs) > 8 else ""))
+        values["lead_time"] = converted
+    seen: dict[str, int] = {}
+    for i, item in enumerate(values["item"]):
+        if item is None:
+            continue
+        if norm_text(item) in seen:
+            problems.append(Problem(records.grid.sheet, records.cell("item", i), "item appears twice", item,
+                                    f"each item once (first at row {records.line(seen[norm_text(item)])})"))
+        seen.setdefault(norm_text(item), i)
+    return pd.DataFrame(values), problems, notes
+
+
+def read_items(book: BookIO, grid: Grid) -> TableImport:
+    """Items from an item master: the file's columns replace those of the same items, new items are added."""
+    records = read_records(grid, "Items")
+    new, problems, notes = item_frame(records)
+    old, old_problems = book.read_table(C.ITEMS)
+    if problems or old_problems:
+        raise ValidationError(problems + old_problems)
+    given = [k for k in C.ITEMS.keys if k in new.columns]
+    by_norm = {norm_text(r["item"]): r for r in old.to_dict("records") if not _blank(r["item"])}
+    changes, added, rows = [], [], []
+    for r in new.to_dict("records"):
+        current = by_norm.pop(norm_text(r["item"]), None)
+        if current is None:
+            added.append(r["item"])
+            rows.append({c.key: c.default if _blank(r.get(c.key)) else r[c.key] for c in C.ITEMS.columns})
+            continue
+        row = dict(current)
+        for k in given:
+            if k != "item" and not _blank(r[k]) and not _same(row.get(k), r[k]):  # blank: the file says nothing
+                changes.append(f"{row['item']} {C.ITEMS.column(k).header}: {_shown(row.get(k))} -> {_shown(r[k])}")
+                row[k] = r[k]
+        rows.append(row)
+    kept = [r["item"] for r in by_norm.values()]
+    rows += list(by_norm.values())
+    frame = pd.DataFrame(rows, columns=C.ITEMS.keys)
+    preview = head_lines("Items", records) + notes
+    preview.append(f"  {len(new)} items in {new['family'].nunique()} families; {len(added)} new"
+                   + (f" ({', '.join(map(str, added[:8]))}{' ...' if len(added) > 8 else ''})" if added else ""))
+    missing = [C.ITEMS.column(k).header for k in C.ITEMS.keys if k not in given]
+    if missing:
+        preview.append(f"  not in the file (kept, or defaults for new items): {', '.join(missing)}")
+    preview += changes_lines(changes, "cell(s) of existing items")
+    if kept:
+        preview.append(f"  {len(kept)} item(s) of the book not in the file, kept: {', '.join(map(str, kept[:8]))}"
+                       + (" ..." if len(kept) > 8 else ""))
+    log = f"{len(new)} items, {len(added)} new, {len(changes)} cell(s) changed, {len(kept)} kept"
+    return TableImport("Items", grid.description or grid.sheet, preview, to_rows(C.ITEMS, frame), None, log,
+                       frame=frame)
+
+
+def _shown(v: Any) -> str:
+    return _num(v) if isinstance(v, float) else "blank" if _blank(v) else repr(v)
+
+
+def items_of_file(grid: Grid) -> pd.DataFrame:
+    """Items from an item master file alone (`snop-xl new --items`): every Items column, defaults where the file
+    gives none; a ValidationError names each problem's cell."""
+    records = read_records(grid, "Items")
+    frame, problems, _ = item_frame(records)
+    if problems:
+        raise ValidationError(problems)
+    for column in C.ITEMS.columns:
+        given = frame[column.key] if column.key in frame else [None] * len(frame)
+        frame[column.key] = [column.default if _blank(v) else v for v in given]
+    return frame[C.ITEMS.keys]
+
+
+# ---- Inventory -------------------------------------------------------------------------------------------------
+def read_inventory(book: BookIO, grid: Grid) -> TableImport:
+    """Inventory from an on-hand snapshot: lines per item summed, items not in it set to 0."""
+    records = read_records(grid, "Inventory")
+    names = book_names(book)
+    items, problems = resolve_items(records, names)
+    what = lambda item: f"item {item}"  # noqa: E731
+    fixed = {}
+    for key in ("uom", "ss_policy", "ss_value", "safety_stock"):
+        fixed[key], more = one_per(records, key, items, what)
+        problems += more
+    problems += negatives(records, ("ss_value", "safety_stock"))
+    for item, policy in fixed["ss_policy"].items():
+        if norm_text(policy) not in ("service", "fixed", "cover"):
+            i = records.values["ss_policy"].index(policy)
+            problems.append(Problem(grid.sheet, records.cell("ss_policy", i), "bad Safety Stock Policy", policy,
+                                    "service, fixed or cover"))
+    on_hand: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, (item, q) in enumerate(zip(items, records.values["on_hand"])):
+        if item is not None and q is not None:
+            on_hand[item] = on_hand.get(item, 0.0) + q
+            first.setdefault(item, i)
+    problems += [Problem(grid.sheet, records.cell("on_hand", first[it]), f"on hand of {it} sums to {q:,.6g} over "
+                         "its lines", q, "stock of 0 or more") for it, q in on_hand.items() if q < -1e-9]
+    if problems:
+        raise ValidationError(problems)
+    old, old_problems = book.read_table(C.INVENTORY)
+    if old_problems:
+        raise ValidationError(old_problems)
+    rows, changes, zeroed = [], [], []
+    for r in old.to_dict("records"):
+        item = r["item"]
+        value = on_hand.pop(item, None)
+        new = dict(r, on_hand=0.0 if value is None else value, **_policy(fixed, item))
+        if value is None and not _same(r["on_hand"], 0.0):
+            zeroed.append(item)
+        for k in ("on_hand", "ss_policy", "ss_value"):
+            if not _same(r.get(k), new[k]):
+                changes.append(f"{item} {C.INVENTORY.column(k).header}: {_shown(r.get(k))} -> {_shown(new[k])}")
+        rows.append(new)
+    added = list(on_hand)
+    rows += [dict({"item": it, "on_hand": q, "ss_policy": "service", "ss_value": None}, **_policy(fixed, it))
+             for it, q in on_hand.items()]
+    frame = pd.DataFrame(rows, columns=C.INVENTORY.keys)
+    preview = head_lines("Inventory", records)
+    total = float(sum(records.values["on_hand"][i] or 0.0 for i in range(len(records))))
+    preview.append(f"  {len(set(it for it in items if it))} items, on hand {total:,.6g} in all"
+                   + (f"; {len(records) - len(set(items))} line(s) of the same items (locations) summed"
+                      if len(records) > len(set(items)) else ""))
+    if "site" in records.values:
+        sites = sorted({v for v in records.values["site"] if v})
+        preview.append(f"  Location: {len(sites)} distinct ({', '.join(sites[:6])}); read, summed per item")
+    if "uom" in records.values:
+        preview.append(f"  Unit of measure: {', '.join(sorted(set(fixed['uom'].values())))}; quantities taken as "
+                       "they are")
+    preview.append(f"  {len(added)} item(s) added to Inventory" + (f": {', '.join(added[:8])}" if added else ""))
+    preview += changes_lines(changes, "cell(s) of items already in Inventory")
+    if zeroed:
+        preview.append(f"  {len(zeroed)} item(s) of Inventory not in the snapshot set to 0: "
+                       + ", ".join(zeroed[:8]) + (" ..." if len(zeroed) > 8 else ""))
+    log = f"{len(set(items))} items, on hand {total:,.6g}, {len(changes)} cell(s) changed, {len(zeroed)} set to 0"
+    return TableImport("Inventory", grid.description or grid.sheet, preview, to_rows(C.INVENTORY, frame), None, log,
+                       frame=frame)
+
+
+def _policy(fixed: dict[str, dict], item: str) -> dict[str, Any]:
+    """The safety stock policy the file gives an item: its policy and value, or a Safety Stock in units (fixed)."""
+    if item in fixed["ss_policy"]:
+        return {"ss_policy": norm_text(fixed["ss_policy"][item]), "ss_value": fixed["ss_value"].get(item)}
+    if item in fixed["safety_stock"]:
+        return {"ss_policy": "fixed", "ss_value": fixed["safety_stock"][item]}
+    if item in fixed["ss_value"]:
+        return {"ss_value": fixed["ss_value"][item]}
+    return {}
+
+
+# ---- Capacity --------------------------------------------------------------------------------------------------
+def read_capacity(book: BookIO, grid: Grid) -> TableImport:
+    """Capacity per resource and month: lines of one month summed, the file's resource-months replacing the
+    table's."""
+    records = read_records(grid, "Capacity")
+    old, old_problems = book.read_table(C.CAPACITY)
+    bor, _ = book.read_table(C.BILL_OF_RESOURCES)
+    known = {norm_text(r): r for r in list(old["resource"].dropna()) + list(bor["resource"].dropna())}
+    resources = [None if r is None else known.get(norm_text(r), r) for r in records.values["resource"]]
+    keys = [(r, p) if r is not None and p is not None else None for r, p in zip(resources, records.values["period"])]
+    problems = negatives(records, ("available_hours", "overtime_hours", "regular_cost", "overtime_cost")) + old_problems
+    costs = {}
+    for k in ("regular_cost", "overtime_cost"):
+        costs[k], more = one_per(records, k, keys, lambda key: f"resource {key[0]} in {key[1]}")
+        problems += more
+    if problems:
+        raise ValidationError(problems)
+    hours: dict[tuple, dict[str, float]] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        h = hours.setdefault(key, {"available_hours": 0.0, "overtime_hours": 0.0})
+        for k in h:
+            h[k] += (records.values.get(k) or [0.0] * len(records))[i] or 0.0
+    new = {key: dict(resource=key[0], period=key[1], **h,
+                     **{k: costs[k].get(key, 0.0) for k in ("regular_cost", "overtime_cost")}) for key, h in hours.items()}
+    rows, changes = [], []
+    for r in old.to_dict("records"):
+        key = (r["resource"], r["period"])
+        if key in new:
+            row = new.pop(key)
+            changes += [f"{key[0]} {key[1]} {C.CAPACITY.column(k).header}: {_shown(r.get(k))} -> {_shown(row[k])}"
+                        for k in ("available_hours", "overtime_hours", "regular_cost", "overtime_cost")
+                        if not _same(r.get(k), row[k])]
+            r = row
+        rows.append(r)
+    added = list(new)
+    rows += list(new.values())
+    frame = pd.DataFrame(rows, columns=C.CAPACITY.keys).sort_values(["resource", "period"], kind="stable")
+    preview = head_lines("Capacity", records)
+    months = sorted({p for _, p in hours})
+    preview.append(f"  {len({r for r, _ in hours})} resource(s), {len(months)} month(s) {months[0]} to {months[-1]}; "
+                   f"available hours {sum(h['available_hours'] for h in hours.values()):,.6g}, overtime "
+                   f"{sum(h['overtime_hours'] for h in hours.values()):,.6g}"
+                   + (f"; {len(records) - len(hours)} line(s) summed into their month" if len(records) > len(hours)
+                      else ""))
+    unused = sorted({r for r, _ in hours} - set(bor["resource"].dropna()))
+    if unused:
+        preview.append(f"  not used by BillOfResources (no item loads them): {', '.join(unused)}")
+    preview.append(f"  {len(added)} resource-month(s) added")
+    preview += changes_lines(changes, "cell(s) of resource-months already in Capacity")
+    log = f"{len(hours)} resource-months, {len(added)} added, {len(changes)} cell(s) changed"
+    return TableImport("Capacity", grid.description or grid.sheet, preview, to_rows(C.CAPACITY, frame), None, log,
+                       frame=frame)
+
+
+PREVIEWS: dict[str, Callable[[BookIO, Grid], TableImport]] = {
+    "History": read_history, "Items": read_items, "Inventory": read_inventory, "Capacity": read_capacity}

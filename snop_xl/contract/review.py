@@ -1,0 +1,56 @@
+"""Where things sit on the review sheets (planning grids with no Excel table): the one layout that the grid builder
+(`snop_xl.steps.grids`) writes and the reader of planners' edits (`snop_xl.inputs`) reads back.
+
+Demand review, from the top: a title row, a help row, the header row (month headers are first-of-month dates, then
+quarter and fiscal-year columns headed by text), then blocks of key-figure rows: Total, each family, and after each
+family its items. Column A holds the block's name (Total, the family, the item code) on every row of the block,
+column C the key figure. A row whose key figure is not one of the engine's (KEY_FIGURES) is a contributor's row:
+its label is the contributor's name, its month cells are theirs to type into and its Note cell is their reason.
+"""
+
+from __future__ import annotations
+
+DEMAND_REVIEW = "DemandReview"
+TITLE_ROW, HELP_ROW, HEADER_ROW, FIRST_ROW = 1, 2, 3, 4
+COL_NAME, COL_DESCRIPTION, COL_FIGURE, COL_NOTE = 1, 2, 3, 4
+FIRST_MONTH_COL = 5
+#: actual months shown before the plan's first month
+ACTUAL_MONTHS = 12
+
+TOTAL = "Total"
+ACTUALS, STATISTICAL, EVENTS = "Actuals", "Statistical", "Events"
+CONSENSUS, PUBLISHED, BUDGET = "Consensus", "Last published", "Budget"
+#: the engine's key figures; any other label in the key-figure column names a contributor
+KEY_FIGURES = (ACTUALS, STATISTICAL, EVENTS, CONSENSUS, PUBLISHED, BUDGET)
+#: contributors when neither the Contributors setting nor the Overrides table names any
+DEFAULT_CONTRIBUTORS = ("Sales", "Marketing")
+
+#: docs/workbook.md's section on the review sheets: what is whose, and the rules a typed number follows
+GUIDE = """\
+**Demand review** (sheet DemandReview, written by step 1). Rows: Total, then each family followed by its items
+(Excel outline: the book opens folded to Total and families; the [+] buttons or the 1/2/3 level buttons unfold the
+items). Per item: Actuals (the last 12 months, grey), Statistical (the Note column names the model), Events, one row
+per contributor, Consensus and Last published (the latest version in the plan archive); families and the Total add
+Budget. Columns: 12 actual months, the plan's months, then fiscal quarters and years (a span the sheet holds only
+part of says so in its header, e.g. `FY28 (5 of 12 mo)`); the Consensus quarter and year totals add the actuals of
+their past months.
+
+Planners' cells: the yellow ones, a contributor's plan months and their Note cell. Everything else is calculated:
+typing over it is refused by a data validation (sheet protection would also lock the outline buttons). Contributors
+are the Contributors setting (in order of precedence), then any other owner of an Overrides row.
+
+Rules a typed number follows:
+- It is that contributor's override for that item and month, exactly as an Overrides row would be (consensus, notes,
+  FVA per owner, the archive); the row's Note cell is its reason.
+- An item's consensus is the number of the last contributor listed who gave one, else statistical + events (at
+  least 0). The Consensus cell is that formula, and family and total rows are sums, so they recalculate as you type.
+- Precedence: for one contributor, a number typed in the grid beats that contributor's Overrides row for the same
+  item and month; a later contributor beats an earlier one whichever way either gave their number.
+- The next run reads the grid before anything else: a cell that differs from what the last run wrote there (the
+  Contributions table) is an edit, and is kept, run after run, until it is cleared or typed over. A number shown
+  from the Overrides table is not an edit: change or delete that row to change it.
+- An edit that can't be placed (text, a negative number, an item no longer active, a month outside the plan) stops
+  the run with the cell's address, and nothing is written. An edit for a month that has become actual expires.
+- Family-level Overrides rows are spread over the family's items when the cycle runs; between runs the grid shows
+  the spread of the last run.
+"""

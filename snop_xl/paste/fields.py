@@ -1,0 +1,133 @@
+"""What the columns of an ERP extract hold, by the names ERPs and planners give them: the fields each input table's
+import reads (History from billing lines, Items, Inventory, Capacity) and their header synonyms.
+
+A `Field` says what a column means and how its cells read (text, number, month, flag); `records.RecordReader`
+finds the columns of a grid by these names. Fields that are not `stored` are read and shown in the preview only
+(net value, customer, plant): the table has no place for them yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snop_xl.paste.names import FAMILY_HEADERS, ITEM_HEADERS, header_words
+
+TEXT, NUMBER, MONTH, FLAG = "text", "number", "month", "flag"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One thing a column may hold: its key, how it is named in messages, how its cells read, its header names."""
+
+    key: str
+    label: str
+    kind: str
+    synonyms: frozenset[str]
+    required: bool = False
+    stored: bool = True  # False: read and shown in the preview, not written to the table
+
+    def names(self, text: str) -> bool:
+        return header_words(text) in self.synonyms
+
+
+def field(key: str, label: str, kind: str, *names: str | set[str], required: bool = False,
+          stored: bool = True) -> Field:
+    """A Field whose synonyms are `names` (strings or sets) and its own label and key, as `header_words` gives them."""
+    flat: set[str] = {label, key}
+    for n in names:
+        flat |= n if isinstance(n, set) else {n}
+    return Field(key, label, kind, frozenset(header_words(n) for n in flat), required, stored)
+
+
+_ITEM = ITEM_HEADERS | {"material number", "material no", "item number", "item no", "item id", "part number",
+                        "part no", "sku code", "sku number", "article number", "article no", "product id",
+                        "product number", "material code", "item code"}
+_UOM = {"uom", "unit of measure", "sales unit", "base unit", "base unit of measure", "unit", "bun", "su", "um"}
+_CURRENCY = {"currency", "curr", "document currency", "doc currency", "currency key", "crcy"}
+
+#: billing (or order) lines: one sale or return per line, summed to item x month
+HISTORY_FIELDS = (
+    field("item", "Item", TEXT, _ITEM, required=True),
+    field("date", "Date", MONTH, {"billing date", "invoice date", "posting date", "document date", "order date",
+                                  "ship date", "shipping date", "delivery date", "goods issue date", "date", "month",
+                                  "period", "sales date", "transaction date", "created on"}, required=True),
+    field("qty", "Quantity", NUMBER, {"billed qty", "billed quantity", "quantity", "qty", "units", "sales qty",
+                                      "sales quantity", "invoiced qty", "invoiced quantity", "order qty",
+                                      "ordered qty", "order quantity", "shipped qty", "shipped quantity",
+                                      "delivered qty", "delivered quantity", "volume", "qty sold", "units sold",
+                                      "quantity sold"}, required=True),
+    field("value", "Net value", NUMBER, {"net value", "net amount", "revenue", "net revenue", "sales", "net sales",
+                                         "amount", "value", "sales value", "extended price", "line total",
+                                         "line amount", "invoice amount", "gross value", "sales amount"},
+          stored=False),
+    field("uom", "Unit of measure", TEXT, _UOM, stored=False),
+    field("currency", "Currency", TEXT, _CURRENCY, stored=False),
+    field("customer", "Customer", TEXT, {"customer", "sold to", "sold to party", "ship to", "ship to party",
+                                         "customer name", "customer number", "customer no", "customer id", "payer",
+                                         "bill to", "account", "client"}, stored=False),
+    field("site", "Site", TEXT, {"plant", "site", "warehouse", "location", "storage location", "sales org",
+                                 "sales organization", "sales organisation", "sales office", "distribution channel",
+                                 "channel", "division", "region", "country", "branch"}, stored=False),
+)
+
+#: the item master as ERPs export it
+ITEMS_FIELDS = (
+    field("item", "Item", TEXT, _ITEM, required=True),
+    field("description", "Description", TEXT, {"description", "desc", "material description", "item description",
+                                               "product description", "product name", "item name", "name",
+                                               "short text", "material name"}),
+    field("family", "Family", TEXT, FAMILY_HEADERS | {"material group", "item group", "product category",
+                                                      "product hierarchy", "family code", "product family code"},
+          required=True),
+    field("unit_price", "Unit Price", NUMBER, {"unit price", "price", "list price", "selling price", "sales price",
+                                               "net price", "sell price", "price per unit"}),
+    field("unit_cost", "Unit Cost", NUMBER, {"unit cost", "cost", "std cost", "standard cost", "cost price",
+                                             "unit std cost", "cost per unit", "unit standard cost", "cogs"}),
+    field("lead_time", "Lead Time", NUMBER, {"lead time", "lt", "replenishment lead time", "planned delivery time",
+                                             "delivery time", "lead time days", "lead time in days",
+                                             "lead time weeks", "lead time in weeks", "lead time months",
+                                             "lead time in months", "lead time d", "lead time wks", "lead time wk",
+                                             "lt days", "lt weeks", "lt months", "planned delivery time days"}),
+    field("min_lot", "Min Lot", NUMBER, {"min lot", "moq", "minimum order quantity", "min order qty",
+                                         "minimum lot size", "min lot size", "minimum lot", "min order quantity"}),
+    field("lot_multiple", "Lot Multiple", NUMBER, {"lot multiple", "rounding value", "order multiple", "pack size",
+                                                   "case pack", "rounding quantity", "lot size multiple"}),
+    field("active", "Active", FLAG, {"active", "is active"}),
+)
+
+#: an on-hand snapshot, one line per item (and location)
+INVENTORY_FIELDS = (
+    field("item", "Item", TEXT, _ITEM, required=True),
+    field("on_hand", "On Hand", NUMBER, {"on hand", "on hand qty", "qty on hand", "quantity on hand", "unrestricted",
+                                         "unrestricted stock", "unrestricted use", "unrestricted use stock", "stock",
+                                         "stock qty", "stock quantity", "inventory", "available stock",
+                                         "free stock", "onhand", "soh", "stock on hand", "qty", "quantity"},
+          required=True),
+    field("ss_policy", "Safety Stock Policy", TEXT, {"safety stock policy", "ss policy", "policy"}),
+    field("ss_value", "Policy Value", NUMBER, {"policy value", "ss value"}),
+    field("safety_stock", "Safety stock (units)", NUMBER, {"safety stock", "safety stock qty", "ss qty",
+                                                           "safety stock units"}),
+    field("uom", "Unit of measure", TEXT, _UOM, stored=False),
+    field("site", "Location", TEXT, {"plant", "site", "warehouse", "location", "storage location", "sloc",
+                                     "bin", "store"}, stored=False),
+)
+
+#: capacity per resource and month (or day / week: hours summed to the month)
+CAPACITY_FIELDS = (
+    field("resource", "Resource", TEXT, {"resource", "work center", "work centre", "workcenter", "workcentre",
+                                         "line", "machine", "crew", "resource name", "production line"},
+          required=True),
+    field("period", "Period", MONTH, {"period", "month", "date", "week", "day", "capacity date"}, required=True),
+    field("available_hours", "Available Hours", NUMBER, {"available hours", "capacity", "capacity hours", "hours",
+                                                         "available", "regular hours", "avail hours",
+                                                         "available capacity", "capacity h"}, required=True),
+    field("overtime_hours", "Overtime Limit", NUMBER, {"overtime", "overtime hours", "overtime limit",
+                                                       "max overtime", "ot hours", "overtime capacity"}),
+    field("regular_cost", "Regular Cost/h", NUMBER, {"regular cost", "regular cost per hour", "cost per hour",
+                                                     "hourly rate", "rate", "regular rate"}),
+    field("overtime_cost", "Overtime Cost/h", NUMBER, {"overtime cost", "overtime cost per hour", "ot rate",
+                                                       "overtime rate", "ot cost"}),
+)
+
+FIELDS = {"History": HISTORY_FIELDS, "Items": ITEMS_FIELDS, "Inventory": INVENTORY_FIELDS,
+          "Capacity": CAPACITY_FIELDS}

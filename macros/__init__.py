@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from snop_xl.commands.import_budget import import_budget as run
 from snop_xl.commands.publish import publish_book
+from snop_xl.commands.roll import roll as roll_cycle
 from snop_xl.cycle import run_book, select_steps
 from snop_xl.inputs import load_inputs
 
 from ._run import Outcome, as_bookio, confirm, run_entry
 
 __all__ = ["Outcome", "as_bookio", "validate", "import_budget", "forecast_demand", "plan_supply", "reconcile",
-           "review", "publish", "run_all", "ENTRY_POINTS"]
+           "review", "publish", "run_all", "roll", "ENTRY_POINTS"]
 
 
 def validate(book=None) -> Outcome:
@@ -76,6 +77,24 @@ def run_all(book=None) -> Outcome:
     return run_entry(book, "Run all", _steps(None))
 
 
+def roll(book=None) -> Outcome:
+    """Start next month's cycle, as `snop-xl roll` does: the closed month's actuals must be in History (a column
+    headed with that month), its plan published; cycle month + 1, expired Events and Overrides to the Log. Shows
+    what it will change and asks first; on any problem nothing changes."""
+    def action(io, progress) -> str:
+        def ask(plan) -> bool:
+            return confirm(io, f"Roll the workbook into cycle {plan.cycle} as follows?\n\n{plan}")
+
+        progress("rolling to the next cycle ...")
+        result = roll_cycle(io, confirm=ask)
+        if not result.applied:
+            return "Roll cancelled: the workbook was not changed."
+        io.save()
+        return (f"Rolled from cycle {result.closed} to {result.cycle}: {len(result.removed)} expired row(s) moved to "
+                "the Log. Run all to plan the new cycle.")
+    return run_entry(book, "Roll to next month", action)
+
+
 def _validate(io, progress) -> str:
 
     inputs = load_inputs(io)
@@ -102,4 +121,4 @@ def _describe(result) -> str:
 
 #: Entry point name -> function; the ribbon's RunPython calls must name these (a test checks it).
 ENTRY_POINTS = {f.__name__: f for f in (validate, import_budget, forecast_demand, plan_supply, reconcile, review,
-                                        publish, run_all)}
+                                        publish, run_all, roll)}

@@ -28,9 +28,10 @@ from snop_xl.commands.import_table import TABLES, import_table
 from snop_xl.commands.kpis import decisions_log, write_kpis
 from snop_xl.commands.new import new_book
 from snop_xl.commands.publish import publish_book, read_outputs, settle
+from snop_xl.commands.roll import roll_book
 from snop_xl.commands.summary import kpi_summary, select_kpis, summary_lines
 from snop_xl.cycle import run_book
-from snop_xl.errors import SnopError, ValidationError
+from snop_xl.errors import SnopError, UsageError, ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
 from snop_xl.io.atomic import os_error_message
@@ -282,6 +283,42 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", help="write the result here instead of updating BOOK in place")
 
 
+def _cmd_roll(args: argparse.Namespace) -> int:
+
+    def confirm(plan) -> bool:  # the user sees every change before the book moves to the next cycle
+        print(plan)
+        if args.dry_run:
+            return False
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes rolls
+            print("not rolled: no terminal to confirm on; run again with --yes to roll (or --dry-run to only check)",
+                  file=sys.stderr)
+            return False
+        return input(f"Roll the book into cycle {plan.cycle} as shown? [y/N] ").strip().lower() in ("y", "yes")
+
+    result = roll_book(args.book, out=args.out, actuals=args.actuals, force=args.force, confirm=confirm,
+                       sheet=args.sheet)
+    if not result.applied:
+        print("nothing changed")
+        return 0 if args.dry_run else 1
+    print(f"rolled from cycle {result.closed} to {result.cycle}; workbook: {Path(result.saved).resolve()}")
+    return 0
+
+
+def _roll_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("book", help="cycle workbook (.xlsx/.xlsm) whose cycle month has closed and was published")
+    p.add_argument("--actuals", metavar="FILE", help="the closed month's billing / order lines (CSV or workbook), "
+                   "imported into History as `snop-xl import BOOK History FILE` does; without it, History must "
+                   "already hold the closed month")
+    p.add_argument("--sheet", help="sheet of the --actuals workbook to read (default: History, or the active one)")
+    p.add_argument("--force", action="store_true", help="roll even though the closed cycle has no published version")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="roll without asking (required when no terminal is attached, e.g. in a script)")
+    p.add_argument("-n", "--dry-run", action="store_true", help="show what the roll would change; change nothing")
+    p.add_argument("-o", "--out", help="write the next cycle's book here instead of updating BOOK in place")
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
 
     path = new_book(args.book, args.items, cycle_month=args.cycle_month, horizon=args.horizon,
@@ -321,7 +358,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         write_report,  # matplotlib: loaded only for the pack
     )
 
-    path = write_report(open_book(args.book), args.out)
+    path = write_report(open_book(args.book), args.out, allow_stale=args.allow_stale)
     print(f"meeting pack: {Path(path).resolve()}")
     return 0
 
@@ -329,6 +366,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("book", help="workbook whose cycle has run (steps 3 and 4)")
     p.add_argument("-o", "--out", default="SNOP_Report.pdf", help="PDF to write (default SNOP_Report.pdf)")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="write the pack even if the cycle has not run on the current inputs (every page stamped "
+                        "STALE); without it such a book is refused (exit 2), as publish refuses it")
 
 
 def _cmd_recalc(args: argparse.Namespace) -> int:
@@ -402,7 +442,8 @@ def _build_template_args(p: argparse.ArgumentParser) -> None:
 
 
 COMMANDS: list[Command] = [
-    ("report", "write the executive meeting pack of BOOK as a PDF (KPIs, charts, exceptions, scenarios)",
+    ("report", "write the executive meeting pack of BOOK as a PDF: where we land, what to decide, risks, demand "
+     "and supply, forecast accuracy",
      _report_args, _cmd_report),
     ("new", "create a cycle workbook from an item master CSV, empty inputs ready for history and budget",
      _new_args, _cmd_new),
@@ -424,12 +465,14 @@ COMMANDS: list[Command] = [
     ("kpis", "forecast accuracy, bias, FVA, plan adherence over published cycles (and --write the KPIs sheet)",
      _kpis_args, _cmd_kpis),
     ("diff", "what changed between two published plan versions, biggest movers first", _diff_args, _cmd_diff),
+    ("roll", "start next month's cycle: cycle month + 1, the closed month's actuals in (--actuals FILE), expired "
+     "events and overrides to the Log", _roll_args, _cmd_roll),
     ("recalc", "recalculate BOOK in LibreOffice headless (SNOP_* functions included); print each formula's value",
      _recalc_args, _cmd_recalc),
 ]
 
 #: --help lists the commands in the order a planning cycle uses them
-_ORDER = ("demo", "new", "validate", "import", "import-budget", "run", "report", "publish", "kpis", "diff", "export",
+_ORDER = ("demo", "new", "validate", "import", "import-budget", "run", "report", "publish", "kpis", "diff", "roll", "export",
           "recalc", "build-template", "docs")
 COMMANDS.sort(key=lambda command: _ORDER.index(command[0]) if command[0] in _ORDER else len(_ORDER))
 
@@ -464,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except SnopError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -33,6 +33,10 @@ class SnopError(Exception):
     """Base class of errors the user can act on (the CLI prints them without a traceback)."""
 
 
+class UsageError(SnopError):
+    """A command-line value the command can't take (as argparse's own errors: exit code 2, nothing written)."""
+
+
 class ValidationError(SnopError):
     """The workbook or a file it reads has problems (each Problem names its sheet or file and cell); nothing was
     written."""

@@ -162,11 +162,17 @@ OPTIONAL_TABLES = {"AggregateParams"}
 assert set(FIELD_OF_TABLE) | {"Settings"} == {t.name for t in C.INPUT_TABLES}
 
 
-def load_inputs(book: BookIO) -> Inputs:
-    """Read and validate all inputs; raise ValidationError with every problem found, in one pass."""
+def load_inputs(book: BookIO, replace: dict[str, pd.DataFrame] | None = None) -> Inputs:
+    """Read and validate all inputs; raise ValidationError with every problem found, in one pass.
+
+    `replace`: typed frames used instead of the book's tables of those names (what `roll` is about to write, checked
+    before anything is written)."""
     problems: list[Problem] = []
     frames: dict[str, pd.DataFrame] = {}
     for spec in C.INPUT_TABLES:
+        if replace and spec.name in replace:
+            frames[spec.name] = replace[spec.name]
+            continue
         if spec.name in OPTIONAL_TABLES and not book.has_table(spec):
             frames[spec.name] = empty_frame(spec)
             continue

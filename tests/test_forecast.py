@@ -99,7 +99,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "method"] == "mean (short history)"
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
-    assert first.loc["lumpy", "method"] in ("sba", "tsb")
+    assert first.loc["lumpy", "method"] == models.INTERMITTENT_AUTO
     assert first.loc["smooth", "method"] in models.AUTO_NAMES
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
@@ -141,7 +141,7 @@ def test_syntetos_boylan_classification_by_hand():
     # auto: intermittent (ADI > 1.32) -> Croston family; smooth and erratic -> smooth-series models
     labels = forecast(long({"i": [0, 3, 0, 0, 6, 0] * 4, "s": [4.0, 5.0] * 12, "e": [1, 9] * 12}), 2
                       ).groupby("item")["method"].first()
-    assert labels["i"] in ("sba", "tsb") and labels["s"] not in models.INTERMITTENT
+    assert labels["i"] == models.INTERMITTENT_AUTO and labels["s"] not in models.INTERMITTENT
     assert labels["e"] not in models.INTERMITTENT
 
 
@@ -260,12 +260,12 @@ def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
     rng = np.random.default_rng(13)
     hist = long({"long": list(_seasonal_series(rng, 40)), "year": list(_seasonal_series(rng, 18)),
                  "tiny": [3.0, 0.0, 5.0], "zeros": [0.0] * 30, "lumpy": [0, 0, 0, 7, 0, 0, 0, 0, 2, 0] * 4,
-                 "stopped": [5, 0, 4, 0, 6, 0, 3] + [0] * 20})
+                 "stopped": [5, 0, 4, 0, 6, 0, 3] + [0] * 20, "dead": [5, 0, 4, 0, 6, 0, 3] + [0] * 24})
     fc = forecast(hist, 24)
     labels = fc.groupby("item")["method"].first()
     assert labels["long"] in models.AUTO_NAMES and labels["year"].startswith("combination")
     assert labels["tiny"] == "mean (short history)" and labels["zeros"] == "zero history"
-    assert labels["lumpy"] == "sba" and labels["stopped"] == "tsb"
+    assert labels["lumpy"] == labels["stopped"] == models.INTERMITTENT_AUTO and labels["dead"] == "inactive"
     values = fc[COLS[2:7]].to_numpy()
     assert np.isfinite(values).all() and (values >= 0).all()
     assert (fc.loc[fc["item"] == "zeros", COLS[2:7]].to_numpy() == 0).all()
@@ -354,11 +354,11 @@ def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
 def test_every_method_label_is_explained_on_the_demand_plan():
     # the labels forecast() writes are documented in the DemandPlan's Method column (docs/workbook.md)
     doc = C.DEMAND_PLAN.column("method").doc
-    labels = {*models.AUTO_NAMES, "combination", "sba", "tsb", "mean (short history)",
-              "zero history"}
+    labels = {*models.AUTO_NAMES, "combination", "sba", "tsb", models.INTERMITTENT_AUTO, "mean (short history)",
+              "zero history", "inactive"}
     rng = np.random.default_rng(2)
     hist = long({"a": list(_seasonal_series(rng, 40)), "b": list(_seasonal_series(rng, 18)), "c": [1.0, 2.0],
-                 "d": [0.0] * 6, "e": [0, 0, 4, 0, 0, 0, 3, 0] * 4, "f": [5, 0, 4, 0, 6] + [0] * 20,
+                 "d": [0.0] * 6, "e": [0, 0, 4, 0, 0, 0, 3, 0] * 4, "f": [5, 0, 4, 0, 6] + [0] * 24,
                  "g": [5.0, 7.0, 6.0, 8.0] * 3})
     assert set(forecast(hist, 2)["method"]) <= labels
     for label in labels:

@@ -181,6 +181,25 @@ def test_erp_item_master_with_lead_time_in_days(book: Path, tmp_path: Path, caps
     assert "ignored column G1 'Currency'" in out and "A Unit Price: 10 -> 12.5" in out
 
 
+def test_a_price_list_updates_a_new_books_items_without_a_family_column(tmp_path: Path, capsys) -> None:
+    """The new user's path: `new --items` (codes and families), then the ERP's price list fills the prices; a new
+    item in such a file is refused at its cell (its family is unknown)."""
+    master = tmp_path / "items.csv"
+    master.write_text("Item,Family\nA,F\nB,F\n", encoding="utf-8")
+    book = tmp_path / "new.xlsx"
+    assert cli(["new", str(book), "--items", str(master)]) == 0
+    prices = write_lines(tmp_path / "prices.csv", ("Material", "List Price", "Std Cost"),
+                         [("A", "12,50", "7,10"), ("B", "3,00", "1,00")], ";")
+    assert cli(["import", str(book), "Items", str(prices), "--yes"]) == 0
+    items = OpenpyxlBook(book).read_table(C.ITEMS)[0].set_index("item")
+    assert items.loc["A", ["family", "unit_price", "unit_cost"]].tolist() == ["F", 12.5, 7.1]
+    before = digest(book)
+    extra = write_lines(tmp_path / "extra.csv", ("Material", "List Price"), [("A", "13"), ("Z", "9")], ";")
+    assert cli(["import", str(book), "Items", str(extra), "--yes"]) == 2
+    assert "extra.csv!A3: new item Z: the file has no Family column" in capsys.readouterr().err
+    assert digest(book) == before
+
+
 def test_new_book_reads_erp_item_masters_like_the_import(tmp_path: Path, capsys) -> None:
     src = write_lines(tmp_path / "items.csv", ("Report: item master", ), [], ";")
     src.write_text("Item master export\n\nSKU;Product Group;List Price;Lead Time (weeks)\nA-1;Tools;12,5;6\n"

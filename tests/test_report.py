@@ -10,6 +10,7 @@ from openpyxl.utils.cell import coordinate_from_string
 from snop_xl import contract as C
 from snop_xl.steps import reconcile, review
 from snop_xl.cli import main
+from snop_xl.cycle import STEPS, input_tag
 from snop_xl.inputs import load_inputs
 from snop_xl.io import open_book
 from tests.conftest import make_book, small_frames
@@ -28,6 +29,8 @@ def _run_book(tmp_path):
     for name in ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Exceptions", "ScenarioComparison",
                  "Financials", "Dashboard", "ChartDemand", "ChartCapacity"):
         book.write_table(C.table(name), out[name])
+    for step in STEPS[:4]:  # the Log rows of a cycle run on these inputs: the pack is not stale
+        book.log(step.name, f"step {step.number} {step.title}; {input_tag(inputs)}")
     book.draw_charts()
     book.save()
     return path
@@ -53,12 +56,12 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     assert any("'SupplyPlan'!I4" in str(link) for link in links)
 
 
-def test_report_pdf_has_three_pages(tmp_path, capsys) -> None:
+def test_report_pdf_has_a_page_per_question(tmp_path, capsys) -> None:
     path = _run_book(tmp_path)
     pdf = tmp_path / "pack.pdf"
     assert main(["report", str(path), "-o", str(pdf)]) == 0
     data = pdf.read_bytes()
-    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", data)) == 3
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", data)) >= 5
 
 
 def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> None:
@@ -66,7 +69,9 @@ def test_report_on_a_book_without_outputs_says_what_to_do(tmp_path, capsys) -> N
     book = open_book(path)
     del book.wb["Dashboard"]
     book.save()
-    assert main(["report", str(path), "-o", str(tmp_path / "x.pdf")]) == 1
+    assert main(["report", str(path), "-o", str(tmp_path / "x.pdf")]) == 2  # never run: refused, as publish does
+    assert "has not run" in capsys.readouterr().err
+    assert main(["report", str(path), "-o", str(tmp_path / "x.pdf"), "--allow-stale"]) == 1
     assert "run the cycle first" in capsys.readouterr().err
 
 

@@ -37,6 +37,7 @@ def build_sheets(path: Path) -> OpenpyxlBook:
             book.write_rows(spec, [], header=spec.headers)
         _style_table(book, spec)
     _fill_settings(book)
+    _paste_prompt(book)
     _examples_sheet(book)
     _conf_sheet(book)
     book.wb.active = 0
@@ -76,10 +77,26 @@ def _fill_settings(book: OpenpyxlBook) -> None:
              "1. Fill the yellow cells here, then Items, History, Inventory, Capacity, ... (blue tabs).",
              "2. S&OP tab > Validate: every problem is listed with its cell on the Log sheet.",
              "3. Run the steps 1-5 in order, or Run all. Green tabs are written by the model: do not edit them.",
-             "4. SNOP_* functions work in any cell: see the Examples sheet.",
+             "4. Demand review: type your numbers into your yellow row; consensus and totals recalculate, the next "
+             "run takes them in.",
+             "5. SNOP_* functions work in any cell: see the Examples sheet.",
              "Cycle month is required (first month of the plan, e.g. 2027-01)."]
     for i, text in enumerate(guide, start=1):
         ws.cell(len(C.SETTINGS) + 3 + i, 1, text).font = TITLE_FONT if i == 1 else NOTE_FONT
+
+
+#: what the empty BudgetPaste sheet says when a planner selects A1 (text on the sheet would be read as the paste)
+PASTE_PROMPT = ("Paste finance's budget here from A1, as their model gives it: months across or down, title rows, "
+                "totals, text numbers. Then S&OP tab > Import budget (or snop-xl import-budget BOOK): it shows "
+                "what it understood and fills the Budget sheet.")
+
+
+def _paste_prompt(book: OpenpyxlBook) -> None:
+    ws = book.wb[C.BUDGET_PASTE_SHEET]
+    prompt = DataValidation(type=None, allow_blank=True, showInputMessage=True, promptTitle="Paste the budget here",
+                            prompt=PASTE_PROMPT[:255])
+    ws.add_data_validation(prompt)
+    prompt.add("A1")
 
 
 def _setting_value(setting: C.Setting) -> Any:

@@ -24,6 +24,7 @@ Anything that cannot be read exactly is refused with every Problem at its line o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.inputs import parse_settings
 from snop_xl.io.base import BookIO
-from snop_xl.io.parse import to_rows
+from snop_xl.io.parse import is_blank, to_rows
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, Grid, Names, RecordReader, Records, grid_from_file, lines_text, \
     norm_text
 
@@ -90,8 +91,14 @@ def import_table(book: BookIO, table: str, source: str | Path, *, confirm: Calla
     summary = PREVIEWS[name](book, read_file(source, name, sheet))
     if confirm is not None and not confirm(summary):
         return summary
-    write_input_table(book, TABLES[name], summary.rows, summary.header)
-    book.log("import", f"{name} imported from {summary.source}: {summary.log}", location=f"{TABLES[name].sheet}!A1")
+    return apply_import(book, summary)
+
+
+def apply_import(book: BookIO, summary: TableImport, step: str = "import") -> TableImport:
+    """Write the table `summary` describes and its Log line (the user saw the preview and confirmed)."""
+    write_input_table(book, TABLES[summary.table], summary.rows, summary.header)
+    book.log(step, f"{summary.table} imported from {summary.source}: {summary.log}",
+             location=f"{TABLES[summary.table].sheet}!A1")
     summary.applied = True
     return summary
 
@@ -110,9 +117,11 @@ def write_input_table(book: BookIO, spec: C.Table, rows: list[list[Any]], header
 
 
 # ---- shared pieces ---------------------------------------------------------------------------------------------
-def read_records(grid: Grid, table: str) -> Records:
-    """The file's records as `table`'s fields; every problem of the reading raised at once."""
-    records = RecordReader(grid, FIELDS[table], table).read()
+def read_records(grid: Grid, table: str, require: tuple[str, ...] = ()) -> Records:
+    """The file's records as `table`'s fields (`require`: fields this use needs although the table's import does
+    not); every problem of the reading raised at once."""
+    fields = tuple(dataclasses.replace(f, required=True) if f.key in require else f for f in FIELDS[table])
+    records = RecordReader(grid, fields, table).read()
     if records.problems:
         raise ValidationError(records.problems)
     if not len(records):
@@ -234,14 +243,16 @@ def _same(a: Any, b: Any) -> bool:
 
 
 # ---- History ---------------------------------------------------------------------------------------------------
-def read_history(book: BookIO, grid: Grid) -> TableImport:
-    """History from transaction lines: summed per item and month, merged into the book's History."""
+def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None) -> TableImport:
+    """History from transaction lines: summed per item and month, merged into the book's History. `cycle_month`:
+    the cycle the lines must precede (default: Settings'; `roll` passes the new one, so the closed month's lines
+    come in with it)."""
     records = read_records(grid, "History")
     names = book_names(book)
     items, problems = resolve_items(records, names)
     months = records.values["date"]
     _, uom_problems = one_per(records, "uom", items, lambda item: f"item {item}")
-    problems += uom_problems + plan_months(book, records)
+    problems += uom_problems + plan_months(book, records, cycle_month)
     if problems:
         raise ValidationError(problems)
     lines = pd.DataFrame({"item": items, "period": pd.PeriodIndex(months, freq="M"), "qty": records.values["qty"],
@@ -274,19 +285,23 @@ def read_history(book: BookIO, grid: Grid) -> TableImport:
     return TableImport("History", grid.description or grid.sheet, preview, rows, header, log, frame=frame)
 
 
-def plan_months(book: BookIO, records: Records) -> list[Problem]:
+def plan_months(book: BookIO, records: Records, cycle_month: pd.Period | None = None) -> list[Problem]:
     """Lines dated in the cycle month or later: History holds only months before the plan (one problem per month)."""
-    settings, _ = parse_settings(book.read_table(C.SETTINGS_TABLE)[0])
-    if settings is None:
-        return []
+    if cycle_month is None:
+        settings, _ = parse_settings(book.read_table(C.SETTINGS_TABLE)[0])
+        if settings is None:
+            return []
+        cycle_month = settings.cycle_month
     late: dict[pd.Period, list[int]] = {}
     for i, p in enumerate(records.values["date"]):
-        if p is not None and p >= settings.cycle_month:
+        if p is not None and p >= cycle_month:
             late.setdefault(p, []).append(i)
     return [Problem(records.grid.sheet, records.cell("date", idx[0]), f"a line of {p}, the cycle month or later"
                     + (f" (also lines {lines_text([records.line(i) for i in idx[1:]])})" if len(idx) > 1 else ""),
                     records.grid.get(records.rows[idx[0]], records.columns["date"].index),
-                    f"History before the cycle month {settings.cycle_month} (roll the book to the next cycle first)")
+                    f"History before the cycle month {cycle_month}" + (
+                        " (the closed month's actuals come in with the roll to the next cycle: snop-xl roll BOOK "
+                        "--actuals FILE)" if p == cycle_month else ""))
             for p, idx in sorted(late.items())]
 
 
@@ -421,14 +436,20 @@ def read_items(book: BookIO, grid: Grid) -> TableImport:
     records = read_records(grid, "Items")
     new, problems, notes = item_frame(records)
     old, old_problems = book.read_table(C.ITEMS)
+    # an empty required cell (a new book's prices) is what an item master import fills: nothing there to lose
+    old_problems = [p for p in old_problems if not is_blank(p.value)]
     if problems or old_problems:
         raise ValidationError(problems + old_problems)
     given = [k for k in C.ITEMS.keys if k in new.columns]
     by_norm = {norm_text(r["item"]): r for r in old.to_dict("records") if not _blank(r["item"])}
     changes, added, rows = [], [], []
-    for r in new.to_dict("records"):
+    no_family = []
+    for i, r in enumerate(new.to_dict("records")):
         current = by_norm.pop(norm_text(r["item"]), None)
         if current is None:
+            if _blank(r.get("family")):
+                no_family.append(missing_family(records, i, r["item"]))
+                continue
             added.append(r["item"])
             rows.append({c.key: c.default if _blank(r.get(c.key)) else r[c.key] for c in C.ITEMS.columns})
             continue
@@ -438,11 +459,14 @@ def read_items(book: BookIO, grid: Grid) -> TableImport:
                 changes.append(f"{row['item']} {C.ITEMS.column(k).header}: {_shown(row.get(k))} -> {_shown(r[k])}")
                 row[k] = r[k]
         rows.append(row)
+    if no_family:
+        raise ValidationError(no_family)
     kept = [r["item"] for r in by_norm.values()]
     rows += list(by_norm.values())
     frame = pd.DataFrame(rows, columns=C.ITEMS.keys)
     preview = head_lines("Items", records) + notes
-    preview.append(f"  {len(new)} items in {new['family'].nunique()} families; {len(added)} new"
+    families = f" in {new['family'].nunique()} families" if "family" in new else ""
+    preview.append(f"  {len(new)} items{families}; {len(added)} new"
                    + (f" ({', '.join(map(str, added[:8]))}{' ...' if len(added) > 8 else ''})" if added else ""))
     missing = [C.ITEMS.column(k).header for k in C.ITEMS.keys if k not in given]
     if missing:
@@ -456,6 +480,15 @@ def read_items(book: BookIO, grid: Grid) -> TableImport:
                        frame=frame)
 
 
+def missing_family(records: Records, i: int, item: Any) -> Problem:
+    """A new item without a family: at its Family cell, or at its Item cell when the file has no Family column."""
+    if "family" in records.columns:
+        return Problem(records.grid.sheet, records.cell("family", i), f"new item {item} has no family", None,
+                       "the family the item belongs to")
+    return Problem(records.grid.sheet, records.cell("item", i), f"new item {item}: the file has no Family column",
+                   item, "a Family column (or Material Group, Product Hierarchy ...) for items the book lacks")
+
+
 def _shown(v: Any) -> str:
     return _num(v) if isinstance(v, float) else "blank" if _blank(v) else repr(v)
 
@@ -463,8 +496,10 @@ def _shown(v: Any) -> str:
 def items_of_file(grid: Grid) -> pd.DataFrame:
     """Items from an item master file alone (`snop-xl new --items`): every Items column, defaults where the file
     gives none; a ValidationError names each problem's cell."""
-    records = read_records(grid, "Items")
+    records = read_records(grid, "Items", require=("family",))  # a new book's items all need their family
     frame, problems, _ = item_frame(records)
+    problems += [missing_family(records, i, item) for i, item in enumerate(frame["item"])
+                 if _blank(frame["family"].iloc[i])]
     if problems:
         raise ValidationError(problems)
     for column in C.ITEMS.columns:

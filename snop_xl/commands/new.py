@@ -15,10 +15,10 @@ import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.commands.import_table import items_of_file, read_file
-from snop_xl.errors import SnopError
+from snop_xl.errors import SnopError, UsageError
 from snop_xl.inputs import write_inputs
 from snop_xl.io import OpenpyxlBook
-from snop_xl.io.parse import empty_frame
+from snop_xl.io.parse import CellError, coerce_checked, empty_frame
 
 
 def read_item_master(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
@@ -41,6 +41,21 @@ def blank_book(path: str | Path) -> OpenpyxlBook:
     return OpenpyxlBook.new(path)
 
 
+def checked_settings(**given: object) -> dict[str, object]:
+    """Settings given on the command line, held to the same rules as the Settings sheet (`None`: not given)."""
+    settings = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        spec = C.SETTING_BY_KEY[key]
+        try:
+            settings[key] = coerce_checked(value, spec)
+        except CellError as exc:
+            raise UsageError(f"--{key.replace('_', '-')} {value!r}: not a valid {spec.label}; expected {exc}") \
+                from None
+    return settings
+
+
 def new_book(path: str | Path, items_csv: str | Path, *, cycle_month: str | pd.Period | None = None,
              horizon: int | None = None, overwrite: bool = False) -> Path:
     """Create a cycle workbook at `path` holding the item master; returns the saved path."""
@@ -50,12 +65,8 @@ def new_book(path: str | Path, items_csv: str | Path, *, cycle_month: str | pd.P
         raise SnopError(f"{path}: already exists (use --force to replace it)")
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise SnopError(f"{path}: a workbook name ends in .xlsx or .xlsm")
+    settings = checked_settings(cycle_month=cycle_month, horizon=horizon)
     items = read_item_master(items_csv)
-    settings: dict[str, object] = {}
-    if cycle_month is not None:
-        settings["cycle_month"] = pd.Period(str(cycle_month), "M")
-    if horizon is not None:
-        settings["horizon"] = int(horizon)
     book = blank_book(path)
     frames = {spec.name: empty_frame(spec) for spec in C.INPUT_TABLES
               if spec.name not in ("Settings", "History")}

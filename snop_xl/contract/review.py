@@ -25,6 +25,27 @@ KEY_FIGURES = (ACTUALS, STATISTICAL, EVENTS, CONSENSUS, PUBLISHED, BUDGET)
 #: contributors when neither the Contributors setting nor the Overrides table names any
 DEFAULT_CONTRIBUTORS = ("Sales", "Marketing")
 
+# Supply review: title, help and header rows as above; blocks of key-figure rows for the Total, each family and
+# after it its items, then one capacity block per resource. Column A the block's name, B what it is (description,
+# Family, Resource), C the key figure, D its unit; months from E, then quarters and fiscal years.
+SUPPLY_REVIEW = "SupplyReview"
+COL_UNIT = 4
+DEMAND, SUPPLY, INVENTORY, SAFETY_STOCK = "Demand", "Planned supply", "Projected inventory", "Safety stock"
+SHORTAGE, DAYS_OF_SUPPLY = "Shortage", "Days of supply"
+SUPPLY_FIGURES = (DEMAND, SUPPLY, INVENTORY, SAFETY_STOCK, SHORTAGE, DAYS_OF_SUPPLY)
+LOAD, CAPACITY, UTILISATION = "Load", "Capacity", "Utilisation"
+CAPACITY_FIGURES = (LOAD, CAPACITY, UTILISATION)
+RESOURCE = "Resource"  # column B of a capacity block
+
+# Financial review: title, help and header rows as above; blocks for the Total and each family. Column A the
+# block's name, B the key figure; months (the fiscal year's past months as actuals, then the plan's) from C, then
+# quarters and fiscal years.
+FINANCIAL_REVIEW = "FinancialReview"
+FIN_COL_NAME, FIN_COL_FIGURE, FIN_FIRST_MONTH_COL = 1, 2, 3
+PLAN_REVENUE, BUDGET_REVENUE, VARIANCE, LAST_YEAR, MARGIN = (
+    "Plan revenue", "Budget revenue", "Variance", "Last year", "Margin")
+FINANCIAL_FIGURES = (PLAN_REVENUE, BUDGET_REVENUE, VARIANCE, LAST_YEAR, MARGIN)
+
 #: docs/workbook.md's section on the review sheets: what is whose, and the rules a typed number follows
 GUIDE = """\
 **Demand review** (sheet DemandReview, written by step 1). Rows: Total, then each family followed by its items
@@ -53,4 +74,22 @@ Rules a typed number follows:
   the run with the cell's address, and nothing is written. An edit for a month that has become actual expires.
 - Family-level Overrides rows are spread over the family's items when the cycle runs; between runs the grid shows
   the spread of the last run.
+
+**Supply review** (sheet SupplyReview, written by step 2; nothing on it is typed into). Rows: Total, then each
+family followed by its items (folded, as on the Demand review), each with Demand, Planned supply, Projected
+inventory, Safety stock, Shortage and Days of supply (the SupplyPlan table's columns); then one block per resource:
+Load (required hours), Capacity (available regular hours) and Utilisation = load / capacity, a three-colour heat
+map (green below 85%, yellow, red at 100% and over). Red cells: a shortage (more than half a unit), and projected
+inventory below the safety stock (as shown, whole units). Family and total rows are sums of the item rows and
+utilisation is a formula; days of supply are values: the item's from SupplyPlan, a family's and the total's by the
+same rule on their summed inventory and demand. Quarter and fiscal-year columns sum the flows (demand, supply,
+shortage, hours) and show the stocks (inventory, safety stock, days of supply) of the span's last month.
+
+**Financial review** (sheet FinancialReview, written by step 4; nothing on it is typed into). Rows: Total, then each
+family, each with Plan revenue, Budget revenue, Variance (plan - budget, in budgeted months only: green favourable,
+red unfavourable), Last year (History's units of the same month a year earlier at today's Items prices) and Margin
+(gross margin). Columns: the fiscal year's past months (grey: actuals, as on the Financials sheet), the plan's
+months, then fiscal quarters and years; a fiscal year's column is its Outlook (actuals to date + plan). When the
+cycle month is in the fiscal year's last quarter, the next fiscal year's column is there too (`(0 of 12 mo)` when
+the horizon ends before it: lengthen the horizon to plan it). Total rows and every quarter and year are formulas.
 """

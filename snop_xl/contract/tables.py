@@ -250,9 +250,11 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("consensus", "Consensus", NUMBER, "Demand the plan is built on.", **_Q),
     _c("method", "Method", TEXT, "Model used for the item. With Forecast method auto: ets+theta+snaive (median of "
        "log and additive damped Holt-Winters, optimised Theta and seasonal naive; two seasons of history or more), "
-       "combination (mean of SES, damped Holt and Theta; less than two seasons of history), sba / tsb (intermittent demand: Croston with the "
-       "Syntetos-Boylan correction; TSB where demand has stopped), mean (short history) (fewer than 4 months), "
-       "zero history, no history (new item: 0). Otherwise the method named in Settings.", nullable=True),
+       "combination (mean of SES, damped Holt and Theta; less than two seasons of history), imapa+tsb (intermittent "
+       "demand: mean of IMAPA, temporal aggregation, and TSB), mean (short history) (fewer than 4 months), "
+       "inactive (no demand for two seasons and three usual intervals: 0, bounds 0; any method), "
+       "zero history, no history (new item: 0). Otherwise the method named in Settings (croston, sba, tsb: "
+       "intermittent models).", nullable=True),
     _c("notes", "Notes", TEXT, "The Events and Overrides rows behind the month, in table order: what, who, why "
        "(on family rows: those given for the whole family).", nullable=True),
 ), "Demand plan: statistical forecast, events, overrides and consensus per item and month. Family and total rows "
@@ -452,7 +454,8 @@ PLAN_VERSION = Table("PlanVersion", "Dashboard", Role.OUTPUT, (
     _c("approver", "Approver", TEXT, nullable=True),
     _c("status", "Status", TEXT, "Draft until `snop-xl publish` stores the plan in the archive.",
        choices=("Draft", "Published")),
-    _c("published_at", "Published At", DATE, "When it was published (UTC).", nullable=True, fmt="datetime"),
+    _c("published_at", "Published At", DATE, "When it was published (UTC).", nullable=True, fmt="datetime",
+       width=19),
     _c("archive", "Archive", TEXT, "SQLite file holding the published versions.", nullable=True),
     _c("scenario", "Scenario", TEXT, "Scenario chosen: the latest decision naming one (Decisions), else base.",
        nullable=True),
@@ -472,7 +475,7 @@ PLAN_DIFF = Table("PlanDiff", "PlanDiff", Role.OUTPUT, (
 ), "What changed between two published plan versions (`snop-xl diff`), biggest movers first.")
 
 LOG = Table("Log", "Log", Role.OUTPUT, (
-    _c("timestamp", "Timestamp", DATE, fmt="datetime"),
+    _c("timestamp", "Timestamp", DATE, fmt="datetime", width=19),
     _c("step", "Step", TEXT),
     _c("level", "Level", TEXT, choices=("INFO", "WARNING", "ERROR")),
     _c("message", "Message", TEXT),
@@ -517,8 +520,9 @@ AGGREGATE_COSTS = Table("AggregateCosts", "AggregatePlan", Role.OUTPUT, (
 # ----------------------------------------------------------------------------------------------------------------
 # Sheets, in workbook order
 # ----------------------------------------------------------------------------------------------------------------
-#: Output sheets laid out as planning grids (no Excel table): see snop_xl.contract.review
-REVIEW_SHEETS = ("DemandReview",)
+#: Output sheets laid out as planning grids (no Excel table; see snop_xl.contract.review), each placed right before
+#: the data sheet it shows
+REVIEW_SHEETS = {"DemandReview": "DemandPlan", "SupplyReview": "SupplyPlan", "FinancialReview": "Financials"}
 
 _SHEET_DOCS = {
     "Settings": "Cycle parameters.",
@@ -538,11 +542,15 @@ _SHEET_DOCS = {
     "DemandReview": "Step 1 review: Total, families and items down the rows, months across; contributors type "
                     "their numbers into the yellow rows and the consensus, family and total rows recalculate.",
     "DemandPlan": "Step 1 output.",
+    "SupplyReview": "Step 2 review: demand, supply, projected inventory against safety stock, shortages and days "
+                    "of supply by family and item, and each resource's load against capacity as a heat map.",
     "SupplyPlan": "Step 2 output.",
     "CapacityPlan": "Step 2 output.",
     "AggregatePlan": "Step 2 output: family aggregate plans and strategy costs.",
     "Reconciliation": "Step 3 output.",
     "ScenarioComparison": "Step 3-4 output.",
+    "FinancialReview": "Step 4 review: revenue by family and month against budget and last year, with margin, "
+                       "quarters and fiscal years; variances coloured favourable / unfavourable.",
     "Financials": "Step 4 output.",
     "Dashboard": "Step 4-5 output.",
     "KPIs": "Step 5 output.",
@@ -566,8 +574,8 @@ def _sheets() -> dict[str, Sheet]:
         order.setdefault(t.sheet, []).append(t)
     sheets = {}
     for name, tables in order.items():
-        if name == DEMAND_PLAN.sheet:  # the review sheets, which hold no table, come before the data they show
-            for review in REVIEW_SHEETS:
+        for review, shows in REVIEW_SHEETS.items():  # a review sheet, which holds no table, before its data
+            if name == shows:
                 sheets[review] = Sheet(review, Role.OUTPUT, _SHEET_DOCS[review])
         roles = {t.role for t in tables}
         assert len(roles) == 1, f"sheet {name} mixes inputs and outputs"

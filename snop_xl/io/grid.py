@@ -31,9 +31,10 @@ GUARD_MESSAGE = ("This cell is calculated by the plan. Type your numbers into yo
 
 @dataclass(frozen=True)
 class Highlight:
-    """Conditional formatting on `ref` (A1 range). kind "below" (red fill where the cell is below `formula`, a
-    formula relative to the range's top-left cell), "negative" (red where < 0) or "heat" (three-colour scale,
-    green at 0, yellow at 0.85, red at 1 and above)."""
+    """Conditional formatting on `ref` (an A1 range, or several separated by spaces). kind "below" (red fill where
+    `formula`, a condition relative to the first range's top-left cell, is true), "negative" (red where < 0),
+    "above" (red where > `formula`, a number: "0" if blank), "favourable" (green where > `formula`, red where <
+    minus it: a variance) or "heat" (three-colour scale, green at 0, yellow at 0.85, red at 1 and above)."""
 
     ref: str
     kind: str
@@ -56,6 +57,7 @@ class Grid:
     highlights: list[Highlight] = field(default_factory=list)
     header_row: int = 3
     date_format: str = "mmm yy"  # month headers (first-of-month dates)
+    row_formats: dict[int, str] = field(default_factory=dict)  # sheet row -> its number format (else number_format)
 
     @property
     def width(self) -> int:

@@ -141,11 +141,14 @@ class OpenpyxlBook(BookIO):
 
     def write_rows(self, spec: C.Table, rows: list[list[Any]], header: list[str] | None = None) -> None:
         header = header or spec.headers
-        ws = self._sheet(spec.sheet)
+        found = self._find(spec)
+        if found is not None and found[0].title != spec.sheet:
+            self._moved_table(spec, found)
+            found = self._find(spec)
+        ws = self._sheet(spec.sheet) if found is None else found[0]
         first = spec.first_column
         width = len(header)
-        found = self._find(spec)
-        if found and found[0] is ws:
+        if found:
             old_min_col, _, old_max_col, old_max_row = range_boundaries(found[1].ref)
             width_to_clear = max(width, old_max_col - old_min_col + 1)
             del ws.tables[found[1].name]
@@ -153,9 +156,13 @@ class OpenpyxlBook(BookIO):
                 for r in range(2, old_max_row + 1):
                     ws.row_dimensions[r].height = None
         else:
-            width_to_clear = width
-        for row in ws.iter_rows(min_row=1, max_row=max(ws.max_row, 1), min_col=first,
-                                max_col=first + width_to_clear - 1):
+            width_to_clear, old_max_row = width, 1
+        # the old table and the rows typed right under it (read as its rows), not what sits further below (the
+        # Settings sheet's guide)
+        last = first + width_to_clear - 1
+        while any(not is_blank(ws.cell(old_max_row + 1, c).value) for c in range(first, last + 1)):
+            old_max_row += 1
+        for row in ws.iter_rows(min_row=1, max_row=max(old_max_row, 1), min_col=first, max_col=last):
             for cell in row:
                 cell.value = None
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
@@ -164,12 +171,20 @@ class OpenpyxlBook(BookIO):
             cell.font = HEADER_FONT
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if spec.role is C.Role.OUTPUT or ws.column_dimensions[get_column_letter(first + j)].width in (None, 13.0):
-                given = spec.columns[j].width if j < len(spec.columns) else None
-                coded = j < len(spec.columns) and spec.columns[j].number_format_in(self.currency) != \
-                    spec.columns[j].number_format  # the currency code shown after the amount needs room too
-                ws.column_dimensions[get_column_letter(first + j)].width = given or _width(
-                    text, (r[j] for r in rows[:FIT_ROWS])) + (len(self.currency) + 1 if coded else 0)
+            column = ws.column_dimensions[get_column_letter(first + j)]
+            given = spec.columns[j].width if j < len(spec.columns) else None
+            coded = j < len(spec.columns) and spec.columns[j].number_format_in(self.currency) != \
+                spec.columns[j].number_format  # the currency code shown after the amount needs room too
+            fitted = given or _width(text, (r[j] for r in rows[:FIT_ROWS])) + (len(self.currency) + 1 if coded else 0)
+            if spec.role is C.Role.OUTPUT or column.width in (None, 13.0):
+                column.width = fitted
+            elif rows and not given and fitted > (column.width or 0):  # an input column: wider, never narrower,
+                column.width = fitted                                  # so no typed text is cut
+        # a header that wraps gets the lines it needs (Excel does not grow the row on open)
+        lines = max((C.wrapped_lines(text, ws.column_dimensions[get_column_letter(first + j)].width or 13)
+                     for j, text in enumerate(header)), default=1)
+        if lines > 1:  # tables side by side share the row: the tallest header sets it
+            ws.row_dimensions[1].height = max(ws.row_dimensions[1].height or 0, C.LINE_HEIGHT * lines)
         # input cells all look like the template's first row (styled as inputs), not just that row; a wide
         # table's month columns like its last column (Settings rows are styled one by one: left as they are)
         styles = ([copy(ws.cell(2, first + min(j, len(spec.columns) - 1))._style) for j in range(width)]
@@ -190,6 +205,21 @@ class OpenpyxlBook(BookIO):
         table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE[spec.role], showRowStripes=True)
         ws.add_table(table)
 
+    def _moved_table(self, spec: C.Table, found: tuple[Any, XLTable]) -> None:
+        """The table is on another sheet than the contract's (a planner renamed the sheet, or copied the table
+        away): written where it is when its own sheet is gone, else the stray copy loses its table (cells kept) and
+        the table is written on its own sheet. Either way the Log says so."""
+        ws, tbl = found
+        if spec.sheet in self.wb.sheetnames:
+            del ws.tables[tbl.name]
+            what = (f"a copy of table {spec.list_object} on sheet {ws.title!r} was left as plain cells; the table is "
+                    f"written on sheet {spec.sheet}")
+        else:
+            what = (f"sheet {spec.sheet} is gone but its table {spec.list_object} is on sheet {ws.title!r} "
+                    f"(renamed?): written there")
+        if spec is not C.LOG:
+            self.log("io", what, level="WARNING", location=f"{ws.title}!{tbl.ref.split(':')[0]}")
+
     def append_rows(self, spec: C.Table, rows: list[list[Any]]) -> None:
         found = self._find(spec)
         if found is None:
@@ -199,6 +229,10 @@ class OpenpyxlBook(BookIO):
         min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
         while max_row > min_row and all(is_blank(ws.cell(max_row, c).value) for c in range(min_col, max_col + 1)):
             max_row -= 1
+        for j, column in enumerate(spec.columns[:max_col - min_col + 1]):  # a date-time needs its width
+            dim = ws.column_dimensions[get_column_letter(min_col + j)]
+            if column.width and (dim.width or 0) < column.width:
+                dim.width = column.width
         fixed = _fixed_formats(spec, max_col - min_col + 1, self.currency)
         for i, values in enumerate(rows, start=1):
             formats = fixed if fixed is not None else spec.cell_formats(values, max_col - min_col + 1, self.currency)
@@ -350,6 +384,8 @@ def _width(header: Any, values: Any) -> float:
             return len(f"{v:,.2f}")
         if isinstance(v, int):
             return len(f"{v:,}")
+        if hasattr(v, "hour"):  # a date-time (the Log's timestamps): yyyy-mm-dd hh:mm:ss
+            return 19
         if hasattr(v, "year"):
             return 10
         return len(str(v)) if v is not None else 0
@@ -472,6 +508,8 @@ def _link_cells(book: OpenpyxlBook) -> None:
 # ---- review sheets ------------------------------------------------------------------------------------------------
 RED_FILL = PatternFill("solid", fgColor="FFC7CE")
 RED_FONT = Font(name="Calibri", color="9C0006")
+GREEN_FILL = PatternFill("solid", fgColor="C6EFCE")
+GREEN_FONT = Font(name="Calibri", color="006100")
 
 
 def _grid_style(ws: Any, cache: dict, key: tuple, grid: Grid, r: int, c: int) -> Any:
@@ -505,7 +543,8 @@ def _write_grid(ws: Any, grid: Grid) -> None:
             is_input = (r, c) in inputs
             if value is None and not (is_input or row_style in (G.HEADER, G.TOTAL, G.FAMILY)):
                 continue  # an empty cell takes its column's shading (below): no cell object, much less to save
-            fmt = (grid.date_format if r == grid.header_row else grid.number_format) if kind != G.LABEL else None
+            fmt = (grid.date_format if r == grid.header_row else grid.row_formats.get(r, grid.number_format)) \
+                if kind != G.LABEL else None
             cell = put_cell(ws, r, c, value) if not isinstance(value, G.Formula) else ws.cell(r, c, str(value))
             cell._style = _grid_style(ws, cache, (row_style, kind, is_input, fmt), grid, r, c)
         if level:
@@ -530,6 +569,14 @@ def _write_grid(ws: Any, grid: Grid) -> None:
         elif h.kind == "negative":
             ws.conditional_formatting.add(h.ref, CellIsRule(operator="lessThan", formula=["0"], fill=RED_FILL,
                                                             font=RED_FONT))
+        elif h.kind in ("above", "favourable"):
+            limit = h.formula or "0"
+            if h.kind == "favourable":
+                ws.conditional_formatting.add(h.ref, CellIsRule(operator="greaterThan", formula=[limit],
+                                                                fill=GREEN_FILL, font=GREEN_FONT))
+            ws.conditional_formatting.add(h.ref, CellIsRule(
+                operator="greaterThan" if h.kind == "above" else "lessThan",
+                formula=[limit if h.kind == "above" else f"-{limit}"], fill=RED_FILL, font=RED_FONT))
         else:
             ws.conditional_formatting.add(h.ref, FormulaRule(formula=[h.formula], fill=RED_FILL, font=RED_FONT))
     calculated = G.calculated_ranges(grid)

@@ -89,6 +89,8 @@ def coerce(value: Any, dtype: str) -> Any:
         return str(value).strip()
     if dtype in (C.NUMBER, C.INTEGER, C.PERCENT):
         number = _to_number(value, dtype)
+        if not math.isfinite(float(number)):  # NaN, or text such as 1e999 that overflows to infinity
+            raise CellError("a finite number")
         if dtype == C.INTEGER:
             if not float(number).is_integer():
                 raise CellError("a whole number")
@@ -289,7 +291,21 @@ def to_cell(value: Any, dtype: str) -> Any:
         return int(value)
     if dtype in (C.NUMBER, C.PERCENT):
         return float(value)
-    return str(value)
+    return within_cell(str(value))
+
+
+#: the most characters an Excel cell holds
+EXCEL_CELL_CHARS = 32_767
+
+
+def within_cell(text: str) -> str:
+    """`text`, cut to what a cell holds with a note saying so (Excel would cut it, or refuse the file, silently)."""
+    if len(text) <= EXCEL_CELL_CHARS:
+        return text
+    def note(cut: int) -> str:
+        return f" … [cut here: {cut:,} more characters; a cell holds {EXCEL_CELL_CHARS:,}]"
+    keep = EXCEL_CELL_CHARS - len(note(len(text) - EXCEL_CELL_CHARS + 100))  # the note is under 100 characters
+    return text[:keep] + note(len(text) - keep)
 
 
 def literal_entry(value: Any) -> Any:

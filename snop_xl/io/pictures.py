@@ -43,33 +43,94 @@ def money_axis(ax: plt.Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 else 0}f}{suffix}"))
 
 
+def units_axis(ax: plt.Axes) -> None:
+    """Units on a zero-based y axis, as whole numbers with thousands separators (21,000, not 2.1 x 1e4)."""
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def month_ticks(ax: plt.Axes, labels: Sequence[str], most: int = 10) -> None:
+    """Month labels under positions 0..n-1, every k-th one shown so that at most `most` are, rotated."""
+    pos = np.arange(len(labels))
+    ax.set_xticks(pos, labels)
+    step = max(1, -(-len(labels) // most))
+    for i, label in enumerate(ax.get_xticklabels()):
+        label.set_visible(i % step == 0)
+        label.set_rotation(45)
+        label.set_fontsize(7)
+
+
+def draw_demand(ax: plt.Axes, demand: pd.DataFrame) -> None:
+    """History, statistical, consensus and budget per month (columns period, history, statistical, consensus,
+    budget_units), all families, on a zero-based axis."""
+    x = np.arange(len(demand))
+    for key, label, style in (("history", "History", "-"), ("statistical", "Statistical", ":"),
+                              ("consensus", "Consensus", "-"), ("budget_units", "Budget", "--")):
+        if key in demand and demand[key].notna().any():
+            ax.plot(x, demand[key].astype(float), style, label=label)
+    month_ticks(ax, demand["period"].astype(str).tolist())
+    units_axis(ax)
+    ax.set_title("Demand: all families (units)", loc="left", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(alpha=0.3)
+
+
+def draw_supply(ax: plt.Axes, plan: pd.DataFrame) -> None:
+    """The plan's months: planned supply and shortage as bars, consensus demand, projected inventory and safety
+    stock as lines (columns period, consensus, supply, shortage and, where known, closing, safety_stock), so that
+    demand served from stock reads as stock, not as a shortfall."""
+    plan = plan[plan["consensus"].notna()]
+    px = np.arange(len(plan))
+    ax.bar(px - 0.2, plan["supply"].astype(float), width=0.4, color="#70AD47", label="Planned supply")
+    ax.bar(px + 0.2, plan["shortage"].astype(float), width=0.4, color="#C00000", label="Shortage (lost)")
+    ax.plot(px, plan["consensus"].astype(float), "k-", label="Consensus demand")
+    if "closing" in plan and plan["closing"].notna().any():
+        ax.plot(px, plan["closing"].astype(float), "-", color="#4472C4", lw=2, label="Projected inventory")
+    if "safety_stock" in plan and plan["safety_stock"].notna().any():
+        ax.plot(px, plan["safety_stock"].astype(float), "--", color="#ED7D31", label="Safety stock")
+    month_ticks(ax, plan["period"].astype(str).tolist())
+    units_axis(ax)
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    ax.set_title("Supply, stock and demand (units)", loc="left", fontsize=10)
+    ax.legend(fontsize=6.5, loc="upper center", ncol=3)
+    ax.grid(alpha=0.3)
+
+
+NO_CAPACITY = "No capacity data in this book: add Capacity and BillOfResources to see the load on each resource."
+
+
+def draw_capacity(ax: plt.Axes, cap: pd.DataFrame | None) -> None:
+    """Utilisation per resource and month (columns resource, period, utilisation); a note, not an empty frame,
+    when the book has no capacity data."""
+    ax.set_title("Capacity utilisation (% of regular hours)", loc="left", fontsize=10)
+    if cap is None or not len(cap) or cap["utilisation"].isna().all():
+        ax.axis("off")
+        ax.text(0.5, 0.5, textwrap.fill(NO_CAPACITY, 60), ha="center", va="center", fontsize=10, color="#555555",
+                transform=ax.transAxes, bbox=dict(boxstyle="round", fc="#F2F2F2", ec="#BFBFBF"))
+        return
+    periods = sorted(set(cap["period"]))
+    where = {p: i for i, p in enumerate(periods)}
+    for res, rows in cap.groupby("resource", sort=False):
+        ax.plot([where[p] for p in rows["period"]], 100 * rows["utilisation"].astype(float), label=str(res))
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    month_ticks(ax, [str(p) for p in periods])
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}%"))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+
+
 def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
     """"Plan at a glance": demand vs budget, supply vs demand, capacity and scenarios, from `read_outputs`. The
-    meeting pack's second page, and the Dashboard's picture in live Excel (`XlwingsBook.draw_charts`)."""
+    Dashboard's picture in live Excel (`XlwingsBook.draw_charts`); the meeting pack draws the same axes
+    (`draw_demand`, `draw_supply`, `draw_capacity`) with the plan's stock added."""
     fig, axes = plt.subplots(2, 2, figsize=A4)
     fig.suptitle("Plan at a glance", fontsize=14, weight="bold", x=0.05, ha="left")
     d = f["ChartDemand"]
-    total = d[d["family"] == "Total"].copy()
-    x = total["period"].astype(str)
-    ax = axes[0, 0]
-    for key, label, style in (("history", "History", "-"), ("statistical", "Statistical", ":"),
-                              ("consensus", "Consensus", "-"), ("budget_units", "Budget", "--")):
-        ax.plot(x, total[key], style, label=label)
-    ax.set_title("Demand: all families (units)")
-    ax = axes[0, 1]
-    plan = total[total["consensus"].notna()]
-    px = np.arange(len(plan))
-    ax.bar(px - 0.2, plan["supply"], width=0.4, color="#70AD47", label="Supply")
-    ax.bar(px + 0.2, plan["shortage"], width=0.4, color="#C00000", label="Shortage")
-    ax.plot(px, plan["consensus"], "k-", label="Consensus demand")
-    ax.set_xticks(px, plan["period"].astype(str))
-    ax.set_title("Supply vs demand (units)")
-    ax = axes[1, 0]
-    cap = f["ChartCapacity"]
-    for res, rows in cap.groupby("resource", sort=False):
-        ax.plot(rows["period"].astype(str), 100 * rows["utilisation"], label=str(res))
-    ax.axhline(100, color="grey", lw=0.8, ls="--")
-    ax.set_title("Capacity utilisation (%)")
+    total = d[d["family"] == "Total"].reset_index(drop=True)
+    draw_demand(axes[0, 0], total)
+    draw_supply(axes[0, 1], total)
+    draw_capacity(axes[1, 0], f.get("ChartCapacity"))
     ax = axes[1, 1]
     sc = f["ScenarioComparison"]
     pos = range(len(sc))
@@ -78,17 +139,8 @@ def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
     ax.set_xticks(list(pos), [textwrap.fill(str(s), 12) for s in sc["scenario"]])
     money_axis(ax)
     ax.set_title("Scenarios: revenue and margin (money)")
-    for ax in axes.flat:
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        if ax is not axes[1, 1]:  # the scenario chart keeps its money axis in k / M
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 21,000,000, not 2.1 x 1e7
-            labels = ax.get_xticklabels()
-            step = max(1, len(labels) // 8)
-            for i, label in enumerate(labels):
-                label.set_visible(i % step == 0)
-                label.set_rotation(45)
-                label.set_fontsize(7)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 

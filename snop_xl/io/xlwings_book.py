@@ -16,6 +16,8 @@ import sys
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from openpyxl.formula.translate import Translator
+
 from snop_xl import contract as C
 from snop_xl.errors import SnopError
 from snop_xl.io import grid as G
@@ -270,6 +272,8 @@ class XlwingsBook(BookIO):
             sheet.range((first_row, first_col), (last, grid.width)).number_format = grid.number_format
             sheet.range((grid.header_row, first_col), (grid.header_row, grid.width)).number_format = \
                 grid.date_format
+            for r, fmt in grid.row_formats.items():
+                sheet.range((r, first_col), (r, grid.width)).number_format = fmt
             for c, kind in enumerate(grid.columns, start=1):
                 if kind in G.FILLS:
                     sheet.range((grid.header_row + 1, c), (last, c)).color = _rgb(G.FILLS[kind])
@@ -317,3 +321,55 @@ def _excel_grid_extras(sheet: Any, api: Any, grid: Grid) -> None:
         validation.Delete()
         validation.Add(Type=7, AlertStyle=1, Formula1="=FALSE")  # xlValidateCustom, xlValidAlertStop
         validation.ErrorTitle, validation.ErrorMessage = "Calculated cell", G.GUARD_MESSAGE
+    _excel_highlights(api, grid)
+    api.Cells(*grid.freeze).Select()
+
+
+#: Excel's colours are BGR integers; the light red / green fills and dark fonts of Excel's own presets
+_RED, _RED_TEXT, _GREEN, _GREEN_TEXT = 0xCEC7FF, 0x06009C, 0xCEEFC6, 0x006100
+_SCALE = ((0, 0x7BBE63), (0.85, 0x84EBFF), (1, 0x6B69F8))  # heat: value and BGR colour, as the openpyxl writer
+
+
+def _excel_highlights(api: Any, grid: Grid) -> None:
+    """The grid's conditional formats as FormatConditions (Excel constants spelled out). A range list longer than
+    Excel's 255-character address limit is added in parts; a "below" condition, relative to the first cell, is
+    moved to each part's first cell, which is selected while it is added (Excel reads relative references from
+    the active cell)."""
+    for h in grid.highlights:
+        areas = h.ref.split()
+        for part in _address_parts(areas):
+            rng = api.Range(part)
+            conditions = rng.FormatConditions
+            if h.kind == "heat":
+                scale = conditions.AddColorScale(ColorScaleType=3)
+                for k, (value, color) in enumerate(_SCALE, start=1):
+                    criterion = scale.ColorScaleCriteria(k)
+                    criterion.Type, criterion.Value = 0, value  # xlConditionValueNumber
+                    criterion.FormatColor.Color = color
+                continue
+            if h.kind == "below":
+                first = part.split(",")[0].split(":")[0]
+                formula = Translator("=" + h.formula, origin=areas[0].split(":")[0]).translate_formula(first)
+                api.Range(first).Select()
+                rules = [(conditions.Add(Type=2, Formula1=formula), _RED, _RED_TEXT)]  # xlExpression
+            else:
+                limit = "0" if h.kind == "negative" else h.formula or "0"
+                rules = []
+                if h.kind == "favourable":
+                    rules.append((conditions.Add(Type=1, Operator=5, Formula1=f"={limit}"), _GREEN, _GREEN_TEXT))
+                low = h.kind in ("negative", "favourable")  # xlCellValue; xlGreater 5, xlLess 6
+                bound = f"=-{limit}" if h.kind == "favourable" else f"={limit}"
+                rules.append((conditions.Add(Type=1, Operator=6 if low else 5, Formula1=bound), _RED, _RED_TEXT))
+            for rule, fill, font in rules:
+                rule.Interior.Color, rule.Font.Color = fill, font
+
+
+def _address_parts(areas: list[str], limit: int = 250) -> list[str]:
+    """Comma-joined runs of A1 areas, each within Excel's address length limit."""
+    parts: list[str] = []
+    for area in areas:
+        if parts and len(parts[-1]) + 1 + len(area) <= limit:
+            parts[-1] += "," + area
+        else:
+            parts.append(area)
+    return parts

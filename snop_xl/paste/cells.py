@@ -225,6 +225,8 @@ def parse_number(value: Any, decimal: str | None) -> float:
     if text.upper() in EXCEL_ERRORS:
         raise NumberError(f"a number, not the Excel error {text.upper()}")
     if _SCI.fullmatch(text):
+        if not math.isfinite(float(text)):  # 1e999 overflows to infinity
+            raise NumberError("a finite number")
         return float(text)
     parsed = _number_core(text)
     if parsed is None:

@@ -77,8 +77,8 @@ ITEMS_FIELDS = (
                                                "product description", "product name", "item name", "name",
                                                "short text", "material name"}),
     field("family", "Family", TEXT, FAMILY_HEADERS | {"material group", "item group", "product category",
-                                                      "product hierarchy", "family code", "product family code"},
-          required=True),
+                                                      "product hierarchy", "family code", "product family code"}),
+    # not required of the file: a price list updating the book's items needs none; a new item does (checked)
     field("unit_price", "Unit Price", NUMBER, {"unit price", "price", "list price", "selling price", "sales price",
                                                "net price", "sell price", "price per unit"}),
     field("unit_cost", "Unit Cost", NUMBER, {"unit cost", "cost", "std cost", "standard cost", "cost price",

@@ -12,14 +12,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from snop_xl import archive
 from snop_xl.contract import column_letter
 from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
+from snop_xl.steps.finance_review import financial_review
+from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans
 from snop_xl.steps.kpis import archive_path_of
+from snop_xl.steps.supply_review import supply_review
 from snop_xl.io.grid import (
     ACTUAL,
     FAMILY,
@@ -43,6 +45,10 @@ def review_grids(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], produced: 
     if {"DemandPlan", "Contributions"} <= produced:
         grids.append(demand_review(inputs, outputs["DemandPlan"], outputs["Contributions"], inputs.contributors,
                                    last_published(archive_path_of(inputs))))
+    if {"SupplyPlan", "CapacityPlan"} <= produced:
+        grids.append(supply_review(inputs, outputs["SupplyPlan"], outputs["CapacityPlan"]))
+    if "Financials" in produced:
+        grids.append(financial_review(inputs, outputs["Financials"]))
     return grids
 
 
@@ -53,32 +59,6 @@ def last_published(path: Path | None) -> pd.DataFrame | None:
     _, frames = archive.load(path, "latest")
     plan = frames.get("DemandPlan")
     return None if plan is None else plan[plan["level"] == "Item"][["item", "period", "consensus"]]
-
-
-Span = tuple[str, list[pd.Period]]  # a quarter or fiscal year: its header and the sheet months it sums
-
-
-def fiscal_spans(months: Sequence[pd.Period], plan_months: Sequence[pd.Period], start_month: int
-                 ) -> tuple[list[Span], list[Span]]:
-    """Fiscal quarters and years that hold a plan month, each with the months of `months` inside it. A fiscal
-    year is named by the calendar year it ends in (FY27); a span the sheet holds only part of says so."""
-    quarters: dict[str, list[pd.Period]] = {}
-    years: dict[str, list[pd.Period]] = {}
-    wanted_q, wanted_y = set(), set()
-    for m in months:
-        shift = (m.month - start_month) % 12
-        fy = f"FY{(m.year + (1 if start_month > 1 and m.month >= start_month else 0)) % 100:02d}"
-        q = f"Q{shift // 3 + 1} {fy}"
-        quarters.setdefault(q, []).append(m)
-        years.setdefault(fy, []).append(m)
-        if m in plan_months:
-            wanted_q.add(q)
-            wanted_y.add(fy)
-
-    def label(name: str, held: list[pd.Period], full: int) -> str:
-        return name if len(held) == full else f"{name} ({len(held)} of {full} mo)"
-    return ([(label(q, ms, 3), ms) for q, ms in quarters.items() if q in wanted_q],
-            [(label(y, ms, 12), ms) for y, ms in years.items() if y in wanted_y])
 
 
 def contributor_values(contributions: pd.DataFrame) -> dict[tuple[str, str, pd.Period], float]:
@@ -180,6 +160,8 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
         for figure, r in at.items():
             cols = range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else range(first_plan, last_plan + 1)
             for c in cols:
+                if figure == R.PUBLISHED and not shown:  # nothing published yet: blank, not a row of zeros
+                    continue
                 if figure == R.BUDGET:
                     put(r, c, budget.get((family, months[c - R.FIRST_MONTH_COL])))
                 elif hi >= lo:
@@ -187,14 +169,14 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
                     put(r, c, Formula(f'=SUMIF($C${lo}:$C${hi},"{figure}",{L}${lo}:{L}${hi})'))
     for figure, r in total_at.items():
         cols = range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else range(first_plan, last_plan + 1)
-        for c in cols:
+        for c in cols if figure != R.PUBLISHED or shown else ():
             L = column_letter(c)
             put(r, c, Formula("=" + "+".join(f"{L}{at[figure]}" for at in family_at.values())) if family_at
                 else None)
     for k, row in enumerate(rows):
         r = R.FIRST_ROW + k
         figure = row[R.COL_FIGURE - 1]
-        if figure in R.KEY_FIGURES:  # contributors' rows get no totals: their numbers are single months
+        if figure in R.KEY_FIGURES and (figure != R.PUBLISHED or shown):  # contributors' rows: single months
             for c, v in span_sums(r, figure).items():
                 row[c - 1] = v
 
@@ -252,18 +234,6 @@ def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Ma
     r_cons = add(code, description, R.CONSENSUS, "", values, FIGURE, 2)
     actuals_row[r_cons] = r_act
     add(code, description, R.PUBLISHED, "", {col[m]: _num(shown.get((code, m))) for m in plan_months}, FIGURE, 2)
-
-
-def _num(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
-
-
-def _sum(r: int, months: Sequence[pd.Period], col: Mapping[pd.Period, int]) -> str:
-    """SUM over row r's cells of `months` (consecutive on the sheet): "SUM(E5:G5)", or "" for no month."""
-    if not months:
-        return ""
-    cs = sorted(col[m] for m in months)
-    return f"SUM({column_letter(cs[0])}{r}:{column_letter(cs[-1])}{r})"
 
 
 def _family_budget(inputs: Inputs) -> dict[tuple[str, pd.Period], float]:

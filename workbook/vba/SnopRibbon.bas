@@ -35,3 +35,7 @@ End Sub
 Public Sub SnopRunAll(control As IRibbonControl)
     RunPython "import macros; macros.run_all()"
 End Sub
+
+Public Sub SnopRoll(control As IRibbonControl)
+    RunPython "import macros; macros.roll()"
+End Sub

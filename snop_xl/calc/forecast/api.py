@@ -49,6 +49,8 @@ def forecast(history: pd.DataFrame, horizon: int, *, season_length: int = 12, me
         raise SnopError(f"history needs columns item, period, qty (missing {', '.join(sorted(missing))})")
 
     items, ordinals, qty, dtype = _long_arrays(history)
+    if season_length == 12 and dtype.freq.freqstr[0] in _PER_YEAR:
+        season_length = _PER_YEAR[dtype.freq.freqstr[0]]
     out_cols = ["item", "period", "forecast"] + [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["method"]
     if len(qty) == 0:
         frame = pd.DataFrame({c: pd.Series(dtype=float) for c in out_cols})
@@ -102,7 +104,7 @@ def forecast(history: pd.DataFrame, horizon: int, *, season_length: int = 12, me
 def _long_arrays(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.PeriodDtype]:
     """Items, period ordinals, quantities (blank quantities dropped) and the period dtype (monthly, weekly...).
 
-    Timestamps become monthly periods, or weekly ones when they are a whole number of weeks apart.
+    Timestamps become weekly, monthly, quarterly or yearly periods by their spacing (`timestamp_frequency`).
     """
     frame = history[["item", "period", "qty"]]
     qty = pd.to_numeric(frame["qty"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -113,12 +115,47 @@ def _long_arrays(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
         dtype = period.dtype
         ordinals = period.array.asi8
     else:
-        stamps = pd.to_datetime(period)
-        days = np.diff(np.unique(stamps.to_numpy(dtype="datetime64[D]")).astype(np.int64))
-        freq = "W" if len(days) and days.min() >= 7 and np.all(days % 7 == 0) and days.min() < 28 else "M"
-        dtype = pd.PeriodDtype(freq)
-        ordinals = pd.PeriodIndex(stamps, freq=freq).asi8
+        dtype = timestamp_frequency(frame["item"].to_numpy(dtype=object), pd.to_datetime(period))
+        ordinals = pd.PeriodIndex(pd.to_datetime(period), freq=dtype.freq).asi8
     return frame["item"].to_numpy(dtype=object), np.asarray(ordinals, dtype=np.int64), qty, dtype
+
+
+#: Periods per year of the frequencies timestamps may have; a season_length of 12 (the monthly default) given with
+#: quarterly or yearly timestamps is read as one year: 4 quarters, 1 year.
+_PER_YEAR = {"Q": 4, "Y": 1}
+
+
+def timestamp_frequency(items: np.ndarray, stamps: pd.Series) -> pd.PeriodDtype:
+    """The period frequency of timestamps from their spacing; a SnopError naming the first irregular date if none fits.
+
+    Weekly: all distinct dates a whole number of weeks apart (less than 4 weeks at the closest). Else by calendar
+    months between successive dates of each item: every gap a multiple of 3 months -> quarterly, of 12 -> yearly,
+    otherwise monthly. Refused: two dates of one item in the same month (not weekly), or gaps that are all
+    multiples of some other number of months (2, 6...): the data would be silently reinterpreted.
+    """
+    days = np.diff(np.unique(stamps.to_numpy(dtype="datetime64[D]")).astype(np.int64))
+    if len(days) and days.min() >= 7 and np.all(days % 7 == 0) and days.min() < 28:
+        return pd.PeriodDtype("W")
+    months = (stamps.dt.year * 12 + stamps.dt.month - 1).to_numpy(dtype=np.int64)
+    order = np.lexsort((months, pd.factorize(items)[0]))
+    it, mo = pd.factorize(items)[0][order], months[order]
+    same_item = it[1:] == it[:-1]
+    gaps = np.diff(mo)[same_item]
+    # the date where each gap ends, to name in messages
+    ends = stamps.to_numpy()[order][1:][same_item]
+    dup = gaps == 0
+    same_day = (stamps.to_numpy(dtype="datetime64[D]")[order][1:] == stamps.to_numpy(dtype="datetime64[D]")[order][:-1]
+                )[same_item]
+    if (dup & ~same_day).any():
+        first = pd.Timestamp(ends[dup & ~same_day].min()).date()
+        raise SnopError(f"irregular dates: {first} falls in the same month as an earlier date of its item, and the "
+                        "dates are not whole weeks apart; give monthly, quarterly or weekly dates (or periods)")
+    step = int(np.gcd.reduce(gaps[gaps > 0])) if (gaps > 0).any() else 1
+    if step in (1, 3, 12):
+        return pd.PeriodDtype({1: "M", 3: "Q", 12: "Y"}[step])
+    first = pd.Timestamp(ends[gaps > 0].min()).date()
+    raise SnopError(f"irregular dates: every date is a multiple of {step} months after the previous one (e.g. "
+                    f"{first}), which is not monthly, quarterly or yearly; give periods or regular dates")
 
 
 def fit_matrix(y: np.ndarray, h: int, m: int, method: str = "auto", levels: Sequence[int] = (80, 95),

@@ -4,7 +4,6 @@ history, and empirical error quantiles for the intermittent (Croston-type) rows,
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,12 +70,47 @@ def finish(res: models.GroupResult, levels: Sequence[int], calib: dict[int, tupl
         lo, hi = calib[lv] if calib and lv in calib else (-z, z)
         res.lower[lv] = np.maximum(res.mean + lo * res.sd, 0.0)
         res.upper[lv] = np.maximum(res.mean + hi * res.sd, 0.0)
-    for rows, fit in res.empirical:
-        r = fit.resid
+    for rows, x in res.empirical:
+        mean = res.mean[rows]
         for lv in levels:
-            with warnings.catch_warnings():  # rows with a single demand have no errors yet: bounds = forecast
-                warnings.simplefilter("ignore", RuntimeWarning)
-                q = np.nanquantile(r, [0.5 - lv / 200, 0.5 + lv / 200], axis=1)
-            q = np.nan_to_num(q)
-            res.lower[lv][rows] = np.maximum(res.mean[rows] + q[0][:, None], 0.0)
-            res.upper[lv][rows] = np.maximum(res.mean[rows] + q[1][:, None], res.mean[rows])
+            lo, hi = mixture_quantiles(x, mean[:, 0], [0.5 - lv / 200, 0.5 + lv / 200])
+            res.lower[lv][rows] = np.minimum(lo, mean[:, 0])[:, None] * np.ones_like(mean)
+            res.upper[lv][rows] = np.maximum(hi, mean[:, 0])[:, None] * np.ones_like(mean)
+
+
+#: Demand sizes behind the intermittent bounds: the last SIZE_WINDOW non-zero demands of the item.
+SIZE_WINDOW = 24
+
+
+def mixture_quantiles(x: np.ndarray, mean: np.ndarray, qs: Sequence[float]) -> list[np.ndarray]:
+    """Quantiles of one future period's demand of intermittent rows x (n, T) whose per-period forecast is `mean` (n,).
+
+    The demand of a period is 0 with probability 1 - p, else a size drawn from the item's last SIZE_WINDOW
+    non-zero demands (empirical distribution, linear interpolation between order statistics); p = mean / mean
+    size (at most 1), so the distribution's mean is the point forecast. The q-quantile is 0 where q <= 1 - p (a
+    zero month is likelier than the tail: lower bounds of sparse items are 0), else the size quantile at
+    (q - (1 - p)) / p. Bounds are the same for every future period.
+    """
+    n, T = x.shape
+    nz = x > 0
+    # the last SIZE_WINDOW non-zero values of each row, sorted; NaN pads rows with fewer
+    rank_from_end = np.cumsum(nz[:, ::-1], axis=1)[:, ::-1]
+    keep = nz & (rank_from_end <= SIZE_WINDOW)
+    sizes = np.sort(np.where(keep, x, np.nan), axis=1)
+    count = keep.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_size = np.where(count > 0, np.nansum(sizes, axis=1) / np.maximum(count, 1), 0.0)
+        p = np.clip(np.where(mean_size > 0, mean / np.where(mean_size > 0, mean_size, 1.0), 0.0), 0.0, 1.0)
+    out = []
+    rows = np.arange(n)
+    for q in qs:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            level = np.where(p > 0, (q - (1 - p)) / np.where(p > 0, p, 1.0), 0.0)
+        pos = np.clip(level, 0.0, 1.0) * np.maximum(count - 1, 0)
+        i = np.floor(pos).astype(np.int64)
+        j = np.minimum(i + 1, np.maximum(count - 1, 0))
+        frac = pos - i
+        a, b = sizes[rows, np.minimum(i, T - 1)], sizes[rows, np.minimum(j, T - 1)]
+        value = np.where(count > 0, np.nan_to_num(a) + frac * (np.nan_to_num(b) - np.nan_to_num(a)), 0.0)
+        out.append(np.where(level > 0, value, 0.0))
+    return out

@@ -119,13 +119,17 @@ def _damped_sum(phi: np.ndarray, h: int) -> np.ndarray:
     return np.cumsum(phi[:, None] ** np.arange(1, h + 1)[None, :], axis=1)
 
 
-def fit_es(x: np.ndarray, h: int, trend: bool) -> Fit:
-    """SES (trend False) or damped Holt (trend True), parameters by grid search, initial states optimal."""
+def fit_es(x: np.ndarray, h: int, trend: bool, alphas: np.ndarray | None = None) -> Fit:
+    """SES (trend False) or damped Holt (trend True), parameters by grid search, initial states optimal.
+
+    `alphas` replaces the SES grid (SES only).
+    """
     n, T = x.shape
     if trend:
         a, b, p = (g.ravel() for g in np.meshgrid(HOLT_ALPHAS, HOLT_BETAS, HOLT_PHIS, indexing="ij"))
     else:
-        a, b, p = SES_ALPHAS, np.zeros_like(SES_ALPHAS), np.zeros_like(SES_ALPHAS)
+        grid = SES_ALPHAS if alphas is None else np.asarray(alphas, dtype=float)
+        a, b, p = grid, np.zeros_like(grid), np.zeros_like(grid)
     sse, l0s, b0s = _profile_sse(x, a, b, p, trend)
     k = _best(sse)
     rows = np.arange(n)
@@ -349,6 +353,72 @@ def fit_croston(x: np.ndarray, h: int, variant: str = "croston", alpha: float = 
         fitted = fitted * (1 - alpha / 2)
     mean = np.repeat(f[:, None], h, axis=1)
     return Fit(mean, x - fitted, np.zeros((n, h)), {"z": z, "p": p, "d": d})
+
+
+def mean_interval(x: np.ndarray) -> np.ndarray:
+    """Mean inter-demand interval per row: (position of the last demand + 1) / number of demands, i.e. the mean of
+    the intervals between demands, the first counted from the start of the history (statsforecast's convention).
+    The trailing run of zeros after the last demand is not counted. inf for rows without demand."""
+    nz = x > 0
+    count = nz.sum(axis=1)
+    T = x.shape[1]
+    last = T - 1 - np.argmax(nz[:, ::-1], axis=1)
+    return np.where(count > 0, (last + 1) / np.maximum(count, 1), np.inf)
+
+
+def trailing_zeros(x: np.ndarray) -> np.ndarray:
+    """Periods since the last demand (the whole length for rows without demand)."""
+    nz = x > 0
+    T = x.shape[1]
+    return np.where(nz.any(axis=1), np.argmax(nz[:, ::-1], axis=1), T)
+
+
+#: Smoothing constants searched for SES on temporally aggregated intermittent series (ADIDA, IMAPA): the range
+#: statsforecast and Nikolopoulos et al. use, low values because aggregates of sparse demand are mostly noise.
+AGG_ALPHAS = np.array([0.1, 0.15, 0.2, 0.25, 0.3])
+
+
+def aggregate_ses(x: np.ndarray, k: int) -> np.ndarray:
+    """Per-period forecast (n,) of SES on non-overlapping buckets of k periods, disaggregated evenly (/ k).
+
+    Buckets end at the last period (the first T % k periods are dropped); SES alpha from AGG_ALPHAS by the SSE,
+    initial level SSE-optimal. Fewer than 2 buckets: their mean.
+    """
+    n, T = x.shape
+    k = int(k)
+    nb = T // k
+    if nb < 1:
+        return x.mean(axis=1)
+    agg = x[:, T - nb * k:].reshape(n, nb, k).sum(axis=2)
+    if nb < 2:
+        return agg[:, 0] / k
+    return fit_es(agg, 1, trend=False, alphas=AGG_ALPHAS).mean[:, 0] / k
+
+
+def aggregation_levels(x: np.ndarray) -> np.ndarray:
+    """ADIDA's bucket length per row: the mean inter-demand interval rounded (half to even), at least 1."""
+    mi = mean_interval(x)
+    return np.maximum(1, np.rint(np.where(np.isfinite(mi), mi, 1.0))).astype(np.int64)
+
+
+def fit_adida(x: np.ndarray) -> np.ndarray:
+    """ADIDA (Nikolopoulos et al. 2011): SES on buckets of the mean inter-demand interval, spread evenly; (n,)."""
+    k = aggregation_levels(x)
+    out = np.zeros(len(x))
+    for kk in np.unique(k):
+        rows = k == kk
+        out[rows] = aggregate_ses(x[rows], kk)
+    return out
+
+
+def fit_imapa(x: np.ndarray) -> np.ndarray:
+    """IMAPA (Petropoulos-Kourentzes 2015): the mean over k = 1..ADIDA's level of SES on k-period buckets / k; (n,)."""
+    k = aggregation_levels(x)
+    total = np.zeros(len(x))
+    for kk in range(1, int(k.max()) + 1):
+        rows = k >= kk
+        total[rows] += aggregate_ses(x[rows], kk)
+    return total / k
 
 
 # ---------------------------------------------------------------------------------------------------------------

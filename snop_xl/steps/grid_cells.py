@@ -1,0 +1,51 @@
+"""Pieces every review sheet is built from: fiscal quarters and years over the sheet's months, SUM formulas over
+a row's months, numbers as cells. The builders (`steps.grids`, `steps.supply_review`, `steps.finance_review`) share
+them, so every review sheet names and sums its spans the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from snop_xl.contract import column_letter
+
+Span = tuple[str, list[pd.Period]]  # a quarter or fiscal year: its header and the sheet months it sums
+
+
+def fiscal_spans(months: Sequence[pd.Period], plan_months: Sequence[pd.Period], start_month: int
+                 ) -> tuple[list[Span], list[Span]]:
+    """Fiscal quarters and years that hold a plan month, each with the months of `months` inside it. A fiscal
+    year is named by the calendar year it ends in (FY27); a span the sheet holds only part of says so."""
+    quarters: dict[str, list[pd.Period]] = {}
+    years: dict[str, list[pd.Period]] = {}
+    wanted_q, wanted_y = set(), set()
+    for m in months:
+        shift = (m.month - start_month) % 12
+        fy = f"FY{(m.year + (1 if start_month > 1 and m.month >= start_month else 0)) % 100:02d}"
+        q = f"Q{shift // 3 + 1} {fy}"
+        quarters.setdefault(q, []).append(m)
+        years.setdefault(fy, []).append(m)
+        if m in plan_months:
+            wanted_q.add(q)
+            wanted_y.add(fy)
+
+    def label(name: str, held: list[pd.Period], full: int) -> str:
+        return name if len(held) == full else f"{name} ({len(held)} of {full} mo)"
+    return ([(label(q, ms, 3), ms) for q, ms in quarters.items() if q in wanted_q],
+            [(label(y, ms, 12), ms) for y, ms in years.items() if y in wanted_y])
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def _sum(r: int, months: Sequence[pd.Period], col: Mapping[pd.Period, int]) -> str:
+    """SUM over row r's cells of `months` (consecutive on the sheet): "SUM(E5:G5)", or "" for no month."""
+    if not months:
+        return ""
+    cs = sorted(col[m] for m in months)
+    return f"SUM({column_letter(cs[0])}{r}:{column_letter(cs[-1])}{r})"

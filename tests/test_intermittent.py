@@ -1,0 +1,173 @@
+"""Intermittent demand: ADIDA/IMAPA by hand, inactive items at exactly zero, mixture bounds, frequency of timestamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from snop_xl.calc.forecast import METHODS, forecast, intervals, models
+from snop_xl.calc.forecast import kernels as K
+from snop_xl.errors import SnopError
+
+BOUNDS = ["lo_95", "lo_80", "forecast", "hi_80", "hi_95"]
+
+
+def long(series: dict[str, list[float]], start: str = "2020-01") -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"item": k, "period": pd.period_range(start, periods=len(v), freq="M"), "qty": v})
+                      for k, v in series.items()], ignore_index=True)
+
+
+def ses_by_hand(y: np.ndarray) -> float:
+    """SES forecast with alpha in {0.1, ..., 0.3} and the initial level minimising the SSE (closed form: the SSE is
+    quadratic in l0), chosen by brute force over the alphas."""
+    best = None
+    for alpha in (0.1, 0.15, 0.2, 0.25, 0.3):
+        def run(l0):
+            level, sse = l0, 0.0
+            for v in y:
+                sse += (v - level) ** 2
+                level += alpha * (v - level)
+            return sse, level
+        s0, s1, s2 = run(0.0)[0], run(1.0)[0], run(-1.0)[0]  # quadratic a l0^2 + b l0 + c
+        a, b = (s1 + s2) / 2 - s0, (s1 - s2) / 2
+        l0 = -b / (2 * a)
+        sse, level = run(l0)
+        if best is None or sse < best[0] - 1e-12:
+            best = (sse, level)
+    return best[1]
+
+
+Y = np.array([0, 0, 4, 0, 0, 0, 2, 0, 5, 0, 0, 3, 0, 0, 0, 0, 6, 0, 1, 0, 0, 0, 4, 0, 0, 2, 0], dtype=float)
+
+
+def test_adida_by_hand():
+    # 9 demands, the last at position 26 (1-based 26): mean interval 26 / 9 = 2.89 -> buckets of 3
+    last = np.flatnonzero(Y)[-1] + 1
+    k = round(last / np.count_nonzero(Y))
+    assert k == 3
+    buckets = Y[len(Y) % k:].reshape(-1, k).sum(axis=1)  # 27 periods: 9 buckets, none dropped
+    expect = ses_by_hand(buckets) / k
+    assert K.fit_adida(Y[None, :])[0] == pytest.approx(expect, rel=1e-9)
+    # a remainder is dropped from the start, so the last bucket ends at the last period
+    y2 = np.r_[7.0, Y]
+    k2 = round((np.flatnonzero(y2)[-1] + 1) / np.count_nonzero(y2))
+    b2 = y2[len(y2) % k2:].reshape(-1, k2).sum(axis=1)
+    assert K.fit_adida(y2[None, :])[0] == pytest.approx(ses_by_hand(b2) / k2, rel=1e-9)
+
+
+def test_imapa_by_hand():
+    k = 3
+    expect = np.mean([ses_by_hand(Y[len(Y) % j:].reshape(-1, j).sum(axis=1)) / j for j in range(1, k + 1)])
+    assert K.fit_imapa(Y[None, :])[0] == pytest.approx(expect, rel=1e-9)
+    # batch: rows with other aggregation levels in the same matrix give the same numbers as alone
+    other = np.where(np.arange(27) % 2 == 0, 3.0, 0.0)
+    both = K.fit_imapa(np.stack([Y, other]))
+    assert both[0] == pytest.approx(expect, rel=1e-9)
+    assert both[1] == pytest.approx(K.fit_imapa(other[None, :])[0], rel=1e-12)
+
+
+def test_auto_uses_the_imapa_tsb_mean_on_intermittent_items():
+    fc = forecast(long({"i": list(Y) + [0, 3, 0]}), 3)
+    x = np.r_[Y, 0, 3, 0][None, :]
+    expect = 0.5 * (K.fit_imapa(x)[0] + K.fit_croston(x, 1, "tsb").mean[0, 0])
+    assert (fc["method"] == "imapa+tsb").all()
+    np.testing.assert_allclose(fc["forecast"], expect, rtol=1e-12)
+
+
+def test_inactive_rule_at_its_boundary_and_exact_zero():
+    # monthly, m 12: threshold max(2 * 12, 6, 3 * mean interval). Demand every 2nd month for 2 years (mean interval
+    # 2): inactive after 24 empty months, not after 23
+    active = [0, 5] * 12
+    fc = forecast(long({"dead": active + [0] * 24, "alive": active + [0] * 23}), 6)
+    dead = fc[fc["item"] == "dead"]
+    assert (dead["method"] == "inactive").all()
+    assert (dead[BOUNDS].to_numpy() == 0).all()  # exactly 0: no 1e-10, no bound carrying old errors
+    assert (fc.loc[fc["item"] == "alive", "method"] != "inactive").all()
+    # a slow mover (one sale a year, mean interval 12) stays alive for 3 intervals (36 months), not just 24
+    slow = ([0] * 11 + [9]) * 4
+    labels = forecast(long({"a": slow + [0] * 30, "b": slow + [0] * 36}), 3).groupby("item")["method"].first()
+    assert labels["a"] != "inactive" and labels["b"] == "inactive"
+    # the rule holds for every method, and follows the season length (weekly m 52: 104 weeks)
+    for method in METHODS:
+        got = forecast(long({"d": active + [0] * 24}), 2, method=method)
+        assert (got["method"] == "inactive").all() and (got[BOUNDS].to_numpy() == 0).all()
+    assert not models.inactive(np.array([[5.0] * 20 + [0.0] * 30]), 52)[0]
+    assert models.inactive(np.array([[5.0] * 20 + [0.0] * 104]), 52)[0]
+
+
+def test_mixture_quantiles_by_hand():
+    # sizes 1..10 (mean 5.5), forecast 1.1 per month -> demand in a month with p = 0.2
+    x = np.zeros((1, 40))
+    x[0, ::4] = np.arange(1, 11)
+    lo, mid, hi = intervals.mixture_quantiles(x, np.array([1.1]), [0.025, 0.9, 0.975])
+    assert lo[0] == 0  # P(zero) 0.8 > 2.5%
+    assert mid[0] == pytest.approx(5.5)  # size quantile (0.9 - 0.8) / 0.2 = 0.5 -> 1 + 0.5 * 9
+    assert hi[0] == pytest.approx(1 + 0.875 * 9)  # (0.975 - 0.8) / 0.2 = 0.875
+    # only the last SIZE_WINDOW demands count
+    y = np.r_[np.full(30, 1000.0), np.full(intervals.SIZE_WINDOW, 2.0)][None, :]
+    assert intervals.mixture_quantiles(y, np.array([2.0]), [0.975])[0][0] == pytest.approx(2.0)
+
+
+intermittent = st.lists(st.one_of(st.just(0.0), st.just(0.0), st.floats(0, 500)), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdef"), intermittent, min_size=1, max_size=4), st.integers(1, 18),
+       st.sampled_from(METHODS))
+def test_bounds_always_ordered(data, h, method):
+    fc = forecast(long(data), h, method=method)
+    v = fc[BOUNDS].to_numpy()
+    assert np.isfinite(v).all() and (v >= 0).all()
+    assert (np.diff(v, axis=1) >= -1e-9 * np.maximum(1, np.abs(v[:, 1:]))).all()
+
+
+def test_intermittent_interval_coverage_on_held_out_months():
+    # 600 items: demand in a month with probability 0.1-0.45, sizes 1 + Poisson(2-20); 60 months, the last 12 held out
+    rng = np.random.default_rng(7)
+    n, T, h = 600, 60, 12
+    p = rng.uniform(0.1, 0.45, n)[:, None]
+    mu = rng.uniform(2, 20, n)[:, None]
+    y = np.where(rng.random((n, T)) < p, 1 + rng.poisson(mu, (n, T)), 0).astype(float)
+    hist = pd.DataFrame({"item": np.repeat(np.arange(n), T - h), "qty": y[:, :T - h].ravel(),
+                         "period": np.tile(pd.period_range("2020-01", periods=T - h, freq="M"), n)})
+    fc = forecast(hist, h)
+    inter = fc["method"].isin(models.INTERMITTENT).to_numpy()
+    assert inter.mean() > 0.8
+    actual = y[:, T - h:].ravel()
+    lo, hi = fc["lo_95"].to_numpy(), fc["hi_95"].to_numpy()
+    cover = ((actual >= lo) & (actual <= hi))[inter].mean()
+    assert 0.92 <= cover <= 0.98
+    # most months are zero on items with p < 0.5: the lower bound is 0 there
+    assert (lo[inter] == 0).all()
+
+
+def test_quarterly_timestamps_are_quarters_not_monthly_gaps():
+    rng = np.random.default_rng(3)
+    q = pd.date_range("2015-01-01", periods=40, freq="QS")
+    fc = forecast(pd.DataFrame({"item": "a", "period": q, "qty": 100 + rng.normal(0, 3, 40)}), 4)
+    assert list(fc["period"]) == list(pd.period_range("2025Q1", periods=4, freq="Q"))
+    assert fc["forecast"].between(85, 115).all()
+    assert not fc["method"].isin(models.INTERMITTENT).any()
+    # quarter-end dates and an item with a missing quarter still read as quarters
+    ends = pd.date_range("2015-03-31", periods=12, freq="QE")
+    hist = pd.concat([pd.DataFrame({"item": "b", "period": ends, "qty": 50.0}),
+                      pd.DataFrame({"item": "c", "period": ends.delete(5), "qty": 20.0})])
+    assert forecast(hist, 2)["period"].dtype == pd.PeriodDtype("Q")
+    # yearly dates read as years
+    years = pd.date_range("2010-01-01", periods=12, freq="YS")
+    assert forecast(pd.DataFrame({"item": "a", "period": years, "qty": 7.0}), 1)["period"].iloc[0] == pd.Period(
+        "2022", "Y")
+
+
+def test_irregular_timestamps_are_refused_naming_the_date():
+    d = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-10", "2024-03-01"])
+    with pytest.raises(SnopError, match="2024-02-10"):
+        forecast(pd.DataFrame({"item": "a", "period": d, "qty": 1.0}), 2)
+    every_two = pd.date_range("2020-01-01", periods=10, freq="2MS")
+    with pytest.raises(SnopError, match="multiple of 2 months"):
+        forecast(pd.DataFrame({"item": "a", "period": every_two, "qty": 1.0}), 2)
+    # monthly items with a missing month stay monthly
+    m = pd.date_range("2020-01-01", periods=24, freq="MS").delete(7)
+    assert forecast(pd.DataFrame({"item": "a", "period": m, "qty": 3.0}), 1)["period"].dtype == pd.PeriodDtype("M")

@@ -136,8 +136,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
                   + "--items: per item too; --family F: one family; --metric M: other metrics (WAPE, MAPE, MASE, "
                   "...); --rows: every row, per cycle too.")
     if args.write:
-
-        write_kpis(book, kpis)
+        write_kpis(book, kpis, inputs.items)
         book.log("kpis", f"KPIs {len(kpis)} rows, trend and charts")
         book.save()
     return 0

@@ -323,7 +323,8 @@ def test_live_excel_publish_stamps_and_a_rerun_unprotects_before_writing(tmp_pat
     assert not fake.sheets["KPIs"].api.ProtectContents and fake.sheets["KPIs"].api.PageSetup.CenterHeader == ""
     assert fake.sheets["DemandPlan"].api.ProtectContents  # not rewritten by step 5
     unprotects = [c for c in fake.calls if c[0] == "unprotect"]
-    assert sorted({c[1] for c in unprotects}) == ["Dashboard", "KPIs"] and len(unprotects) == 2  # once each
+    # step 5 rewrites PlanVersion (Dashboard), the KPIs and their review sheet: each unprotected once
+    assert sorted({c[1] for c in unprotects}) == ["Dashboard", "KPIReview", "KPIs"] and len(unprotects) == 3
 
 
 def test_live_sheet_protected_with_a_password_is_named(tmp_path):

@@ -66,7 +66,10 @@ def run_book(tmp_path: Path) -> Path:
 def test_review_sheet_layout_and_values(run_book: Path) -> None:
     wb = openpyxl.load_workbook(run_book)
     names = wb.sheetnames
-    assert names.index(R.DEMAND_REVIEW) == names.index("DemandPlan") - 1  # first among the model's sheets
+    # first among the model's sheets, the review sheets before the data tables, machine-only sheets hidden
+    assert names.index(R.DEMAND_REVIEW) == names.index("Decisions") + 1
+    assert names.index(R.DEMAND_REVIEW) < names.index("SupplyReview") < names.index("DemandPlan")
+    assert wb["ChartData"].sheet_state == "hidden" if "ChartData" in names else True
     ws = wb[R.DEMAND_REVIEW]
     assert ws.freeze_panes == "E4"
     rows = rows_of(run_book)

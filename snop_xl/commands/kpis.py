@@ -9,15 +9,17 @@ import pandas as pd
 from snop_xl import archive
 from snop_xl import contract as C
 from snop_xl.io.base import BookIO
+from snop_xl.steps.kpi_review import kpi_review
 from snop_xl.steps.kpis import kpi_trend
 
 
-def write_kpis(book: BookIO, kpis: pd.DataFrame) -> None:
+def write_kpis(book: BookIO, kpis: pd.DataFrame, items: pd.DataFrame | None = None) -> None:
     """The KPIs sheet whole: the KPIs table, its KPITrend and the charts drawn from it (never one without the
-    others, so the charts always show the table beside them). Only the KPIs sheet's charts are redrawn: nothing
-    else changed."""
+    others, so the charts always show the table beside them), and the KPI review of the same numbers (`items`
+    groups items under their families). Only the KPIs sheet's charts are redrawn: nothing else changed."""
     book.write_table(C.KPIS, kpis)
     book.write_table(C.KPI_TREND, kpi_trend(kpis))
+    book.write_grid(kpi_review(kpis, items))
     book.draw_charts(hosts=(C.KPI_TREND.sheet,))
 
 

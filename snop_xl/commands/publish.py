@@ -117,7 +117,7 @@ def _write_published(book: BookIO, inputs: Inputs, kpis: pd.DataFrame, version: 
                      path_db: Path) -> None:
     """Everything a publish writes into the book: PlanVersion, KPIs, the stamp, a Log line."""
     book.write_table(C.PLAN_VERSION, plan_version_frame(inputs, inputs.content_hash(), version, path_db))
-    write_kpis(book, kpis)
+    write_kpis(book, kpis, inputs.items)
     stamp_book(book, version)
     book.log("publish", f"published plan version {version.version} to {path_db} (approver {version.approver}, "
                         f"scenario {version.scenario})")

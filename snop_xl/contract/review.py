@@ -40,6 +40,7 @@ RESOURCE = "Resource"  # column B of a capacity block
 # Financial review: title, help and header rows as above; blocks for the Total and each family. Column A the
 # block's name, B the key figure; months (the fiscal year's past months as actuals, then the plan's) from C, then
 # quarters and fiscal years.
+KPI_REVIEW = "KPIReview"
 FINANCIAL_REVIEW = "FinancialReview"
 FIN_COL_NAME, FIN_COL_FIGURE, FIN_FIRST_MONTH_COL = 1, 2, 3
 PLAN_REVENUE, BUDGET_REVENUE, VARIANCE, LAST_YEAR, MARGIN = (
@@ -92,4 +93,11 @@ red unfavourable), Last year (History's units of the same month a year earlier a
 months, then fiscal quarters and years; a fiscal year's column is its Outlook (actuals to date + plan). When the
 cycle month is in the fiscal year's last quarter, the next fiscal year's column is there too (`(0 of 12 mo)` when
 the horizon ends before it: lengthen the horizon to plan it). Total rows and every quarter and year are formulas.
+
+**KPI review** (sheet KPIReview, written by step 5 and by `publish` / `kpis --write`). Rows: Total, then each family
+followed by its items (folded). Per block: Accuracy (1 - WAPE) and Bias of each forecast step, and the Value added
+of each step and contributor (red where it removes accuracy); columns: the item-months measured at lag 1, then one
+column per lag. Measured on published plans against actuals, all cycles together, when the archive has any; else on
+the backtest of the statistical forecast (the title says which). Nothing on it is typed into; every number is a row
+of the KPIs table.
 """

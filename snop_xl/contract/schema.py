@@ -187,6 +187,7 @@ class Sheet:
     role: Role
     doc: str
     tables: tuple[Table, ...] = field(default_factory=tuple)
+    hidden: bool = False  # a machine-only sheet (the charts' series): hidden in every book
 
     @property
     def charts_column(self) -> int:

@@ -29,6 +29,10 @@ from snop_xl.contract.schema import (
 FORECAST_METHODS = ("auto", "naive", "seasonal_naive", "ses", "holt", "holt_winters", "theta", "optimized_theta",
                     "croston", "sba", "tsb")
 
+#: Stage -> win probability of a deal with no Probability of its own (the Stage probabilities setting's default)
+DEFAULT_STAGE_PROBABILITIES = ("Prospecting: 10%; Qualification: 20%; Needs Analysis: 30%; Proposal: 50%; "
+                               "Negotiation: 70%; Commit: 90%; Closed Won: 100%; Closed Lost: 0%")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("cycle_month", "Cycle month", PERIOD, None,
             "First month of the plan. History must end before it; the forecast starts here."),
@@ -520,9 +524,17 @@ AGGREGATE_COSTS = Table("AggregateCosts", "AggregatePlan", Role.OUTPUT, (
 # ----------------------------------------------------------------------------------------------------------------
 # Sheets, in workbook order
 # ----------------------------------------------------------------------------------------------------------------
-#: Output sheets laid out as planning grids (no Excel table; see snop_xl.contract.review), each placed right before
-#: the data sheet it shows
-REVIEW_SHEETS = {"DemandReview": "DemandPlan", "SupplyReview": "SupplyPlan", "FinancialReview": "Financials"}
+#: Output sheets laid out as planning grids (no Excel table; see snop_xl.contract.review) and the data sheet each shows
+REVIEW_SHEETS = {"DemandReview": "DemandPlan", "SupplyReview": "SupplyPlan", "FinancialReview": "Financials",
+                 "KPIReview": "KPIs"}
+#: The model's sheets in the order of the cycle: first what people read in the meeting (the review sheets with the
+#: reconciliation, scenarios and dashboard between them), then the long data tables behind them
+OUTPUT_SHEET_ORDER = ("DemandReview", "SupplyReview", "Reconciliation", "ScenarioComparison", "FinancialReview",
+                      "Dashboard", "KPIReview",
+                      "DemandPlan", "SupplyPlan", "CapacityPlan", "AggregatePlan", "Financials", "KPIs", "PlanDiff",
+                      "Log", "ChartData")
+#: machine-only sheets, hidden in every book (the charts that read them still show)
+HIDDEN_SHEETS = ("ChartData",)
 
 _SHEET_DOCS = {
     "Settings": "Cycle parameters.",
@@ -553,6 +565,8 @@ _SHEET_DOCS = {
                        "quarters and fiscal years; variances coloured favourable / unfavourable.",
     "Financials": "Step 4 output.",
     "Dashboard": "Step 4-5 output.",
+    "KPIReview": "Step 5 review: forecast accuracy, bias and value added per step and contributor, by lag, for the "
+                 "Total and each family (items folded below).",
     "KPIs": "Step 5 output.",
     "PlanDiff": "Changes between two published versions (snop-xl diff --sheet).",
     "Log": "Run log.",
@@ -574,14 +588,19 @@ def _sheets() -> dict[str, Sheet]:
         order.setdefault(t.sheet, []).append(t)
     sheets = {}
     for name, tables in order.items():
-        for review, shows in REVIEW_SHEETS.items():  # a review sheet, which holds no table, before its data
-            if name == shows:
-                sheets[review] = Sheet(review, Role.OUTPUT, _SHEET_DOCS[review])
         roles = {t.role for t in tables}
         assert len(roles) == 1, f"sheet {name} mixes inputs and outputs"
-        sheets[name] = Sheet(name, roles.pop(), _SHEET_DOCS[name], tuple(tables))
+        role = roles.pop()
+        if role is Role.OUTPUT:
+            continue
+        sheets[name] = Sheet(name, role, _SHEET_DOCS[name], tuple(tables))
         if name == BUDGET.sheet:  # the table-less paste area sits right after the Budget sheet
             sheets[BUDGET_PASTE_SHEET] = Sheet(BUDGET_PASTE_SHEET, Role.INPUT, _SHEET_DOCS[BUDGET_PASTE_SHEET])
+    assert set(OUTPUT_SHEET_ORDER) == {n for n, ts in order.items() if ts[0].role is Role.OUTPUT} | set(
+        REVIEW_SHEETS), "every output sheet has its place in OUTPUT_SHEET_ORDER"
+    for name in OUTPUT_SHEET_ORDER:  # review sheets hold no table
+        sheets[name] = Sheet(name, Role.OUTPUT, _SHEET_DOCS[name], tuple(order.get(name, ())),
+                             hidden=name in HIDDEN_SHEETS)
     return sheets
 
 

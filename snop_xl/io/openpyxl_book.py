@@ -136,6 +136,8 @@ class OpenpyxlBook(BookIO):
         ws = self.wb.create_sheet(name, position)
         role = C.SHEETS[name].role if name in C.SHEETS else C.Role.OUTPUT
         ws.sheet_properties.tabColor = TAB_COLOR[role]
+        if name in C.SHEETS and C.SHEETS[name].hidden:
+            ws.sheet_state = "hidden"
         ws.freeze_panes = "A2"
         return ws
 

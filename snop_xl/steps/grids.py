@@ -20,6 +20,7 @@ from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
 from snop_xl.steps.finance_review import financial_review
 from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans
+from snop_xl.steps.kpi_review import kpi_review
 from snop_xl.steps.kpis import archive_path_of
 from snop_xl.steps.supply_review import supply_review
 from snop_xl.io.grid import (
@@ -49,6 +50,8 @@ def review_grids(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], produced: 
         grids.append(supply_review(inputs, outputs["SupplyPlan"], outputs["CapacityPlan"]))
     if "Financials" in produced:
         grids.append(financial_review(inputs, outputs["Financials"]))
+    if "KPIs" in produced:
+        grids.append(kpi_review(outputs["KPIs"], inputs.items))
     return grids
 
 

@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -210,22 +211,29 @@ def _cmd_build_template(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_import_budget(args: argparse.Namespace) -> int:
-
-    book = open_book(args.book)
-
-    def confirm(summary) -> bool:  # the user sees what was understood before the Budget table is replaced
+def confirmer(args: argparse.Namespace, refused: str, action: str, question: Callable[[Any], str]
+              ) -> Callable[[Any], bool]:
+    """How a command that rewrites the book asks first (import-budget, import, roll): it prints what it understood,
+    then --dry-run changes nothing, --yes goes ahead, a terminal is asked, and a script without --yes (nobody to
+    ask) changes nothing."""
+    def confirm(summary: Any) -> bool:
         print(summary)
         if args.dry_run:
             return False
         if args.yes:
             return True
-        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes replaces
-            print("not replaced: no terminal to confirm on; run again with --yes to replace the Budget table "
-                  "(or --dry-run to only check)", file=sys.stderr)
+        if not sys.stdin.isatty():
+            print(f"{refused}: no terminal to confirm on; run again with --yes to {action} (or --dry-run to only "
+                  "check)", file=sys.stderr)
             return False
-        return input("Replace the Budget table with these rows? [y/N] ").strip().lower() in ("y", "yes")
+        return input(f"{question(summary)} [y/N] ").strip().lower() in ("y", "yes")
+    return confirm
 
+
+def _cmd_import_budget(args: argparse.Namespace) -> int:
+    book = open_book(args.book)
+    confirm = confirmer(args, "not replaced", "replace the Budget table",
+                        lambda summary: "Replace the Budget table with these rows?")
     summary = import_budget(book, args.source, confirm=confirm, sheet=args.sheet)
     if not summary.applied:
         print("nothing changed")
@@ -246,21 +254,9 @@ def _import_budget_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-
     book = open_book(args.book)
-
-    def confirm(summary) -> bool:  # the user sees what was understood before the table is replaced
-        print(summary)
-        if args.dry_run:
-            return False
-        if args.yes:
-            return True
-        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes replaces
-            print(f"not replaced: no terminal to confirm on; run again with --yes to replace the {summary.table} "
-                  "table (or --dry-run to only check)", file=sys.stderr)
-            return False
-        return input(f"Replace the {summary.table} table as shown? [y/N] ").strip().lower() in ("y", "yes")
-
+    confirm = confirmer(args, "not replaced", "replace the table",
+                        lambda summary: f"Replace the {summary.table} table as shown?")
     summary = import_table(book, args.table, args.source, confirm=confirm, sheet=args.sheet)
     if not summary.applied:
         print("nothing changed")
@@ -283,19 +279,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_roll(args: argparse.Namespace) -> int:
-
-    def confirm(plan) -> bool:  # the user sees every change before the book moves to the next cycle
-        print(plan)
-        if args.dry_run:
-            return False
-        if args.yes:
-            return True
-        if not sys.stdin.isatty():  # a script or pipeline: nobody to ask, so only an explicit --yes rolls
-            print("not rolled: no terminal to confirm on; run again with --yes to roll (or --dry-run to only check)",
-                  file=sys.stderr)
-            return False
-        return input(f"Roll the book into cycle {plan.cycle} as shown? [y/N] ").strip().lower() in ("y", "yes")
-
+    confirm = confirmer(args, "not rolled", "roll", lambda plan: f"Roll the book into cycle {plan.cycle} as shown?")
     result = roll_book(args.book, out=args.out, actuals=args.actuals, force=args.force, confirm=confirm,
                        sheet=args.sheet)
     if not result.applied:

@@ -65,6 +65,8 @@ class Settings:
     supply_objective: str = "cost"
     fiscal_year_start: int = 1
     contributors: str = ""
+    pipeline_horizon: int = 3
+    stage_probabilities: str = C.DEFAULT_STAGE_PROBABILITIES
 
     @property
     def periods(self) -> pd.PeriodIndex:
@@ -107,6 +109,8 @@ class Inputs:
     #: scenarios set it for a disruption limited to some months (Suppliers terms have no month).
     #: Numbers contributors typed into the Demand review (OVERRIDE_COLUMNS), kept run after run (read_grid_edits)
     grid_edits: pd.DataFrame = field(default_factory=no_grid_edits)
+    orders: pd.DataFrame = field(default_factory=lambda: empty_frame(C.ORDERS))
+    pipeline: pd.DataFrame = field(default_factory=lambda: empty_frame(C.PIPELINE))
     supplier_factors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"item": pd.Series(dtype=object), "supplier": pd.Series(dtype=object),
          "period": pd.Series(dtype="period[M]"), "factor": pd.Series(dtype=float)}))
@@ -156,9 +160,9 @@ class Inputs:
 FIELD_OF_TABLE = {"Items": "items", "History": "history", "Events": "events", "Overrides": "overrides",
                   "Inventory": "inventory", "Capacity": "capacity", "BillOfResources": "bill_of_resources",
                   "Suppliers": "suppliers", "Budget": "budget", "Scenarios": "scenarios", "Decisions": "decisions",
-                  "AggregateParams": "aggregate_params"}
+                  "AggregateParams": "aggregate_params", "Orders": "orders", "Pipeline": "pipeline"}
 #: Input tables a workbook may leave out (read as empty).
-OPTIONAL_TABLES = {"AggregateParams"}
+OPTIONAL_TABLES = {"AggregateParams", "Orders", "Pipeline"}
 assert set(FIELD_OF_TABLE) | {"Settings"} == {t.name for t in C.INPUT_TABLES}
 
 
@@ -380,7 +384,75 @@ def check_inputs(settings: Settings, t: dict[str, pd.DataFrame]) -> list[Problem
     out += budget_month_problems(settings, "Budget", ((p, cell_of(budget, "period", row))
                                                       for row, p in budget["period"].items()
                                                       if p is not None and not pd.isna(p)))
+    out += signal_problems(settings, t, known_items, known_families, unknown)
     return out + missing_actuals(settings, history, budget) + scenario_problems(t) + decision_problems(t)
+
+
+def stage_probabilities(text: str) -> dict[str, float]:
+    """The Stage probabilities setting as {stage (norm: casefolded, spaces collapsed): probability}; ValueError
+    saying what is wrong. 'Proposal: 50%; Negotiation: 0.7' (',' also separates pairs when no ';' is used)."""
+    out: dict[str, float] = {}
+    text = str(text or "").strip()
+    for part in (text.split(";") if ";" in text else text.split(",")) if text else []:
+        if not part.strip():
+            continue
+        stage, sep, value = part.rpartition(":")
+        value = value.strip()
+        pct = value.endswith("%")
+        try:
+            p = float(value.rstrip("%").strip()) / (100 if pct else 1)
+        except ValueError:
+            p = math.nan
+        if not sep or not stage.strip() or not 0 <= p <= 1:
+            raise ValueError(f"{part.strip()!r} is not 'Stage: probability' with a probability from 0% to 100%")
+        out[stage_key(stage)] = p
+    return out
+
+
+def stage_key(stage: Any) -> str:
+    """A stage name as compared: case, spacing and punctuation aside ('Closed-Lost' = 'closed lost')."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in str(stage).casefold()).split())
+
+
+def is_lost(stage: Any) -> bool:
+    """A stage that says the deal is lost (Closed Lost, Lost, Closed - lost): it carries no demand."""
+    return "lost" in stage_key(stage).split()
+
+
+def signal_problems(settings: Settings, t: dict[str, pd.DataFrame], known_items: set, known_families: set,
+                    unknown) -> list[Problem]:
+    """Orders and Pipeline: names from Items, a deal naming an item or a family, a probability for every deal
+    (its own, or its stage's from the Stage probabilities setting, which must read)."""
+    out: list[Problem] = []
+    orders, pipeline = t.get("Orders"), t.get("Pipeline")
+    if orders is not None:
+        unknown("Orders", orders, "item", known_items, "item")
+    try:
+        stages = stage_probabilities(settings.stage_probabilities)
+    except ValueError as exc:
+        frame = t["Settings"]
+        rows = [r for r, name in zip(frame.index, frame.get("setting", [])) if stage_key(name) in
+                (stage_key("stage_probabilities"), stage_key("Stage probabilities"))]
+        out.append(Problem(C.SETTINGS_TABLE.sheet, cell_of(frame, "value", rows[0] if rows else None),
+                           "bad Stage probabilities", settings.stage_probabilities,
+                           f"'Stage: 40%' pairs separated by ';' ({exc})"))
+        stages = None
+    if pipeline is None or not len(pipeline):
+        return out
+    unknown("Pipeline", pipeline, "item", known_items, "item")
+    unknown("Pipeline", pipeline, "family", known_families, "family")
+    for row in pipeline.index:
+        if pd.isna(pipeline.at[row, "item"]) and pd.isna(pipeline.at[row, "family"]):
+            out.append(Problem("Pipeline", cell_of(pipeline, "item", row), "neither item nor family given",
+                               expected="an item or a family"))
+        stage = pipeline.at[row, "stage"]
+        if stages is not None and pd.isna(pipeline.at[row, "probability"]) and not is_blank(stage) \
+                and not is_lost(stage) and stage_key(stage) not in stages:
+            out.append(Problem("Pipeline", cell_of(pipeline, "stage", row), "no probability, and a stage the "
+                               "Stage probabilities setting does not list", stage,
+                               "a Probability on the row, or the stage added to the setting (known: "
+                               + ", ".join(stages) + ")"))
+    return out
 
 
 def scope_text(value: Any) -> str:

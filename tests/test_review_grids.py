@@ -200,3 +200,44 @@ def test_live_excel_writer_gives_the_same_cells(run_book: Path) -> None:
                 assert got == cell.value, cell.coordinate
     fills = [c for c in fake.calls if c[0] == "color"]
     assert any(c[2] == c[4] == rows_of(run_book)[("A", "Sales")] for c in fills)  # contributor cells styled
+
+
+def test_orders_and_pipeline_rows_recalculate_like_the_engine(tmp_path: Path) -> None:
+    """With Orders and Pipeline, every item, family and total Consensus cell LibreOffice computes equals the demand
+    step's consensus (orders a floor, the pipeline above the statistical added), and so does a typed number."""
+    if recalc.unavailable():
+        pytest.skip(recalc.unavailable())
+    from snop_xl import contract as C
+
+    frames = small_frames()
+    frames["Orders"] = pd.DataFrame([["1", "B", "", P("2027-02"), 70.0], ["2", "A", "", P("2027-01"), 3.0]],
+                                    columns=C.ORDERS.keys)
+    frames["Pipeline"] = pd.DataFrame([
+        ["T1", "A", None, 300.0, pd.Timestamp("2027-03-05"), "Proposal", None, "Kim", "Acme", None],
+        ["T2", None, "F", 100.0, pd.Timestamp("2027-01-20"), "Negotiation", 0.5, "Lee", "Beta", None],
+    ], columns=C.PIPELINE.keys)
+    path = make_book(tmp_path / "book.xlsx", frames, {"contributors": "Sales, Marketing"})
+    assert main(["run", str(path), "--steps", "demand"]) == 0
+    rows = rows_of(path)
+    assert ("A", R.ORDERS) in rows and ("F", R.PIPELINE) in rows and ("Total", R.ORDERS) in rows
+    type_into(path, {(rows[("B", "Marketing")], month_column(path, "2027-04")): 12})
+    values = recalc.recalc(path, tmp_path / "lo")[R.DEMAND_REVIEW]
+    engine, _ = OpenpyxlBook(path).read_table("DemandPlan")  # the run before the edit
+    frames["Overrides"] = pd.DataFrame({"item": ["B"], "family": [None], "period": [P("2027-04")], "qty": [12.0],
+                                        "owner": ["Marketing"], "reason": [""]})
+    other = make_book(tmp_path / "engine.xlsx", frames, {"contributors": "Sales, Marketing"})
+    engine = demand.run(load_inputs(OpenpyxlBook(other)))["DemandPlan"]
+    checked = 0
+    for month in pd.period_range("2027-01", periods=6, freq="M"):
+        c = month_column(path, str(month))
+        m = engine[engine["period"] == month]
+        for (name, level) in (("A", "Item"), ("B", "Item"), ("F", "Family"), ("Total", "Total")):
+            want = m[(m["item"] == name) if level == "Item" else (m["level"] == level)]["consensus"].iloc[0]
+            got = recalc.value_at({R.DEMAND_REVIEW: values}, R.DEMAND_REVIEW, f"{_letter(c)}{rows[(name, 'Consensus')]}")
+            assert got == pytest.approx(want), (name, month)
+            checked += 1
+    assert checked == 24
+    lifted = engine[(engine["item"] == "A") & (engine["period"] == P("2027-03"))].iloc[0]
+    assert lifted["statistical"] < 150 and lifted["consensus"] == pytest.approx(300 * 0.5)  # Proposal: 50%
+    floor = engine[(engine["item"] == "B") & (engine["period"] == P("2027-02"))].iloc[0]
+    assert floor["consensus"] == pytest.approx(70.0)

@@ -63,7 +63,9 @@ def test_a_note_longer_than_a_cell_is_cut_with_a_word(tmp_path: Path) -> None:
     book = make_book(tmp_path / "b.xlsx", frames)
     assert main(["run", str(book), "--steps", "demand"]) == 0
     ws = openpyxl.load_workbook(book)["DemandPlan"]
-    notes = [c.value for c in ws["N"] if isinstance(c.value, str) and c.value.startswith("promo")]
+    column = [c.value for c in ws[1]].index("Notes") + 1
+    notes = [r[0] for r in ws.iter_rows(min_col=column, max_col=column, values_only=True)
+             if isinstance(r[0], str) and r[0].startswith("promo")]
     assert notes and all(len(n) <= EXCEL_CELL_CHARS for n in notes)
     assert all("more characters; a cell holds 32,767]" in n for n in notes)
 

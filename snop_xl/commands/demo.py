@@ -168,9 +168,46 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
          "regular_hour_cost": 38.0, "overtime_hour_cost": 57.0, "subcontract_cost": 45.0, "max_subcontract": 1500.0,
          "min_end_inventory": 500.0, "strategy": "level", "integer": True},
     ])
+    orders, pipeline = demo_signals(history_df)
     return {"Items": items_df, "History": history_df, "Inventory": inventory, "Capacity": pd.DataFrame(capacity),
             "BillOfResources": bor, "Suppliers": suppliers, "Budget": pd.DataFrame(budget), "Events": events,
-            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions, "AggregateParams": aggregate}
+            "Overrides": overrides, "Scenarios": scenarios, "Decisions": decisions, "AggregateParams": aggregate,
+            "Orders": orders, "Pipeline": pipeline}
+
+
+def demo_signals(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A small order book and sales pipeline (docs/pipeline.md), sized on each item's last three months of sales:
+    orders covering part of the next months (one above its forecast: the floor), a large likely tender, a family
+    deal, a deal with no probability (its stage's), a lost one and a stale one."""
+    recent = history[history["period"] >= CYCLE_MONTH - 3].groupby("item")["qty"].mean()
+    m = lambda k: CYCLE_MONTH + k  # noqa: E731
+    day = lambda k, d: m(k).start_time + pd.Timedelta(days=d - 1)  # noqa: E731
+    order_lines = [("SO-50311", "HT-001", "Baumarkt Nord", m(0), 0.6), ("SO-50311", "HT-002", "Baumarkt Nord", m(0), 0.4),
+                   ("SO-50342", "PT-001", "ProBuild Supply", m(0), 0.7), ("SO-50342", "PT-001", "ProBuild Supply",
+                                                                          m(1), 0.3),
+                   ("SO-50377", "PT-004", "Rental Depot", m(1), 1.6),  # above the forecast: the floor
+                   ("SO-50290", "GD-003", "GreenHome", m(-1), 0.2),  # past due: counts in the cycle month
+                   ("SO-50390", "GD-001", "GreenHome", m(2), 0.5)]
+    orders = pd.DataFrame([(o, i, c, p, float(round(recent[i] * share))) for o, i, c, p, share in order_lines],
+                          columns=["order_id", "item", "customer", "period", "qty"]).astype({"period": "period[M]"})
+    deals = [("OPP-1042 City fleet tender", "PT-003", None, 4.0, day(1, 14), "Negotiation", 0.7, "Kim Weber",
+              "City of Lyon"),
+             ("OPP-1051 Spring garden range", None, "Garden", 1.5, day(2, 1), "Proposal", None, "Lee Park",
+              "GreenHome"),
+             ("OPP-1063 Workshop refit", "HT-005", None, 0.5, day(0, 20), "Commit", 0.9, "Ana Silva",
+              "Baumarkt Nord"),
+             ("OPP-0988 Distributor launch", "PT-002", None, 3.0, day(1, 5), "Closed Lost", 0.0, "Kim Weber",
+              "ToolNet"),
+             ("OPP-0970 School kits", "HT-003", None, 2.0, day(-2, 28), "Qualification", 0.2, "Pat Moreau",
+              "Region Ouest")]  # stale: its close date passed, nobody updated it
+    rows = []
+    for opp, item, family, months_of_sales, close, stage, prob, owner, account in deals:
+        base = recent[item] if item else recent[[i for i in recent.index if i.startswith("GD-")]].mean()
+        rows.append((opp, item, family, float(round(base * months_of_sales)), close, stage, prob, owner, account,
+                     None))
+    pipeline = pd.DataFrame(rows, columns=["opportunity", "item", "family", "qty", "close_date", "stage",
+                                           "probability", "owner", "account", "amount"])
+    return orders, pipeline
 
 
 def demo_settings() -> dict[str, object]:

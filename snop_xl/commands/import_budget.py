@@ -18,8 +18,9 @@ months outside the budget window (the start of the cycle month's fiscal year to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +45,8 @@ from snop_xl.paste import (
     grid_from_book,
     grid_from_file,
     missing_months,
+    norm_text,
+    norm_words,
 )
 
 
@@ -60,6 +63,7 @@ class BudgetSummary:
     replaced_rows: int
     horizon: str
     applied: bool = False
+    notes: list[str] = field(default_factory=list)  # what else was read: the money's scale and currency
 
     @property
     def rows(self) -> int:
@@ -86,6 +90,7 @@ class BudgetSummary:
         if self.ignored:
             out.append(f"  ignored title/note rows at {', '.join(self.ignored[:8])}"
                        + (" ..." if len(self.ignored) > 8 else ""))
+        out += [f"  {note}" for note in self.notes]
         out.append(f"  {self.horizon}")
         verb = "replaced" if self.applied else "would replace"
         out.append(f"  {verb} the Budget table ({self.replaced_rows} rows now)")
@@ -129,9 +134,22 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
         problems += check_completeness(parsed, entries, grid.sheet)
     if not problems:
         problems += fold_problems + check_totals(parsed, entries, grid.sheet)
+    notes: list[str] = []
+    if not problems:
+        currency, currency_problems = paste_currency(grid, settings.currency if settings is not None else None)
+        problems += currency_problems
+        if currency:
+            notes.append(f"currency {currency} (the {grid.sheet} Currency column), as Settings'")
     if problems:
         raise ValidationError(problems)
     frame = _to_frame(entries, names)
+    scale, said = money_scale(grid)
+    if scale != 1:
+        frame[REVENUE] = frame[REVENUE] * scale
+        notes.append(f"revenue in {_SCALE_WORDS[scale]} ({said}): multiplied by {scale:,}")
+    # said, not refused: tests/test_budget_import's generated pastes (any units and revenue) are accepted by spec
+    notes += [f"CHECK: {p.cell} {p.message}; {p.expected}" for p in
+              check_prices(frame, items, parsed, grid.sheet, scale, said)]
     old, _ = book.read_table(C.BUDGET)
     level = "item" if frame["item"].notna().all() else "family" if frame["item"].isna().all() else \
         "family and item"
@@ -140,7 +158,107 @@ def read_budget(book: BookIO, grid: Grid) -> BudgetSummary:
         "months NOT checked against the plan horizon (Settings has no valid cycle month)"
     return BudgetSummary(grid.description or grid.sheet, parsed.shape, level, frame,
                          len(parsed.totals) + sum(1 for e in parsed.entries if e not in entries), parsed.ignored,
-                         len(old), where)
+                         len(old), where, notes=notes)
+
+
+_CURRENCY_HEADERS = {"currency", "curr", "crcy", "ccy", "currency code", "currency key", "document currency"}
+_MONEY = r"(?:usd|eur|gbp|chf|jpy|cad|aud|sek|nok|dkk|\$|€|£|¥)"
+_THOUSANDS = re.compile(rf"(?:\b[kt]\s?{_MONEY}(?!\w)|(?<!\w){_MONEY}\s?(?:k|'?000s?|thousands?)\b|"
+                        r"\bin\s+(?:\w+\s+)?thousands?\b|\(\s*'?000s?\s*\)|'000|\bthousands of\b)")
+_MILLIONS = re.compile(rf"(?:\b(?:m|mn|mio)\s?{_MONEY}(?!\w)|(?<!\w){_MONEY}\s?(?:m|mn|mio|millions?)\b|"
+                       r"\bin\s+(?:\w+\s+)?millions?\b|\bmillions of\b)")
+_SCALE_WORDS = {1000: "thousands", 1_000_000: "millions"}
+_PRICE_BAND = (300.0, 3000.0)  # revenue per unit ~1000x above or below every Items' price: a scale mistake
+
+
+def money_scale(grid: Grid) -> tuple[int, str]:
+    """The scale the paste states for its money: 1000 for 'Revenue (kEUR)', 'All values in USD 000', 'in
+    thousands', '(000)'; 1,000,000 for 'EUR m', 'in millions'; 1 when nothing says so. The first text cell
+    that says it (a title row or a header above the figures) is named."""
+    for r, row in enumerate(grid.rows[:60]):
+        for c, v in enumerate(row):
+            if not isinstance(v, str):
+                continue
+            text = norm_text(v)
+            for pattern, scale in ((_MILLIONS, 1_000_000), (_THOUSANDS, 1000)):
+                if pattern.search(text):
+                    return scale, f"{grid.cell(r, c)} says {v.strip()!r}"
+    return 1, ""
+
+
+def paste_currency(grid: Grid, book_currency: str | None) -> tuple[str | None, list[Problem]]:
+    """The one currency a Currency column of the paste gives, or a problem naming the cells of a second currency
+    (or of one that is not Settings' Currency): figures in two currencies cannot be added."""
+    for h, row in enumerate(grid.rows[:60]):
+        for c, v in enumerate(row):
+            if isinstance(v, str) and norm_words(v) in _CURRENCY_HEADERS:
+                return _column_currency(grid, h, c, book_currency)
+    return None, []
+
+
+def _column_currency(grid: Grid, h: int, c: int, book_currency: str | None) -> tuple[str | None, list[Problem]]:
+    cells: dict[str, list[int]] = {}
+    for r in range(h + 1, len(grid.rows)):
+        v = grid.get(r, c)
+        if v is not None and str(v).strip():
+            cells.setdefault(str(v).strip().upper(), []).append(r)
+    if not cells:
+        return None, []
+    want = (book_currency or "").strip().upper()
+    first = next(iter(cells))
+    main = want if want in cells else max(cells, key=lambda k: (len(cells[k]), k == first))
+    problems = []
+    for code, rows in cells.items():
+        if code == main and (not want or code == want):
+            continue
+        where = ", ".join(grid.cell(r, c) for r in rows[:8]) + (" ..." if len(rows) > 8 else "")
+        why = f"figures in {code} beside figures in {main} ({where})" if code != main else \
+            f"figures in {code} ({where}), not Settings' Currency {want}"
+        problems.append(Problem(grid.sheet, grid.cell(rows[0], c), why, code,
+                                f"one currency for the whole budget: Settings' Currency {want or main} "
+                                "(convert before pasting)"))
+    return main, problems
+
+
+def check_prices(frame: pd.DataFrame, items: pd.DataFrame, parsed, sheet: str, scale: int,
+                 said: str) -> list[Problem]:
+    """Revenue per unit of each family (or item) against Items' unit prices: when every family (or item) with
+    units and revenue is 300x to 3000x below (or every one above) its items' prices, the money is in thousands
+    not said (or said wrongly): refused at each revenue label."""
+    prices = items.dropna(subset=["unit_price"]) if "unit_price" in items else items.iloc[0:0]
+    prices = prices[pd.to_numeric(prices["unit_price"], errors="coerce") > 0] if len(prices) else prices
+    if not len(prices):
+        return []
+    off: list[tuple[str, Problem]] = []  # (direction, problem) of each family or item far from its prices
+    checked = 0
+    sums = frame.assign(item=frame["item"].fillna("")).groupby(["family", "item"], sort=False)[[UNITS, REVENUE]].sum()
+    for (family, item), row in sums.iterrows():
+        units, revenue = float(row[UNITS]), float(row[REVENUE])
+        if units < 1 or revenue <= 0:
+            continue
+        mine = prices[prices["item"] == item] if item else prices[prices["family"] == family]
+        if not len(mine):
+            continue
+        checked += 1
+        low, high = float(mine["unit_price"].min()), float(mine["unit_price"].max())
+        per_unit = revenue / units
+        factor = per_unit / high if per_unit > high else low / per_unit
+        if not _PRICE_BAND[0] <= factor <= _PRICE_BAND[1]:
+            continue
+        name = item or family
+        scale_text = f"; read as {_SCALE_WORDS[scale]} because {said}" if scale != 1 else ""
+        direction = "above" if per_unit > high else "below"
+        off.append((direction, Problem(sheet, parsed.key_cells.get((family, item or None, REVENUE), ""),
+                                       f"{name} revenue per unit is {per_unit:,.4g} ({revenue:,.2f} / {units:,.0f} "
+                                       f"units{scale_text}), {factor:,.0f}x {direction} Items' unit price "
+                                       f"{low:,.4g}" + (f" to {high:,.4g}" if high != low else ""), None,
+                                       "revenue in the currency's units, or the scale said in a title or header "
+                                       "(e.g. 'All values in EUR 000', 'Revenue (kEUR)')")))
+    # a scale mistake moves every figure: refused when every family (or item) checked is ~1000x off, one way
+    if checked and len(off) == checked and len({d for d, _ in off}) == 1:
+        return [p for _, p in off]
+    return []
+
 
 
 def _to_frame(entries: list[Entry], names: Names) -> pd.DataFrame:

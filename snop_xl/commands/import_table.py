@@ -25,26 +25,33 @@ Anything that cannot be read exactly is refused with every Problem at its line o
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError, ValidationError
-from snop_xl.inputs import parse_settings
+from snop_xl.inputs import Inputs, parse_settings
 from snop_xl.io.base import BookIO
 from snop_xl.io.parse import is_blank, to_rows
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, Grid, Names, RecordReader, Records, grid_from_file, lines_text, \
     norm_text
+from snop_xl.paste.cells import NumberError, parse_number
+from snop_xl.steps.demand import pipeline_deals
 
-TABLES = {"History": C.HISTORY, "Items": C.ITEMS, "Inventory": C.INVENTORY, "Capacity": C.CAPACITY}
+TABLES = {"History": C.HISTORY, "Items": C.ITEMS, "Inventory": C.INVENTORY, "Capacity": C.CAPACITY,
+          "Orders": C.ORDERS, "Pipeline": C.PIPELINE}
 _ALIASES = {"history": "History", "actuals": "History", "sales": "History", "items": "Items",
             "item master": "Items", "inventory": "Inventory", "stock": "Inventory", "on hand": "Inventory",
-            "capacity": "Capacity"}
+            "capacity": "Capacity", "orders": "Orders", "order book": "Orders", "open orders": "Orders",
+            "pipeline": "Pipeline", "opportunities": "Pipeline", "deals": "Pipeline"}
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 _SHOWN = 20  # changes listed one by one in the preview
 
@@ -174,7 +181,7 @@ def one_per(records: Records, key: str, groups: list[Any], what: Callable[[Any],
             continue
         if group not in found:
             found[group] = (value, i)
-        elif _differs(found[group][0], value) and found[group][0] is not None:
+        elif value != found[group][0] and _differs(found[group][0], value) and found[group][0] is not None:
             first_value, first = found[group]
             problems.append(Problem(records.grid.sheet, records.cell(key, i), f"{label} of {what(group)} differs "
                                     f"from line {records.line(first)} ({first_value!r})", value,
@@ -255,14 +262,18 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
     problems += uom_problems + plan_months(book, records, cycle_month)
     if problems:
         raise ValidationError(problems)
-    lines = pd.DataFrame({"item": items, "period": pd.PeriodIndex(months, freq="M"), "qty": records.values["qty"],
-                          "value": records.values.get("value", [math.nan] * len(records))})
-    net = lines.groupby(["item", "period"], sort=True)["qty"].sum()
-    sold = lines[lines["qty"] > 0].groupby(["item", "period"])["qty"].sum()
-    returned = -lines[lines["qty"] < 0].groupby(["item", "period"])["qty"].sum()
+    lines = pd.DataFrame({"item": items, "period": _ordinals(months),
+                          "qty": np.array(records.values["qty"], dtype=float),
+                          "value": np.array(records.values.get("value", [math.nan] * len(records)), dtype=float)})
+    # lines grouped by month ordinal (an int, fast), the months made Periods once per item-month
+    net = _as_periods(lines.groupby(["item", "period"], sort=True)["qty"].sum())
+    sold = _as_periods(lines[lines["qty"] > 0].groupby(["item", "period"])["qty"].sum())
+    returned = -_as_periods(lines[lines["qty"] < 0].groupby(["item", "period"])["qty"].sum())
+    lines["period"] = pd.PeriodIndex.from_ordinals(lines["period"].to_numpy(), freq="M")
     order, old, old_months = old_history(book, sorted(set(net.index.get_level_values("period"))))
-    rows_items = order + [i for i in dict.fromkeys(it for it, _ in names.items.values()) if i not in set(order)
-                          and i in set(net.index.get_level_values("item"))]
+    in_order, in_file = set(order), set(net.index.get_level_values("item"))
+    rows_items = order + [i for i in dict.fromkeys(it for it, _ in names.items.values()) if i not in in_order
+                          and i in in_file]
     new_months = sorted(set(net.index.get_level_values("period")))
     cells, changes = merge_history(rows_items, old, old_months, net.clip(lower=0).to_dict(), new_months)
     all_months = sorted(set(old_months) | set(new_months))
@@ -285,6 +296,20 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
     return TableImport("History", grid.description or grid.sheet, preview, rows, header, log, frame=frame)
 
 
+def _ordinals(months: list[Any]) -> np.ndarray:
+    """Monthly Periods (None: no month) as their ordinals (int64; the smallest int64 for None)."""
+    none = np.iinfo(np.int64).min
+    return np.fromiter((none if p is None else p.ordinal for p in months), dtype=np.int64, count=len(months))
+
+
+def _as_periods(sums: pd.Series) -> pd.Series:
+    """A sum by (item, month ordinal) indexed by (item, Period)."""
+    index = sums.index
+    periods = pd.PeriodIndex.from_ordinals(index.get_level_values(1).to_numpy(), freq="M")
+    sums.index = pd.MultiIndex.from_arrays([index.get_level_values(0), periods], names=index.names)
+    return sums
+
+
 def plan_months(book: BookIO, records: Records, cycle_month: pd.Period | None = None) -> list[Problem]:
     """Lines dated in the cycle month or later: History holds only months before the plan (one problem per month)."""
     if cycle_month is None:
@@ -293,9 +318,9 @@ def plan_months(book: BookIO, records: Records, cycle_month: pd.Period | None = 
             return []
         cycle_month = settings.cycle_month
     late: dict[pd.Period, list[int]] = {}
-    for i, p in enumerate(records.values["date"]):
-        if p is not None and p >= cycle_month:
-            late.setdefault(p, []).append(i)
+    ordinals = _ordinals(records.values["date"])
+    for i in np.flatnonzero(ordinals >= cycle_month.ordinal):
+        late.setdefault(records.values["date"][i], []).append(int(i))
     return [Problem(records.grid.sheet, records.cell("date", idx[0]), f"a line of {p}, the cycle month or later"
                     + (f" (also lines {lines_text([records.line(i) for i in idx[1:]])})" if len(idx) > 1 else ""),
                     records.grid.get(records.rows[idx[0]], records.columns["date"].index),
@@ -641,5 +666,198 @@ def read_capacity(book: BookIO, grid: Grid) -> TableImport:
                        frame=frame)
 
 
+# ---- Orders and Pipeline (docs/pipeline.md) ---------------------------------------------------------------------
+_DMY_TEXT = re.compile(r"\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4}|\d{2})(?:[ t].*)?\s*", re.IGNORECASE)
+_ISO_TEXT = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[ t].*)?\s*", re.IGNORECASE)
+
+
+def day_of(raw: Any, month: pd.Period, day_first: bool | None) -> pd.Timestamp:
+    """The date a cell the reader took for `month` gives: its day when it has one (the column's day/month order
+    `day_first` as the reader decided it), else the month's first day."""
+    if isinstance(raw, (dt.datetime, dt.date)):
+        return pd.Timestamp(raw.year, raw.month, raw.day)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return pd.Timestamp(dt.datetime(1899, 12, 30) + dt.timedelta(days=int(raw)))
+    text = str(raw)
+    if m := _ISO_TEXT.fullmatch(text):
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if m := _DMY_TEXT.fullmatch(text):
+        a, b = int(m.group(1)), int(m.group(2))
+        day = a if day_first or (day_first is None and a > 12) else b
+        if month.month == (b if day == a else a):
+            return pd.Timestamp(month.year, month.month, day)
+    return month.start_time.normalize()
+
+
+def read_orders(book: BookIO, grid: Grid) -> TableImport:
+    """Orders from an ERP's open order book: the file is the whole book of open orders (it replaces the table);
+    lines of one order, item and requested month summed; lines with nothing left open (0) dropped and counted."""
+    records = read_records(grid, "Orders")
+    names = book_names(book)
+    items, problems = resolve_items(records, names)
+    problems += negatives(records, ("qty",))
+    if problems:
+        raise ValidationError(problems)
+    sums: dict[tuple, list] = {}
+    zero = 0
+    for i, item in enumerate(items):
+        qty = records.values["qty"][i]
+        if not qty:
+            zero += 1
+            continue
+        key = (records.values["order_id"][i], item, records.values["period"][i])
+        row = sums.setdefault(key, [key[0], item, (records.values.get("customer") or [None] * len(records))[i] or "",
+                                    key[2], 0.0])
+        row[4] += qty
+    frame = pd.DataFrame(list(sums.values()), columns=C.ORDERS.keys)
+    frame = frame.astype({"period": "period[M]"}) if len(frame) else frame
+    settings, _ = parse_settings(book.read_table(C.SETTINGS_TABLE)[0])
+    preview = head_lines("Orders", records)
+    preview.append(f"  {len(frame)} open order line(s), {frame['order_id'].nunique() if len(frame) else 0} "
+                   f"order(s), {len(set(frame['item'])) if len(frame) else 0} item(s), quantity "
+                   f"{float(frame['qty'].sum()) if len(frame) else 0.0:,.6g}"
+                   + (f"; {len(records) - zero - len(frame)} line(s) of the same order, item and month summed"
+                      if len(records) - zero > len(frame) else ""))
+    if zero:
+        preview.append(f"  {zero} line(s) with nothing open (0) left out")
+    if settings is not None and len(frame):
+        late = frame[frame["period"] < settings.cycle_month]
+        if len(late):
+            preview.append(f"  {len(late)} line(s) past due (requested before {settings.cycle_month}): counted in "
+                           f"the cycle month, quantity {float(late['qty'].sum()):,.6g}")
+        for p, q in frame.groupby("period")["qty"].sum().items():
+            preview.append(f"    {p}  quantity {q:>14,.6g}")
+    log = f"{len(frame)} open order line(s), quantity {float(frame['qty'].sum()) if len(frame) else 0.0:,.6g}"
+    return TableImport("Orders", grid.description or grid.sheet, preview, to_rows(C.ORDERS, frame), None, log,
+                       frame=frame)
+
+
+def probability_of(raw: Any, header: Any, decimal: str | None) -> float | None:
+    """A probability cell as a share: 60% or 0.6 as 0.6; a plain number above 1, or any plain number under a
+    header that says %, as percent (60 -> 0.6). None: blank. ValueError: not a probability."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value, pct = float(raw), float(raw) > 1
+    else:
+        text = str(raw).strip()
+        pct = text.endswith("%") or "%" in str(header) or "percent" in str(header).lower()
+        try:
+            value = parse_number(text.rstrip("%").strip(), decimal)
+        except NumberError as exc:
+            raise ValueError("a probability like 60% or 0.6") from exc
+        pct = pct or value > 1
+    value = value / 100 if pct else value
+    if not 0 <= value <= 1:
+        raise ValueError("a probability from 0% to 100%")
+    return value
+
+
+def read_pipeline(book: BookIO, grid: Grid) -> TableImport:
+    """Pipeline from a CRM opportunity report: the file replaces the table. An opportunity listed twice (report
+    snapshots) keeps its newest line: the latest Snapshot / Last Modified date, else the later line. The product
+    names an item, or else a family. Lost and stale deals are kept (they are reported) and listed."""
+    records = read_records(grid, "Pipeline")
+    names = book_names(book)
+    g, n = grid.sheet, len(records)
+    problems: list[Problem] = []
+    if "opportunity" not in records.columns and "name" not in records.columns:
+        raise ValidationError([Problem(g, grid.cell(records.header_row, 0), "missing column 'Opportunity'",
+                                       expected="an 'Opportunity ID' or 'Opportunity Name' column")])
+    if "item" not in records.columns and "family" not in records.columns:
+        raise ValidationError([Problem(g, grid.cell(records.header_row, 0), "missing column 'Item'",
+                                       expected="a 'Product Code' (item) or 'Product Family' column")])
+    key = "opportunity" if "opportunity" in records.columns else "name"
+    ids = records.values[key]
+    col = lambda k: records.values.get(k) or [None] * n  # noqa: E731
+    items, families = [None] * n, [None] * n
+    for i, (raw, fam) in enumerate(zip(col("item"), col("family"))):
+        if ids[i] is None:
+            problems.append(Problem(g, records.cell(key, i), f"{records.columns[key].field.label} is empty",
+                                    expected="an id or name on every line"))
+        if raw is not None:
+            found = names.item_of(raw)
+            if found:
+                items[i] = found[0]
+            elif norm_text(raw) in names.families:
+                families[i] = names.families[norm_text(raw)]
+            else:
+                problems.append(Problem(g, records.cell("item", i), "unknown item", raw, names.suggest(raw)))
+        elif fam is not None:
+            if norm_text(fam) in names.families:
+                families[i] = names.families[norm_text(fam)]
+            else:
+                problems.append(Problem(g, records.cell("family", i), "unknown family", fam, names.suggest(fam)))
+        else:
+            problems.append(Problem(g, records.cell("item" if "item" in records.columns else "family", i),
+                                    "neither item nor family given", expected="the product (an item or a family)"))
+    probs: list[float | None] = [None] * n
+    if "probability" in records.columns:
+        header = records.columns["probability"].header
+        for i, raw in enumerate(records.values["probability"]):
+            try:
+                probs[i] = probability_of(records.grid.get(records.rows[i], records.columns["probability"].index),
+                                          header, records.decimal)
+            except ValueError as exc:
+                problems.append(Problem(g, records.cell("probability", i), "bad Probability", raw, str(exc)))
+    problems += negatives(records, ("qty",))
+    close_index = records.columns["close_date"].index
+    dates = [None if m is None else day_of(grid.get(records.rows[i], close_index), m, records.day_first)
+             for i, m in enumerate(records.values["close_date"])]
+    snapshots = [None] * n
+    if "snapshot" in records.columns:
+        snap_index = records.columns["snapshot"].index
+        snapshots = [None if m is None else day_of(grid.get(records.rows[i], snap_index), m, records.day_first)
+                     for i, m in enumerate(records.values["snapshot"])]
+    if problems:
+        raise ValidationError(problems)
+    newest: dict[str, int] = {}
+    lines_of: dict[str, list[int]] = {}
+    for i, opp in enumerate(ids):
+        k = norm_text(opp)
+        lines_of.setdefault(k, []).append(i)
+        j = newest.get(k)
+        if j is None or (snapshots[i] or pd.Timestamp.min) >= (snapshots[j] or pd.Timestamp.min):
+            newest[k] = i  # the latest snapshot; on a tie (or none given) the later line
+    keep = sorted(newest.values())
+    rows = [{"opportunity": ids[i], "item": items[i], "family": families[i], "qty": records.values["qty"][i],
+             "close_date": dates[i], "stage": records.values["stage"][i], "probability": probs[i],
+             "owner": col("owner")[i] or "", "account": col("account")[i] or "", "amount": col("amount")[i]}
+            for i in keep]
+    frame = pd.DataFrame(rows, columns=C.PIPELINE.keys)
+    preview = head_lines("Pipeline", records)
+    preview.append(f"  {len(frame)} opportunities, quantity {float(frame['qty'].sum()):,.6g}")
+    twice = {k: v for k, v in lines_of.items() if len(v) > 1}
+    if twice:
+        preview.append(f"  {len(twice)} opportunit{'y' if len(twice) == 1 else 'ies'} listed more than once: the "
+                       "newest line kept" + (" (latest snapshot date)" if "snapshot" in records.columns else
+                                             " (the later line)") + ":")
+        preview += [f"    {ids[newest[k]]}: lines {lines_text([records.line(i) for i in v])}, kept line "
+                    f"{records.line(newest[k])}" for k, v in list(twice.items())[:_SHOWN]]
+    settings, _ = parse_settings(book.read_table(C.SETTINGS_TABLE)[0])
+    if settings is not None and len(frame):
+        deals = pipeline_deals(Inputs(settings, *[pd.DataFrame()] * 11,  # the demand step's own reading
+                                      pipeline=frame.astype({"close_date": "datetime64[ns]"})))
+        for status, what in (("lost", "lost: no demand"), ("stale", "stale (close date before the cycle month "
+                                                                     f"{settings.cycle_month}): no demand, an "
+                                                                     "exception for its owner"),
+                             ("closed", "won before the cycle month: no demand (history or an open order)"),
+                             ("beyond", "closing after the pipeline horizon: not counted yet")):
+            hit = deals[deals["status"] == status]
+            if len(hit):
+                preview.append(f"  {len(hit)} deal(s) {what}: " + ", ".join(
+                    f"{o} ({w})" if w else str(o) for o, w in zip(hit["opportunity"][:8], hit["owner"][:8]))
+                    + (" ..." if len(hit) > 8 else ""))
+        live = deals[deals["status"] == "open"]
+        preview.append(f"  {len(live)} open deal(s) in the pipeline horizon: weighted quantity "
+                       f"{float(live['weighted'].sum()):,.6g}" + ("" if live["used"].notna().all() else
+                                                                 " (some stages have no probability)"))
+    log = f"{len(frame)} opportunities, quantity {float(frame['qty'].sum()):,.6g}" + (
+        f", {sum(len(v) - 1 for v in twice.values())} older line(s) of repeated opportunities dropped" if twice else "")
+    return TableImport("Pipeline", grid.description or grid.sheet, preview, to_rows(C.PIPELINE, frame), None, log,
+                       frame=frame)
+
+
 PREVIEWS: dict[str, Callable[[BookIO, Grid], TableImport]] = {
-    "History": read_history, "Items": read_items, "Inventory": read_inventory, "Capacity": read_capacity}
+    "History": read_history, "Items": read_items, "Inventory": read_inventory, "Capacity": read_capacity,
+    "Orders": read_orders, "Pipeline": read_pipeline}

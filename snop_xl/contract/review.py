@@ -20,8 +20,10 @@ ACTUAL_MONTHS = 12
 TOTAL = "Total"
 ACTUALS, STATISTICAL, EVENTS = "Actuals", "Statistical", "Events"
 CONSENSUS, PUBLISHED, BUDGET = "Consensus", "Last published", "Budget"
+#: open orders and weighted pipeline (rows shown when the book has Orders or Pipeline rows)
+ORDERS, PIPELINE = "Orders", "Pipeline"
 #: the engine's key figures; any other label in the key-figure column names a contributor
-KEY_FIGURES = (ACTUALS, STATISTICAL, EVENTS, CONSENSUS, PUBLISHED, BUDGET)
+KEY_FIGURES = (ACTUALS, STATISTICAL, EVENTS, CONSENSUS, PUBLISHED, BUDGET, ORDERS, PIPELINE)
 #: contributors when neither the Contributors setting nor the Overrides table names any
 DEFAULT_CONTRIBUTORS = ("Sales", "Marketing")
 
@@ -66,6 +68,9 @@ Rules a typed number follows:
   FVA per owner, the archive); the row's Note cell is its reason.
 - An item's consensus is the number of the last contributor listed who gave one, else statistical + events (at
   least 0). The Consensus cell is that formula, and family and total rows are sums, so they recalculate as you type.
+  With Orders or Pipeline rows in the book, each block also shows Orders (open orders) and Pipeline (weighted
+  deals) in the pipeline horizon, and the item's "else" becomes max(Orders, max(0, statistical + events) +
+  max(0, Pipeline - statistical)) (docs/pipeline.md).
 - Precedence: for one contributor, a number typed in the grid beats that contributor's Overrides row for the same
   item and month; a later contributor beats an earlier one whichever way either gave their number.
 - The next run reads the grid before anything else: a cell that differs from what the last run wrote there (the

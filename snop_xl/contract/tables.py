@@ -67,6 +67,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Who types demand numbers into the Demand review, comma-separated, in order of precedence: for an item "
             "and month the number of the last contributor listed who gave one is the consensus. Blank: the owners "
             "of Overrides in the order they first appear, else Sales, Marketing."),
+    Setting("pipeline_horizon", "Pipeline horizon (months)", INTEGER, 3,
+            "Months from the cycle month in which open Orders are a floor on the consensus and the weighted "
+            "Pipeline adds what the statistical forecast does not expect (docs/pipeline.md); 0: neither is used.",
+            min=0, max=24),
+    Setting("stage_probabilities", "Stage probabilities", TEXT, DEFAULT_STAGE_PROBABILITIES,
+            "Win probability of a Pipeline deal whose Probability is blank, by its Stage: 'Stage: 40%' pairs "
+            "separated by ';'. A stage naming lost (Closed Lost) carries no demand whatever its probability."),
 )
 SETTING_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -128,6 +135,37 @@ OVERRIDES = Table("Overrides", "Overrides", Role.INPUT, (
 ), "Sales and marketing adjustments, grouped by owner in the order of the Contributors setting (owners it does not "
    "list after, in the order they first appear), each owner's rows in table order; the last one for an item and "
    "month wins. Numbers typed into the Demand review are that owner's too, applied after their rows here.")
+
+ORDERS = Table("Orders", "Orders", Role.INPUT, (
+    _c("order_id", "Order", TEXT, "Sales order number (several lines may share it)."),
+    _c("item", "Item", TEXT, "Item code from Items."),
+    _c("customer", "Customer", TEXT, nullable=True, default=""),
+    _c("period", "Requested Month", PERIOD, "Month the customer wants it (an order already past due counts in "
+       "the cycle month)."),
+    _c("qty", "Qty", NUMBER, "Open quantity (ordered, not yet shipped).", unit="units", min=0, fmt="qty"),
+), "Open customer orders (optional sheet): within the pipeline horizon an item-month's consensus is at least its "
+   "open orders, unless an Override says otherwise (then an exception). Import: snop-xl import BOOK Orders FILE.",
+    key=("order_id", "item", "period"))
+
+PIPELINE = Table("Pipeline", "Pipeline", Role.INPUT, (
+    _c("opportunity", "Opportunity", TEXT, "Opportunity id or name, unique."),
+    _c("item", "Item", TEXT, "Item the deal is for (or blank and a family).", nullable=True),
+    _c("family", "Family", TEXT, "Family when no item is given; spread over its items by forecast share.",
+       nullable=True),
+    _c("qty", "Quantity", NUMBER, "Units the deal would bring, in its close month.", unit="units", min=0,
+       fmt="qty"),
+    _c("close_date", "Close Date", DATE, "Expected close date; the deal's demand falls in its month."),
+    _c("stage", "Stage", TEXT, "Sales stage (a stage naming lost: no demand)."),
+    _c("probability", "Probability", PERCENT, "Win probability; blank: from the Stage probabilities setting.",
+       nullable=True, min=0, max=1),
+    _c("owner", "Owner", TEXT, "Salesperson who owns the deal.", nullable=True, default=""),
+    _c("account", "Account", TEXT, nullable=True, default=""),
+    _c("amount", "Amount", NUMBER, "Deal value as the CRM gives it (shown, not used).", unit="currency",
+       required=False, nullable=True, fmt="money"),
+), "Sales opportunities (optional sheet): within the pipeline horizon the weighted pipeline (quantity x "
+   "probability) above the statistical forecast is added to the consensus (docs/pipeline.md). Deals lost or with "
+   "a close date before the cycle month carry no demand. Import: snop-xl import BOOK Pipeline FILE.",
+    key=("opportunity",))
 
 INVENTORY = Table("Inventory", "Inventory", Role.INPUT, (
     _c("item", "Item", TEXT),
@@ -249,6 +287,13 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("lo_95", "Lo 95", NUMBER, **_Q),
     _c("hi_95", "Hi 95", NUMBER, **_Q),
     _c("events", "Events", NUMBER, "Uplift from Events.", **_Q),
+    _c("orders", "Orders", NUMBER, "Open orders requested in the month (pipeline horizon only).", required=False,
+       **_Q),
+    _c("pipeline", "Weighted Pipeline", NUMBER, "Quantity x probability of the open deals closing in the month "
+       "(pipeline horizon only; a family deal spread by forecast share).", required=False, **_Q),
+    _c("signals", "Orders & Pipeline", NUMBER, "What orders and pipeline add before overrides: max(orders, "
+       "max(0, statistical + events) + max(0, weighted pipeline - statistical)) - max(0, statistical + events).",
+       required=False, **_Q),
     _c("override", "Override", NUMBER, "Final override quantity, blank if none; on family and total rows the sum "
        "over the overridden items only.", **_Q),
     _c("consensus", "Consensus", NUMBER, "Demand the plan is built on.", **_Q),
@@ -260,7 +305,7 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
        "zero history, no history (new item: 0). Otherwise the method named in Settings (croston, sba, tsb: "
        "intermittent models).", nullable=True),
     _c("notes", "Notes", TEXT, "The Events and Overrides rows behind the month, in table order: what, who, why "
-       "(on family rows: those given for the whole family).", nullable=True),
+       "(on family rows: those given for the whole family), then the Pipeline deals counted in it.", nullable=True),
 ), "Demand plan: statistical forecast, events, overrides and consensus per item and month. Family and total rows "
    "are sums of their items, the interval bounds included (a family's own interval would be narrower).")
 
@@ -333,7 +378,7 @@ GAPS = Table("Gaps", "Reconciliation", Role.OUTPUT, (
 
 EXCEPTION_KINDS = ("Shortage", "Capacity overload", "Below safety stock", "Excess stock", "Obsolete risk",
                    "Forecast bias", "Consensus vs statistical", "Plan below budget",
-                   "Outlook below budget")
+                   "Outlook below budget", "Below open orders", "Stale deal", "Large deal")
 
 EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
     _c("rank", "Rank", INTEGER, "1 = most money at stake."),
@@ -542,6 +587,8 @@ _SHEET_DOCS = {
     "History": "Sales history.",
     "Events": "Promotions and market intelligence.",
     "Overrides": "Sales and marketing overrides.",
+    "Orders": "Open customer orders (optional).",
+    "Pipeline": "Sales opportunities (optional).",
     "Inventory": "Stock and safety stock policy.",
     "Capacity": "Resource capacity.",
     "BillOfResources": "Load per unit.",
@@ -573,7 +620,8 @@ _SHEET_DOCS = {
     "ChartData": "Series behind the Dashboard charts (step 4 output).",
 }
 
-INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERRIDES, INVENTORY, CAPACITY,
+INPUT_TABLES: tuple[Table, ...] = (SETTINGS_TABLE, ITEMS, HISTORY, EVENTS, OVERRIDES, ORDERS, PIPELINE,
+                                   INVENTORY, CAPACITY,
                                    BILL_OF_RESOURCES, SUPPLIERS, AGGREGATE_PARAMS, BUDGET, SCENARIOS, DECISIONS)
 OUTPUT_TABLES: tuple[Table, ...] = (DEMAND_PLAN, CONTRIBUTIONS, SUPPLY_PLAN, CAPACITY_PLAN, AGGREGATE_PLAN,
                                     AGGREGATE_COSTS, GAPS, EXCEPTIONS, SCENARIO_COMPARISON,

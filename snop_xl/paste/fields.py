@@ -129,5 +129,54 @@ CAPACITY_FIELDS = (
                                                        "overtime rate", "ot cost"}),
 )
 
+_QTY = {"quantity", "qty", "units", "volume", "order qty", "order quantity", "open qty", "open quantity",
+        "qty open", "open order qty", "open order quantity", "outstanding qty", "outstanding quantity", "backlog qty",
+        "confirmed qty", "product quantity", "deal quantity", "qty ordered", "ordered qty", "ordered quantity"}
+
+#: an open order book from an ERP (sales order lines not yet delivered)
+ORDERS_FIELDS = (
+    field("order_id", "Order", TEXT, {"order", "order id", "order no", "order number", "sales order",
+                                      "sales order number", "sales order no", "sales document", "so", "so number",
+                                      "document", "document number", "auftrag", "commande"}, required=True),
+    field("item", "Item", TEXT, _ITEM, required=True),
+    field("customer", "Customer", TEXT, {"customer", "sold to", "sold to party", "ship to", "ship to party",
+                                         "customer name", "customer number", "customer no", "customer id", "account",
+                                         "account name", "client"}),
+    field("period", "Requested Month", MONTH, {"requested month", "requested date", "requested delivery date",
+                                               "req delivery date", "req date", "request date", "due date",
+                                               "delivery date", "requested ship date", "ship date", "schedule date",
+                                               "schedule line date", "month", "period", "date"}, required=True),
+    field("qty", "Qty", NUMBER, _QTY, required=True),
+    field("uom", "Unit of measure", TEXT, _UOM, stored=False),
+    field("value", "Net value", NUMBER, {"net value", "net amount", "amount", "value", "open value", "order value"},
+          stored=False),
+)
+
+#: a CRM opportunity report (Salesforce, Dynamics, HubSpot exports)
+PIPELINE_FIELDS = (
+    field("opportunity", "Opportunity", TEXT, {"opportunity", "opportunity id", "opp id", "opportunity number",
+                                               "deal id", "deal", "deal number", "record id"}),
+    field("name", "Opportunity Name", TEXT, {"opportunity name", "deal name", "opp name", "name", "topic"}),
+    field("item", "Item", TEXT, _ITEM | {"product code", "product", "product sku", "item code"}),
+    field("family", "Family", TEXT, FAMILY_HEADERS | {"product family"}),
+    field("qty", "Quantity", NUMBER, _QTY, required=True),
+    field("close_date", "Close Date", MONTH, {"close date", "expected close date", "close month", "closing date",
+                                              "est close date", "estimated close date", "expected close"},
+          required=True),
+    field("stage", "Stage", TEXT, {"stage", "sales stage", "deal stage", "opportunity stage", "status", "phase"},
+          required=True),
+    field("probability", "Probability", TEXT, {"probability", "probability %", "win probability", "prob",
+                                               "likelihood", "confidence", "win %", "probability pct"}),
+    field("owner", "Owner", TEXT, {"opportunity owner", "owner", "deal owner", "sales rep", "salesperson",
+                                   "account manager", "owner name", "sales owner"}),
+    field("account", "Account", TEXT, {"account name", "account", "customer", "customer name", "company",
+                                       "company name", "client"}),
+    field("amount", "Amount", NUMBER, {"amount", "deal amount", "opportunity amount", "value", "deal value",
+                                       "total amount"}),
+    field("snapshot", "Snapshot date", MONTH, {"snapshot date", "snapshot", "last modified date", "last modified",
+                                               "modified date", "as of", "as of date", "report date",
+                                               "last activity", "last updated", "updated"}, stored=False),
+)
+
 FIELDS = {"History": HISTORY_FIELDS, "Items": ITEMS_FIELDS, "Inventory": INVENTORY_FIELDS,
-          "Capacity": CAPACITY_FIELDS}
+          "Capacity": CAPACITY_FIELDS, "Orders": ORDERS_FIELDS, "Pipeline": PIPELINE_FIELDS}

@@ -308,7 +308,8 @@ class LayoutReader:
         """What each column left of the months holds: family, item, measure, label (either), or ignore."""
         roles: dict[int, str] = {}
         for c in cols:
-            head = norm_words(self.g.get(h, c) or "")
+            # "Revenue (kEUR)": what brackets add (a scale, a currency) is read by the command, not the role
+            head = norm_words(re.sub(r"[\(\[].*?[\)\]]", " ", str(self.g.get(h, c) or "")))
             values = [v for r in range(h + 1, len(self.g.rows)) if (v := self.g.get(r, c)) is not None]
             resolved = [self.names.resolve(v) or self.names.resolve(split_measure(v)[0]) for v in values]
             fam = sum(1 for x in resolved if x and x[1] is None)
@@ -523,7 +524,8 @@ class LayoutReader:
         for c in range(self.g.width):
             if c == month_col:
                 continue
-            head = norm_words(self.g.get(h, c) or "")
+            # "Revenue (kEUR)": what brackets add (a scale, a currency) is read by the command, not the role
+            head = norm_words(re.sub(r"[\(\[].*?[\)\]]", " ", str(self.g.get(h, c) or "")))
             values = [v for r in range(h + 1, len(self.g.rows)) if (v := self.g.get(r, c)) is not None]
             names = sum(1 for v in values if self.names.resolve(v))
             if head in FAMILY_HEADERS:

@@ -125,7 +125,9 @@ def measure_of(value: Any) -> str | None:
 def split_measure(value: Any) -> tuple[str, str | None]:
     """("garden", "units") from labels like "Garden units", "Garden - Revenue ($)", "Units: Garden"."""
     text = norm_words(value)
-    phrases = sorted(_UNIT_WORDS | _REVENUE_WORDS, key=len, reverse=True)
+    # longest first; phrases of one length in a fixed order (a set's order changes with PYTHONHASHSEED, and
+    # "Units Garden sales" must read the same in every run)
+    phrases = sorted(_UNIT_WORDS | _REVENUE_WORDS, key=lambda p: (-len(p), p))
     for phrase in phrases:
         for pattern in (rf"^(.*?)[\s\-:|/]*\b{re.escape(phrase)}\b(?:\s*(?:\$|€|£|usd|eur|gbp))?$",
                         rf"^{re.escape(phrase)}\b[\s\-:|/]*(.+)$"):

@@ -24,10 +24,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from snop_xl.errors import Problem
 from snop_xl.io.parse import EXCEL_ERRORS
-from snop_xl.paste.cells import AmbiguousNumber, MonthCell, NumberError, decimal_convention, month_cell, \
-    parse_number
+from snop_xl.paste.cells import AmbiguousNumber, MonthCell, NumberError, decimal_convention, decimal_style, \
+    month_cell, parse_number
 from snop_xl.paste.fields import FLAG, MONTH, NUMBER, Field
 from snop_xl.paste.names import header_words, total_label
 from snop_xl.paste.sources import Grid
@@ -87,6 +90,16 @@ class Records:
 
     def duplicates(self) -> list[tuple[int, int]]:
         """(line, line it repeats) of every record whose cells all equal an earlier record's."""
+        if self.grid.columns is not None and self.rows:
+            rows = np.asarray(self.rows)
+            frame = pd.DataFrame({c: codes[rows] for c, (codes, _) in enumerate(self.grid.columns)})
+            repeat = frame.duplicated(keep="first").to_numpy()
+            if not repeat.any():
+                return []
+            firsts = frame[~repeat].assign(_first=np.flatnonzero(~repeat))
+            first_of = frame[repeat].merge(firsts, how="left", on=list(frame.columns))["_first"].to_numpy()
+            return [(self.grid.first_row + int(rows[i]), self.grid.first_row + int(rows[j]))
+                    for i, j in zip(np.flatnonzero(repeat), first_of)]
         first: dict[tuple, int] = {}
         out = []
         for r in self.rows:
@@ -160,7 +173,7 @@ class RecordReader:
         unmatched: dict[int, Any] = {}
         for c, text in enumerate(header):
             if text is None:
-                if any(self.g.get(r, c) is not None for r in range(h + 1, len(self.g.rows))):
+                if self._filled_below(h, c):
                     self.out.ignored.append(f"{self.g.cell(h, c)} (no header): not read")
                 continue
             f = self._field_of(text)
@@ -188,6 +201,12 @@ class RecordReader:
                 if close and all_names[close[0]].key not in self.out.columns else ""
             self.out.ignored.append(f"{self.g.cell(h, c)} {text!r}: not a column {self.table} reads{hint}")
 
+    def _filled_below(self, h: int, c: int) -> bool:
+        if self.g.columns is not None:
+            codes, uniques = self.g.columns[c]
+            return bool(_filled(uniques)[codes[h + 1:]].any())
+        return any(self.g.get(r, c) is not None for r in range(h + 1, len(self.g.rows)))
+
     def _missing(self, h: int, f: Field, unmatched: dict[int, Any]) -> None:
         """A required column not found: named at the header cell closest to its names, else at the row's start."""
         scores = {c: max(difflib.SequenceMatcher(None, header_words(t), s).ratio() for s in f.synonyms)
@@ -204,6 +223,8 @@ class RecordReader:
     # -- the records
     def _records(self, h: int) -> None:
         required = [c.index for c in self.out.columns.values() if c.field.required]
+        if self.g.columns is not None:
+            return self._records_by_column(h, required)
         for r in range(h + 1, len(self.g.rows)):
             row = self.g.rows[r]
             if all(v is None for v in row):
@@ -214,7 +235,39 @@ class RecordReader:
                 continue
             self.out.rows.append(r)
 
+    def _records_by_column(self, h: int, required: list[int]) -> None:
+        """`_records` for a column-wise grid: the same rows, decided per distinct cell."""
+        n = len(self.g.rows) - h - 1
+        filled = np.zeros(n, dtype=bool)
+        for codes, uniques in self.g.columns:
+            filled |= _filled(uniques)[codes[h + 1:]]
+        no_key, total = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        for c in required:
+            codes, uniques = self.g.columns[c]
+            no_key &= ~_filled(uniques)[codes[h + 1:]]
+            total |= np.fromiter((_is_total(u) for u in uniques), dtype=bool, count=len(uniques))[codes[h + 1:]]
+        skipped = filled & (no_key | total)
+        self.out.skipped += (np.flatnonzero(skipped) + h + 1).tolist()
+        self._rows = np.flatnonzero(filled & ~skipped) + h + 1
+        self.out.rows += self._rows.tolist()
+
+    def _coded(self, column: Column) -> tuple[np.ndarray, np.ndarray]:
+        """The codes of the records' cells in `column` and the column's distinct cells (None: blank)."""
+        codes, uniques = self.g.columns[column.index]
+        return codes[self._rows], uniques
+
+    def _row_problems(self, column: Column, codes: np.ndarray, messages: dict[int, tuple[str, str]]) -> None:
+        """A problem at each record whose cell's code has a message (message, expected), in line order."""
+        if not messages:
+            return
+        _, uniques = self.g.columns[column.index]
+        for i in np.flatnonzero(np.isin(codes, list(messages))):
+            message, expected = messages[int(codes[i])]
+            self.problem(int(self._rows[i]), column.index, message, uniques[codes[i]], expected)
+
     def _read_column(self, column: Column) -> list[Any]:
+        if self.g.columns is not None and column.field.kind != FLAG:
+            return self._read_column_by_column(column)
         kind = column.field.kind
         if kind == NUMBER:
             return self._numbers(column)
@@ -229,6 +282,102 @@ class RecordReader:
         if kind == FLAG:
             return [self._flag(self.out.rows[i], column, v) for i, v in enumerate(cells)]
         return [_text(v) for v in cells]
+
+    def _read_column_by_column(self, column: Column) -> list[Any]:
+        """`_read_column` for a column-wise grid: each distinct cell read once, the same values and problems."""
+        kind, label = column.field.kind, column.field.label
+        codes, uniques = self._coded(column)
+        blank = [k for k, u in enumerate(uniques) if u is None]
+        if kind == NUMBER:
+            self._decide_decimal()
+            got = np.empty(len(uniques), dtype=object)
+            texts = [k for k, u in enumerate(uniques) if u is not None]
+            got[texts] = _number_values(np.array([uniques[k] for k in texts], dtype=object), self._decimal)
+            messages = {k: (f"no {label}", "a number (0 for none)") for k in blank} if column.field.required else {}
+            messages.update({k: (f"bad {label}", g) for k, g in enumerate(got)
+                             if isinstance(g, str) and g != "ambiguous"})
+            self._row_problems(column, codes, messages)
+            ambiguous = [k for k, g in enumerate(got) if g == "ambiguous"]
+            if ambiguous:
+                where = np.flatnonzero(np.isin(codes, ambiguous))
+                r = int(self._rows[where[0]])
+                more = [self.g.first_row + int(x) for x in self._rows[where[1:]]]
+                self.problem(r, column.index, f"unclear decimal separator in {label}"
+                             + (f" (and on lines {lines_text(more)})" if more else ""), self.g.get(r, column.index),
+                             "numbers whose separator is clear: 1234, or 1,234.00 / 1.234,00 somewhere in the file "
+                             "(nothing in it shows whether . or , is the decimal separator)")
+            values = np.array([g if isinstance(g, float) else None for g in got], dtype=object)
+            return values[codes].tolist()
+        if kind == MONTH:
+            cells = np.array([None if u is None else month_cell(u) for u in uniques], dtype=object)
+            messages = {k: (f"no {label}", "a date or month on every line") for k in blank}
+            why = "a date (03.01.2024, 2024-01-03, 1/3/2024) or a month (2024-01, Jan 2024)"
+            messages.update({k: (f"bad {label}", f"a date, not the Excel error {u}" if u.strip() in EXCEL_ERRORS
+                                 else why) for k, u in enumerate(uniques) if u is not None and cells[k] is None})
+            self._row_problems(column, codes, messages)
+            return self._months_decided(column, cells, codes)
+        if column.field.required:
+            self._row_problems(column, codes, {k: (f"{label} is empty", f"a {label.lower()} on every line")
+                                               for k in blank})
+        return np.array([_text(u) for u in uniques] or [None], dtype=object)[codes].tolist()
+
+    def _decide_decimal(self) -> None:
+        """The file's decimal convention over every number cell of the records, as `decimal_convention` decides
+        it in reading order (line by line, left to right)."""
+        if hasattr(self, "_decimal"):
+            return
+        first: dict[str, tuple[int, int]] = {}  # style -> (record, column) of its first cell
+        for column in (c for c in self.out.columns.values() if c.field.kind == NUMBER):
+            codes, uniques = self._coded(column)
+            texts = [k for k, u in enumerate(uniques) if isinstance(u, str)]
+            styles = np.full(len(uniques), None, dtype=object)
+            styles[texts] = _styles(np.array([uniques[k] for k in texts], dtype=object))
+            for style in ("dot", "comma"):
+                where = np.flatnonzero(np.isin(codes, np.flatnonzero(styles == style)))
+                if len(where) and (style not in first or (where[0], column.index) < first[style]):
+                    first[style] = (int(where[0]), column.index)
+        self._decimal = self.out.decimal = None if len(first) == 2 else \
+            {"dot": ".", "comma": ","}.get(next(iter(first), ""), None)
+        if len(first) == 2:
+            (i1, c1), (i2, c2) = sorted(first.values())
+            r1, r2 = int(self._rows[i1]), int(self._rows[i2])
+            self.problem(r2, c2, f"numbers use both decimal conventions ({self.g.cell(r1, c1)} has "
+                         f"{self.g.get(r1, c1)!r})", self.g.get(r2, c2),
+                         "one convention in the whole file: 1,234.50 or 1.234,50")
+
+    def _months_decided(self, column: Column, cells: np.ndarray, codes: np.ndarray) -> list[Any]:
+        """`_months`'s end for a column-wise grid: the day/month order over the whole column, each cell's month."""
+        def lines(test) -> list[int]:
+            keys = [k for k, m in enumerate(cells) if m is not None and test(m)]
+            return (self.g.first_row + self._rows[np.isin(codes, keys)]).tolist() if keys else []
+
+        day_only, month_only = lines(lambda m: m.day_first_only), lines(lambda m: m.month_first_only)
+        ambiguous_keys = [k for k, m in enumerate(cells) if m is not None and m.alternative is not None]
+        ambiguous = np.flatnonzero(np.isin(codes, ambiguous_keys)) if ambiguous_keys else np.array([], dtype=int)
+        day_first = None
+        if day_only and month_only:
+            r = month_only[0] - self.g.first_row
+            self.problem(r, column.index, f"dates mix day/month and month/day order: lines {lines_text(day_only)} "
+                         f"only read day first, lines {lines_text(month_only)} only month first",
+                         self.g.get(r, column.index), "one order for all dates, or dates like 2024-01-03")
+        elif day_only or month_only:
+            day_first = self.out.day_first = bool(day_only)
+        elif len(ambiguous):
+            texts = {_text(self.g.columns[column.index][1][k]) for k in ambiguous_keys}
+            if all("." in t and "/" not in t and "-" not in t for t in texts):
+                day_first = self.out.day_first = True
+            else:
+                i0 = int(self._rows[ambiguous[0]])
+                self.problem(i0, column.index, f"the {column.field.label.lower()}s never show whether the day or the "
+                             f"month comes first (no day above 12), on lines "
+                             f"{lines_text((self.g.first_row + self._rows[ambiguous]).tolist())}",
+                             self.g.get(i0, column.index), "dates written unambiguously (2024-01-03), or an extract "
+                             "that includes a day after the 12th")
+        if day_first is None and len(ambiguous):
+            return [None] * len(codes)
+        months = np.array([None if m is None else m.alternative if day_first and m.alternative is not None
+                           else m.period for m in cells] or [None], dtype=object)
+        return months[codes].tolist()
 
     def _flag(self, r: int, column: Column, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
@@ -357,6 +506,11 @@ def _plain_number(text: str, decimal: str | None) -> float | None:
     return float(text.replace(",", ".")) if _PLAIN[decimal].fullmatch(text) else None
 
 
+def _filled(uniques: np.ndarray) -> np.ndarray:
+    """Which distinct cells of a column hold something."""
+    return np.fromiter((u is not None for u in uniques), dtype=bool, count=len(uniques))
+
+
 def _is_total(value: Any) -> bool:
     """A footer or subtotal label in a key column ('Total', 'Grand total', 'Sum'): the row is no record."""
     if not isinstance(value, str) or len(value) > 40 or not ("tot" in value.lower() or "sum" in value.lower()):
@@ -372,3 +526,103 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+# ---- the column-wise reading of a large extract (`Grid.columns`): each distinct cell decided once, the common
+# number shapes decided together with numpy; the careful per-cell functions above decide every other cell, so the
+# records, the conventions and the problems are those of the cell-by-cell reading.
+_VECTOR_MIN = 2_000  # fewer distinct numbers than this: the careful parser reads each, as fast
+
+
+def _shapes(texts: np.ndarray) -> dict[str, np.ndarray]:
+    """The plain number shapes among `texts` (ASCII digits, a leading '-', at most one '.' and one ','): for each
+    text its sign, its digits without separators and where the separators are, as numpy arrays."""
+    ascii_ = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    u = np.where(ascii_, texts, "").astype(str)
+    neg = np.strings.startswith(u, "-")
+    body = np.where(neg, np.strings.slice(u, 1, None), u)
+    n = np.strings.str_len(body)
+    ndot, ncom = np.strings.count(body, "."), np.strings.count(body, ",")
+    digits = np.strings.replace(np.strings.replace(body, ".", ""), ",", "")
+    ok = ascii_ & (n > 0) & np.strings.isdigit(digits) & (ndot <= 1) & (ncom <= 1)
+    return {"ok": ok, "neg": neg, "body": body, "n": n, "ndot": ndot, "ncom": ncom, "digits": digits,
+            "pdot": np.strings.find(body, "."), "pcom": np.strings.find(body, ",")}
+
+
+def _styles(texts: np.ndarray) -> np.ndarray:
+    """`cells.decimal_style` of each text (object array of 'dot', 'comma', 'ambiguous' or None)."""
+    out = np.empty(len(texts), dtype=object)
+    s = _shapes(texts) if len(texts) >= _VECTOR_MIN else None
+    if s is None:
+        out[:] = [decimal_style(t) for t in texts]
+        return out
+    seps = s["ndot"] + s["ncom"]
+    one = s["ok"] & (seps == 1)
+    p = np.where(s["ndot"] == 1, s["pdot"], s["pcom"])
+    frac = s["n"] - p - 1
+    zero = (p == 1) & np.strings.startswith(s["body"], "0")
+    ambiguous = one & (frac == 3) & (p >= 1) & (p <= 3) & ~zero
+    out[s["ok"] & (seps == 0)] = None
+    out[one & ~ambiguous] = np.where(s["ndot"][one & ~ambiguous] == 1, "dot", "comma")
+    out[ambiguous] = "ambiguous"
+    two = s["ok"] & (seps == 2)
+    out[two] = np.where(s["pdot"][two] > s["pcom"][two], "dot", "comma")
+    rest = ~s["ok"] | (seps > 2)
+    out[rest] = [decimal_style(t) for t in texts[rest]]
+    return out
+
+
+def _number_values(texts: np.ndarray, decimal: str | None) -> np.ndarray:
+    """What `RecordReader` makes of each text in a number column: a float, 'ambiguous', or why it is no number;
+    the plain shapes with numpy, the others one by one as the careful reading does."""
+    out = np.empty(len(texts), dtype=object)
+    decided = np.zeros(len(texts), dtype=bool)
+    if len(texts) >= _VECTOR_MIN:
+        s = _shapes(texts)
+        ok, body, n, digits = s["ok"], s["body"], s["n"], s["digits"]
+        seps = s["ndot"] + s["ncom"]
+        canon = np.full(len(texts), "", dtype=body.dtype)
+        whole = np.where(s["ndot"] == 1, s["pdot"], s["pcom"])
+        frac = n - whole - 1
+        plain = ok & (seps == 0)
+        canon[plain] = body[plain]
+        one = ok & (seps == 1) & (whole >= 1) & (frac >= 1)
+        sep_is_dot = s["ndot"] == 1
+        if decimal is None:
+            zero = (whole == 1) & np.strings.startswith(body, "0")
+            ambiguous = one & (frac == 3) & (whole <= 3) & ~zero
+            out[ambiguous] = "ambiguous"
+            decided |= ambiguous
+            as_decimal = one & ~ambiguous
+        else:
+            as_decimal = one & (sep_is_dot == (decimal == "."))
+            as_thousands = one & ~as_decimal & (whole <= 3) & (frac == 3)
+            canon[as_thousands] = digits[as_thousands]
+            plain |= as_thousands
+            t = s["pcom"] if decimal == "." else s["pdot"]
+            d = s["pdot"] if decimal == "." else s["pcom"]
+            both = ok & (seps == 2) & (t >= 1) & (t <= 3) & (d - t == 4) & (d < n - 1)
+            canon[both] = np.strings.add(np.strings.add(np.strings.slice(digits[both], 0, d[both] - 1), "."),
+                                         np.strings.slice(digits[both], d[both] - 1, None))
+            plain |= both
+        canon[as_decimal] = np.strings.add(np.strings.add(np.strings.slice(body[as_decimal], 0, whole[as_decimal]),
+                                                          "."), np.strings.slice(body[as_decimal],
+                                                                                  whole[as_decimal] + 1, None))
+        number = plain | as_decimal
+        values = np.where(number, canon, "0").astype(float)
+        values[s["neg"]] *= -1
+        out[number] = values[number].tolist()
+        decided |= number
+    for i in np.flatnonzero(~decided):
+        out[i] = _careful_number(texts[i], decimal)
+    return out
+
+
+def _careful_number(text: str, decimal: str | None) -> float | str:
+    try:
+        got = _plain_number(text, decimal)
+        return parse_number(text, decimal) if got is None else got
+    except AmbiguousNumber:
+        return "ambiguous"
+    except NumberError as exc:
+        return str(exc)

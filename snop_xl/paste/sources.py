@@ -11,10 +11,14 @@ import codecs
 import dataclasses
 import csv
 import io
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError, ValidationError
@@ -37,11 +41,19 @@ class Grid:
     first_row: int = 1
     first_col: int = 1
     description: str = ""
+    #: the same cells column by column, where a large extract was read that way (`columnar_csv`): per column the
+    #: code of each row's cell and the distinct cells (None for blank), so a reader decides each distinct cell once
+    columns: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     def cell(self, r: int, c: int) -> str:
         return f"{C.column_letter(self.first_col + c)}{self.first_row + r}"
 
     def get(self, r: int, c: int) -> Any:
+        if self.columns is not None:
+            if 0 <= r < len(self.rows) and 0 <= c < len(self.columns):
+                codes, uniques = self.columns[c]
+                return uniques[codes[r]]
+            return None
         row = self.rows[r] if 0 <= r < len(self.rows) else []
         return row[c] if 0 <= c < len(row) else None
 
@@ -66,6 +78,86 @@ def _trim(rows: list[list[Any]], sheet: str, max_rows: int = MAX_ROWS) -> list[l
     return [r[:width] + [None] * (width - len(r)) for r in out]
 
 
+class _Rows:
+    """The rows of a column-wise grid, built when asked for (a reader looking at the header, a message), so that a
+    million lines are never held as a million lists."""
+
+    def __init__(self, columns: list[tuple[np.ndarray, np.ndarray]], n: int):
+        self.columns, self.n = columns, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, r):
+        if isinstance(r, slice):
+            return [self[i] for i in range(*r.indices(self.n))]
+        if r < 0:
+            r += self.n
+        if not 0 <= r < self.n:
+            raise IndexError(r)
+        return [uniques[codes[r]] for codes, uniques in self.columns]
+
+    def __iter__(self):
+        return (self[r] for r in range(self.n))
+
+
+def columnar_csv(text: str, delimiter: str, sheet: str, max_rows: int) -> Grid | None:
+    """The cells of a CSV read column by column (pandas' C reader, every cell as text), exactly as `csv.reader` and
+    `_trim` read them; None where this reading could differ (a NUL, a cell over the csv module's 128 KB, lines
+    longer than the first 200 lines foretell), and the caller reads the careful way."""
+    if "\x00" in text:
+        return None
+    sample = list(csv.reader(text[:200_000].splitlines()[:200], delimiter=delimiter))
+    width = max((len(r) for r in sample), default=0) + 1  # one spare column: a longer line later is an error
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a ParserWarning: a line pandas would read otherwise than csv
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=object,
+                                na_filter=False, keep_default_na=False, skip_blank_lines=False, engine="c",
+                                index_col=False)
+    except (pd.errors.ParserError, ValueError, csv.Error, Warning):
+        return None
+    if len(frame.columns) != width or frame.iloc[:, -1].ne("").any():
+        return None
+    limit = csv.field_size_limit()
+    columns: list[tuple[np.ndarray, np.ndarray]] = []
+    blank_rows = np.ones(len(frame), dtype=bool)
+    for c in range(width - 1):
+        codes, uniques = pd.factorize(frame.iloc[:, c].to_numpy(dtype=object), use_na_sentinel=False)
+        uniques = np.asarray(uniques, dtype=object)
+        if '"' in text and max(map(len, uniques), default=0) > limit:
+            return None  # csv.reader refuses such a cell, with its line
+        blank = np.fromiter((is_blank(u) for u in uniques), dtype=bool, count=len(uniques))
+        uniques[blank] = None
+        if blank.sum() > 1:  # every blank cell one code, as every blank is one None to the careful reading
+            same = np.arange(len(uniques))
+            same[blank] = np.flatnonzero(blank)[0]
+            codes = same[codes]
+        if blank.any():
+            blank_rows &= blank[codes]
+        else:
+            blank_rows[:] = False
+        columns.append((codes, uniques))
+    del frame
+    n = int(np.flatnonzero(~blank_rows)[-1]) + 1 if (~blank_rows).any() else 0
+    if n > max_rows:
+        raise ValidationError([Problem(sheet, f"A{max_rows + 1}", f"the paste has {n:,} rows",
+                                       expected=f"at most {max_rows:,} rows")])
+    used = [c for c, (codes, uniques) in enumerate(columns) if n and
+            any(u is not None for u in uniques) and _any_filled(codes[:n], uniques)]
+    keep = used[-1] + 1 if used else 0
+    if keep > MAX_COLS:
+        raise ValidationError([Problem(sheet, f"{C.column_letter(MAX_COLS + 1)}1",
+                                       f"the paste has {keep} columns", expected=f"at most {MAX_COLS} columns")])
+    columns = [(codes[:n], uniques) for codes, uniques in columns[:keep]]
+    return Grid(sheet, _Rows(columns, n) if keep else [], columns=columns if keep else None)  # type: ignore[arg-type]
+
+
+def _any_filled(codes: np.ndarray, uniques: np.ndarray) -> bool:
+    filled = np.array([u is not None for u in uniques], dtype=bool)
+    return bool(filled[codes].any())
+
+
 def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     """Cells of a CSV file: encoding and delimiter detected, row/column numbers as Excel would show them."""
     path = Path(path)
@@ -75,14 +167,16 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     data = path.read_bytes()
     text = _decode(data, path)
     delimiter = _sniff_delimiter(text)
+    description = f"{path.name} (CSV, {delimiter!r}-separated)"
+    if max_rows > MAX_ROWS and (grid := columnar_csv(text, delimiter, path.name, max_rows)) is not None:
+        return dataclasses.replace(grid, description=description)  # an extract: read column by column
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = [list(r) for r in reader]
     except csv.Error as exc:  # a cell of over 128 KB, a NUL character: not a budget someone typed
         raise ValidationError([Problem(path.name, f"A{reader.line_num}", f"line {reader.line_num} cannot be "
                                        f"read as CSV ({exc})", expected="a text file of rows of cells")]) from None
-    return Grid(path.name, _trim(rows, path.name, max_rows),
-                description=f"{path.name} (CSV, {delimiter!r}-separated)")
+    return Grid(path.name, _trim(rows, path.name, max_rows), description=description)
 
 
 def _decode(data: bytes, path: Path) -> str:

@@ -15,10 +15,11 @@ import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.calc.forecast import forecast
-from snop_xl.inputs import Inputs
+from snop_xl.inputs import Inputs, is_lost, stage_key, stage_probabilities
 
 KEY = ["item", "period"]
-SUMMED = ["statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "override", "consensus"]
+SUMMED = ["statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "orders", "pipeline", "signals", "override",
+          "consensus"]
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
@@ -26,12 +27,18 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     items = item_families(inputs)
     stat = statistical_forecast(inputs)
     events = event_uplift(stat, inputs.events, items)
-    base = stat[KEY].assign(qty=(stat["statistical"] + events["events"]).clip(lower=0.0))
+    with_events = (stat["statistical"] + events["events"]).clip(lower=0.0).to_numpy()
+    deals = pipeline_deals(inputs)
+    signals = sales_signals(inputs, stat, items, deals)
+    heard = listen(stat["statistical"].to_numpy(), with_events, signals["orders"].to_numpy(),
+                   signals["pipeline"].to_numpy())
+    signals["signals"] = heard - with_events
+    base = stat[KEY].assign(qty=heard)
     overrides = inputs.demand_overrides
     result = apply_overrides(base, overrides, items)
-    plan = stat.merge(events, on=KEY, how="left").merge(result.consensus, on=KEY, how="left")
-    plan = plan.merge(items, on="item", how="left")
-    notes = _note_rows(inputs.events, overrides)
+    plan = stat.merge(events, on=KEY, how="left").merge(signals, on=KEY, how="left")
+    plan = plan.merge(result.consensus, on=KEY, how="left").merge(items, on="item", how="left")
+    notes = _note_rows(inputs.events, overrides) + deal_notes(deals)
     plan["notes"] = item_notes(plan, notes, items)
     return {"DemandPlan": roll_up(plan, family_notes(plan, notes)),
             "Contributions": contributions(result.by_owner, overrides)}
@@ -98,6 +105,95 @@ def statistical_forecast(inputs: Inputs) -> pd.DataFrame:
     none = out["method"].isna()
     out.loc[none, ["statistical", "lo_80", "hi_80", "lo_95", "hi_95"]] = 0.0
     out["method"] = out["method"].astype(object).where(~none, "no history")
+    return out
+
+
+# ---- orders and pipeline: consensus that listens (docs/pipeline.md) --------------------------------------------
+def listen(statistical: np.ndarray, with_events: np.ndarray, orders: np.ndarray, pipeline: np.ndarray
+           ) -> np.ndarray:
+    """The demand before overrides once orders and pipeline are heard, per item-month:
+    max(orders, with_events + max(0, pipeline - statistical)). The weighted pipeline adds only what exceeds the
+    statistical forecast (the run-rate history already holds: small deals are in it); open orders are a floor.
+    Outside the pipeline horizon orders and pipeline are 0, so this is `with_events` exactly."""
+    return np.maximum(orders, with_events + np.maximum(0.0, pipeline - statistical))
+
+
+def signal_months(inputs: Inputs) -> pd.PeriodIndex:
+    """The months in which orders and pipeline are heard: the pipeline horizon from the cycle month, in the plan."""
+    s = inputs.settings
+    return s.periods[:max(0, min(int(s.pipeline_horizon), len(s.periods)))]
+
+
+DEAL_STATUS = ("open", "lost", "stale", "closed", "beyond")
+
+
+def pipeline_deals(inputs: Inputs) -> pd.DataFrame:
+    """The Pipeline rows with what the plan makes of them: month (of the close date), probability used (its own,
+    else its stage's), status and weighted quantity (qty x probability for open deals, else 0).
+
+    status: open (counted: closes within the pipeline horizon), lost (a lost stage), stale (closes before the cycle
+    month and is not won: the CRM was not updated), closed (won before the cycle month: its demand is history or an
+    order), beyond (closes after the pipeline horizon)."""
+    p = inputs.pipeline.copy()
+    cols = ["opportunity", "item", "family", "qty", "close_date", "stage", "probability", "owner", "account"]
+    if not len(p):
+        return p.reindex(columns=cols).assign(month=pd.Series(dtype="period[M]"), used=pd.Series(dtype=float),
+                                               status=pd.Series(dtype=object), weighted=pd.Series(dtype=float))
+    try:
+        stages = stage_probabilities(inputs.settings.stage_probabilities)
+    except ValueError:
+        stages = {}
+    p["month"] = pd.PeriodIndex(pd.to_datetime(p["close_date"]), freq="M")
+    own = p["probability"].astype(float)
+    p["used"] = own.where(own.notna(), p["stage"].map(lambda st: stages.get(stage_key(st), np.nan)))
+    months = signal_months(inputs)
+    cycle = inputs.settings.cycle_month
+    won = p["stage"].map(lambda st: "won" in stage_key(st).split())
+    status = np.where(p["stage"].map(is_lost), "lost",
+                      np.where(p["month"] < cycle, np.where(won, "closed", "stale"),
+                               np.where(p["month"].isin(months), "open", "beyond")))
+    p["status"] = status
+    p["weighted"] = np.where(status == "open", p["qty"].astype(float) * p["used"].fillna(0.0), 0.0)
+    return p
+
+
+def sales_signals(inputs: Inputs, stat: pd.DataFrame, items: pd.DataFrame, deals: pd.DataFrame) -> pd.DataFrame:
+    """item, period, orders, pipeline on `stat`'s item-months: open orders (a past-due order counts in the cycle
+    month) and weighted open deals (a family deal spread over its items by statistical forecast that month), within
+    the pipeline horizon; 0 elsewhere."""
+    out = stat[KEY].reset_index(drop=True).copy()
+    months = signal_months(inputs)
+    orders = np.zeros(len(out))
+    pipeline = np.zeros(len(out))
+    o = inputs.orders
+    if len(o) and len(months):
+        month = o["period"].where(o["period"] >= months[0], months[0])
+        o = o.assign(period=pd.PeriodIndex(month, freq="M"))[o["item"].isin(set(items["item"]))]
+        sums = o[o["period"].isin(months)].groupby(KEY, as_index=False)["qty"].sum()
+        orders = out.merge(sums, on=KEY, how="left")["qty"].fillna(0.0).to_numpy(dtype=float)
+    live = deals[deals["status"] == "open"] if len(deals) else deals
+    if len(live):
+        by_item = live[live["item"].notna()].rename(columns={"month": "period"}).groupby(
+            KEY, as_index=False)["weighted"].sum()
+        pipeline += out.merge(by_item, on=KEY, how="left")["weighted"].fillna(0.0).to_numpy(dtype=float)
+        frame = out.assign(statistical=stat["statistical"].to_numpy(dtype=float))
+        for deal in live[live["item"].isna()].itertuples(index=False):
+            mask = ((frame["period"] == deal.month) & frame["item"].isin(set(_targets(deal, items)))).to_numpy()
+            if mask.any():
+                pipeline += _spread(frame, mask, "statistical", float(deal.weighted))
+    out["orders"], out["pipeline"] = orders, pipeline
+    return out
+
+
+def deal_notes(deals: pd.DataFrame) -> list[tuple[object, pd.Period, pd.Period, str]]:
+    """Note rows (as `_note_rows`) of the open deals: "deal <id> (<account>, <owner>[, family F]): 4,000 x 60% =
+    2,400"."""
+    out = []
+    for d in deals[deals["status"] == "open"].itertuples(index=False) if len(deals) else ():
+        who = ", ".join(w for w in (_text(d.account), _text(d.owner), "" if _for_item(d) else f"family {d.family}")
+                        if w)
+        out.append((d, d.month, d.month, f"deal {d.opportunity}{f' ({who})' if who else ''}: {float(d.qty):,.0f} x "
+                                          f"{float(d.used):.0%} = {float(d.weighted):,.0f}"))
     return out
 
 

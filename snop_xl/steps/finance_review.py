@@ -21,7 +21,7 @@ from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
 from snop_xl.io.grid import (ACTUAL, FAMILY, FIGURE, HEADER, HELP, LABEL, PLAN, QUARTER, TITLE, TOTAL, YEAR, Formula,
                              Grid, Highlight)
-from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans
+from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans, head_rows
 
 MONEY_FORMAT = "#,##0"
 #: a variance is coloured when it shows as at least one unit of money
@@ -101,24 +101,17 @@ def financial_review(inputs: Inputs, fin: pd.DataFrame) -> Grid:
     a, z = column_letter(first), column_letter(width)
     variance_rows = [at[R.VARIANCE] for at in [total_at, *family_at.values()]]
     highlights = [Highlight(" ".join(f"{a}{r}:{z}{r}" for r in variance_rows), "favourable", VARIANCE_SHOWN)]
-    header: list[Any] = [None] * width
-    header[:2] = ["Family", "Key figure"]
-    for m, c in col.items():
-        header[c - 1] = m.to_timestamp()
-    for k, (name, _) in enumerate(spans):
-        header[span_col[k] - 1] = name
-    title = [None] * width
-    title[0] = f"Financial review · cycle {s.cycle_month} · {s.currency}"
-    help_row = [None] * width
-    help_row[0] = ("Grey months are actuals. Variance = plan - budget in budgeted months: green favourable, red "
-                   "unfavourable. Last year: the same month a year earlier (History at today's prices). Quarters "
-                   "and years add actuals and plan: a fiscal year's column is its outlook.")
+    head = head_rows(width, ["Family", "Key figure"], col, [(name, span_col[k]) for k, (name, _) in enumerate(spans)],
+                     f"Financial review · cycle {s.cycle_month} · {s.currency}",
+                     "Grey months are actuals. Variance = plan - budget in budgeted months: green favourable, red "
+                     "unfavourable. Last year: the same month a year earlier (History at today's prices). Quarters "
+                     "and years add actuals and plan: a fiscal year's column is its outlook.")
     kinds = [LABEL] * (first - 1) + [ACTUAL if m < s.cycle_month else PLAN for m in months] + \
         [QUARTER] * len(quarters) + [YEAR] * len(years)
     name_width = max((len(f) for f in families), default=0) + 2.0
     widths = [max(14.0, min(24.0, name_width)), 15.0] + [10.5] * len(months) + [
         max(12.0, len(name) + 2.0) for name, _ in spans]
-    return Grid(R.FINANCIAL_REVIEW, [title, help_row, header] + rows, [TITLE, HELP, HEADER] + styles,
+    return Grid(R.FINANCIAL_REVIEW, head + rows, [TITLE, HELP, HEADER] + styles,
                 [0, 0, 0] + levels, kinds, widths, MONEY_FORMAT, (R.FIRST_ROW, first), [], highlights,
                 header_row=R.HEADER_ROW)
 

@@ -16,6 +16,19 @@ from snop_xl.contract import column_letter
 Span = tuple[str, list[pd.Period]]  # a quarter or fiscal year: its header and the sheet months it sums
 
 
+def head_rows(width: int, labels: Sequence[str], months: Mapping[pd.Period, int], spans: Sequence[tuple[str, int]],
+              title: str, help_text: str) -> list[list[Any]]:
+    """The title, help and header rows every review sheet starts with: the label columns' headers, each month as
+    its first day (shown "mmm yy"), each quarter or year by name at its column (`spans`: name, sheet column)."""
+    header: list[Any] = [None] * width
+    header[:len(labels)] = labels
+    for m, c in months.items():
+        header[c - 1] = m.to_timestamp()
+    for name, c in spans:
+        header[c - 1] = name
+    return [[title] + [None] * (width - 1), [help_text] + [None] * (width - 1), header]
+
+
 def fiscal_spans(months: Sequence[pd.Period], plan_months: Sequence[pd.Period], start_month: int
                  ) -> tuple[list[Span], list[Span]]:
     """Fiscal quarters and years that hold a plan month, each with the months of `months` inside it. A fiscal

@@ -19,7 +19,7 @@ from snop_xl.contract import column_letter
 from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
 from snop_xl.steps.finance_review import financial_review
-from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans
+from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans, head_rows
 from snop_xl.steps.kpi_review import kpi_review
 from snop_xl.steps.kpis import archive_path_of
 from snop_xl.steps.supply_review import supply_review
@@ -128,12 +128,13 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
         return out
 
     actuals_row: dict[int, int] = {}  # consensus row -> actuals row of the same block
+    signals = (R.ORDERS, R.PIPELINE) if len(inputs.orders) or len(inputs.pipeline) else ()
 
     def block(name: str, description: str, level: int, style: str, sources: Mapping[str, Any]) -> dict[str, int]:
         """Rows of one family or the total: each key figure is a formula over `sources` (key figure -> formula
         builder for a column letter) or values."""
         at = {}
-        for figure in (R.ACTUALS, R.STATISTICAL, R.EVENTS, R.CONSENSUS, R.PUBLISHED, R.BUDGET):
+        for figure in (R.ACTUALS, R.STATISTICAL, R.EVENTS) + signals + (R.CONSENSUS, R.PUBLISHED, R.BUDGET):
             make = sources[figure]
             values = {c: make(c) for c in (range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS
                                            else range(first_plan, last_plan + 1))}
@@ -152,7 +153,7 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
         first_item_row = R.FIRST_ROW + len(rows)
         for item in items[items["family"] == family].itertuples(index=False):
             _item_block(add, item, by_item.get(item.item), actual, given, reasons, shown, contributors,
-                        actual_months, plan_months, col, actuals_row, inputs_at)
+                        actual_months, plan_months, col, actuals_row, inputs_at, signals=bool(signals))
         family_items[family] = (first_item_row, R.FIRST_ROW + len(rows) - 1)
 
     def put(r: int, c: int, value: Any) -> None:
@@ -183,32 +184,28 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
             for c, v in span_sums(r, figure).items():
                 row[c - 1] = v
 
-    header: list[Any] = [None] * width
-    header[:4] = ["Item / family", "Description", "Key figure", "Note / reason"]
-    for m, c in col.items():
-        header[c - 1] = m.to_timestamp()
-    for k, (name, _) in enumerate(spans):
-        header[R.FIRST_MONTH_COL + len(months) + k - 1] = name
-    title = [None] * width
-    title[0] = f"Demand review · cycle {s.cycle_month} · units · contributors: {', '.join(contributors)}"
-    help_row = [None] * width
-    help_row[0] = ("Type your numbers into your yellow row (item and month; the Note cell is your reason). The "
-                   "item's consensus is the last contributor's number listed (else statistical + events); "
-                   "family and total rows recalculate at once, and the next run takes your numbers into the plan. "
-                   "Grey months are actuals; the Consensus quarter and year totals add actuals for past months.")
+    head = head_rows(width, ["Item / family", "Description", "Key figure", "Note / reason"], col,
+                     [(name, R.FIRST_MONTH_COL + len(months) + k) for k, (name, _) in enumerate(spans)],
+                     f"Demand review · cycle {s.cycle_month} · units · contributors: {', '.join(contributors)}",
+                     "Type your numbers into your yellow row (item and month; the Note cell is your reason). The "
+                     "item's consensus is the last contributor's number listed (else statistical + events); "
+                     "family and total rows recalculate at once, and the next run takes your numbers into the plan. "
+                     "Grey months are actuals; the Consensus quarter and year totals add actuals for past months.")
     kinds = ([LABEL] * (R.FIRST_MONTH_COL - 1) + [ACTUAL] * len(actual_months) + [PLAN] * len(plan_months)
              + [QUARTER] * len(quarters) + [YEAR] * len(years))
     widths = [14.0, 26.0, 14.0, 22.0] + [9.5] * len(months) + [
         max(11.0, len(name) + 2.0) for name, _ in spans]
-    return Grid(R.DEMAND_REVIEW, [title, help_row, header] + rows, [TITLE, HELP, HEADER] + styles,
+    return Grid(R.DEMAND_REVIEW, head + rows, [TITLE, HELP, HEADER] + styles,
                 [0, 0, 0] + levels, kinds, widths, "#,##0", (R.FIRST_ROW, R.FIRST_MONTH_COL), inputs_at,
                 header_row=R.HEADER_ROW)
 
 
 def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Mapping, reasons: Mapping,
                 shown: Mapping, contributors: Sequence[str], actual_months: list, plan_months: list,
-                col: Mapping[pd.Period, int], actuals_row: dict[int, int], inputs_at: list) -> None:
-    """An item's key-figure rows; its consensus is a formula over its statistical, events and contributor rows."""
+                col: Mapping[pd.Period, int], actuals_row: dict[int, int], inputs_at: list, signals: bool = False
+                ) -> None:
+    """An item's key-figure rows; its consensus is a formula over its statistical, events and contributor rows
+    (and with `signals` its Orders and Pipeline rows: the demand step's `listen` rule)."""
     code, description = str(item.item), getattr(item, "description", "") or ""
     stat = dict(zip(plan["period"], plan["statistical"])) if plan is not None else {}
     events = dict(zip(plan["period"], plan["events"])) if plan is not None else {}
@@ -220,6 +217,12 @@ def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Ma
                  FIGURE, 2)
     r_ev = add(code, description, R.EVENTS, "", {col[m]: _num(events.get(m)) or None for m in plan_months},
                FIGURE, 2)
+    if signals:
+        heard = {}
+        for figure, key in ((R.ORDERS, "orders"), (R.PIPELINE, "pipeline")):
+            values = dict(zip(plan["period"], plan[key])) if plan is not None and key in plan else {}
+            heard[figure] = add(code, description, figure, "", {col[m]: _num(values.get(m)) or None
+                                                                for m in plan_months}, FIGURE, 2)
     owner_rows = []
     for owner in contributors:
         r = add(code, description, owner, reasons.get((owner, code), ""),
@@ -231,6 +234,9 @@ def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Ma
     for m in plan_months:
         L = column_letter(col[m])
         formula = f"MAX(0,{L}{r_stat}+{L}{r_ev})"
+        if signals:  # steps.demand.listen: orders are a floor, the pipeline adds what exceeds the statistical
+            r_ord, r_pipe = heard[R.ORDERS], heard[R.PIPELINE]
+            formula = f"MAX({L}{r_ord},{formula}+MAX(0,{L}{r_pipe}-{L}{r_stat}))"
         for r in owner_rows:  # the last contributor listed who gave a number wins
             formula = f"IF(ISNUMBER({L}{r}),{L}{r},{formula})"
         values[col[m]] = Formula("=" + formula)

@@ -225,6 +225,9 @@ def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
     joined["naive"] = seasonal_naive(history, joined, inputs.settings.season_length)
     joined["scale"] = naive_scales(history, joined, inputs.settings.season_length)
     joined["with_events"] = (joined["statistical"].fillna(0) + joined["events"].fillna(0)).clip(lower=0)
+    # orders and pipeline (the demand step's stage before overrides; 0 in plans archived before it existed)
+    if "signals" in joined and joined["signals"].fillna(0).abs().max() > 0:
+        joined["with_signals"] = joined["with_events"] + joined["signals"].fillna(0)
     return _with_family(joined, inputs.items)
 
 
@@ -264,7 +267,8 @@ def kpi_trend(kpis: pd.DataFrame, step: str = "consensus") -> pd.DataFrame:
 
 
 #: the FVA cascade: each step's forecast column, in the order the plan is built
-CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_events", "consensus": "consensus"}
+CASCADE = {"naive": "naive", "statistical": "statistical", "events": "with_events", "signals": "with_signals",
+           "consensus": "consensus"}
 
 
 def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -277,10 +281,11 @@ def fva_kpis(f: pd.DataFrame, path: Path) -> pd.DataFrame:
 def cascade_fva(f: pd.DataFrame) -> pd.DataFrame:
     """FVA_ACCURACY, FVA_BIAS of each CASCADE step and FVA = its accuracy minus the previous step's, by lag, per
     family and total, from item-month rows with `actual` and a column per step."""
-    rows = _rows(f, CASCADE, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
+    cascade = {step: column for step, column in CASCADE.items() if column in f}  # signals: only where heard
+    rows = _rows(f, cascade, by=("lag",), metrics=("ACCURACY", "BIAS"), levels=("Family", "Total"))
     if not len(rows):
         return rows
-    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), fva_gain(rows, list(CASCADE))], ignore_index=True)
+    return pd.concat([rows.assign(metric="FVA_" + rows["metric"]), fva_gain(rows, list(cascade))], ignore_index=True)
 
 
 def fva_gain(rows: pd.DataFrame, steps: list[str]) -> pd.DataFrame:
@@ -310,7 +315,8 @@ def owner_steps(path: Path) -> pd.DataFrame:
         if not len(rows):
             continue
         base = plan[["item", "period"]].reset_index(drop=True).assign(
-            qty=(plan["statistical"].fillna(0) + plan["events"].fillna(0)).clip(lower=0).to_numpy())
+            qty=((plan["statistical"].fillna(0) + plan["events"].fillna(0)).clip(lower=0)
+                 + (plan["signals"].fillna(0) if "signals" in plan else 0.0)).to_numpy())
         items = plan[["item", "family"]].drop_duplicates("item")
         before = base["qty"].to_numpy()
         for owner, step in apply_overrides(base, rows, items).steps.items():

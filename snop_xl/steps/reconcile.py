@@ -18,7 +18,9 @@ from snop_xl.calc import finance, kpi
 from snop_xl.calc.forecast import forecast
 from snop_xl.calc.supply import binding_resources
 from snop_xl.inputs import Inputs, Settings
+from snop_xl.io.parse import cell_of
 from snop_xl.steps import review
+from snop_xl.steps.demand import pipeline_deals
 from snop_xl.steps.scenarios import compare
 from snop_xl.steps.supply import lead_times
 
@@ -323,6 +325,86 @@ def consensus_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, curren
     return _exc("Consensus vs statistical", r, pd.Series(msg))
 
 
+def order_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Item-months whose consensus is below their open orders (an Override said less than customers ordered):
+    size the orders not planned, at unit price."""
+    if "orders" not in demand_items:
+        return pd.DataFrame(columns=_EXC_COLS)
+    d = demand_items.reset_index()
+    short = d["orders"].astype(float).fillna(0.0) - d["consensus"].astype(float)
+    r = d[short >= 0.5].assign(units=short[short >= 0.5])
+    if not len(r):
+        return pd.DataFrame(columns=_EXC_COLS)
+    r = r.assign(value=r["units"] * r["item"].map(items.set_index("item")["unit_price"]).astype(float).fillna(0),
+                 months=1)
+    r["link"] = _links("DemandPlan", "consensus", r["index"])
+    msg = [f"{i} ({f}) {p}: consensus {c:,.0f} is below the {o:,.0f} units of open orders ({_signed(-u)}; an "
+           f"override set it); {_money(v, currency)} of orders not planned"
+           for i, f, p, c, o, u, v in zip(r["item"], r["family"], r["period"], r["consensus"], r["orders"],
+                                          r["units"], r["value"])]
+    return _exc("Below open orders", r, pd.Series(msg))
+
+
+def deal_exceptions(inputs: Inputs, demand: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Stale deals (not won or lost, close date before the cycle month: they carry no demand until their owner
+    updates them) and large deals (one open deal's weighted quantity more than half of its item's consensus that
+    month, or its family's for a family deal), each with its owner; money: the weighted (large) or full (stale)
+    quantity at unit price (a family's average)."""
+    deals = pipeline_deals(inputs)  # the demand step's own reading of the Pipeline
+    if not len(deals):
+        return pd.DataFrame(columns=_EXC_COLS)
+    deals = deals.assign(_row=deals.index).reset_index(drop=True)
+    price = inputs.items.set_index("item")["unit_price"].astype(float)
+    family_price = inputs.items.groupby("family")["unit_price"].mean().astype(float)
+    family_of = inputs.items.set_index("item")["family"]
+    deals["family"] = deals["family"].where(deals["item"].isna(), deals["item"].map(family_of))
+    deals["price"] = deals["item"].map(price).where(deals["item"].notna(), deals["family"].map(family_price))
+    pipe = inputs.pipeline
+
+    def link(rows: pd.DataFrame) -> list:
+        return [f"'{C.PIPELINE.sheet}'!{cell_of(pipe, 'close_date', r)}" if pipe.attrs.get("cells") else None
+                for r in rows["_row"]]
+
+    parts = []
+    stale = deals[deals["status"] == "stale"]
+    if len(stale):
+        r = stale.assign(period=stale["month"], months=None, units=stale["qty"].astype(float))
+        r["value"] = (r["units"] * r["price"].fillna(0)).to_numpy()
+        r["link"] = link(stale)
+        msg = [f"deal {o} ({_text(a) or 'no account'}; owner {_text(w) or 'none'}): {q:,.0f} units of "
+               f"{i if isinstance(i, str) else f'family {f}'}, stage {st}, expected to close "
+               f"{pd.Timestamp(d):%Y-%m-%d}, before the cycle month {inputs.settings.cycle_month}: it carries no "
+               "demand until its owner updates the close date or the stage"
+               for o, a, w, q, i, f, st, d in zip(r["opportunity"], r["account"], r["owner"], r["units"], r["item"],
+                                                   r["family"], r["stage"], r["close_date"])]
+        parts.append(_exc("Stale deal", r, pd.Series(msg)))
+    live = deals[deals["status"] == "open"]
+    if len(live):
+        d = demand.reset_index()
+        items_cons = d[d["level"] == "Item"].set_index(["item", "period"])["consensus"]
+        fam_cons = d[d["level"] == "Family"].set_index(["family", "period"])["consensus"]
+        month_cons = [items_cons.get((i, m)) if isinstance(i, str) else fam_cons.get((f, m))
+                      for i, f, m in zip(live["item"], live["family"], live["month"])]
+        live = live.assign(cons=[np.nan if c is None else float(c) for c in month_cons])
+        big = live[live["weighted"] > 0.5 * live["cons"]]
+        if len(big):
+            r = big.assign(period=big["month"], months=1, units=big["weighted"].astype(float))
+            r["value"] = (r["units"] * r["price"].fillna(0)).to_numpy()
+            r["link"] = link(big)
+            msg = [f"deal {o} ({_text(a) or 'no account'}; owner {_text(w) or 'none'}): {q:,.0f} x {p:.0%} = "
+                   f"{u:,.0f} units, {u / c:.0%} of the consensus of "
+                   f"{i if isinstance(i, str) else f'family {f}'} in {m} ({c:,.0f}); the month rides on one deal"
+                   for o, a, w, q, p, u, c, i, f, m in zip(r["opportunity"], r["account"], r["owner"], r["qty"],
+                                                           r["used"], r["units"], r["cons"], r["item"],
+                                                           r["family"], r["month"])]
+            parts.append(_exc("Large deal", r, pd.Series(msg)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXC_COLS)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+
+
 def budget_exceptions(fin: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Families below budget in revenue, from the Financials as written (`review.financials`): "Plan below budget"
     reads the Horizon rows (the plan's budgeted months), "Outlook below budget" the Outlook rows (YTD actuals + the
@@ -368,6 +450,9 @@ def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.Data
         parts.append(bias_exceptions(inputs, demand_items, cur))
     if len(demand_items):
         parts.append(consensus_exceptions(demand_items, inputs.items, cur))
+        parts.append(order_exceptions(demand_items, inputs.items, cur))
+    if len(inputs.pipeline):
+        parts.append(deal_exceptions(inputs, demand, cur))
     if len(inputs.budget):  # the Financials as the sheet shows them: the links point at their rows
         parts.append(budget_exceptions(review.financials(inputs, outputs) if fin is None else fin, inputs.settings))
     parts = [p.astype(object) for p in parts if len(p)]

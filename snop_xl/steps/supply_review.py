@@ -22,7 +22,7 @@ from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
 from snop_xl.io.grid import (FAMILY, FIGURE, HEADER, HELP, ITEM, LABEL, PLAN, QUARTER, TITLE, TOTAL, YEAR, Formula,
                              Grid, Highlight)
-from snop_xl.steps.grid_cells import _num, fiscal_spans
+from snop_xl.steps.grid_cells import _num, fiscal_spans, head_rows
 
 #: key figure -> (SupplyPlan column, unit, how a quarter or year shows it: "sum" of its months or its "last" month)
 ITEM_FIGURES = {R.DEMAND: ("demand", "units", "sum"), R.SUPPLY: ("supply", "units", "sum"),
@@ -155,24 +155,18 @@ def supply_review(inputs: Inputs, plan: pd.DataFrame, capacity: pd.DataFrame) ->
 
     highlights = _highlights(total_at, [*family_at.values(), *item_at], resource_at, first, last_col, spans,
                              span_col)
-    header: list[Any] = [None] * width
-    header[:4] = ["Item / family / resource", "Description", "Key figure", "Unit"]
-    for m, c in col.items():
-        header[c - 1] = m.to_timestamp()
-    for k, (name, _) in enumerate(spans):
-        header[span_col[k] - 1] = name
-    title = [None] * width
-    title[0] = f"Supply review · cycle {s.cycle_month} · units, days of supply and hours"
-    help_row = [None] * width
-    help_row[0] = ("Red: a shortage (demand not met that month) and projected inventory below safety stock. "
-                   "Utilisation is load / capacity (regular hours): green to 85%, yellow, red at 100% and over. "
-                   "Families fold their items ([+] at the left). Quarters and years sum the flows and show the "
-                   "stocks of their last month.")
+    head = head_rows(width, ["Item / family / resource", "Description", "Key figure", "Unit"], col,
+                     [(name, span_col[k]) for k, (name, _) in enumerate(spans)],
+                     f"Supply review · cycle {s.cycle_month} · units, days of supply and hours",
+                     "Red: a shortage (demand not met that month) and projected inventory below safety stock. "
+                     "Utilisation is load / capacity (regular hours): green to 85%, yellow, red at 100% and over. "
+                     "Families fold their items ([+] at the left). Quarters and years sum the flows and show the "
+                     "stocks of their last month.")
     kinds = [LABEL] * (first - 1) + [PLAN] * len(months) + [QUARTER] * len(quarters) + [YEAR] * len(years)
     names = [str(r[R.COL_NAME - 1]) for r in rows]
     widths = [max(14.0, min(24.0, max((len(n) for n in names), default=0) + 2.0)), 26.0, 19.0, 7.0] + \
         [9.5] * len(months) + [max(11.0, len(name) + 2.0) for name, _ in spans]
-    return Grid(R.SUPPLY_REVIEW, [title, help_row, header] + rows, [TITLE, HELP, HEADER] + styles,
+    return Grid(R.SUPPLY_REVIEW, head + rows, [TITLE, HELP, HEADER] + styles,
                 [0, 0, 0] + levels, kinds, widths, UNITS_FORMAT, (R.FIRST_ROW, first), [], highlights,
                 header_row=R.HEADER_ROW, row_formats=formats)
 

@@ -170,21 +170,79 @@ def metric_table(frame: pd.DataFrame, by: Sequence[str], actual: str = "actual",
     row's series, see `naive_scale`); it is skipped when the frame has no such column, and its observations count
     only the rows with a scale. With `period`, TRACKING_SIGNAL is that of the group's monthly sums
     (`monthly_sums`; its observations are months): pooled over many items' rows it would grow with the number of
-    items and the +-4 rule would say nothing."""
+    items and the +-4 rule would say nothing.
+
+    The same numbers as the one-metric functions above applied group by group, computed for all groups at once
+    from grouped sums (one pass over the rows, whatever the number of groups)."""
     metrics = tuple(m for m in metrics if m != "MASE" or scale in frame)
-    rows = []
-    if len(frame):
-        for key, g in frame.groupby(list(by), sort=True, dropna=False):
-            key = key if isinstance(key, tuple) else (key,)
-            n = observations(g[actual], g[forecast])
-            for m in metrics:
-                if m == "MASE":
-                    scaled = g[scale].where(g[scale] > 0)
-                    rows.append((*key, m, scaled_mae(g[actual], g[forecast], scaled),
-                                 observations(g[actual], g[forecast].where(scaled.notna()))))
-                elif m == "TRACKING_SIGNAL" and period is not None:
-                    sums = monthly_sums(g, period, actual, forecast)
-                    rows.append((*key, m, tracking_signal(sums[actual], sums[forecast]), len(sums)))
-                else:
-                    rows.append((*key, m, accuracy(g[actual], g[forecast], m), n))
-    return pd.DataFrame(rows, columns=[*by, "metric", "value", "observations"])
+    columns = [*by, "metric", "value", "observations"]
+    if not len(frame) or not metrics:
+        return pd.DataFrame([], columns=columns)
+    by = list(by)
+    a = frame[actual].to_numpy(dtype="float64", na_value=np.nan)
+    f = frame[forecast].to_numpy(dtype="float64", na_value=np.nan)
+    ok = ~(np.isnan(a) | np.isnan(f))
+    a0, f0 = np.where(ok, a, 0.0), np.where(ok, f, 0.0)
+    err = np.abs(f0 - a0)
+    nz = ok & (a0 != 0)
+    with np.errstate(over="ignore"):  # a subnormal actual: an infinite percentage, as `mape` gives
+        ape = np.where(nz, err / np.where(nz, np.abs(a0), 1.0), 0.0)
+    cols = {"n": ok.astype("float64"), "abs_a": np.abs(a0), "a": a0, "err": err, "fa": f0 - a0, "ape": ape,
+            "nz": nz.astype("float64")}
+    if "MASE" in metrics:
+        s = frame[scale].to_numpy(dtype="float64", na_value=np.nan)
+        keep = ok & ~np.isnan(s) & (s > 0)
+        with np.errstate(over="ignore"):  # a subnormal scale: an infinite MASE, as `scaled_mae` gives
+            cols["mase_err"] = np.where(keep, err / np.where(keep, s, 1.0), 0.0)
+        cols["mase_n"] = keep.astype("float64")
+    keys = frame[by].reset_index(drop=True)
+    work = pd.concat([keys, pd.DataFrame(cols)], axis=1)
+    sums = work.groupby(by, sort=True, dropna=False).sum()
+    n = sums["n"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        volume, total = sums["abs_a"].to_numpy(), sums["a"].to_numpy()
+        wape_ = np.where(volume > 0, sums["err"].to_numpy() / np.where(volume > 0, volume, 1.0), np.nan)
+        values = {"WAPE": wape_, "ACCURACY": 1.0 - wape_,
+                  "BIAS": np.where(total > 0, sums["fa"].to_numpy() / np.where(total > 0, total, 1.0), np.nan),
+                  "MAPE": np.where(sums["nz"].to_numpy() > 0, sums["ape"].to_numpy() / sums["nz"].to_numpy(),
+                                   np.nan)}
+        counts = {m: n for m in values}
+        if "MASE" in metrics:
+            k = sums["mase_n"].to_numpy()
+            values["MASE"] = np.where(k > 0, sums["mase_err"].to_numpy() / np.where(k > 0, k, 1.0), np.nan)
+            counts["MASE"] = k
+        if "TRACKING_SIGNAL" in metrics:
+            values["TRACKING_SIGNAL"], counts["TRACKING_SIGNAL"] = _tracking_signals(
+                work, frame, by, sums.index, period, ok, a0, f0, n)
+    index = sums.index.to_frame(index=False)
+    nm = len(metrics)
+    out = index.loc[np.repeat(np.arange(len(index)), nm)].reset_index(drop=True)
+    out["metric"] = np.tile(np.asarray(metrics, dtype=object), len(index))
+    out["value"] = np.column_stack([values[m] for m in metrics]).ravel()
+    out["observations"] = np.column_stack([counts[m] for m in metrics]).ravel().astype("int64")
+    return out[columns]
+
+
+def _tracking_signals(work: pd.DataFrame, frame: pd.DataFrame, by: list[str], groups: pd.Index, period: str | None,
+                      ok: np.ndarray, a0: np.ndarray, f0: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TRACKING_SIGNAL and its observations per group (in `groups` order): of the group's rows, or, with `period`,
+    of its monthly sums (`monthly_sums`)."""
+    if period is None:  # pooled over the rows: sum(F - A) / mean|F - A|
+        parts = work.assign(_e=work["err"], _a=work["abs_a"])
+        g = parts.groupby(by, sort=True, dropna=False)[["fa", "_e", "_a"]].sum()
+        count = n
+    else:
+        rows = pd.concat([work.loc[ok, by].reset_index(drop=True), pd.DataFrame({"_p": frame[period].to_numpy()[ok], "_a": a0[ok],
+                                                           "_f": f0[ok]})], axis=1)
+        monthly = rows.groupby([*by, "_p"], sort=True, dropna=False)[["_a", "_f"]].sum()
+        monthly = pd.DataFrame({"fa": monthly["_f"] - monthly["_a"], "_e": (monthly["_f"] - monthly["_a"]).abs(),
+                                "_a": monthly["_a"].abs(), "_m": 1.0}).reset_index()
+        g = monthly.groupby(by, sort=True, dropna=False)[["fa", "_e", "_a", "_m"]].sum()
+        g = g.reindex(groups, fill_value=0.0)
+        count = g.pop("_m").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mad = np.where(count > 0, g["_e"].to_numpy() / np.where(count > 0, count, 1.0), 0.0)
+        mean_a = np.where(count > 0, g["_a"].to_numpy() / np.where(count > 0, count, 1.0), 0.0)
+        noise = np.where(count > 0, 1e-9 * np.maximum(1.0, mean_a), 0.0)
+        value = np.where(mad > noise, g["fa"].to_numpy() / np.where(mad > noise, mad, 1.0), np.nan)
+    return value, count

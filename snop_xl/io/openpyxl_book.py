@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE, BUILTIN_FORMATS_REVERSE
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import Outline
 from openpyxl.utils import get_column_letter, range_boundaries
@@ -164,9 +167,12 @@ class OpenpyxlBook(BookIO):
         last = first + width_to_clear - 1
         while any(not is_blank(ws.cell(old_max_row + 1, c).value) for c in range(first, last + 1)):
             old_max_row += 1
-        for row in ws.iter_rows(min_row=1, max_row=max(old_max_row, 1), min_col=first, max_col=last):
-            for cell in row:
-                cell.value = None
+        # cleared: the cells of the old table the new one does not write (those it writes are overwritten below)
+        cells = ws._cells
+        for r in range(1, max(old_max_row, 1) + 1):
+            start = first + (width if r == 1 else len(rows[r - 2]) if r - 2 < len(rows) else 0)
+            for c in range(start, last + 1):
+                _put_fast(ws, cells, r, c, None)
         fill = PatternFill("solid", fgColor=HEADER_FILL[spec.role])
         for j, text in enumerate(header):
             cell = put_cell(ws, 1, first + j, text)
@@ -192,14 +198,20 @@ class OpenpyxlBook(BookIO):
         styles = ([copy(ws.cell(2, first + min(j, len(spec.columns) - 1))._style) for j in range(width)]
                   if spec.role is C.Role.INPUT and spec is not C.SETTINGS_TABLE and len(rows) > 1 else None)
         fixed = _fixed_formats(spec, width, self.currency)
+        format_id = _FormatIds(self.wb)
+        fixed_ids = None if fixed is None else [format_id(f) for f in fixed]
         for i, values in enumerate(rows):
-            formats = fixed if fixed is not None else spec.cell_formats(values, width, self.currency)
+            ids = fixed_ids if fixed_ids is not None else [
+                format_id(f) for f in spec.cell_formats(values, width, self.currency)]
+            r = 2 + i
             for j, value in enumerate(values):
-                cell = put_cell(ws, 2 + i, first + j, value)
+                cell = _put_fast(ws, cells, r, first + j, value)
                 if styles is not None:
                     cell._style = copy(styles[j])
-                if formats[j] and value is not None:
-                    cell.number_format = formats[j]
+                if ids[j] is not None and value is not None:  # what `cell.number_format = ...` sets
+                    if not cell._style:
+                        cell._style = StyleArray()
+                    cell._style.numFmtId = ids[j]
         _wrap_rows(ws, spec, 2, first, rows)
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
         ref = f"{get_column_letter(first)}1:{get_column_letter(first + width - 1)}{last_row}"
@@ -350,6 +362,40 @@ def put_cell(ws: Any, row: int, col: int, value: Any) -> Any:
     if isinstance(value, str):
         cell.data_type = "s"
     return cell
+
+
+def _put_fast(ws: Any, cells: dict, row: int, col: int, value: Any) -> Any:
+    """`put_cell` (and, for None, what clearing a cell does) without openpyxl's per-cell lookups: numbers and blanks
+    are stored directly; texts, dates and anything else go through openpyxl's own typing as before."""
+    cell = cells.get((row, col))
+    if cell is None:
+        cell = cells[(row, col)] = Cell(ws, row=row, column=col)
+    kind = type(value)
+    if value is None or kind is float or kind is int:
+        cell._value = value
+        cell.data_type = "n"
+    else:
+        cell.value = value
+        if kind is str or isinstance(value, str):
+            cell.data_type = "s"
+    return cell
+
+
+class _FormatIds:
+    """The style id of each number format text, as `cell.number_format = text` registers it (one lookup each)."""
+
+    def __init__(self, wb: Workbook):
+        self.formats = wb._number_formats
+        self.known: dict[str, int] = {}
+
+    def __call__(self, fmt: str | None) -> int | None:
+        if not fmt:
+            return None
+        found = self.known.get(fmt)
+        if found is None:
+            found = self.known[fmt] = BUILTIN_FORMATS_REVERSE[fmt] if fmt in BUILTIN_FORMATS_REVERSE else \
+                self.formats.add(fmt) + BUILTIN_FORMATS_MAX_SIZE
+        return found
 
 
 def _fixed_formats(spec: C.Table, width: int, currency: str = "") -> list[str | None] | None:

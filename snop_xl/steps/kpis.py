@@ -21,6 +21,7 @@ from snop_xl import archive
 from snop_xl import contract as C
 from snop_xl.calc import kpi
 from snop_xl.calc.forecast import forecast
+from snop_xl.calc.supply.inventory import cover
 from snop_xl.inputs import Inputs
 from snop_xl.steps.demand import apply_overrides
 from snop_xl.steps.scenarios import BASE
@@ -136,42 +137,91 @@ def _rows(frame: pd.DataFrame, steps: Mapping[str, str], by: tuple[str, ...] = (
     return out
 
 
+def _months(values: Any) -> np.ndarray:
+    """Monthly periods (a Series or list of pd.Period) as integer month ordinals."""
+    return pd.PeriodIndex(values, freq="M").asi8
+
+
+def _lags(periods: Any, origins: Any) -> np.ndarray:
+    """Lag of each (period, origin): period - origin + 1 in months."""
+    return _months(periods) - _months(origins) + 1
+
+
 def seasonal_naive(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
     """The benchmark every forecast must beat (FVA's first step): for a month p forecast at origin c (history
     before c), the actual of p - m*ceil(lag/m) with lag = p - c + 1; the last actual before c if that is missing."""
     h = history.set_index(["item", "period"])["qty"]
     m = int(season_length)
-    lag = np.asarray([(p - c).n + 1 for p, c in zip(targets["period"], targets["origin"])])
+    if not len(targets):
+        return pd.Series(dtype="float64", index=targets.index)
+    period = _months(targets["period"])
+    lag = _lags(targets["period"], targets["origin"])
     back = m * np.ceil(lag / m).astype(int)
-    source = [p - int(b) for p, b in zip(targets["period"], back)]
-    values = h.reindex(pd.MultiIndex.from_arrays([targets["item"].to_numpy(), pd.PeriodIndex(source, freq="M")]))
+    source = pd.PeriodIndex.from_ordinals(period - back, freq="M")
+    values = h.reindex(pd.MultiIndex.from_arrays([targets["item"].to_numpy(), source]))
     out = pd.Series(values.to_numpy(), index=targets.index, dtype="float64")
-    if out.isna().any():
-        last = history.sort_values("period")
-        for i in out.index[out.isna()]:
-            before = last[(last["item"] == targets.at[i, "item"]) & (last["period"] < targets.at[i, "origin"])]
-            if len(before):
-                out.at[i] = before["qty"].iloc[-1]
+    if out.isna().any():  # the last actual before the origin, for all missing rows at once
+        missing = np.flatnonzero(out.isna().to_numpy())
+        left = pd.DataFrame({"item": targets["item"].to_numpy()[missing],
+                             "_t": _months(targets["origin"]).astype("int64")[missing] - 1, "_row": missing})
+        right = pd.DataFrame({"item": history["item"].to_numpy(), "_t": _months(history["period"]).astype("int64"),
+                              "_qty": history["qty"].to_numpy(dtype="float64")})
+        found = pd.merge_asof(left.sort_values("_t", kind="stable"), right.sort_values("_t", kind="stable"),
+                              on="_t", by="item", direction="backward")
+        out.iloc[found["_row"].to_numpy()] = found["_qty"].to_numpy()
     return out
 
 
 def naive_scales(history: pd.DataFrame, targets: pd.DataFrame, season_length: int = 12) -> pd.Series:
     """MASE scale of each target row (item, origin): `kpi.naive_scale` of the item's monthly actuals before the
     origin, seasonal (m = season length) when they span more than one season, else one-step naive (m = 1);
-    NaN where the history is too short or flat. Missing months stay gaps, never shift the differences."""
-    series = {item: g.set_index("period")["qty"].sort_index() for item, g in history.groupby("item")}
-    cache: dict[tuple[Any, pd.Period], float] = {}
-    out = []
-    for item, origin in zip(targets["item"], targets["origin"]):
-        key = (item, origin)
-        if key not in cache:
-            y = series.get(item, pd.Series(dtype="float64"))
-            y = y[y.index < origin]
-            if len(y):
-                y = y.reindex(pd.period_range(y.index.min(), origin - 1, freq="M"))
-            m = season_length if len(y) > season_length else 1
-            cache[key] = kpi.naive_scale(y.to_numpy(dtype="float64"), m)
-        out.append(cache[key])
+    NaN where the history is too short or flat. Missing months stay gaps, never shift the differences.
+
+    Computed for all items and origins at once: each item's actuals on one month grid, the absolute (seasonal)
+    differences summed cumulatively, so the scale at an origin is a running sum over its count."""
+    m = int(season_length)
+    if not len(targets):
+        return pd.Series(dtype="float64", index=targets.index)
+    names, row_of = np.unique(history["item"].astype(str).to_numpy(), return_inverse=True) if len(history) else (
+        np.array([], dtype=object), np.array([], dtype=int))
+    t_hist = _months(history["period"]) if len(history) else np.array([], dtype="int64")
+    t0 = int(t_hist.min()) if len(history) else 0
+    P = int(t_hist.max()) - t0 + 1 if len(history) else 0
+    y = np.full((len(names), P), np.nan)
+    y[row_of, t_hist - t0] = history["qty"].to_numpy(dtype="float64")
+    observed = ~np.isnan(y)
+    first = np.where(observed.any(axis=1), observed.argmax(axis=1), P)  # first month with an actual
+
+    def running(lag: int) -> tuple[np.ndarray, np.ndarray]:
+        """Running sums over months t < j (column j) of |y[t] - y[t - lag]| and of how many exist."""
+        d = np.full_like(y, np.nan)
+        if lag < P:
+            d[:, lag:] = np.abs(y[:, lag:] - y[:, :-lag])
+        ok = ~np.isnan(d)
+        zero = np.zeros((len(names), 1))
+        return (np.concatenate([zero, np.cumsum(np.where(ok, d, 0.0), axis=1)], axis=1),
+                np.concatenate([zero, np.cumsum(ok, axis=1)], axis=1))
+
+    keys = targets["item"].astype(str).to_numpy()
+    known = np.isin(keys, names)
+    row = np.searchsorted(names, keys).clip(max=max(len(names) - 1, 0))
+    origin = _months(targets["origin"]) - t0
+    end = origin.clip(0, P)  # months before the origin on the grid: t < end
+    # months from the first actual before the origin up to it (past the last actual too: they are gaps)
+    start = first[row] if len(names) else np.full(len(targets), P)
+    length = np.where(known & (start < end), origin - start, 0)
+    season = length > m
+    out = np.full(len(targets), np.nan)
+    for lag, use in ((m, season), (1, ~season & (length > 1))):
+        use = use & known
+        if not use.any() or not len(names):
+            continue
+        total, count = running(lag)
+        r, j = row[use], end[use]
+        s, k = total[r, j], count[r, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(k > 0, s / np.where(k > 0, k, 1), np.nan)
+        out[use] = np.where(scale > 0, scale, np.nan)
     return pd.Series(out, index=targets.index, dtype="float64")
 
 
@@ -197,7 +247,7 @@ def backtest_kpis(inputs: Inputs, months: int = BACKTEST_MONTHS, lags: tuple[int
         return pd.DataFrame()
     fc = pd.concat(parts, ignore_index=True)
     fc["period"] = fc["period"].astype("period[M]")
-    fc["lag"] = [(p - o).n + 1 for p, o in zip(fc["period"], fc["origin"])]
+    fc["lag"] = _lags(fc["period"], fc["origin"])
     fc = fc[fc["lag"].isin(lags) & fc["period"].isin(targets)]
     fc = fc.merge(history[["item", "period", "qty"]].rename(columns={"qty": "actual"}), on=["item", "period"])
     fc = fc.reset_index(drop=True)
@@ -215,7 +265,7 @@ def published_forecasts(inputs: Inputs, path: Path) -> pd.DataFrame:
     if not len(demand) or "level" not in demand:
         return pd.DataFrame()
     demand = demand[demand["level"] == "Item"].copy()
-    demand["lag"] = [(p - c).n + 1 for p, c in zip(demand["period"], demand["cycle_month"])]
+    demand["lag"] = _lags(demand["period"], demand["cycle_month"])
     actual = inputs.history.dropna(subset=["qty"])[["item", "period", "qty"]].rename(columns={"qty": "actual"})
     joined = demand.merge(actual, on=["item", "period"]).reset_index(drop=True)
     if not len(joined):
@@ -391,28 +441,64 @@ def supply_kpis(inputs: Inputs, path: Path) -> pd.DataFrame:
 
 
 def plan_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Fill rate the current supply plan achieves on consensus demand, and days of supply of the stock on hand."""
+    """Fill rate the current supply plan achieves on consensus demand, and days of supply of the stock on hand
+    (each level's groups from grouped sums: one pass over the plan, whatever the number of items)."""
     supply = outputs.get("SupplyPlan")
     rows: list[list[Any]] = []
     if supply is not None and len(supply):
-        sp = _with_family(supply, inputs.items).assign(delivered=supply["demand"] - supply["shortage"].fillna(0))
+        sp = _with_family(supply, inputs.items)
+        d = sp["demand"].to_numpy(dtype="float64", na_value=np.nan)
+        got = d - sp["shortage"].fillna(0).to_numpy(dtype="float64", na_value=np.nan)
+        ok = ~(np.isnan(d) | np.isnan(got))  # `kpi.fill_rate`'s pairs
+        sums = pd.DataFrame({"met": np.where(ok, np.minimum(np.maximum(got, 0), d), 0.0),
+                             "demand": np.where(ok, d, 0.0), "rows": 1})
         for level in LEVELS:
             key = LEVEL_KEYS.get(level)
-            for name, g in (sp.groupby(key) if key else [("Total", sp)]):
-                rows.append([level, name, "FILL_RATE", "plan", None, kpi.fill_rate(g["demand"], g["delivered"]),
-                             len(g), None, "plan"])
+            by = sums.groupby(sp[key].to_numpy(), sort=True).sum() if key else \
+                pd.DataFrame([sums.sum()], index=["Total"])
+            for name, g in by.iterrows():
+                rate = g["met"] / g["demand"] if g["demand"] > 0 else float("nan")
+                rows.append([level, name, "FILL_RATE", "plan", None, float(rate), int(g["rows"]), None, "plan"])
     demand = outputs.get("DemandPlan")
     if demand is not None and len(demand) and len(inputs.inventory):
         d = demand[demand["level"] == "Item"]
         stock = _with_family(inputs.inventory[["item", "on_hand"]], inputs.items)
-        for level in LEVELS:
-            key = LEVEL_KEYS.get(level)
-            for name, g in (stock.groupby(key) if key else [("Total", stock)]):
-                dem = d[d["item"].isin(g["item"])].groupby("period")["consensus"].sum().sort_index()
-                days = kpi.days_of_supply(g["on_hand"].sum(), dem, inputs.settings.days_per_period)
-                rows.append([level, name, "DAYS_OF_SUPPLY", "on hand", None, days if np.isfinite(days) else None,
-                             len(dem), None, "plan"])
+        rows += _days_of_supply_rows(stock, d, inputs.settings.days_per_period)
     return kpi_rows(pd.DataFrame(rows, columns=KPI_COLUMNS))
+
+
+def _days_of_supply_rows(stock: pd.DataFrame, d: pd.DataFrame, days_per_period: float) -> list[list[Any]]:
+    """DAYS_OF_SUPPLY rows of each level's groups of `stock`: `kpi.days_of_supply` of the group's on hand against
+    its items' consensus summed per month (the months where any of its items has a plan row)."""
+    per = d.groupby(["item", "period"])["consensus"]
+    plan = per.sum().unstack("period").sort_index(axis=1)
+    present = per.size().unstack("period").reindex_like(plan).fillna(0).to_numpy() > 0
+    plan = plan.fillna(0.0)
+    rows: list[list[Any]] = []
+    for level in LEVELS:
+        key = LEVEL_KEYS.get(level)
+        g = stock.dropna(subset=[key]) if key else stock
+        g = g.assign(_g=g[key] if key else "Total")
+        on_hand = g.groupby("_g", sort=True)["on_hand"].sum()
+        members = g[["_g", "item"]].drop_duplicates()
+        members = members[members["item"].isin(plan.index)]
+        pos = plan.index.get_indexer(members["item"])
+        group = on_hand.index.get_indexer(members["_g"])
+        dem = np.zeros((len(on_hand), plan.shape[1]))
+        has = np.zeros((len(on_hand), plan.shape[1]), dtype=bool)
+        np.add.at(dem, group, plan.to_numpy()[pos])
+        np.logical_or.at(has, group, present[pos])
+        inventory = on_hand.to_numpy(dtype="float64")
+        full = has.all(axis=1) & (has.shape[1] > 0)
+        days = np.full(len(on_hand), np.nan)
+        if full.any():  # the usual case: every month planned; all groups in one call
+            days[full] = cover(inventory[full], dem[full], dem[full].mean(axis=1)) * days_per_period
+        for i in np.flatnonzero(~full):
+            days[i] = kpi.days_of_supply(inventory[i], dem[i, has[i]], days_per_period)
+        count = has.sum(axis=1)
+        rows += [[level, name, "DAYS_OF_SUPPLY", "on hand", None, float(v) if np.isfinite(v) else None, int(k),
+                  None, "plan"] for name, v, k in zip(on_hand.index, days, count)]
+    return rows
 
 
 # ---- publishing -----------------------------------------------------------------------------------------------

@@ -162,16 +162,31 @@ def aggregate_cost(costs: pd.DataFrame | None) -> float:
     return float(chosen["total_cost"].astype(float).sum(min_count=len(chosen))) if len(chosen) else np.nan
 
 
-def run_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any]:
-    """Re-run supply for one scenario on its own copy of the inputs; its summary and its plan frames."""
+#: the supply step's outputs that depend only on the demand plan (and inputs no scenario changes): the family
+#: aggregate plans read each family's demand, its items' demand weights and opening stock, never capacity or suppliers
+_DEMAND_ONLY = ("AggregatePlan", "AggregateCosts")
+
+
+def run_scenario(inputs: Inputs, demand_plan: pd.DataFrame, rows: pd.DataFrame,
+                 base: Mapping[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """Re-run supply for one scenario on its own copy of the inputs; its summary and its plan frames.
+
+    `base`: the base plan's supply outputs. A scenario that leaves demand as it is (every demand factor 1) reuses
+    their family aggregate plans (the same inputs give the same plans) and re-solves only the item plan."""
 
     scenario_inputs, scenario_demand, factors = apply_scenario(inputs, demand_plan, rows)
     outputs = {"DemandPlan": scenario_demand}
-    outputs.update(supply.run(scenario_inputs, outputs))
+    same_demand = bool((factors["demand_factor"] == 1.0).all())
+    if base is not None and same_demand and all(k in base for k in _DEMAND_ONLY):
+        plan, cplan = supply.supply_plan(scenario_inputs, scenario_demand)
+        outputs.update({"SupplyPlan": plan, "CapacityPlan": cplan, **{k: base[k] for k in _DEMAND_ONLY}})
+    else:
+        outputs.update(supply.run(scenario_inputs, outputs))
     return {"summary": summarise_plan(scenario_inputs, outputs, factors), "outputs": outputs}
 
 
-def _summary_only(args: tuple[Inputs, pd.DataFrame, pd.DataFrame]) -> dict[str, float]:
+def _summary_only(args: tuple[Inputs, pd.DataFrame, pd.DataFrame, Mapping[str, pd.DataFrame] | None]
+                  ) -> dict[str, float]:
     return run_scenario(*args)["summary"]
 
 
@@ -184,7 +199,8 @@ def compare(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], workers: int | 
     names = scenario_names(inputs.scenarios)
     rows = [{"scenario": BASE, **summarise_plan(inputs, outputs)}]
     demand_plan = outputs["DemandPlan"]
-    jobs = [(inputs, demand_plan, inputs.scenarios[inputs.scenarios["scenario"].astype(str).str.strip() == n])
+    base = {k: outputs[k] for k in _DEMAND_ONLY if k in outputs} or None
+    jobs = [(inputs, demand_plan, inputs.scenarios[inputs.scenarios["scenario"].astype(str).str.strip() == n], base)
             for n in names]
     if workers is None:
         workers = min(len(jobs), os.cpu_count() or 1)

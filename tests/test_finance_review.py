@@ -18,10 +18,9 @@ from snop_xl.contract import review as R
 from snop_xl.inputs import load_inputs
 from snop_xl.io import OpenpyxlBook, xlwings_book
 from snop_xl.io.grid import FILLS
-from snop_xl.io.xlwings_book import XlwingsBook
 from snop_xl.steps import grids
 from tests.conftest import make_book, small_frames
-from tests.test_macros import FakeBook
+from tests.test_macros import live_grid_like_headless
 from tests.test_supply_review import short_book
 
 P = lambda s: pd.Period(s, "M")  # noqa: E731
@@ -154,17 +153,7 @@ def test_live_excel_writer_gives_the_same_cells(book: Path) -> None:
     fin, _ = OpenpyxlBook(book).read_table("Financials")
     grid = grids.review_grids(inputs, {"Financials": fin}, {"Financials"})[0]
     assert grid.sheet == R.FINANCIAL_REVIEW
-    fake = FakeBook.copy_of(book)
-    XlwingsBook(fake).write_grid(grid)
-    sheet = fake.sheets[R.FINANCIAL_REVIEW]
-    ws = openpyxl.load_workbook(book)[R.FINANCIAL_REVIEW]
-    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
-        for cell in row:
-            got = sheet.cells.get((cell.row, cell.column))
-            if isinstance(cell.value, float):
-                assert got == pytest.approx(cell.value)
-            else:
-                assert got == cell.value, cell.coordinate
+    fake, ws = live_grid_like_headless(book, grid)
     api = mock.MagicMock()
     xlwings_book._excel_highlights(api, grid)
     adds = api.Range.return_value.FormatConditions.Add.call_args_list

@@ -234,6 +234,23 @@ class FakeApp:
         yield
 
 
+def live_grid_like_headless(path: Path, grid: Any) -> tuple["FakeBook", Any]:
+    """Write `grid` through the live engine onto a stand-in of the book at `path` and check every cell equals what
+    the headless engine wrote there (numbers to float precision); returns the stand-in and the headless sheet."""
+    fake = FakeBook.copy_of(path)
+    XlwingsBook(fake).write_grid(grid)
+    sheet = fake.sheets[grid.sheet]
+    ws = OpenpyxlBook(path).wb[grid.sheet]
+    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
+        for cell in row:
+            got = sheet.cells.get((cell.row, cell.column))
+            if isinstance(cell.value, float):
+                assert got == pytest.approx(cell.value), cell.coordinate
+            else:
+                assert got == cell.value, cell.coordinate
+    return fake, ws
+
+
 class FakeBook:
     """What XlwingsBook sees of an xw.Book: sheets with tables, an app with status bar and alert."""
 

@@ -19,11 +19,10 @@ from snop_xl.errors import ValidationError
 from snop_xl.inputs import load_inputs
 from snop_xl.io import OpenpyxlBook, open_book
 from snop_xl.contract import column_letter as _letter
-from snop_xl.io.xlwings_book import XlwingsBook
 from snop_xl.steps import demand, grids
 from snop_xl.steps.kpis import owner_steps
 from tests.conftest import make_book, small_frames
-from tests.test_macros import FakeBook
+from tests.test_macros import live_grid_like_headless
 
 P = lambda s: pd.Period(s, "M")  # noqa: E731
 
@@ -187,17 +186,7 @@ def test_live_excel_writer_gives_the_same_cells(run_book: Path) -> None:
     inputs = load_inputs(OpenpyxlBook(run_book))
     outputs = demand.run(inputs)
     grid = grids.review_grids(inputs, outputs, {"DemandPlan", "Contributions"})[0]
-    fake = FakeBook.copy_of(run_book)
-    XlwingsBook(fake).write_grid(grid)
-    sheet = fake.sheets[R.DEMAND_REVIEW]
-    ws = openpyxl.load_workbook(run_book)[R.DEMAND_REVIEW]
-    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
-        for cell in row:
-            got = sheet.cells.get((cell.row, cell.column))
-            if isinstance(cell.value, float):
-                assert got == pytest.approx(cell.value)
-            else:
-                assert got == cell.value, cell.coordinate
+    fake, ws = live_grid_like_headless(run_book, grid)
     fills = [c for c in fake.calls if c[0] == "color"]
     assert any(c[2] == c[4] == rows_of(run_book)[("A", "Sales")] for c in fills)  # contributor cells styled
 

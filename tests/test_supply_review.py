@@ -18,10 +18,9 @@ from snop_xl.contract import review as R
 from snop_xl.inputs import load_inputs
 from snop_xl.io import OpenpyxlBook
 from snop_xl.io import xlwings_book
-from snop_xl.io.xlwings_book import XlwingsBook
 from snop_xl.steps import grids
 from tests.conftest import make_book, small_frames
-from tests.test_macros import FakeBook
+from tests.test_macros import live_grid_like_headless
 
 P = lambda s: pd.Period(s, "M")  # noqa: E731
 MONTHS = [P(f"2027-{m:02d}") for m in range(1, 7)]
@@ -198,17 +197,7 @@ def test_live_excel_writer_gives_the_same_cells(book: Path) -> None:
     outputs = {name: reader.read_table(name)[0] for name in ("SupplyPlan", "CapacityPlan")}
     grid = grids.review_grids(inputs, outputs, {"SupplyPlan", "CapacityPlan"})[0]
     assert grid.sheet == R.SUPPLY_REVIEW
-    fake = FakeBook.copy_of(book)
-    XlwingsBook(fake).write_grid(grid)
-    sheet = fake.sheets[R.SUPPLY_REVIEW]
-    ws = openpyxl.load_workbook(book)[R.SUPPLY_REVIEW]
-    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
-        for cell in row:
-            got = sheet.cells.get((cell.row, cell.column))
-            if isinstance(cell.value, float):
-                assert got == pytest.approx(cell.value)
-            else:
-                assert got == cell.value, cell.coordinate
+    fake, ws = live_grid_like_headless(book, grid)
     util = rows_of(ws)[("Line", R.UTILISATION)]
     assert ("number_format", R.SUPPLY_REVIEW, util, R.FIRST_MONTH_COL, "0%") in fake.calls  # a row's own format
 

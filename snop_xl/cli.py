@@ -26,7 +26,7 @@ from snop_xl.commands.diff import diff_versions
 from snop_xl.commands.export import export_table
 from snop_xl.commands.import_budget import import_budget
 from snop_xl.commands.import_table import TABLES, import_table
-from snop_xl.commands.kpis import decisions_log, write_kpis
+from snop_xl.commands.kpis import PIPELINE_HEADING, decisions_log, pipeline_text, write_kpis
 from snop_xl.commands.new import new_book
 from snop_xl.commands.publish import publish_book, read_outputs, settle
 from snop_xl.commands.roll import roll_book
@@ -38,6 +38,7 @@ from snop_xl.io import open_book
 from snop_xl.io.atomic import os_error_message
 from snop_xl.io.openpyxl_book import sheet_names
 from snop_xl.steps.kpis import archive_path_of, compute_kpis
+from snop_xl.steps.pipeline_kpis import pipeline_calibration
 
 
 def _progress(message: str) -> None:
@@ -136,6 +137,12 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
             print(("" if sections else "No KPIs here yet: they need published plans and later actuals in History. ")
                   + "--items: per item too; --family F: one family; --metric M: other metrics (WAPE, MAPE, MASE, "
                   "...); --rows: every row, per cycle too.")
+        calibration = pipeline_calibration(inputs, path)
+        if len(calibration):
+            print(f"\n{PIPELINE_HEADING}\n{pipeline_text(calibration).to_string(index=False)}")
+        if args.pipeline_csv:
+            calibration.to_csv(args.pipeline_csv, index=False)
+            print(f"pipeline accuracy: {len(calibration)} rows (per lag too) written to {args.pipeline_csv}")
     if args.write:
         write_kpis(book, kpis, inputs.items)
         book.log("kpis", f"KPIs {len(kpis)} rows, trend and charts")
@@ -186,6 +193,8 @@ def _kpis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", action="store_true",
                    help="every KPI row as on the KPIs sheet (per cycle too) instead of the summary")
     p.add_argument("--write", action="store_true", help="also write the KPIs sheet of BOOK")
+    p.add_argument("--pipeline-csv", metavar="FILE", help="also write the pipeline accuracy table (per stage, owner "
+                   "and lag) to FILE as CSV")
     p.add_argument("--versions", action="store_true", help="list the published versions instead")
 
 

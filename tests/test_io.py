@@ -44,17 +44,50 @@ def _filled(spec: C.Table, n: int, text: str = "x") -> pd.DataFrame:
 
 def test_output_rewritten_whole_and_side_by_side(small_book: Path) -> None:
     book = open_book(small_book)
-    book.write_table("Gaps", _filled(C.GAPS, 5))
-    book.write_table("Exceptions", _filled(C.EXCEPTIONS, 1, text="exc"))
-    book.write_table("Gaps", _filled(C.GAPS, 2))
+    book.write_table("AggregatePlan", _filled(C.AGGREGATE_PLAN, 5))
+    book.write_table("AggregateCosts", _filled(C.AGGREGATE_COSTS, 1, text="costs"))
+    book.write_table("AggregatePlan", _filled(C.AGGREGATE_PLAN, 2))
     book.save()
     again = open_book(small_book)
-    assert len(again.read_table("Gaps")[0]) == 2
+    assert len(again.read_table("AggregatePlan")[0]) == 2
+    costs, problems = again.read_table("AggregateCosts")
+    assert problems == [] and len(costs) == 1
+    assert C.AGGREGATE_COSTS.first_column == len(C.AGGREGATE_PLAN.columns) + 2  # beside it, one empty column between
+    ws = again.wb["AggregatePlan"]
+    assert ws["A4"].value is None and ws.cell(2, C.AGGREGATE_COSTS.first_column).value is not None
+
+
+def test_exceptions_of_an_older_book_move_off_reconciliation(small_book: Path) -> None:
+    """A book written when Exceptions sat beside Gaps on Reconciliation: the next run clears that table there (the
+    Gaps rows keep their own heights) and writes it on its own sheet, saying so in the Log."""
+    from openpyxl.worksheet.table import Table as XLTable
+
+    book = open_book(small_book)
+    book.write_table("Gaps", _filled(C.GAPS, 3))
+    del book.wb["Exceptions"]
+    ws = book.wb["Reconciliation"]
+    first = len(C.GAPS.columns) + 2
+    for j, header in enumerate(C.EXCEPTIONS.headers):
+        ws.cell(1, first + j, header)
+        ws.cell(2, first + j, "old message " * 40 if C.EXCEPTIONS.keys[j] == "message" else 1)
+    ws.row_dimensions[2].height = 120
+    last = ws.cell(2, first + len(C.EXCEPTIONS.headers) - 1).coordinate
+    ws.add_table(XLTable(displayName=C.EXCEPTIONS.list_object, ref=f"{ws.cell(1, first).coordinate}:{last}"))
+    book.save()
+
+    book = open_book(small_book)
+    book.write_table("Exceptions", _filled(C.EXCEPTIONS, 2, text="new"))
+    book.save()
+    again = open_book(small_book)
     exc, problems = again.read_table("Exceptions")
-    assert problems == [] and len(exc) == 1 and exc["message"].tolist() == ["exc"]
-    assert C.EXCEPTIONS.first_column == len(C.GAPS.columns) + 2  # beside Gaps, one empty column between
-    ws = again.wb["Reconciliation"]
-    assert ws["A4"].value is None and ws.cell(2, C.EXCEPTIONS.first_column).value is not None
+    assert problems == [] and exc["message"].tolist() == ["new", "new"]
+    rec = again.wb["Reconciliation"]
+    assert list(rec.tables) == [C.GAPS.list_object] and list(again.wb["Exceptions"].tables) == [C.EXCEPTIONS.list_object]
+    assert all(rec.cell(r, c).value is None for r in (1, 2) for c in range(first, first + len(C.EXCEPTIONS.headers)))
+    assert rec.row_dimensions[2].height is None
+    log, _ = again.read_table("Log")
+    assert log["message"].str.contains("moved from sheet Reconciliation").any()
+    assert again.wb.sheetnames.index("Exceptions") < again.wb.sheetnames.index("Reconciliation")
 
 
 def test_input_tables_are_never_written(small_book: Path) -> None:

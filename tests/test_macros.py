@@ -480,7 +480,7 @@ def test_go_to_links_and_charts_excel_refuses_are_a_warning_not_a_failure(small_
     live.write_table(C.EXCEPTIONS, pd.DataFrame({"link": ["'Items'!A2", None]}).reindex(columns=C.EXCEPTIONS.keys))
     live.draw_charts()
     col = C.EXCEPTIONS.first_column + C.EXCEPTIONS.keys.index("link")
-    assert [c for c in fake.calls if c[0] == "hyperlink"] == [("hyperlink", "Reconciliation", 2, col, "#'Items'!A2")]
+    assert [c for c in fake.calls if c[0] == "hyperlink"] == [("hyperlink", "Exceptions", 2, col, "#'Items'!A2")]
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("Excel says no")

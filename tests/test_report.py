@@ -51,7 +51,7 @@ def test_native_charts_reference_the_tables(tmp_path) -> None:
     column, row = coordinate_from_string(supply.series[0].val.numRef.f.split("!")[1].split(":")[0].replace("$", ""))
     demand = load_workbook(path)["ChartData"]  # it starts at the cycle month, not with 24 empty months of history
     assert demand[f"{column}{row}"].value is not None and demand[f"{column}{row - 1}"].value in (None, "Consensus")
-    rec = load_workbook(path)["Reconciliation"]
+    rec = load_workbook(path)["Exceptions"]
     links = [c.hyperlink.location or c.hyperlink.target for row in rec.iter_rows() for c in row if c.hyperlink]
     assert any("'SupplyPlan'!I4" in str(link) for link in links)
 
@@ -100,7 +100,7 @@ def test_every_exception_links_to_the_cell_it_is_about(tmp_path) -> None:
 
     path = _run_book(tmp_path)
     wb = load_workbook(path)
-    rec = wb["Reconciliation"]
+    rec = wb["Exceptions"]
     spec = C.EXCEPTIONS
     table = next(t for t in rec.tables.values() if t.displayName == spec.list_object)
     c0, r0, _, r1 = range_boundaries(table.ref)

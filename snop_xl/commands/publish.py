@@ -28,6 +28,7 @@ from snop_xl.io import leftovers, open_book
 from snop_xl.io.atomic import check_writable, keep_mode, os_error_reason
 from snop_xl.io.base import STAMP_PREFIX, BookIO
 from snop_xl.io.parse import cell_of
+from snop_xl.steps.demand import pipeline_deals
 from snop_xl.steps.kpis import (
     archive_path_of,
     chosen_scenario,
@@ -41,6 +42,21 @@ ARCHIVED_OUTPUTS = ("DemandPlan", "SupplyPlan", "CapacityPlan", "Gaps", "Excepti
                     "Financials", "Dashboard")
 ARCHIVED_INPUTS = {"Overrides": "demand_overrides", "Events": "events", "Decisions": "decisions", "Inventory": "inventory",
                    "Budget": "budget"}
+#: optional inputs stored with a version when they have rows: the sales signals the plan heard, so that later cycles
+#: can measure the pipeline it was built on (steps/pipeline_kpis.py)
+ARCHIVED_SIGNALS = {"Orders": "orders", "Pipeline": "pipeline"}
+
+
+def archived_inputs(inputs: Inputs) -> dict[str, pd.DataFrame]:
+    """The input tables a version stores. The Pipeline with the probability each deal was planned with (a blank
+    one is its stage's from the Stage probabilities setting, which the archive does not keep): the stated
+    probability a later cycle compares with the realised win rate."""
+    frames = {name: getattr(inputs, attr) for name, attr in ARCHIVED_INPUTS.items()}
+    frames.update({name: getattr(inputs, attr) for name, attr in ARCHIVED_SIGNALS.items()
+                   if len(getattr(inputs, attr))})
+    if "Pipeline" in frames:
+        frames["Pipeline"] = frames["Pipeline"].assign(probability=pipeline_deals(inputs)["used"].to_numpy())
+    return frames
 
 
 def read_outputs(book: BookIO) -> dict[str, pd.DataFrame]:
@@ -78,7 +94,7 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
     if path_db is None:
         raise SnopError("the workbook has no file location: set Settings 'Plan archive' to the archive's path")
     frames = {n: f for n, f in outputs.items() if n != "PlanVersion"}
-    frames.update({name: getattr(inputs, attr) for name, attr in ARCHIVED_INPUTS.items()})
+    frames.update(archived_inputs(inputs))
     # computed before the new version is in: it adds no actuals, so the KPIs are the same
     kpis = compute_kpis(inputs, outputs, path_db if path_db.exists() else None)
     publishing = archive.publishing(path_db, inputs.settings.cycle_month, content_hash, frames, approver=who,

@@ -380,7 +380,7 @@ EXCEPTION_KINDS = ("Shortage", "Capacity overload", "Below safety stock", "Exces
                    "Forecast bias", "Consensus vs statistical", "Plan below budget",
                    "Outlook below budget", "Below open orders", "Stale deal", "Large deal")
 
-EXCEPTIONS = Table("Exceptions", "Reconciliation", Role.OUTPUT, (
+EXCEPTIONS = Table("Exceptions", "Exceptions", Role.OUTPUT, (
     _c("rank", "Rank", INTEGER, "1 = most money at stake."),
     _c("kind", "Exception", TEXT, choices=EXCEPTION_KINDS),
     _c("family", "Family", TEXT, nullable=True),
@@ -574,8 +574,8 @@ REVIEW_SHEETS = {"DemandReview": "DemandPlan", "SupplyReview": "SupplyPlan", "Fi
                  "KPIReview": "KPIs"}
 #: The model's sheets in the order of the cycle: first what people read in the meeting (the review sheets with the
 #: reconciliation, scenarios and dashboard between them), then the long data tables behind them
-OUTPUT_SHEET_ORDER = ("DemandReview", "SupplyReview", "Reconciliation", "ScenarioComparison", "FinancialReview",
-                      "Dashboard", "KPIReview",
+OUTPUT_SHEET_ORDER = ("DemandReview", "SupplyReview", "Exceptions", "Reconciliation", "ScenarioComparison",
+                      "FinancialReview", "Dashboard", "KPIReview",
                       "DemandPlan", "SupplyPlan", "CapacityPlan", "AggregatePlan", "Financials", "KPIs", "PlanDiff",
                       "Log", "ChartData")
 #: machine-only sheets, hidden in every book (the charts that read them still show)
@@ -606,7 +606,9 @@ _SHEET_DOCS = {
     "SupplyPlan": "Step 2 output.",
     "CapacityPlan": "Step 2 output.",
     "AggregatePlan": "Step 2 output: family aggregate plans and strategy costs.",
-    "Reconciliation": "Step 3 output.",
+    "Exceptions": "Step 3: what the pre-S&OP meeting should look at, ranked by money at stake, each with a link to "
+                  "the cell it is about.",
+    "Reconciliation": "Step 3 output: demand vs supply gaps per family and month, and per short item.",
     "ScenarioComparison": "Step 3-4 output.",
     "FinancialReview": "Step 4 review: revenue by family and month against budget and last year, with margin, "
                        "quarters and fiscal years; variances coloured favourable / unfavourable.",
@@ -655,6 +657,14 @@ def _sheets() -> dict[str, Sheet]:
 SHEETS.update(_sheets())
 INPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.INPUT)
 OUTPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.OUTPUT)
+
+
+def moved_by_contract(spec: Table, sheet: str) -> bool:
+    """An output table found on `sheet`, another of the model's sheets that no longer holds it: a book written by
+    an older contract (Exceptions sat beside Gaps on Reconciliation). The engine owns those cells, so the stray
+    table is cleared and written on its own sheet; anything else (an input, a renamed sheet) is left to the user."""
+    return (spec.role is Role.OUTPUT and sheet != spec.sheet and sheet in SHEETS
+            and SHEETS[sheet].role is Role.OUTPUT and spec not in SHEETS[sheet].tables)
 
 
 def table(name: str) -> Table:

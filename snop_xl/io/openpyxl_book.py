@@ -224,6 +224,17 @@ class OpenpyxlBook(BookIO):
         away): written where it is when its own sheet is gone, else the stray copy loses its table (cells kept) and
         the table is written on its own sheet. Either way the Log says so."""
         ws, tbl = found
+        if C.moved_by_contract(spec, ws.title):
+            min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
+            del ws.tables[tbl.name]
+            for row in ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col):
+                for cell in row:
+                    cell.value, cell.hyperlink = None, None
+            for r in range(min_row + 1, max_row + 1):  # the heights its wrapped text gave the rows
+                ws.row_dimensions[r].height = None
+            self.log("io", f"table {spec.list_object} moved from sheet {ws.title} to its own sheet {spec.sheet}",
+                     location=f"{spec.sheet}!A1")
+            return
         if spec.sheet in self.wb.sheetnames:
             del ws.tables[tbl.name]
             what = (f"a copy of table {spec.list_object} on sheet {ws.title!r} was left as plain cells; the table is "

@@ -88,6 +88,11 @@ class XlwingsBook(BookIO):
         width = len(header)
         with self._quiet():
             found = self._find(spec)
+            if found is not None and C.moved_by_contract(spec, found[0].name):
+                found[1].api.Delete()  # the ListObject and its cells; written again on its own sheet below
+                self.log("io", f"table {spec.list_object} moved from sheet {found[0].name} to its own sheet "
+                         f"{spec.sheet}", location=f"{spec.sheet}!A1")
+                found = None
             if found is not None:
                 sheet, table = found
                 body = table.data_body_range

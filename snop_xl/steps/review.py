@@ -1,7 +1,7 @@
 """Step 4, executive review: the plan in money against the budget, the headline figures and the chart series.
 
 The Dashboard sheet holds the headline figures; native Excel charts beside them read the ChartData sheet and the
-ScenarioComparison and Reconciliation sheets (see `CHARTS`, drawn by the BookIO after the tables are written), so
+ScenarioComparison and Exceptions sheets (see `CHARTS`, drawn by the BookIO after the tables are written), so
 they stay live when a planner edits or re-runs in Excel.
 """
 

@@ -49,6 +49,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from snop_xl.calc.forecast import forecast  # noqa: E402
 from snop_xl.steps.demand import listen  # noqa: E402
+from snop_xl.steps.pipeline_kpis import best_share  # noqa: E402
 
 M = 12
 H = 3
@@ -198,7 +199,7 @@ def bench(label: str, series, origins: int, coverages: list[float], deal_shares:
           f"{time.perf_counter() - start:.1f} s); statistical forecast's |S/A - 1|: median {np.median(rel):.3f}, "
           f"mean {rel.mean():.3f}")
     base = metrics(actual, stat, scale)
-    out = []
+    out, trusted = [], []
     for c in coverages:
         for d in deal_shares:
             rng = np.random.default_rng([seed, int(round(1000 * c)), int(round(10000 * d))])
@@ -230,13 +231,47 @@ def bench(label: str, series, origins: int, coverages: list[float], deal_shares:
                         cells += f"{r[h, j]:>{width}.{digits}f}{chg:>8}"
                     print(f"{h + 1 if name == 'statistical' else '':<5}{name:<13}{cells}")
             out.append((c, d, np.stack(list(res.values()))))
+            if origins > 1:
+                trusted.append((c, d, learned(stat, actual, scale, origin, {
+                    "pipeline": w_real, "noise": w_noise, "run-rate": w_rate})))
             sys.stdout.flush()
     print(f"\n{label}, summary: MASE change against the statistical forecast, % (negative: better), lags 1 / 2 / 3")
     print(f"{'c':>5}{'deal':>6}   {'pipeline':<26}{'noise':<26}{'run-rate':<26}")
     for c, d, r in out:
         chg = 100 * (r[1:, :, 1] / r[0, :, 1] - 1)
         print(f"{c:>5.2f}{d:>6.0%}   " + "".join(f"{' / '.join(f'{v:+.1f}' for v in row):<26}" for row in chg))
+    if trusted:
+        print(f"\n{label}, with auto Pipeline trust: the share learned (snop_xl.steps.pipeline_kpis.best_share) from "
+              f"origins 2..{origins} (the older ones, as published plans against their actuals), applied at origin "
+              f"1 (the newest); MASE change against the statistical forecast there, % (whole pipeline -> trusted), "
+              f"lags 1 / 2 / 3")
+        print(f"{'c':>5}{'deal':>6}   " + "".join(f"{name:<40}" for name in ("pipeline", "noise", "run-rate")))
+        for c, d, rows in trusted:
+            cells = [f"t={t:.2f} {_lags(whole)} -> {_lags(kept)}" for t, whole, kept in rows]
+            print(f"{c:>5.2f}{d:>6.0%}   " + "".join(f"{cell:<40}" for cell in cells))
     return out
+
+
+def _lags(values: np.ndarray) -> str:
+    return " / ".join(f"{v:+.0f}" for v in values)
+
+
+def learned(stat: np.ndarray, actual: np.ndarray, scale: np.ndarray, origin: np.ndarray,
+            pipelines: dict[str, np.ndarray]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Per pipeline: the trust learned on the older origins, and the MASE change (%) by lag at the newest origin
+    with the whole pipeline and with the trusted share (the rule as the demand step applies it)."""
+    new, old = origin == 0, origin > 0
+    zero = np.zeros(int(new.sum()) * H)
+    base = metrics(actual[new], stat[new], scale[new])[:, 1]
+    rows = []
+    for w in pipelines.values():
+        t, _ = best_share(stat[old].ravel(), stat[old].ravel(), w[old].ravel(), actual[old].ravel())
+        change = []
+        for share in (1.0, t):
+            fc = listen(stat[new].ravel(), stat[new].ravel(), zero, w[new].ravel(), share).reshape(stat[new].shape)
+            change.append(100 * (metrics(actual[new], fc, scale[new])[:, 1] / base - 1))
+        rows.append((t, *change))
+    return rows
 
 
 def main() -> None:

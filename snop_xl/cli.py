@@ -33,12 +33,12 @@ from snop_xl.commands.roll import roll_book
 from snop_xl.commands.summary import kpi_summary, select_kpis, summary_lines
 from snop_xl.cycle import run_book
 from snop_xl.errors import SnopError, UsageError, ValidationError
-from snop_xl.inputs import load_inputs
+from snop_xl.inputs import load_inputs, thin_data
 from snop_xl.io import open_book
 from snop_xl.io.atomic import os_error_message
 from snop_xl.io.openpyxl_book import sheet_names
 from snop_xl.steps.kpis import archive_path_of, compute_kpis
-from snop_xl.steps.pipeline_kpis import pipeline_calibration
+from snop_xl.steps.pipeline_kpis import pipeline_calibration, trust_of
 
 
 def _progress(message: str) -> None:
@@ -75,6 +75,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     inputs = load_inputs(open_book(args.book))
     print(f"{args.book}: valid ({len(inputs.items)} items, {inputs.history['item'].nunique()} with history, "
           f"cycle {inputs.settings.cycle_month}, horizon {inputs.settings.horizon} months)")
+    for note in thin_data(inputs):
+        print(f"  warning: {note}")
     return 0
 
 
@@ -140,6 +142,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
         calibration = pipeline_calibration(inputs, path)
         if len(calibration):
             print(f"\n{PIPELINE_HEADING}\n{pipeline_text(calibration).to_string(index=False)}")
+            print(f"The next run takes: {trust_of(inputs)} (setting Pipeline trust; docs/pipeline.md).")
         if args.pipeline_csv:
             calibration.to_csv(args.pipeline_csv, index=False)
             print(f"pipeline accuracy: {len(calibration)} rows (per lag too) written to {args.pipeline_csv}")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError, ValidationError
-from snop_xl.inputs import Inputs, load_inputs
+from snop_xl.inputs import Inputs, load_inputs, thin_data
 from snop_xl.io.base import BookIO
 from snop_xl.io.parse import cell_of
 from snop_xl.steps import demand, grids, kpis, reconcile, review, supply
@@ -88,6 +88,10 @@ def run_book(book: BookIO, steps: Iterable[str] | None = None,
         earlier[need] = frame.reset_index(drop=True)
     results = compute(inputs, chosen, earlier, progress)
     book.currency = inputs.settings.currency
+    for note in thin_data(inputs) if any(s.number <= 4 for s in chosen) else []:
+        book.log("validate", note.message, level="WARNING", location=note.location)
+        if progress:
+            progress(f"warning: {note.location}: {note.message}")
     for step in chosen:
         for name in step.produces:
             book.write_table(C.table(name), results[name])

@@ -13,11 +13,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from snop_xl import archive
 from snop_xl import contract as C
 from snop_xl.contract import review as R
 from snop_xl.calc.finance import fiscal_year
@@ -66,6 +68,7 @@ class Settings:
     fiscal_year_start: int = 1
     contributors: str = ""
     pipeline_horizon: int = 3
+    pipeline_trust: str = "auto"
     stage_probabilities: str = C.DEFAULT_STAGE_PROBABILITIES
 
     @property
@@ -117,6 +120,15 @@ class Inputs:
 
     def replace(self, **changes: Any) -> "Inputs":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def archive_path(self) -> Path | None:
+        """The plan archive the Settings point at (None when the book's location is unknown and none is set)."""
+        book_path = self.extra.get("book_path")
+        setting = self.settings.archive_path
+        if book_path is None:
+            return Path(setting).expanduser() if setting and setting.strip() else None
+        return archive.default_path(book_path, setting)
 
     @property
     def active_items(self) -> pd.DataFrame:
@@ -193,6 +205,29 @@ def load_inputs(book: BookIO, replace: dict[str, pd.DataFrame] | None = None) ->
         raise ValidationError(problems)
     return Inputs(settings=settings, **{attr: frames[name] for name, attr in FIELD_OF_TABLE.items()},
                   grid_edits=edits, extra={"book_path": getattr(book, "path", None)})  # step 5 finds the plan archive beside it
+
+
+def thin_data(inputs: Inputs) -> list[Problem]:
+    """What a run can do without but a planner must know it did without (warnings, not refusals): an empty
+    Inventory, Capacity or BillOfResources, or Budget changes what the model's sheets and the pack can say (no
+    stock to serve from, no resource that can bind, nothing to compare the plan with)."""
+    notes = []
+    if not len(inputs.inventory):
+        notes.append(Problem("Inventory", "A2", "no stock on hand: the plan starts from zero stock, so every "
+                             "month's demand must be made or bought and safety stock is built from nothing",
+                             expected="a row per item with its on-hand quantity (snop-xl import BOOK Inventory FILE)"))
+    empty = [t for t, frame in (("Capacity", inputs.capacity), ("BillOfResources", inputs.bill_of_resources))
+             if not len(frame)]
+    if empty:
+        notes.append(Problem(empty[0], "A2", "no capacity data: supply is not limited by any resource, so no "
+                             "resource can bind and no overload is reported",
+                             expected="Capacity rows (hours per resource and month) and BillOfResources rows "
+                                      "(hours per unit)"))
+    if not len(inputs.budget):
+        notes.append(Problem("Budget", "A2", "no budget: Financials and the Financial review show the plan "
+                             "without a budget to compare it with",
+                             expected="finance's budget (snop-xl import-budget BOOK FILE)"))
+    return notes
 
 
 def contributors_of(setting: str, *owners: Iterable[Any]) -> tuple[str, ...]:
@@ -397,16 +432,34 @@ def stage_probabilities(text: str) -> dict[str, float]:
         if not part.strip():
             continue
         stage, sep, value = part.rpartition(":")
-        value = value.strip()
-        pct = value.endswith("%")
-        try:
-            p = float(value.rstrip("%").strip()) / (100 if pct else 1)
-        except ValueError:
-            p = math.nan
-        if not sep or not stage.strip() or not 0 <= p <= 1:
+        p = share(value)
+        if not sep or not stage.strip() or math.isnan(p):
             raise ValueError(f"{part.strip()!r} is not 'Stage: probability' with a probability from 0% to 100%")
         out[stage_key(stage)] = p
     return out
+
+
+def share(text: Any) -> float:
+    """'60%', '60 %' or '0.6' as 0.6; NaN unless it reads as a share from 0 to 1."""
+    value = str(text).strip()
+    pct = value.endswith("%")
+    try:
+        p = float(value.rstrip("%").strip()) / (100 if pct else 1)
+    except ValueError:
+        return math.nan
+    return p if 0 <= p <= 1 else math.nan
+
+
+def pipeline_trust(setting: str) -> float | None:
+    """The Pipeline trust setting: None for auto (learned from the archive), else the share; ValueError if
+    neither."""
+    text = str(setting or "").strip()
+    if text.casefold() in ("", "auto"):
+        return None
+    p = share(text)
+    if math.isnan(p):
+        raise ValueError(f"{text!r} is neither auto nor a share from 0% to 100%")
+    return p
 
 
 def stage_key(stage: Any) -> str:
@@ -427,16 +480,23 @@ def signal_problems(settings: Settings, t: dict[str, pd.DataFrame], known_items:
     orders, pipeline = t.get("Orders"), t.get("Pipeline")
     if orders is not None:
         unknown("Orders", orders, "item", known_items, "item")
+    def setting_cell(key: str) -> str:
+        frame = t["Settings"]
+        names = (stage_key(key), stage_key(C.SETTING_BY_KEY[key].label))
+        rows = [r for r, name in zip(frame.index, frame.get("setting", [])) if stage_key(name) in names]
+        return cell_of(frame, "value", rows[0] if rows else None)
+
     try:
         stages = stage_probabilities(settings.stage_probabilities)
     except ValueError as exc:
-        frame = t["Settings"]
-        rows = [r for r, name in zip(frame.index, frame.get("setting", [])) if stage_key(name) in
-                (stage_key("stage_probabilities"), stage_key("Stage probabilities"))]
-        out.append(Problem(C.SETTINGS_TABLE.sheet, cell_of(frame, "value", rows[0] if rows else None),
-                           "bad Stage probabilities", settings.stage_probabilities,
-                           f"'Stage: 40%' pairs separated by ';' ({exc})"))
+        out.append(Problem(C.SETTINGS_TABLE.sheet, setting_cell("stage_probabilities"), "bad Stage probabilities",
+                           settings.stage_probabilities, f"'Stage: 40%' pairs separated by ';' ({exc})"))
         stages = None
+    try:
+        pipeline_trust(settings.pipeline_trust)
+    except ValueError:
+        out.append(Problem(C.SETTINGS_TABLE.sheet, setting_cell("pipeline_trust"), "bad Pipeline trust",
+                           settings.pipeline_trust, "auto, or a share such as 50% (0% ignores the pipeline)"))
     if pipeline is None or not len(pipeline):
         return out
     unknown("Pipeline", pipeline, "item", known_items, "item")

@@ -44,3 +44,27 @@ def test_report_and_publish_work_on_a_first_run(no_budget_book: Path, tmp_path: 
     assert main(["report", str(no_budget_book), "-o", str(tmp_path / "pack.pdf")]) == 0
     assert (tmp_path / "pack.pdf").read_bytes().startswith(b"%PDF")
     assert main(["publish", str(no_budget_book), "--approver", "Ann"]) == 0
+
+
+def test_a_book_without_stock_capacity_or_budget_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Empty Inventory, Capacity and Budget are not errors (a first book often has none yet), but the planner is
+    told what the plan did without, by validate, on the run's console and in the Log, each at its sheet."""
+    frames = small_frames()
+    for name in ("Budget", "Inventory", "Capacity", "BillOfResources"):
+        del frames[name]
+    path = make_book(tmp_path / "thin.xlsx", frames)
+    assert main(["validate", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert "Inventory!A2: no stock on hand" in said and "Capacity!A2: no capacity data" in said
+    assert "Budget!A2: no budget" in said
+    assert main(["run", str(path)]) == 0
+    assert "warning: Capacity!A2: no capacity data" in capsys.readouterr().err
+    log, _ = open_book(path).read_table("Log")
+    warned = log[log["level"] == "WARNING"]
+    assert set(warned["location"]) >= {"Inventory!A2", "Capacity!A2", "Budget!A2"}
+
+
+def test_a_complete_book_gets_no_such_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = make_book(tmp_path / "full.xlsx", small_frames())
+    assert main(["validate", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().out

@@ -86,7 +86,7 @@ def test_exceptions_of_an_older_book_move_off_reconciliation(small_book: Path) -
     assert all(rec.cell(r, c).value is None for r in (1, 2) for c in range(first, first + len(C.EXCEPTIONS.headers)))
     assert rec.row_dimensions[2].height is None
     log, _ = again.read_table("Log")
-    assert log["message"].str.contains("moved from sheet Reconciliation").any()
+    assert log["message"].str.contains("moved from Reconciliation!").any()
     assert again.wb.sheetnames.index("Exceptions") < again.wb.sheetnames.index("Reconciliation")
 
 
@@ -208,9 +208,10 @@ def test_headers_and_dashboard_values_are_formatted_for_reading(small_book: Path
     book.write_table("PlanVersion", _filled(C.PLAN_VERSION, 1, text="f" * 64))
     book.save()
     ws = open_book(small_book).wb["Dashboard"]
-    assert [ws.cell(r, 2).number_format for r in (2, 3, 4)] == ["#,##0", "#,##0.0", "#,##0"]
-    assert {ws.cell(1, c).font.name for c in range(1, 4)} == {"Calibri"}  # not a fallback (serif) face
-    assert ws.cell(1, 1).font.b
+    first = C.DASHBOARD.first_column
+    assert [ws.cell(r, first + 1).number_format for r in (2, 3, 4)] == ["#,##0", "#,##0.0", "#,##0"]
+    assert {ws.cell(1, c).font.name for c in range(first, first + 3)} == {"Calibri"}  # not a fallback (serif) face
+    assert ws.cell(1, first).font.b
     hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
     assert ws.column_dimensions[get_column_letter(hash_col)].width == C.PLAN_VERSION.column("content_hash").width
 

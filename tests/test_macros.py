@@ -307,15 +307,15 @@ def test_xlwings_book_writes_and_appends_like_openpyxl(small_book: Path, tmp_pat
     assert list(log["message"]) == ["first", "second"] and log["location"].isna().tolist() == [True, False]
     dash = next(t for s in fake.sheets for t in s.tables if t.name == "tblDashboard")
     assert dash.range.last_row == 3  # header + 2 rows: the table shrank with its content
-    sheet = fake.sheets["Dashboard"]
-    assert sheet.cells.get((4, 1)) is None
-    assert sheet.formats[(2, 2)] == C.DASHBOARD.column("value").number_format
+    sheet, c = fake.sheets["Dashboard"], C.DASHBOARD.first_column
+    assert sheet.cells.get((4, c)) is None
+    assert sheet.formats[(2, c + 1)] == C.DASHBOARD.column("value").number_format
     # the Value column's format follows each row's unit (money whole, % with a decimal), as headless writes it
     ws = headless.wb["Dashboard"]
-    assert [sheet.formats[(r, 2)] for r in (2, 3)] == [ws.cell(r, 2).number_format for r in (2, 3)] \
+    assert [sheet.formats[(r, c + 1)] for r in (2, 3)] == [ws.cell(r, c + 1).number_format for r in (2, 3)] \
         == ["#,##0", "#,##0.0"]
     # output columns fitted to what was written (header and values), as headless: no ##### in Excel
-    assert ("autofit", "Dashboard", 1, 1, 3, 3) in fake.calls
+    assert ("autofit", "Dashboard", 1, c, 3, c + 2) in fake.calls
     live.write_table("PlanVersion", pd.DataFrame({"version": ["v1"], "cycle_month": [pd.Period("2027-01", "M")],
                                                   "content_hash": ["f" * 64], "status": ["Draft"]}))
     hash_col = C.PLAN_VERSION.first_column + C.PLAN_VERSION.keys.index("content_hash")
@@ -457,10 +457,12 @@ def test_step_buttons_in_order_equal_run_all_on_both_engines(small_book: Path, t
         for other in (b, live, XlwingsBook(stepwise_fake)):
             y, _ = other.read_table(spec)
             pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False)
-    # live Excel: the Dashboard's charts as one picture beside its tables, replaced (not stacked) on every run
-    right = C.SHEETS["Dashboard"].charts_column  # where the headless engine anchors its native charts
+    # live Excel: the Dashboard's charts as one picture where headless draws its first native chart (below the
+    # tiles, right of the tables), replaced (not stacked) on every run
+    first = C.charts.chart_places("Dashboard", 1)[0]
     assert list(fake.sheets["Dashboard"].pictures) == [CHARTS_PICTURE]
-    assert {c for c in fake.calls if c[0] == "picture"} == {("picture", "Dashboard", CHARTS_PICTURE, 1, right)}
+    assert {c for c in fake.calls if c[0] == "picture"} == {
+        ("picture", "Dashboard", CHARTS_PICTURE, first.row, first.col)}
     log, _ = live.read_table(C.LOG)
     assert not log["message"].str.contains("not drawn").any()
     # `snop-xl kpis --write` (kpis_cmd.write_kpis) redraws the KPIs sheet only: the Dashboard's picture is not re-read

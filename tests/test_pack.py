@@ -188,3 +188,60 @@ def test_stale_book_is_refused_unless_allowed_and_then_stamped(tmp_path, capsys)
     fresh = tmp_path / "fresh.pdf"  # the book as run: no stamp
     assert main(["report", str(path), "-o", str(fresh)]) == 0
     assert not any("STALE" in p for p in pdf_pages(fresh))
+
+
+def test_dashboard_tiles_show_what_the_pack_shows(demo_pack) -> None:
+    """The Dashboard's headline tiles against the Financials table summed by hand, and against the pack's pages."""
+    from openpyxl import load_workbook
+
+    from tests.test_dashboard import _tile
+
+    path, pages = demo_pack
+    ws = load_workbook(path)["Dashboard"]
+    book = open_book(path)
+    fin, _ = book.read_table("Financials")
+    months = fin[(fin["horizon"] == "Month") & (fin["level"] == "Total")]
+
+    def year(y: int) -> pd.DataFrame:
+        first, last = pd.Period(f"{y}-01", "M"), pd.Period(f"{y}-12", "M")
+        return months[(months["period"] >= first) & (months["period"] <= last)]
+    this, nxt = year(2026), year(2027)
+    assert len(this) == len(nxt) == 12
+    label, figure, detail = _tile(ws, 0)
+    assert label == "Full-year outlook revenue (2026-01 to 2026-12)"
+    assert figure == pytest.approx(this["revenue"].sum())
+    assert detail == f"vs budget: {this['revenue_variance'].sum():+,.0f} USD (U)"
+    assert _tile(ws, 1)[1] == pytest.approx(this["margin"].sum())
+    assert _tile(ws, 2)[1] == pytest.approx(this["plan_units"].sum())
+    label, figure, detail = _tile(ws, 3)
+    assert label == "Next FY revenue (FY2027: 2027-01..2027-12, plan)"
+    assert figure == pytest.approx(nxt["revenue"].sum())
+    assert detail.startswith(f"vs budget: {nxt['revenue_variance'].sum():+,.0f} USD")
+    assert _tile(ws, 4)[1] == pytest.approx(nxt["plan_units"].sum())
+    assert f"{figure / 1e3:,.0f}" in " ".join(_row(pages[0], "FY2027 full year"))  # page 1 has the same figure
+    label, figure, _ = _tile(ws, 6)  # the binding resource and its money at stake, as page 2 has them
+    assert label.startswith("Binding resource money at stake (Machining")
+    line = next(line for line in pages[1].splitlines() if line.strip().startswith("Machining"))
+    assert line.split()[8] == f"{figure / 1e3:,.0f}", line  # "At stake k", the binding table's last column
+    trend, _ = book.read_table("KPITrend")
+    last = trend[trend["name"] == "Total"].dropna(subset=["accuracy_lag1"]).iloc[-1]
+    label, figure, _ = _tile(ws, 9)
+    assert figure == pytest.approx(100 * last["accuracy_lag1"]) and label.endswith(f"(cycle {last['cycle']})")
+    comparison, _ = book.read_table("ScenarioComparison")
+    best = comparison.set_index("scenario")["margin_vs_base"].drop("Base").astype(float)
+    label, figure, _ = _tile(ws, 10)
+    assert label == f"Best scenario margin vs base ({best.idxmax()})" and figure == pytest.approx(best.max())
+
+
+def test_decision_log_shows_owner_and_due_month(tmp_path) -> None:
+    decisions = pd.DataFrame({"date": [pd.Timestamp("2026-12-10"), pd.Timestamp("2026-12-12")],
+                              "decision": ["Add a Saturday shift on Line", "Hold the price rise"],
+                              "owner": ["Ops Director", "Sales VP"], "due": [pd.Period("2027-03", "M"), None],
+                              "scenario": ["", ""], "note": ["", ""]})
+    path = _run_book(tmp_path, decisions=decisions)
+    pdf = tmp_path / "pack.pdf"
+    assert main(["report", str(path), "-o", str(pdf)]) == 0
+    page = pdf_pages(pdf)[1]
+    assert re.search(r"Date\s+Decision\s+Owner\s+Due\s+Scenario", page)
+    assert re.search(r"2026-12-10\s+Add a Saturday shift on Line\s+Ops Director\s+2027-03\s+Base", page), page
+    assert re.search(r"2026-12-12\s+Hold the price rise\s+Sales VP\s+-\s+Base", page)

@@ -433,11 +433,12 @@ def test_unknown_scenario_is_refused_at_its_cell(tmp_path, capsys):
     cell before any step runs, and publishing refuses it (a typo would be archived as 'the scenario chosen')."""
     path = make_book(tmp_path / "u.xlsx", _with_decisions("Upsdie"), {"approver": "Ann"})
     assert main(["validate", str(path)]) == 2
-    assert "Decisions!D3" in capsys.readouterr().err
+    scenario_cell = f"Decisions!{C.column_letter(C.DECISIONS.keys.index('scenario') + 1)}3"
+    assert scenario_cell in capsys.readouterr().err
     with pytest.raises(ValidationError) as err:
         publish.publish_book(path)
     (problem,) = err.value.problems
-    assert problem.location == "Decisions!D3" and "Upsdie" in str(problem)
+    assert problem.location == scenario_cell and "Upsdie" in str(problem)
     assert not (tmp_path / "u.snop.sqlite").exists()
 
 

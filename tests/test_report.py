@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import coordinate_from_string
 
 from snop_xl import contract as C
+from snop_xl.contract import charts as CH
 from snop_xl.steps import reconcile, review
 from snop_xl.cli import main
 from snop_xl.cycle import STEPS, input_tag
@@ -17,9 +18,13 @@ from tests.conftest import make_book, small_frames
 from tests.test_reconcile import plan_frames
 
 
-def _run_book(tmp_path):
+def _run_book(tmp_path, decisions=None):
+    """The small book with its outputs written (a hand-made plan, steps 3 and 4) and its charts drawn; with
+    `decisions` (a Decisions frame) among its inputs."""
     frames = small_frames()
     frames["Capacity"].loc[3, "available_hours"] = 20.0  # April short of hours, as in test_reconcile
+    if decisions is not None:
+        frames["Decisions"] = decisions
     path = make_book(tmp_path / "r.xlsx", frames)
     book = open_book(path)
     inputs = load_inputs(book)
@@ -128,11 +133,15 @@ def test_every_exception_links_to_the_cell_it_is_about(tmp_path) -> None:
             assert name == exc["item"] and str(values["Period"])[:7] == str(exc["period"])[:7], (exc, values)
         seen.add(exc["kind"])
     assert seen == set(column)  # every kind of the hand-made plan was followed
-def test_charts_sit_right_of_the_dashboard_tables(tmp_path) -> None:
+def test_the_dashboard_opens_on_its_charts_with_the_tables_to_the_right(tmp_path) -> None:
     dash = load_workbook(_run_book(tmp_path))["Dashboard"]
-    last = max(t.first_column + len(t.columns) - 1 for t in C.SHEETS["Dashboard"].tables)
-    assert C.SHEETS["Dashboard"].charts_column == last + 2  # one empty column between
-    assert {c.anchor._from.col + 1 for c in dash._charts} == {C.SHEETS["Dashboard"].charts_column}
+    assert C.SHEETS["Dashboard"].charts_column == 1
+    assert min(c.anchor._from.col + 1 for c in dash._charts) == 1
+    right = max(c.anchor._from.col + 1 for c in dash._charts)
+    assert min(t.first_column for t in C.SHEETS["Dashboard"].tables) > right + 2 * (CH.CHARTS_A_ROW - 1)
+    kpis = load_workbook(_run_book(tmp_path))["KPIs"]  # a sheet without a canvas: charts right of its tables
+    last = max(t.first_column + len(t.columns) - 1 for t in C.SHEETS["KPIs"].tables)
+    assert all(c.anchor._from.col + 1 >= last + 2 for c in kpis._charts)
 
 
 def test_pack_axes_read_as_numbers_and_scenario_money_in_k_or_m(tmp_path) -> None:
@@ -143,11 +152,12 @@ def test_pack_axes_read_as_numbers_and_scenario_money_in_k_or_m(tmp_path) -> Non
     frames = pictures.read_outputs(open_book(_run_book(tmp_path)))
     frames["ScenarioComparison"] = frames["ScenarioComparison"].assign(revenue=[2.5e6] * len(
         frames["ScenarioComparison"]), margin=[1.2e6] * len(frames["ScenarioComparison"]))
-    fig = pictures.charts_figure(frames)
+    panels = pictures.spec_panels(frames, C.CHARTS)  # the Dashboard's picture in live Excel
+    fig = pictures.panels_figure(panels, (11, 8))
     fig.canvas.draw()
-    axes = fig.axes
-    money = [t.get_text() for t in axes[3].get_yticklabels() if t.get_text()]
+    axes = {name: ax for (name, *_), ax in zip(panels, fig.axes)}
+    money = [t.get_text() for t in axes["Scenarios: revenue and margin"].get_yticklabels() if t.get_text()]
     assert money and all(t.endswith("M") for t in money), money  # 2.5M, not 2,500,000 or 1e6 offsets
-    units = [t.get_text() for t in axes[1].get_yticklabels() if t.get_text()]
+    units = [t.get_text() for t in axes["Supply vs demand (all families)"].get_yticklabels() if t.get_text()]
     assert units and not any(t.endswith(("M", "k")) or "e" in t for t in units), units
     plt.close(fig)

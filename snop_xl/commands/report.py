@@ -245,9 +245,10 @@ def page_decide(pages: list[plt.Figure], header: meeting.Header, binding: pd.Dat
     fig.text(0.03, 0.32, "Decisions already taken", fontsize=11, weight="bold", va="top")
     if len(decisions):
         rows = [[str(r.date)[:10] if pd.notna(r.date) else "", str(r.decision), str(r.owner),
-                 str(r.scenario or "") or "Base", str(r.note or "")] for r in decisions.itertuples(index=False)]
-        _flow_table(fig, rows, ["Date", "Decision", "Owner", "Scenario", "Note / follow-up"],
-                    [0.08, 0.42, 0.12, 0.1, 0.22], 0.03, 0.29, 0.04)
+                 str(r.due) if pd.notna(r.due) else "-", str(r.scenario or "") or "Base", str(r.note or "")]
+                for r in decisions.itertuples(index=False)]
+        _flow_table(fig, rows, ["Date", "Decision", "Owner", "Due", "Scenario", "Note / follow-up"],
+                    [0.08, 0.37, 0.12, 0.06, 0.1, 0.21], 0.03, 0.29, 0.04)
     else:
         fig.text(0.03, 0.28, "No decision recorded yet (Decisions sheet).", fontsize=8, va="top")
 

@@ -154,8 +154,9 @@ class Table:
 
     @property
     def first_column(self) -> int:
-        """1-based sheet column of this table's first column (tables on one sheet sit side by side)."""
-        col = 1
+        """1-based sheet column of this table's first column (tables on one sheet sit side by side, right of the
+        sheet's canvas if it has one)."""
+        col = 1 + SHEETS[self.sheet].canvas_columns
         for other in SHEETS[self.sheet].tables:
             if other.name == self.name:
                 return col
@@ -188,10 +189,13 @@ class Sheet:
     doc: str
     tables: tuple[Table, ...] = field(default_factory=tuple)
     hidden: bool = False  # a machine-only sheet (the charts' series): hidden in every book
+    canvas_columns: int = 0  # columns left of the tables for the tiles and charts (the Dashboard's first screen)
 
     @property
     def charts_column(self) -> int:
-        """1-based column where charts go: right of the sheet's last table, one empty column between."""
+        """1-based column where charts go: the sheet's canvas, else right of its last table, one column between."""
+        if self.canvas_columns:
+            return 1
         return max(t.first_column + len(t.columns) for t in self.tables) + 1
 
 

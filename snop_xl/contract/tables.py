@@ -71,6 +71,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Months from the cycle month in which open Orders are a floor on the consensus and the weighted "
             "Pipeline adds what the statistical forecast does not expect (docs/pipeline.md); 0: neither is used.",
             min=0, max=24),
+    Setting("pipeline_trust", "Pipeline trust", TEXT, "auto",
+            "How much of the weighted pipeline above the statistical forecast the consensus takes. auto: learned "
+            "from the published plans against the actuals since (the share that would have made them most "
+            "accurate; 100% until 12 item-months are measured). Or a share such as 50%; 0% ignores the pipeline "
+            "(open orders still floor the consensus)."),
     Setting("stage_probabilities", "Stage probabilities", TEXT, DEFAULT_STAGE_PROBABILITIES,
             "Win probability of a Pipeline deal whose Probability is blank, by its Stage: 'Stage: 40%' pairs "
             "separated by ';'. A stage naming lost (Closed Lost) carries no demand whatever its probability."),
@@ -265,6 +270,8 @@ DECISIONS = Table("Decisions", "Decisions", Role.INPUT, (
     _c("date", "Date", DATE),
     _c("decision", "Decision", TEXT),
     _c("owner", "Owner", TEXT),
+    _c("due", "Due", PERIOD, "Month the decision is to be carried out by (blank: no date).", required=False,
+       nullable=True),
     _c("scenario", "Scenario", TEXT, "Scenario chosen (blank = base).", nullable=True, default=""),
     _c("note", "Note", TEXT, nullable=True, required=False, default=""),
 ), "Executive decisions recorded with the published plan.")
@@ -580,6 +587,9 @@ OUTPUT_SHEET_ORDER = ("DemandReview", "SupplyReview", "Exceptions", "Reconciliat
                       "Log", "ChartData")
 #: machine-only sheets, hidden in every book (the charts that read them still show)
 HIDDEN_SHEETS = ("ChartData",)
+#: sheets whose first screen is a canvas of tiles and charts, its tables to the right of it: the columns it takes
+#: (the Dashboard: six tiles a row, each a wide column and a narrow gap, then one empty column)
+CANVAS_COLUMNS = {"Dashboard": 2 * 6 + 1}
 
 _SHEET_DOCS = {
     "Settings": "Cycle parameters.",
@@ -650,7 +660,7 @@ def _sheets() -> dict[str, Sheet]:
         REVIEW_SHEETS), "every output sheet has its place in OUTPUT_SHEET_ORDER"
     for name in OUTPUT_SHEET_ORDER:  # review sheets hold no table
         sheets[name] = Sheet(name, Role.OUTPUT, _SHEET_DOCS[name], tuple(order.get(name, ())),
-                             hidden=name in HIDDEN_SHEETS)
+                             hidden=name in HIDDEN_SHEETS, canvas_columns=CANVAS_COLUMNS.get(name, 0))
     return sheets
 
 
@@ -659,12 +669,16 @@ INPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.INPUT)
 OUTPUT_SHEETS = tuple(s for s in SHEETS if SHEETS[s].role is Role.OUTPUT)
 
 
-def moved_by_contract(spec: Table, sheet: str) -> bool:
-    """An output table found on `sheet`, another of the model's sheets that no longer holds it: a book written by
-    an older contract (Exceptions sat beside Gaps on Reconciliation). The engine owns those cells, so the stray
-    table is cleared and written on its own sheet; anything else (an input, a renamed sheet) is left to the user."""
-    return (spec.role is Role.OUTPUT and sheet != spec.sheet and sheet in SHEETS
-            and SHEETS[sheet].role is Role.OUTPUT and spec not in SHEETS[sheet].tables)
+def moved_by_contract(spec: Table, sheet: str, column: int) -> bool:
+    """An output table found on `sheet` at `column` where an older contract put it: on another of the model's
+    sheets that no longer holds it (Exceptions sat beside Gaps on Reconciliation), or elsewhere on its own sheet
+    (the Dashboard's tables sat left of its tiles). The engine owns those cells, so the stray table is cleared and
+    written where it belongs; anything else (an input, a renamed sheet) is left to the user."""
+    if spec.role is not Role.OUTPUT or sheet not in SHEETS or SHEETS[sheet].role is not Role.OUTPUT:
+        return False
+    if sheet == spec.sheet:
+        return column != spec.first_column
+    return spec not in SHEETS[sheet].tables
 
 
 def table(name: str) -> Table:

@@ -34,6 +34,7 @@ from openpyxl.worksheet.table import TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
 from snop_xl import contract as C
+from snop_xl.contract import charts as CH
 from snop_xl.errors import SnopError
 from snop_xl.io.atomic import check_writable, keep_mode, write_atomically
 from snop_xl.io import grid as G
@@ -147,7 +148,8 @@ class OpenpyxlBook(BookIO):
     def write_rows(self, spec: C.Table, rows: list[list[Any]], header: list[str] | None = None) -> None:
         header = header or spec.headers
         found = self._find(spec)
-        if found is not None and found[0].title != spec.sheet:
+        if found is not None and (found[0].title != spec.sheet or C.moved_by_contract(
+                spec, found[0].title, range_boundaries(found[1].ref)[0])):
             self._moved_table(spec, found)
             found = self._find(spec)
         ws = self._sheet(spec.sheet) if found is None else found[0]
@@ -224,16 +226,16 @@ class OpenpyxlBook(BookIO):
         away): written where it is when its own sheet is gone, else the stray copy loses its table (cells kept) and
         the table is written on its own sheet. Either way the Log says so."""
         ws, tbl = found
-        if C.moved_by_contract(spec, ws.title):
-            min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
+        min_col, min_row, max_col, max_row = range_boundaries(tbl.ref)
+        if C.moved_by_contract(spec, ws.title, min_col):
             del ws.tables[tbl.name]
             for row in ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col):
                 for cell in row:
                     cell.value, cell.hyperlink = None, None
             for r in range(min_row + 1, max_row + 1):  # the heights its wrapped text gave the rows
                 ws.row_dimensions[r].height = None
-            self.log("io", f"table {spec.list_object} moved from sheet {ws.title} to its own sheet {spec.sheet}",
-                     location=f"{spec.sheet}!A1")
+            self.log("io", f"table {spec.list_object} moved from {ws.title}!{tbl.ref.split(':')[0]} to "
+                     f"{spec.sheet}!{spec.anchor}", location=f"{spec.sheet}!{spec.anchor}")
             return
         if spec.sheet in self.wb.sheetnames:
             del ws.tables[tbl.name]
@@ -489,14 +491,15 @@ def open_workbook(path: Path) -> Workbook:
 
 
 def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
-    """Native Excel charts on sheet `host`, one per `ChartSpec` in `specs` (per group where grouped), to the right
-    of the host's tables, referencing the output tables' cells so Excel keeps them live. Old charts are replaced."""
+    """Native Excel charts on sheet `host`, one per `ChartSpec` in `specs` (per group where grouped), each where
+    `CH.chart_places` puts it (two a row right of the host's tables; on the Dashboard below its tiles), referencing
+    the output tables' cells so Excel keeps them live. Old charts are replaced."""
 
     if host not in book.wb.sheetnames:
         return
     dash = book.wb[host]
     dash._charts = []
-    anchor_col, anchor_row = get_column_letter(C.SHEETS[host].charts_column), 1
+    charts = []
     for spec in specs:
         found = book._find(C.table(spec.table))
         if found is None:
@@ -510,7 +513,11 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
         top = min_row + 1  # sheet row of the first data row
         groups = [(g, top + i0, top + i1) for g, i0, i1 in spec.groups(
             lambda key: [ws.cell(r, col[key]).value for r in range(top, max_row + 1)])]
-        charts = []
+        if spec.label is None:
+            def categories(r0: int, r1: int) -> Reference:
+                return Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1)
+        else:
+            categories = _write_labels(book, spec, ws, col, groups)
         if spec.series_per_group:
             chart = LineChart() if spec.kind == "line" else BarChart()
             for g, r0, r1 in groups:
@@ -518,32 +525,75 @@ def _draw_charts(book: OpenpyxlBook, host: str, specs: Any) -> None:
                 chart.add_data(ref, titles_from_data=False)
                 chart.series[-1].tx = SeriesLabel(v=str(g))
             _, r0, r1 = groups[0]
-            chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
+            chart.set_categories(categories(r0, r1))
             chart.title = spec.title
-            charts.append(chart)
+            charts.append((spec, chart))
         else:
             for g, r0, r1 in groups:
                 chart = LineChart() if spec.kind == "line" else BarChart()
                 for key in spec.values:
                     chart.add_data(Reference(ws, min_col=col[key], min_row=r0, max_row=r1), titles_from_data=False)
                     chart.series[-1].tx = SeriesLabel(v=C.table(spec.table).column(key).header)
-                chart.set_categories(Reference(ws, min_col=col[spec.category], min_row=r0, max_row=r1))
+                chart.set_categories(categories(r0, r1))
                 chart.title = spec.chart_title(g, len(groups))
-                charts.append(chart)
-        for chart in charts:
-            chart.y_axis.title = spec.y_title
-            chart.y_axis.number_format = "0%" if spec.percent else "#,##0"  # the axis needs no cents
-            chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
-            if len(chart.series) == 1:
-                chart.legend = None  # one series: the title says what it is
-            chart.width, chart.height = 24, 7.5
-            if spec.kind == "bar" and spec.category == "message":
-                chart.type = "bar"  # horizontal bars: long labels read better
-                chart.height = 10
-                chart.x_axis.scaling.orientation = "maxMin"  # the first row (the biggest) on top, as in the table
-                chart.y_axis.crosses = "max"  # ... and the money axis still below
-            dash.add_chart(chart, f"{anchor_col}{anchor_row}")
-            anchor_row += 22 if chart.height > 8 else 16
+                charts.append((spec, chart))
+    _draw_canvas(book, dash, host)
+    for (spec, chart), place in zip(charts, CH.chart_places(host, len(charts))):
+        chart.y_axis.title = spec.y_title
+        chart.y_axis.number_format = "0%" if spec.percent else "#,##0"  # the axis needs no cents
+        chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 leaves it out: Excel then hides axes
+        if len(chart.series) == 1:
+            chart.legend = None  # one series: the title says what it is
+        chart.width, chart.height = place.width, place.height
+        if spec.horizontal:
+            chart.type = "bar"  # bars across: the labels down the side
+            chart.x_axis.scaling.orientation = "maxMin"  # the first row (the biggest) on top, as in the table
+            chart.y_axis.crosses = "max"  # ... and the money axis still below
+        dash.add_chart(chart, f"{get_column_letter(place.col)}{place.row}")
+
+
+def _write_labels(book: OpenpyxlBook, spec: CH.ChartSpec, ws: Any, col: dict[str, int],
+                  groups: list[tuple[Any, int, int]]) -> Callable[[int, int], Reference]:
+    """The x labels `spec.label` makes of the rows it draws, written into its column of the (hidden) labels sheet
+    on the same rows as the table's (the old ones cleared); returns the reference a chart takes its categories
+    from, by the table's sheet rows."""
+    sheet = book._sheet(CH.LABELS_SHEET)
+    c = spec.labels_column
+    for (_, j), cell in list(sheet._cells.items()):  # only the cells there are (reading one makes it)
+        if j == c:
+            cell.value = None
+    put_cell(sheet, 1, c, f"Labels: {spec.title}").font = HEADER_FONT
+    sheet.column_dimensions[get_column_letter(c)].width = CH.LABEL_CHARS + 2
+    for _, r0, r1 in groups:
+        rows = [{k: ws.cell(r, j).value for k, j in col.items()} for r in range(r0, r1 + 1)]
+        for r, text in zip(range(r0, r1 + 1), spec.categories(rows)):
+            put_cell(sheet, r, c, text)
+
+    def categories(r0: int, r1: int) -> Reference:
+        return Reference(sheet, min_col=c, min_row=r0, max_row=r1)
+    return categories
+
+
+def _draw_canvas(book: OpenpyxlBook, ws: Any, host: str) -> None:
+    """The columns the charts lie on, sized as `CH.canvas_widths` says; on the Dashboard, the title and headline tiles
+    (`CH.canvas_cells`) above the charts, and the sheet opened on them (its first screen)."""
+    for c, width in CH.canvas_widths(host).items():
+        ws.column_dimensions[get_column_letter(c)].width = width
+    if host != C.DASHBOARD.sheet:
+        return
+    tables = book.read_tables((C.DASHBOARD.name, C.KPI_TREND.name), readable_only=False)
+    frames = {name: frame.to_dict("records") for name, frame in tables.items()}
+    for r, height in CH.canvas_heights(host).items():
+        ws.row_dimensions[r].height = height
+    for cell in CH.canvas_cells(frames, book.currency):
+        size, bold, color, fill, wraps, across = CH.TILE_STYLES[cell.style]
+        target = ws.cell(cell.row, cell.col, cell.value) if cell.formula else put_cell(ws, cell.row, cell.col,
+                                                                                          cell.value)
+        target.font = Font(name="Calibri", size=size, bold=bold, color=color)
+        target.fill = PatternFill("solid", fgColor=fill) if fill else PatternFill()
+        target.alignment = Alignment(horizontal=across, vertical="top" if wraps else "center", wrap_text=wraps,
+                                     shrink_to_fit=cell.style == "value")
+        target.number_format = cell.number_format or "General"
 
 
 def _link_cells(book: OpenpyxlBook) -> None:

@@ -1,7 +1,8 @@
-"""Charts as pictures (matplotlib): the Dashboard's "Plan at a glance" and any list of ChartSpecs as one figure.
+"""Charts as pictures (matplotlib): the pack's "Plan at a glance" and any list of ChartSpecs as one figure.
 
-The meeting pack prints them; live Excel, which has no native-chart writer here, shows them as pictures where the
-headless engine draws native charts. Only the output tables are read: no step code.
+The meeting pack prints them; live Excel, which has no native-chart writer here, shows the ChartSpecs' charts as one
+picture over the places where the headless engine draws them natively (`C.charts.chart_places`). Only the output
+tables are read: no step code.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def read_outputs(book: BookIO) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def money_axis(ax: plt.Axes) -> None:
-    """Money on a y axis in thousands or millions (no 1e7 offset)."""
-    top = max(abs(v) for v in ax.get_ylim())
+def money_axis(ax: plt.Axes, across: bool = False) -> None:
+    """Money on the y axis (`across`: the x axis) in thousands or millions (no 1e7 offset)."""
+    top = max(abs(v) for v in (ax.get_xlim() if across else ax.get_ylim()))
     scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 else 0}f}{suffix}"))
+    (ax.xaxis if across else ax.yaxis).set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 else 0}f}{suffix}"))
 
 
 def units_axis(ax: plt.Axes) -> None:
@@ -120,74 +122,71 @@ def draw_capacity(ax: plt.Axes, cap: pd.DataFrame | None) -> None:
     ax.grid(alpha=0.3)
 
 
-def charts_figure(f: dict[str, pd.DataFrame]) -> plt.Figure:
-    """"Plan at a glance": demand vs budget, supply vs demand, capacity and scenarios, from `read_outputs`. The
-    Dashboard's picture in live Excel (`XlwingsBook.draw_charts`); the meeting pack draws the same axes
-    (`draw_demand`, `draw_supply`, `draw_capacity`) with the plan's stock added."""
-    fig, axes = plt.subplots(2, 2, figsize=A4)
-    fig.suptitle("Plan at a glance", fontsize=14, weight="bold", x=0.05, ha="left")
-    d = f["ChartDemand"]
-    total = d[d["family"] == "Total"].reset_index(drop=True)
-    draw_demand(axes[0, 0], total)
-    draw_supply(axes[0, 1], total)
-    draw_capacity(axes[1, 0], f.get("ChartCapacity"))
-    ax = axes[1, 1]
-    sc = f["ScenarioComparison"]
-    pos = range(len(sc))
-    ax.bar([p - 0.2 for p in pos], sc["revenue"], width=0.4, label="Revenue")
-    ax.bar([p + 0.2 for p in pos], sc["margin"], width=0.4, label="Margin")
-    ax.set_xticks(list(pos), [textwrap.fill(str(s), 12) for s in sc["scenario"]])
-    money_axis(ax)
-    ax.set_title("Scenarios: revenue and margin (money)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
+Panel = tuple[str, list[str], list[tuple[str, np.ndarray]], C.ChartSpec]  # title, x labels, series, spec
 
 
-def specs_figure(frames: dict[str, pd.DataFrame], specs: Sequence[C.ChartSpec], title: str) -> plt.Figure | None:
-    """The charts `specs` describe (what the headless engine draws natively, e.g. `C.KPI_CHARTS`) as one
-    figure, two charts a row, from `frames` (each spec's table as read); None when no table has rows. The KPIs
-    sheet's picture in live Excel (`XlwingsBook.draw_charts`)."""
-    panels = []  # (title, x labels, [(series label, values)], spec)
+def spec_panels(frames: dict[str, pd.DataFrame], specs: Sequence[C.ChartSpec]) -> list[Panel]:
+    """The charts `specs` describe, one panel each, from `frames` (each spec's table as read), in the order and
+    number the headless engine draws them natively (`ChartSpec.groups`); a spec whose table has no rows draws none."""
+    panels: list[Panel] = []
     for spec in specs:
         frame = frames[spec.table].reset_index(drop=True)
         if not len(frame):
             continue
         groups = spec.groups(lambda key: frame[key].tolist())
+
+        def labels(a: int, b: int) -> list[str]:
+            return [str(x) for x in spec.categories(frame.iloc[a:b + 1].to_dict("records"))]
         if spec.series_per_group:
             _, i0, i1 = groups[0]
-            panels.append((spec.title, frame[spec.category].iloc[i0:i1 + 1].astype(str).tolist(),
+            panels.append((spec.title, labels(i0, i1),
                            [(str(g), frame[spec.values[0]].iloc[a:b + 1].astype(float).to_numpy())
                             for g, a, b in groups], spec))
             continue
         for g, a, b in groups:
             rows = frame.iloc[a:b + 1]
-            panels.append((spec.chart_title(g, len(groups)), rows[spec.category].astype(str).tolist(),
+            panels.append((spec.chart_title(g, len(groups)), labels(a, b),
                            [(C.table(spec.table).column(k).header, rows[k].astype(float).to_numpy())
                             for k in spec.values], spec))
-    if not panels:
-        return None
+    return panels
+
+
+def panels_figure(panels: Sequence[Panel], size: tuple[float, float]) -> plt.Figure:
+    """`panels` two a row, as `C.charts.chart_places` lays the native charts out, in a figure `size` inches."""
     n_rows = -(-len(panels) // 2)
-    fig, axes = plt.subplots(n_rows, 2, figsize=(A4[0], 0.5 + 3.0 * n_rows), squeeze=False)
-    fig.suptitle(title, fontsize=14, weight="bold", x=0.05, ha="left", y=0.995)
+    fig, axes = plt.subplots(n_rows, 2, figsize=size, squeeze=False)
     for ax, (name, x, series, spec) in zip(axes.flat, panels):
         pos = np.arange(len(x))
         for k, (label, values) in enumerate(series):
-            if spec.kind == "bar":
+            if spec.kind == "bar" and spec.horizontal:
+                bar = 0.8 / len(series)
+                ax.barh(pos + (k - (len(series) - 1) / 2) * bar, values, height=bar, label=label)
+            elif spec.kind == "bar":
                 bar = 0.8 / len(series)
                 ax.bar(pos + (k - (len(series) - 1) / 2) * bar, values, width=bar, label=label)
             else:
                 ax.plot(pos, values, marker="o", ms=3, label=label)  # a marker: one cycle is one point
-        ax.set_xticks(pos, x, fontsize=7, rotation=45 if len(x) > 6 else 0)
+        numbers = ax.xaxis if spec.horizontal else ax.yaxis
+        if spec.horizontal:
+            ax.set_yticks(pos, x, fontsize=7)
+            ax.invert_yaxis()  # the first row (the biggest) on top, as in the table
+        elif len(x) > 6:
+            month_ticks(ax, x)
+        else:
+            ax.set_xticks(pos, x, fontsize=7)
         ax.set_title(name, fontsize=10, loc="left")
-        ax.set_ylabel(spec.y_title, fontsize=8)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if spec.percent
-                                     else FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        (ax.set_xlabel if spec.horizontal else ax.set_ylabel)(spec.y_title, fontsize=8)
+        if not spec.horizontal and all(np.nanmin(v, initial=0.0) >= 0 for _, v in series):
+            ax.set_ylim(bottom=0)  # as Excel draws the native chart: from zero, unless a value is below it
+        if spec.y_title == "money":
+            money_axis(ax, across=spec.horizontal)
+        else:
+            numbers.set_major_formatter(PercentFormatter(1.0) if spec.percent
+                                        else FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.grid(alpha=0.3)
         if len(series) > 1:
             ax.legend(fontsize=7)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (0.5 + 3.0 * n_rows)))
+    fig.tight_layout()
     return fig

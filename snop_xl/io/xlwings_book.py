@@ -19,6 +19,7 @@ from typing import Any
 from openpyxl.formula.translate import Translator
 
 from snop_xl import contract as C
+from snop_xl.contract import charts as CH
 from snop_xl.errors import SnopError
 from snop_xl.io import grid as G
 from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
@@ -26,9 +27,11 @@ from snop_xl.io.parse import RawTable, is_blank, literal_entry
 from snop_xl.io.grid import Grid
 from snop_xl.io.styles import TABLE_STYLE
 
-#: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run).
-CHARTS_PICTURE = "snopDashboardCharts"
+#: Names of the Dashboard's and the KPIs sheet's chart pictures (replaced, not stacked, on each run); the Dashboard's
+#: picture of books drawn before it had tiles (removed: the tiles are where it was).
+CHARTS_PICTURE = "snopDashboardChartGrid"
 KPI_PICTURE = "snopKPICharts"
+OLD_CHARTS_PICTURE = "snopDashboardCharts"
 
 class XlwingsBook(BookIO):
     """An open ``xw.Book``. Writes go straight to Excel; save() does nothing (the user saves)."""
@@ -88,10 +91,10 @@ class XlwingsBook(BookIO):
         width = len(header)
         with self._quiet():
             found = self._find(spec)
-            if found is not None and C.moved_by_contract(spec, found[0].name):
-                found[1].api.Delete()  # the ListObject and its cells; written again on its own sheet below
-                self.log("io", f"table {spec.list_object} moved from sheet {found[0].name} to its own sheet "
-                         f"{spec.sheet}", location=f"{spec.sheet}!A1")
+            if found is not None and C.moved_by_contract(spec, found[0].name, found[1].range.column):
+                found[1].api.Delete()  # the ListObject and its cells; written again where it belongs below
+                self.log("io", f"table {spec.list_object} moved from sheet {found[0].name} to "
+                         f"{spec.sheet}!{spec.anchor}", location=f"{spec.sheet}!{spec.anchor}")
                 found = None
             if found is not None:
                 sheet, table = found
@@ -173,11 +176,11 @@ class XlwingsBook(BookIO):
 
     # ---- after the outputs are written ---------------------------------------------------------------------------
     def draw_charts(self, hosts: Collection[str] | None = None) -> None:
-        """The Dashboard's charts as one picture (the meeting pack's "Plan at a glance"), the KPIs sheet's trend
-        charts as another (`C.C.KPI_CHARTS`, as headless draws them natively), each replaced on every run, and
-        the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by `OpenpyxlBook`.) All are
-        a courtesy: if Excel refuses one, the outputs stay written and the Log says what was not drawn. `hosts`: only
-        those on these sheets (None: all)."""
+        """The Dashboard's headline tiles and its charts as one picture, the KPIs sheet's trend charts as another
+        (`C.CHARTS`, `C.KPI_CHARTS`: what headless draws natively, laid out where it draws them), each replaced on
+        every run, and the Exceptions' Go To cells as links. (Native Excel charts are drawn headless by
+        `OpenpyxlBook`.) All are a courtesy: if Excel refuses one, the outputs stay written and the Log says what
+        was not drawn. `hosts`: only those on these sheets (None: all)."""
         for host, what, draw in ((C.DASHBOARD.sheet, "Dashboard charts", self._draw_dashboard),
                                  (C.KPI_TREND.sheet, "KPI charts", self._draw_kpis),
                                  (C.EXCEPTIONS.sheet, "Go To links", self._link_exceptions)):
@@ -190,39 +193,67 @@ class XlwingsBook(BookIO):
                 self.log("review", f"{what} not drawn: {type(exc).__name__}: {exc}", level="WARNING")
 
     def _draw_dashboard(self) -> None:
-        from snop_xl.io.pictures import (  # matplotlib: loaded only when drawn
-            NEEDED,
-            charts_figure,
-            read_outputs,
-        )
-
-        if not all(self.has_table(C.table(name)) for name in NEEDED):
-            return
-        frames = read_outputs(self)
-        if frames["ChartDemand"].empty:  # step 4 has not run on this book yet
-            return
-        self._picture(C.DASHBOARD.sheet, CHARTS_PICTURE, charts_figure(frames))
+        sheet = next((s for s in self.book.sheets if s.name == C.DASHBOARD.sheet), None)
+        if sheet is not None and OLD_CHARTS_PICTURE in sheet.pictures:  # drawn before the tiles, where they go now
+            sheet.pictures[OLD_CHARTS_PICTURE].delete()
+        self._draw_specs(C.DASHBOARD.sheet, C.CHARTS, CHARTS_PICTURE)
 
     def _draw_kpis(self) -> None:
-        from snop_xl.io.pictures import (
-            specs_figure,  # matplotlib: loaded only when drawn
-        )
+        self._draw_specs(C.KPI_TREND.sheet, C.KPI_CHARTS, KPI_PICTURE)
 
-        names = {spec.table for spec in C.KPI_CHARTS}
-        if not all(self.has_table(C.table(name)) for name in names):
+    def _draw_specs(self, host: str, specs: Any, name: str) -> None:
+        """The charts `specs` describe as one picture `name` over the places headless draws them natively
+        (`CH.charts_block`), the Dashboard's tiles above it; nothing while the first spec's table is empty (its
+        step has not run yet, or no published cycle has actuals)."""
+        from snop_xl.io.pictures import panels_figure, spec_panels  # matplotlib: loaded only when drawn
+
+        tables = {spec.table for spec in specs}
+        if not all(self.has_table(C.table(t)) for t in tables):
             return
-        fig = specs_figure({name: self.read_table(name)[0] for name in names}, C.KPI_CHARTS,
-                           "KPI trends over published cycles")
-        if fig is not None:  # no published cycle has actuals yet
-            self._picture(C.KPI_TREND.sheet, KPI_PICTURE, fig)
+        frames = {t: self.read_table(t)[0] for t in tables}
+        panels = spec_panels(frames, specs)
+        if frames[specs[0].table].empty or not panels:
+            return
+        self._draw_canvas(host)
+        block = CH.charts_block(host, len(panels))
+        self._picture(host, name, panels_figure(panels, (block.width / 2.54, block.height / 2.54)), block)
 
-    def _picture(self, host: str, name: str, fig: Any) -> None:
-        """`fig` as picture `name` on sheet `host`, where headless puts the native charts (an older one replaced)."""
+    def _draw_canvas(self, host: str) -> None:
+        """What `OpenpyxlBook` draws around its native charts (`openpyxl_book._draw_canvas`): the columns sized as
+        `CH.canvas_widths` says and, on the Dashboard, the title and headline tiles (`CH.canvas_cells`)."""
+        sheet = self.book.sheets[host]
+        for c, width in CH.canvas_widths(host).items():
+            sheet.range((1, c)).column_width = width
+        if host != C.DASHBOARD.sheet:
+            return
+        frames = {t.name: self.read_table(t)[0].to_dict("records") for t in (C.DASHBOARD, C.KPI_TREND)
+                  if self.has_table(t)}
+        for r, height in CH.canvas_heights(host).items():
+            sheet.range((r, 1)).row_height = height
+        for cell in CH.canvas_cells(frames, self.currency):
+            size, bold, color, fill, wraps, across = CH.TILE_STYLES[cell.style]
+            rng = sheet.range((cell.row, cell.col))
+            rng.value = cell.value if cell.formula else literal_entry(cell.value)
+            rng.number_format = cell.number_format or "General"
+            font = rng.font
+            font.size, font.bold, font.color = size, bold, f"#{color}"
+            rng.color = f"#{fill}" if fill else None
+            rng.wrap_text = wraps
+            rng.horizontal_alignment, rng.vertical_alignment = across, "top" if wraps else "center"
+            api = getattr(rng, "api", None)
+            if cell.style == "value" and api is not None and sys.platform == "win32":  # no xlwings name for it
+                api.ShrinkToFit = True
+
+    def _picture(self, host: str, name: str, fig: Any, place: CH.Place) -> None:
+        """`fig` as picture `name` on sheet `host` at `place` (an older one of that name replaced)."""
         from snop_xl.io.pictures import plt  # matplotlib: loaded only when drawn
 
         try:
             sheet = self.book.sheets[host]
-            sheet.pictures.add(fig, name=name, update=True, anchor=sheet.range((1, C.SHEETS[host].charts_column)))
+            width, height = place.width / 2.54 * 72, place.height / 2.54 * 72  # points
+            picture = sheet.pictures.add(fig, name=name, update=True, anchor=sheet.range((place.row, place.col)),
+                                         width=width, height=height)
+            picture.width, picture.height = width, height  # an updated picture keeps the old one's size
         finally:
             plt.close(fig)
 

@@ -16,6 +16,7 @@ import pandas as pd
 from snop_xl import contract as C
 from snop_xl.calc.forecast import forecast
 from snop_xl.inputs import Inputs, is_lost, stage_key, stage_probabilities
+from snop_xl.steps.pipeline_kpis import Trust, trust_of
 
 KEY = ["item", "period"]
 SUMMED = ["statistical", "lo_80", "hi_80", "lo_95", "hi_95", "events", "orders", "pipeline", "signals", "override",
@@ -30,15 +31,16 @@ def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame] | None = None) -> di
     with_events = (stat["statistical"] + events["events"]).clip(lower=0.0).to_numpy()
     deals = pipeline_deals(inputs)
     signals = sales_signals(inputs, stat, items, deals)
+    trust = trust_of(inputs) if (deals["status"] == "open").any() else Trust(1.0, "setting")
     heard = listen(stat["statistical"].to_numpy(), with_events, signals["orders"].to_numpy(),
-                   signals["pipeline"].to_numpy())
+                   signals["pipeline"].to_numpy(), trust.share)
     signals["signals"] = heard - with_events
     base = stat[KEY].assign(qty=heard)
     overrides = inputs.demand_overrides
     result = apply_overrides(base, overrides, items)
     plan = stat.merge(events, on=KEY, how="left").merge(signals, on=KEY, how="left")
     plan = plan.merge(result.consensus, on=KEY, how="left").merge(items, on="item", how="left")
-    notes = _note_rows(inputs.events, overrides) + deal_notes(deals)
+    notes = _note_rows(inputs.events, overrides) + deal_notes(deals, trust)
     plan["notes"] = item_notes(plan, notes, items)
     return {"DemandPlan": roll_up(plan, family_notes(plan, notes)),
             "Contributions": contributions(result.by_owner, overrides)}
@@ -109,13 +111,14 @@ def statistical_forecast(inputs: Inputs) -> pd.DataFrame:
 
 
 # ---- orders and pipeline: consensus that listens (docs/pipeline.md) --------------------------------------------
-def listen(statistical: np.ndarray, with_events: np.ndarray, orders: np.ndarray, pipeline: np.ndarray
-           ) -> np.ndarray:
+def listen(statistical: np.ndarray, with_events: np.ndarray, orders: np.ndarray, pipeline: np.ndarray,
+           trust: float = 1.0) -> np.ndarray:
     """The demand before overrides once orders and pipeline are heard, per item-month:
-    max(orders, with_events + max(0, pipeline - statistical)). The weighted pipeline adds only what exceeds the
-    statistical forecast (the run-rate history already holds: small deals are in it); open orders are a floor.
-    Outside the pipeline horizon orders and pipeline are 0, so this is `with_events` exactly."""
-    return np.maximum(orders, with_events + np.maximum(0.0, pipeline - statistical))
+    max(orders, with_events + trust x max(0, pipeline - statistical)). The weighted pipeline adds only what exceeds
+    the statistical forecast (the run-rate history already holds: small deals are in it), as far as the pipeline
+    has earned trust (`pipeline_kpis.trust_of`); open orders are a floor. Outside the pipeline horizon orders and
+    pipeline are 0, so this is `with_events` exactly."""
+    return np.maximum(orders, with_events + trust * np.maximum(0.0, pipeline - statistical))
 
 
 def signal_months(inputs: Inputs) -> pd.PeriodIndex:
@@ -185,15 +188,16 @@ def sales_signals(inputs: Inputs, stat: pd.DataFrame, items: pd.DataFrame, deals
     return out
 
 
-def deal_notes(deals: pd.DataFrame) -> list[tuple[object, pd.Period, pd.Period, str]]:
+def deal_notes(deals: pd.DataFrame, trust: Trust | None = None) -> list[tuple[object, pd.Period, pd.Period, str]]:
     """Note rows (as `_note_rows`) of the open deals: "deal <id> (<account>, <owner>[, family F]): 4,000 x 60% =
-    2,400"."""
+    2,400", and the pipeline trust when the consensus takes less than the whole excess."""
+    trusted = f"; {trust}" if trust is not None and trust.share < 1.0 else ""
     out = []
     for d in deals[deals["status"] == "open"].itertuples(index=False) if len(deals) else ():
         who = ", ".join(w for w in (_text(d.account), _text(d.owner), "" if _for_item(d) else f"family {d.family}")
                         if w)
         out.append((d, d.month, d.month, f"deal {d.opportunity}{f' ({who})' if who else ''}: {float(d.qty):,.0f} x "
-                                          f"{float(d.used):.0%} = {float(d.weighted):,.0f}"))
+                                          f"{float(d.used):.0%} = {float(d.weighted):,.0f}{trusted}"))
     return out
 
 

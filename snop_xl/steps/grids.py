@@ -22,6 +22,7 @@ from snop_xl.steps.finance_review import financial_review
 from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans, head_rows
 from snop_xl.steps.kpi_review import kpi_review
 from snop_xl.steps.kpis import archive_path_of
+from snop_xl.steps.pipeline_kpis import trust_of
 from snop_xl.steps.supply_review import supply_review
 from snop_xl.io.grid import (
     ACTUAL,
@@ -129,6 +130,7 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
 
     actuals_row: dict[int, int] = {}  # consensus row -> actuals row of the same block
     signals = (R.ORDERS, R.PIPELINE) if len(inputs.orders) or len(inputs.pipeline) else ()
+    trust = trust_of(inputs).share if signals else None
 
     def block(name: str, description: str, level: int, style: str, sources: Mapping[str, Any]) -> dict[str, int]:
         """Rows of one family or the total: each key figure is a formula over `sources` (key figure -> formula
@@ -153,7 +155,8 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
         first_item_row = R.FIRST_ROW + len(rows)
         for item in items[items["family"] == family].itertuples(index=False):
             _item_block(add, item, by_item.get(item.item), actual, given, reasons, shown, contributors,
-                        actual_months, plan_months, col, actuals_row, inputs_at, signals=bool(signals))
+                        actual_months, plan_months, col, actuals_row, inputs_at,
+                        trust=trust)
         family_items[family] = (first_item_row, R.FIRST_ROW + len(rows) - 1)
 
     def put(r: int, c: int, value: Any) -> None:
@@ -202,10 +205,11 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
 
 def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Mapping, reasons: Mapping,
                 shown: Mapping, contributors: Sequence[str], actual_months: list, plan_months: list,
-                col: Mapping[pd.Period, int], actuals_row: dict[int, int], inputs_at: list, signals: bool = False
-                ) -> None:
+                col: Mapping[pd.Period, int], actuals_row: dict[int, int], inputs_at: list,
+                trust: float | None = None) -> None:
     """An item's key-figure rows; its consensus is a formula over its statistical, events and contributor rows
-    (and with `signals` its Orders and Pipeline rows: the demand step's `listen` rule)."""
+    (and, given the pipeline's `trust`, its Orders and Pipeline rows: the demand step's `listen` rule)."""
+    signals = trust is not None
     code, description = str(item.item), getattr(item, "description", "") or ""
     stat = dict(zip(plan["period"], plan["statistical"])) if plan is not None else {}
     events = dict(zip(plan["period"], plan["events"])) if plan is not None else {}
@@ -236,7 +240,8 @@ def _item_block(add, item, plan: pd.DataFrame | None, actual: Mapping, given: Ma
         formula = f"MAX(0,{L}{r_stat}+{L}{r_ev})"
         if signals:  # steps.demand.listen: orders are a floor, the pipeline adds what exceeds the statistical
             r_ord, r_pipe = heard[R.ORDERS], heard[R.PIPELINE]
-            formula = f"MAX({L}{r_ord},{formula}+MAX(0,{L}{r_pipe}-{L}{r_stat}))"
+            taken = "" if trust == 1.0 else f"{trust:.6g}*"
+            formula = f"MAX({L}{r_ord},{formula}+{taken}MAX(0,{L}{r_pipe}-{L}{r_stat}))"
         for r in owner_rows:  # the last contributor listed who gave a number wins
             formula = f"IF(ISNUMBER({L}{r}),{L}{r},{formula})"
         values[col[m]] = Formula("=" + formula)

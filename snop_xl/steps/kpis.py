@@ -53,12 +53,8 @@ def kpi_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ---- the cycle step -------------------------------------------------------------------------------------------
 def archive_path_of(inputs: Inputs) -> Path | None:
-    """The archive the book's Settings point at (None when the book's location is unknown and none is set)."""
-    book_path = inputs.extra.get("book_path")
-    setting = inputs.settings.archive_path
-    if book_path is None:
-        return Path(setting).expanduser() if setting and setting.strip() else None
-    return archive.default_path(book_path, setting)
+    """The archive the book's Settings point at (`Inputs.archive_path`)."""
+    return inputs.archive_path
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

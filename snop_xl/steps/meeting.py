@@ -182,8 +182,9 @@ def options(comparison: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def decision_log(decisions: pd.DataFrame | None) -> pd.DataFrame:
-    """Decisions already taken, latest first: date, decision, owner, scenario, note."""
-    cols = ["date", "decision", "owner", "scenario", "note"]
+    """Decisions already taken, latest first: date, decision, owner, the month it is due (blank in a book without
+    the Due column), scenario, note."""
+    cols = ["date", "decision", "owner", "due", "scenario", "note"]
     if decisions is None or not len(decisions):
         return pd.DataFrame(columns=cols)
     d = decisions.reindex(columns=cols)

@@ -12,6 +12,7 @@ Lag follows docs/kpis.md: a deal a cycle-c snapshot expects to close in month m 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 
 from snop_xl import archive
 from snop_xl.calc import kpi
-from snop_xl.inputs import Inputs, is_lost, stage_key, stage_probabilities
+from snop_xl.inputs import Inputs, is_lost, pipeline_trust, stage_key, stage_probabilities
 
 #: what one snapshot row says of its deal
 STATES = ("open", "won", "lost")
@@ -160,3 +161,78 @@ def pipeline_calibration(inputs: Inputs, path: Path | None) -> pd.DataFrame:
     """The calibration table of the book: its archived pipelines and its own Pipeline, as of its cycle month."""
     now = inputs.settings.cycle_month
     return calibration_table(deal_outcomes(pipeline_snapshots(inputs, path), now))
+
+
+# ---- how much of the pipeline the consensus takes (the Pipeline trust setting) --------------------------------
+#: item-months the pipeline must have been measured on before "auto" trusts it less than whole
+MIN_EVIDENCE = 12
+#: where `trust_of` keeps what it learned for the run (Inputs.extra: the archive is read once)
+TRUST_KEY = "pipeline_trust"
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The share of the weighted pipeline above the statistical forecast that the consensus takes, and why."""
+
+    share: float
+    source: str  # "setting", "learned" or "not enough evidence"
+    item_months: int = 0
+
+    def __str__(self) -> str:
+        if self.source == "setting":
+            return f"pipeline trust {self.share:.0%} (setting)"
+        return (f"pipeline trust {self.share:.0%} ({self.source}: {self.item_months} item-months of published plans "
+                f"measured against actuals)")
+
+
+def best_share(statistical: np.ndarray, with_events: np.ndarray, pipeline: np.ndarray, actual: np.ndarray
+               ) -> tuple[float, int]:
+    """The share t in [0, 1] of the pipeline's excess that would have made plans most accurate, and on how many
+    item-months. Where a plan took X = max(0, W - S) on top of B = with_events, the error with share t is
+    |A - B - t X| = X |r - t| with r = (A - B) / X: the weighted median of r (weights X) minimises the total
+    absolute error (the WAPE the KPIs report). Months without an actual (NaN) are left out; none measured: 1."""
+    x = np.maximum(0.0, pipeline - statistical)
+    keep = (x > 0) & np.isfinite(actual)
+    if not keep.any():
+        return 1.0, 0
+    x, r = x[keep], (actual[keep] - with_events[keep]) / x[keep]
+    order = np.argsort(r, kind="stable")
+    cum = np.cumsum(x[order])
+    median = r[order][np.searchsorted(cum, cum[-1] / 2.0)]
+    return float(np.clip(median, 0.0, 1.0)), int(keep.sum())
+
+
+def learned_trust(plans: pd.DataFrame, history: pd.DataFrame) -> tuple[float, int]:
+    """`best_share` of published plans: `plans` archived DemandPlan rows (item rows are used: statistical,
+    events, pipeline), `history` item, period, qty (the actuals since)."""
+    if not len(plans) or "pipeline" not in plans:
+        return 1.0, 0
+    p = plans[plans["level"] == "Item"] if "level" in plans else plans
+    s = pd.to_numeric(p["statistical"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    e = pd.to_numeric(p["events"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    w = pd.to_numeric(p["pipeline"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    actual = p[["item", "period"]].merge(history.groupby(["item", "period"], as_index=False)["qty"].sum(),
+                                         on=["item", "period"], how="left")["qty"].to_numpy(dtype=float)
+    return best_share(s, np.maximum(0.0, s + e), w, actual)
+
+
+def trust_of(inputs: Inputs) -> Trust:
+    """The Pipeline trust setting: its share, or (auto) the share learned from the archive's published plans of
+    earlier cycles against the History since; whole until MIN_EVIDENCE item-months are measured."""
+    given = pipeline_trust(inputs.settings.pipeline_trust)
+    if given is not None:
+        return Trust(given, "setting")
+    if TRUST_KEY not in inputs.extra:  # once per book: the demand step and the Demand review both ask
+        inputs.extra[TRUST_KEY] = _learned(inputs)
+    return inputs.extra[TRUST_KEY]
+
+
+def _learned(inputs: Inputs) -> Trust:
+    path = inputs.archive_path
+    plans = archive.load_table(path, "DemandPlan") if path is not None and path.exists() else pd.DataFrame()
+    if len(plans):
+        plans = plans[plans["cycle_month"] < inputs.settings.cycle_month]
+    share, measured = learned_trust(plans, inputs.history)
+    if measured < MIN_EVIDENCE:
+        return Trust(1.0, "not enough evidence", measured)
+    return Trust(share, "learned", measured)

@@ -2,7 +2,9 @@
 
 The Dashboard sheet holds the headline figures; native Excel charts beside them read the ChartData sheet and the
 ScenarioComparison and Exceptions sheets (see `CHARTS`, drawn by the BookIO after the tables are written), so
-they stay live when a planner edits or re-runs in Excel.
+they stay live when a planner edits or re-runs in Excel. The tiles above the charts (`C.charts.TILES`) show some of
+these figures: the ones the meeting pack shows too are computed by its functions (`meeting.landing`, `binding`,
+`options`), so the Dashboard and the pack cannot disagree.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import pandas as pd
 from snop_xl import contract as C
 from snop_xl.calc import finance
 from snop_xl.inputs import Inputs
+from snop_xl.steps import meeting
 from snop_xl.steps.scenarios import BASE, summarise_plan
 
 HISTORY_MONTHS_SHOWN = 24
 #: Dashboard rows that are variances against the budget (positive = favourable): marked F/U in the meeting pack.
 #: The full-year outlook (YTD actuals + rest-of-year plan) against the fiscal year's budget.
 OUTLOOK_METRICS = ("Outlook vs budget revenue", "Outlook vs budget units")
+NEXT_FY_METRICS = ("Next FY revenue vs budget", "Next FY units vs budget")
 VARIANCE_METRICS = ("Revenue vs budget", "  of which price", "  of which volume", "  of which mix",
-                    *OUTLOOK_METRICS)
+                    *OUTLOOK_METRICS, *NEXT_FY_METRICS)
 
 
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -56,6 +60,7 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
     t, o = (_total_row(fin, label) for label in ("Horizon", "Outlook"))
     fy = f"{inputs.settings.fiscal_year[0]} to {o.get('period', inputs.settings.fiscal_year[-1])}"  # may end early
     exc = outputs.get("Exceptions")
+    this_fy, next_fy = _landing_years(inputs, fin)
     rows = [
         ("Plan revenue", base.get("revenue"), cur),
         ("Gross margin", base.get("margin"), cur),
@@ -69,6 +74,12 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
         (f"Full-year outlook units ({fy})", o.get("plan_units"), "units"),
         ("Full-year budget units", o.get("budget_units"), "units"),
         (OUTLOOK_METRICS[1], o.get("units_variance"), "units"),
+        (f"Full-year outlook margin ({fy})", this_fy.get("margin"), cur),
+        ("Full-year outlook margin %", this_fy.get("margin_pct"), "%"),
+        (f"Next FY revenue ({_year_label(next_fy)})", next_fy.get("revenue"), cur),
+        (NEXT_FY_METRICS[0], next_fy.get("revenue_vs_budget"), cur),
+        (f"Next FY units ({_year_label(next_fy)})", next_fy.get("units"), "units"),
+        (NEXT_FY_METRICS[1], next_fy.get("units_vs_budget"), "units"),
         ("Demand", base.get("demand_units"), "units"),
         ("Fill rate", _pct(base.get("supplied_units"), base.get("demand_units")), "%"),
         ("Shortage", base.get("shortage_units"), "units"),
@@ -79,13 +90,55 @@ def dashboard(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.DataF
         ("Overloaded resource-months", base.get("overloaded_months"), "count"),
         ("Cost of plan", base.get("plan_cost"), cur),
         ("Cost of aggregate plan", base.get("aggregate_cost"), cur),
+        (*_binding_headline(inputs, outputs), cur),
         ("Exceptions", len(exc) if exc is not None else None, "count"),
         ("Money at stake in exceptions", float(exc["value"].sum()) if exc is not None and len(exc) else None, cur),
         ("Scenarios compared", len(comparison) - 1 if comparison is not None and len(comparison) else None,
          "count"),
+        (*_best_option(comparison), cur),
     ]
     return pd.DataFrame([{"metric": m, "value": None if v is None or pd.isna(v) else float(v), "unit": u}
                          for m, v, u in rows])
+
+
+def _landing_years(inputs: Inputs, fin: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """This fiscal year's and the next one's full-year rows of the pack's landing (`meeting.landing`), so the
+    Dashboard's tiles show what page 1 shows; an empty row for a year the plan does not reach."""
+    s = inputs.settings
+    land = meeting.landing(fin, inputs.history, inputs.items, s.cycle_month, s.fiscal_year_start) \
+        if len(fin) else pd.DataFrame(columns=list(meeting.LANDING_COLUMNS))
+    years = land[land["row"] == "Year"]
+    this = meeting.fiscal_year_name(finance.fiscal_year(s.cycle_month, s.fiscal_year_start)[0], s.fiscal_year_start)
+    pick = [years[years["year"] == this], years[years["year"] != this]]
+    return tuple(y.iloc[0] if len(y) else pd.Series(dtype=object) for y in pick)
+
+
+def _year_label(year: pd.Series) -> str:
+    """"FY2027: 2027-01..2027-12, plan": the year, the months the plan has of it and their basis."""
+    if not len(year):
+        return "beyond the plan's horizon"
+    return f"{year['year']}: {year['months']}, {str(year['basis']).lower()}"
+
+
+def _binding_headline(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> tuple[str, float | None]:
+    """The resource that binds with the most money at stake (`meeting.binding`: the pack's page 2 has its months)
+    and that money."""
+    b = meeting.binding(outputs.get("CapacityPlan"), outputs.get("SupplyPlan"), inputs.items,
+                        inputs.bill_of_resources, outputs.get("Exceptions"))
+    if not len(b):
+        return "Binding resource money at stake (no resource binds)", 0.0
+    top, more = b.iloc[0], f" and {len(b) - 1} more" if len(b) > 1 else ""
+    return f"Binding resource money at stake ({top['resource']}{more})", float(top["at_stake"])
+
+
+def _best_option(comparison: pd.DataFrame | None) -> tuple[str, float | None]:
+    """The scenario with the most margin over the base plan (`meeting.options`, the pack's page 2)."""
+    opts = meeting.options(comparison)
+    others = opts[(opts["scenario"] != BASE) & opts["margin_vs_base"].notna()]
+    if not len(others):
+        return "Best scenario margin vs base (no scenario)", None
+    best = others.loc[others["margin_vs_base"].astype(float).idxmax()]
+    return f"Best scenario margin vs base ({best['scenario']})", float(best["margin_vs_base"])
 
 
 def _total_row(fin: pd.DataFrame, label: str) -> pd.Series:

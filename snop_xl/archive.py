@@ -129,6 +129,8 @@ def check_location(path: Path, writing: bool) -> None:
     todo_path = "set Settings 'Plan archive' (or --archive) to a file path in a folder you can write"
     if path.is_dir():
         raise ArchiveError(path, "is a folder, not an archive file", f"Move the folder away, or {todo_path}")
+    if writing and hasattr(os, "statvfs") and os.statvfs(_nearest_existing(path)).f_flag & os.ST_RDONLY:
+        raise ArchiveError(path, "is on a read-only drive", f"Copy it to a writable folder, or {todo_path}")
     if path.exists():
         mode = os.R_OK | (os.W_OK if writing else 0)
         if not os.access(path, mode):
@@ -213,19 +215,20 @@ def _create_whole(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
     fresh.unlink(missing_ok=True)
-    conn = sqlite3.connect(fresh, isolation_level=None)
     try:
-        _create_schema(conn)
-    finally:
-        conn.close()
-    try:
-        os.link(fresh, path)
-    except FileExistsError:
-        pass  # another process made it first: use theirs
-    except OSError:  # a file system without hard links: rename, unless another process made it meanwhile
-        if not path.exists():
-            os.replace(fresh, path)
-    finally:
+        conn = sqlite3.connect(fresh, isolation_level=None)
+        try:
+            _create_schema(conn)
+        finally:
+            conn.close()
+        try:
+            os.link(fresh, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError:  # a file system without hard links: rename, unless another process made it meanwhile
+            if not path.exists():
+                os.replace(fresh, path)
+    finally:  # made, or failed (a full disk): nothing of it stays beside the archive
         fresh.unlink(missing_ok=True)
 
 
@@ -251,7 +254,8 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # after SQLITE_FULL SQLite has rolled back already: a ROLLBACK would hide why
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -346,7 +350,8 @@ def publishing(path: str | Path, cycle_month: pd.Period, content_hash: str, fram
                 _insert_frame(conn, cur.lastrowid, name, frame)
             return v
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk): keep the real error
+                conn.execute("ROLLBACK")
             raise
 
     try:

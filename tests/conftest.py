@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import contextlib
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -71,3 +74,20 @@ def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from snop_xl.commands.demo import write_demo_book
 
     return write_demo_book(tmp_path_factory.mktemp("demo") / "demo.xlsx")
+
+
+@contextlib.contextmanager
+def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (mount's syntax: 256k, 2m) mounted under tmp_path, unmounted afterwards: a disk that fills
+    up or turns read-only on demand. Skips the caller where mounting is not allowed (not root, no mount)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)

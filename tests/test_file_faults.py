@@ -24,7 +24,7 @@ from snop_xl.inputs import write_inputs
 from snop_xl.io import OpenpyxlBook
 from snop_xl.io.atomic import os_error_message
 
-from .conftest import ROOT, small_frames
+from .conftest import ROOT, small_frames, small_tmpfs
 
 TEMPLATE = ROOT / "workbook" / "SNOP_Template.xlsm"
 
@@ -101,17 +101,8 @@ def test_an_output_folder_that_cannot_be_created_is_a_message(small_book: Path,
 @pytest.fixture
 def mount(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs mounted under tmp_path (unmounted afterwards); skipped where mounting is not allowed."""
-    point = tmp_path / "mnt"
-    point.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(point)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path, "256k") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True)
 
 
 def _fill(folder: Path, leave: int) -> None:

@@ -101,6 +101,7 @@ def test_what_to_decide_shows_the_binding_resource_the_options_and_the_decisions
         assert scenario in page
     assert "To decide: Machining binds" in page
     assert "VP Operations" in page and "Approve overtime on Assembly" in page
+    assert re.search(r"VP Operations\s+2027-03", page)  # owner and due month side by side
 
 
 def test_risks_one_line_per_family_and_cause_with_descriptions_never_cut(demo_pack) -> None:

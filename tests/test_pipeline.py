@@ -250,3 +250,39 @@ def test_a_zero_pipeline_horizon_hears_nothing(tmp_path: Path) -> None:
     assert cli(["run", str(path)]) == 0
     off = OpenpyxlBook(path).read_table(C.DEMAND_PLAN)[0].reset_index(drop=True)
     pd.testing.assert_series_equal(off["consensus"], base["DemandPlan"]["consensus"])
+
+
+def test_the_pack_shows_order_coverage_and_the_deals_at_risk(tmp_path: Path) -> None:
+    """Page 4 of the meeting pack: per month of the pipeline horizon the share of the consensus already ordered
+    and the weighted pipeline against the gap to budget; the largest deals at risk with their owners."""
+    import shutil
+    import subprocess
+
+    from snop_xl.commands.report import pack_content
+    from snop_xl.inputs import load_inputs
+
+    path = tmp_path / "signals.xlsx"
+    got = run_book(path, {**signal_frames(), "Overrides": OVERRIDE, "Orders": ORDERS, "Pipeline": DEALS})
+    book = OpenpyxlBook(path)
+    content = pack_content(book, load_inputs(book))
+    cov = content["coverage"].set_index("period")
+    d = got["DemandPlan"]
+    total = d[d["level"] == "Total"].set_index("period")
+    budget = small_frames()["Budget"].groupby("period")["units"].sum()
+    assert list(cov.index) == [P("2027-01"), P("2027-02"), P("2027-03")]
+    ordered = {P("2027-01"): 5.0 + 45.0, P("2027-02"): 0.0, P("2027-03"): 50.0}  # ORDERS by hand
+    for m, row in cov.iterrows():
+        assert row["orders"] == pytest.approx(ordered[m])
+        assert row["coverage"] == pytest.approx(ordered[m] / total.at[m, "consensus"])
+        assert row["gap_to_budget"] == pytest.approx(budget[m] - total.at[m, "consensus"])
+    assert cov.at[P("2027-02"), "pipeline"] == pytest.approx(400.0)
+    deals = content["deals"]
+    assert list(deals["opportunity"]) == ["Big tender", "Stale"]  # money first: 400 x 10 > 300 x 5
+    assert list(deals["owner"]) == ["Kim", "Pat"]
+    assert "close date 2026-11-30 passed" in deals["why"].iloc[1]
+    pdf = tmp_path / "pack.pdf"
+    assert cli(["report", str(path), "-o", str(pdf)]) == 0
+    if shutil.which("pdftotext") is None:  # poppler (CI installs it): the pack's text is read back where it is
+        return
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Orders and pipeline" in text and "Largest deals at risk" in text and "Big tender" in text

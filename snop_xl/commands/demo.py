@@ -151,7 +151,8 @@ def demo_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
     ])
     decisions = pd.DataFrame([
         {"date": pd.Timestamp("2026-11-20"), "decision": "Approve overtime on Assembly for the spring peak",
-         "owner": "VP Operations", "scenario": "", "note": "Revisit after March actuals"},
+         "owner": "VP Operations", "due": pd.Period("2027-03", "M"), "scenario": "",
+         "note": "Revisit after March actuals"},
     ])
     # the family aggregate plans (workforce, overtime, subcontracting) of the two families made in-house; labour hours
     # per unit are the families' bill of resources summed over the resources

@@ -147,54 +147,89 @@ def book_names(book: BookIO) -> Names:
     return names
 
 
+def item_codes(records: Records, names: Names) -> tuple[np.ndarray, list[str], list[Problem]]:
+    """The book's item each line names (case, spacing and an ERP's leading zeros aside), looked up once per
+    distinct cell: each line's index into the items named (sorted; -1 for none), and one problem per unknown item
+    at its first line, naming its other lines and the closest items."""
+    codes, raw = records.coded("item")
+    named = [None if r is None else (found[0] if (found := names.item_of(r)) else None) for r in raw]
+    items = sorted({n for n in named if n is not None})
+    index = {item: k for k, item in enumerate(items)}
+    item = np.array([-1 if n is None else index[n] for n in named] + [-1], dtype=np.intp)[codes]
+    unknown = {r for r, n in zip(raw, named) if r is not None and n is None}
+    if not unknown:
+        return item, items, []
+    ids = {r: k for k, r in enumerate(unknown)}  # two cells may read as one text: lines grouped by the text
+    text = np.array([ids.get(r, -1) for r in raw] + [-1])[codes]
+    at = np.flatnonzero(text >= 0)
+    problems = [Problem(records.grid.sheet, records.cell("item", int(idx[0])),
+                        "unknown item" + (f" (also on lines {lines_text(records.lines(idx[1:]))})"
+                                          if len(idx) > 1 else ""), raw[codes[idx[0]]],
+                        names.suggest_item(raw[codes[idx[0]]]))
+                for idx in sorted((at[g] for g in _groups(text[at])), key=lambda idx: idx[0])]
+    return item, items, problems
+
+
+def _groups(keys: np.ndarray) -> list[np.ndarray]:
+    """The positions of each distinct key, in order, the groups by key."""
+    order = np.argsort(keys, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(keys[order])) + 1) if len(keys) else []
+
+
 def resolve_items(records: Records, names: Names) -> tuple[list[str | None], list[Problem]]:
-    """The book's item each line names (case, spacing and an ERP's leading zeros aside); one problem per unknown
-    item at its first line, naming its other lines and the closest items."""
-    cache: dict[Any, str | None] = {}
-    unknown: dict[str, list[int]] = {}
-    out: list[str | None] = []
-    for i, raw in enumerate(records.values["item"]):
-        if raw not in cache:
-            found = names.item_of(raw) if raw is not None else None
-            cache[raw] = found[0] if found else None
-        item = cache[raw]
-        if item is None and raw is not None:
-            unknown.setdefault(raw, []).append(i)
-        out.append(item)
-    problems = [Problem(records.grid.sheet, records.cell("item", idx[0]),
-                        "unknown item" + (f" (also on lines {lines_text([records.line(i) for i in idx[1:]])})"
-                                          if len(idx) > 1 else ""), raw, names.suggest_item(raw))
-                for raw, idx in unknown.items()]
-    return out, problems
+    """`item_codes` as the item of each line (None where it names none)."""
+    item, items, problems = item_codes(records, names)
+    return np.array(items + [None], dtype=object)[item].tolist(), problems
 
 
-def one_per(records: Records, key: str, groups: list[Any], what: Callable[[Any], str]) -> tuple[dict, list[Problem]]:
-    """The one value of column `key` each group (an item, a resource-month) has on its lines; a problem where two
-    lines of a group differ (two units of measure cannot be added, two costs per hour cannot both hold)."""
+def group_codes(groups: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Each line's index into the distinct `groups` (in order of first appearance; -1 for None)."""
+    index: dict[Any, int] = {}
+    codes = np.array([-1 if g is None else index.setdefault(g, len(index)) for g in groups], dtype=np.intp)
+    return codes, list(index)
+
+
+def one_per(records: Records, key: str, group: np.ndarray, labels: list[Any],
+            what: Callable[[Any], str]) -> tuple[dict, list[Problem]]:
+    """The one value of column `key` each group (an item, a resource-month: `labels[group]` of each line, -1 for
+    none) has on its lines; a problem where two lines of a group differ (two units of measure cannot be added,
+    two costs per hour cannot both hold), at the group's first line that differs from its first value."""
     if key not in records.values:
         return {}, []
-    found: dict[Any, tuple[Any, int]] = {}
-    problems = []
+    codes, distinct = records.coded(key)
+    lines = np.flatnonzero((group >= 0) & np.not_equal(distinct, None)[codes])
+    g, v = group[lines], codes[lines]
+    first = _first_of(g, np.arange(len(g)), len(labels))  # each group's first line (an index into `lines`)
+    f = first[g]
+    if all(isinstance(d, float) for d in distinct if d is not None):
+        x = np.array([math.nan if d is None else d for d in distinct], dtype=float)
+        differs = np.abs(x[v[f]] - x[v]) > 1e-9 * np.maximum(1.0, np.abs(x[v[f]]))
+    else:
+        same = pd.factorize(np.array(["" if d is None else norm_text(d) for d in distinct], dtype=object))[0]
+        differs = same[v[f]] != same[v]
+    hit = np.flatnonzero(differs)
+    hit = _first_of(g[hit], hit, len(labels))
+    hit = np.sort(hit[hit >= 0])  # one problem per group, in line order
     label = records.columns[key].field.label
-    for i, (group, value) in enumerate(zip(groups, records.values[key])):
-        if value is None or group is None:
-            continue
-        if group not in found:
-            found[group] = (value, i)
-        elif value != found[group][0] and _differs(found[group][0], value) and found[group][0] is not None:
-            first_value, first = found[group]
-            problems.append(Problem(records.grid.sheet, records.cell(key, i), f"{label} of {what(group)} differs "
-                                    f"from line {records.line(first)} ({first_value!r})", value,
-                                    f"one {label.lower()} per {what(group).split()[0]} (lines in different units "
-                                    "or rates cannot be added)"))
-            found[group] = (None, first)  # one problem per group
-    return {g: v for g, (v, _) in found.items() if v is not None}, problems
+    problems = []
+    for h in hit:
+        name, value, first_value = what(labels[g[h]]), distinct[v[h]], distinct[v[f[h]]]
+        problems.append(Problem(records.grid.sheet, records.cell(key, int(lines[h])), f"{label} of {name} differs "
+                                f"from line {records.line(int(lines[f[h]]))} ({first_value!r})", value,
+                                f"one {label.lower()} per {name.split()[0]} (lines in different units or rates "
+                                "cannot be added)"))
+    conflict = set(g[hit].tolist())
+    heads = np.sort(first[first >= 0])
+    return {labels[k]: distinct[v[i]] for k, i in zip(g[heads].tolist(), heads) if k not in conflict}, problems
 
 
-def _differs(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) > 1e-9 * max(1.0, abs(a))
-    return norm_text(a) != norm_text(b)
+def _first_of(group: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """For each of `n` groups the smallest of `at` among its entries (`group`); -1 where it has none."""
+    none = np.iinfo(np.intp).max
+    first = np.full(n, none, dtype=np.intp)
+    np.minimum.at(first, group, at)
+    first[first == none] = -1
+    return first
 
 
 def negatives(records: Records, keys: tuple[str, ...]) -> list[Problem]:
@@ -253,42 +288,40 @@ def _same(a: Any, b: Any) -> bool:
 def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None) -> TableImport:
     """History from transaction lines: summed per item and month, merged into the book's History. `cycle_month`:
     the cycle the lines must precede (default: Settings'; `roll` passes the new one, so the closed month's lines
-    come in with it)."""
+    come in with it). Lines are grouped on integers (the item's index, the month's ordinal): a million of them
+    without a Python object each."""
     records = read_records(grid, "History")
     names = book_names(book)
-    items, problems = resolve_items(records, names)
-    months = records.values["date"]
-    _, uom_problems = one_per(records, "uom", items, lambda item: f"item {item}")
-    problems += uom_problems + plan_months(book, records, cycle_month)
+    item, items, problems = item_codes(records, names)
+    problems += one_per(records, "uom", item, items, lambda it: f"item {it}")[1]
+    problems += plan_months(book, records, cycle_month)
     if problems:
         raise ValidationError(problems)
-    lines = pd.DataFrame({"item": items, "period": _ordinals(months),
-                          "qty": np.array(records.values["qty"], dtype=float),
-                          "value": np.array(records.values.get("value", [math.nan] * len(records)), dtype=float)})
-    # lines grouped by month ordinal (an int, fast), the months made Periods once per item-month
-    net = _as_periods(lines.groupby(["item", "period"], sort=True)["qty"].sum())
-    sold = _as_periods(lines[lines["qty"] > 0].groupby(["item", "period"])["qty"].sum())
-    returned = -_as_periods(lines[lines["qty"] < 0].groupby(["item", "period"])["qty"].sum())
-    lines["period"] = pd.PeriodIndex.from_ordinals(lines["period"].to_numpy(), freq="M")
-    order, old, old_months = old_history(book, sorted(set(net.index.get_level_values("period"))))
-    in_order, in_file = set(order), set(net.index.get_level_values("item"))
+    lines = pd.DataFrame({"item": item, "period": month_ordinals(records, "date"), "qty": floats(records, "qty"),
+                          "value": floats(records, "value")})
+    net, negative = item_months(lines, items)
+    new_months = _periods(np.unique(net["period"]))
+    order, old, old_months = old_history(book, new_months)
+    in_order, in_file = set(order), set(net["item"].to_numpy(dtype=object).tolist())
     rows_items = order + [i for i in dict.fromkeys(it for it, _ in names.items.values()) if i not in in_order
                           and i in in_file]
-    new_months = sorted(set(net.index.get_level_values("period")))
-    cells, changes = merge_history(rows_items, old, old_months, net.clip(lower=0).to_dict(), new_months)
-    all_months = sorted(set(old_months) | set(new_months))
+    cells, all_months, changes = merge_history(rows_items, old, old_months, net.assign(qty=net["qty"].clip(lower=0)),
+                                               new_months)
     header = C.HISTORY.headers + [str(p) for p in all_months]
-    rows = [[item] + [cells.get((item, p)) for p in all_months] for item in rows_items]
-    negative = [(item, p, float(sold.get((item, p), 0.0)), float(returned.get((item, p), 0.0)), float(q))
-                for (item, p), q in net.items() if q < 0]
+    shown = cells.astype(object)
+    shown[np.isnan(cells)] = None
+    rows = [[it] + row for it, row in zip(rows_items, shown.tolist())]
     preview = head_lines("History", records) + history_lines(records, lines, negative)
     added = [p for p in new_months if p not in set(old_months)]
     preview.append(f"  History: {len(added)} month(s) added ({added[0]} to {added[-1]})" if added else
                    "  History: no month added")
     preview += changes_lines(changes, "cell(s) of months already in History")
-    frame = pd.DataFrame([(it, p, cells[(it, p)]) for it in rows_items for p in all_months
-                          if cells.get((it, p)) is not None], columns=["item", "period", "qty"])
-    log = (f"{len(records):,} lines, {len(net.index.get_level_values('item').unique())} items, months "
+    r, m = np.nonzero(~np.isnan(cells))  # item by item, month by month
+    frame = pd.DataFrame({"item": np.array(rows_items, dtype=object)[r],
+                          "period": pd.PeriodIndex.from_ordinals(np.array([p.ordinal for p in all_months],
+                                                                          dtype=np.int64)[m], freq="M"),
+                          "qty": cells[r, m]})
+    log = (f"{len(records):,} lines, {len(in_file)} items, months "
            f"{new_months[0]} to {new_months[-1]}, qty {float(lines['qty'].sum()):,.6g}, {len(changes)} cell(s) "
            f"changed" + (f"; {len(negative)} item-month(s) netting negative written as 0 ("
                         + ", ".join(f"{i} {p}: {q:,.6g}" for i, p, _, _, q in negative[:10])
@@ -296,18 +329,48 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
     return TableImport("History", grid.description or grid.sheet, preview, rows, header, log, frame=frame)
 
 
-def _ordinals(months: list[Any]) -> np.ndarray:
-    """Monthly Periods (None: no month) as their ordinals (int64; the smallest int64 for None)."""
-    none = np.iinfo(np.int64).min
-    return np.fromiter((none if p is None else p.ordinal for p in months), dtype=np.int64, count=len(months))
+_NO_MONTH = np.iinfo(np.int64).min
 
 
-def _as_periods(sums: pd.Series) -> pd.Series:
-    """A sum by (item, month ordinal) indexed by (item, Period)."""
-    index = sums.index
-    periods = pd.PeriodIndex.from_ordinals(index.get_level_values(1).to_numpy(), freq="M")
-    sums.index = pd.MultiIndex.from_arrays([index.get_level_values(0), periods], names=index.names)
-    return sums
+def floats(records: Records, key: str) -> np.ndarray:
+    """Each record's number in field `key` (NaN where blank, or everywhere when the file has no such column)."""
+    return records.values.numbers(key) if key in records.values else np.full(len(records), math.nan)
+
+
+def month_ordinals(records: Records, key: str) -> np.ndarray:
+    """Each record's month in field `key` as its ordinal (int64; the smallest int64 where none)."""
+    codes, distinct = records.coded(key)
+    return np.array([_NO_MONTH if p is None else p.ordinal for p in distinct], dtype=np.int64)[codes]
+
+
+def _periods(ordinals: Any) -> list[pd.Period]:
+    return list(pd.PeriodIndex.from_ordinals(np.asarray(ordinals, dtype=np.int64), freq="M"))
+
+
+def item_months(lines: pd.DataFrame, items: list[str]) -> tuple[pd.DataFrame, list[tuple]]:
+    """The lines' quantity summed per item and month (item, period: its ordinal, qty; by item and month), and
+    (item, month, sold, returned, net) of each item-month that nets negative. Summed as pandas sums (compensated,
+    in line order), grouped on one integer per line."""
+    low = int(lines["period"].min())
+    span = int(lines["period"].max()) - low + 1  # months from the first to the last
+    key = lines["item"].to_numpy() * span + (lines["period"].to_numpy() - low)
+    qty = lines["qty"]
+
+    def sums(keep: np.ndarray | None = None) -> pd.Series:
+        return (qty if keep is None else qty[keep]).groupby(key if keep is None else key[keep], sort=True).sum()
+
+    net = sums()
+    keys = net.index.to_numpy()
+    frame = pd.DataFrame({"item": np.array(items, dtype=object)[keys // span], "period": keys % span + low,
+                          "qty": net.to_numpy()})
+    below = net[net < 0]
+    if not len(below):
+        return frame, []
+    ours = np.isin(key, below.index.to_numpy(), kind="table")  # their lines alone: the same sums, fewer lines
+    sold, returned = sums(ours & (qty.to_numpy() > 0)), -sums(ours & (qty.to_numpy() < 0))
+    negative = [(items[k // span], pd.Period(ordinal=k % span + low, freq="M"), float(sold.get(k, 0.0)),
+                 float(returned.get(k, 0.0)), float(q)) for k, q in below.items()]
+    return frame, negative
 
 
 def plan_months(book: BookIO, records: Records, cycle_month: pd.Period | None = None) -> list[Problem]:
@@ -317,24 +380,27 @@ def plan_months(book: BookIO, records: Records, cycle_month: pd.Period | None = 
         if settings is None:
             return []
         cycle_month = settings.cycle_month
-    late: dict[pd.Period, list[int]] = {}
-    ordinals = _ordinals(records.values["date"])
-    for i in np.flatnonzero(ordinals >= cycle_month.ordinal):
-        late.setdefault(records.values["date"][i], []).append(int(i))
-    return [Problem(records.grid.sheet, records.cell("date", idx[0]), f"a line of {p}, the cycle month or later"
-                    + (f" (also lines {lines_text([records.line(i) for i in idx[1:]])})" if len(idx) > 1 else ""),
-                    records.grid.get(records.rows[idx[0]], records.columns["date"].index),
-                    f"History before the cycle month {cycle_month}" + (
-                        " (the closed month's actuals come in with the roll to the next cycle: snop-xl roll BOOK "
-                        "--actuals FILE)" if p == cycle_month else ""))
-            for p, idx in sorted(late.items())]
+    ordinals = month_ordinals(records, "date")
+    late = np.flatnonzero(ordinals >= cycle_month.ordinal)
+    problems = []
+    for idx in (late[g] for g in _groups(ordinals[late])):  # month by month
+        p = pd.Period(ordinal=int(ordinals[idx[0]]), freq="M")
+        problems.append(Problem(records.grid.sheet, records.cell("date", int(idx[0])),
+                                f"a line of {p}, the cycle month or later"
+                                + (f" (also lines {lines_text(records.lines(idx[1:]))})" if len(idx) > 1 else ""),
+                                records.grid.get(int(records.row_index[idx[0]]), records.columns["date"].index),
+                                f"History before the cycle month {cycle_month}" + (
+                                    " (the closed month's actuals come in with the roll to the next cycle: snop-xl "
+                                    "roll BOOK --actuals FILE)" if p == cycle_month else "")))
+    return problems
 
 
-def old_history(book: BookIO, replaced: list[pd.Period]) -> tuple[list[str], dict, list[pd.Period]]:
-    """The book's History: its item rows in order (blank rows too), its values by (item, month) and its month
-    columns. Unreadable cells outside the months being replaced are refused (they would be lost)."""
+def old_history(book: BookIO, replaced: list[pd.Period]) -> tuple[list[str], pd.DataFrame, list[pd.Period]]:
+    """The book's History: its item rows in order (blank rows too), its values (item, period: ordinal, qty; blanks
+    left out) and its month columns. Unreadable cells outside the months being replaced are refused (they would
+    be lost)."""
     if not book.has_table(C.HISTORY):
-        return [], {}, []
+        return [], pd.DataFrame({"item": [], "period": [], "qty": []}), []
     old, problems = book.read_table(C.HISTORY)
     letters = {old.attrs.get("cells", {}).get(p) for p in replaced}
     kept = [p for p in problems if p.cell.rstrip("0123456789") not in letters or not p.cell]
@@ -344,45 +410,54 @@ def old_history(book: BookIO, replaced: list[pd.Period]) -> tuple[list[str], dic
     pos = next((i for i, h in enumerate(raw.header) if norm_text(h or "") == "item"), 0)
     order = list(dict.fromkeys(str(r[pos]).strip() for r in raw.rows if pos < len(r) and r[pos] not in (None, "")))
     months = sorted(k for k in old.attrs.get("cells", {}) if isinstance(k, pd.Period))
-    values = {(it, p): float(q) for it, p, q in zip(old["item"], old["period"], old["qty"]) if not _blank(q)}
-    return order, values, months
+    values = [(it, p.ordinal, float(q)) for it, p, q in zip(old["item"].tolist(), old["period"].tolist(),
+                                                             old["qty"].tolist()) if not _blank(q)]
+    return order, pd.DataFrame(values, columns=["item", "period", "qty"]), months
 
 
-def merge_history(items: list[str], old: dict, old_months: list[pd.Period], net: dict,
-                  new_months: list[pd.Period]) -> tuple[dict, list[str]]:
-    """The new History cells and each change to a month History already had: the file's months replace those
-    months (0 for an item without lines once it has sold, blank before), the other months are kept."""
-    first_sale: dict[str, pd.Period] = {}
-    for it, p in list(old) + list(net):
-        if it not in first_sale or p < first_sale[it]:
-            first_sale[it] = p
-    cells = {k: v for k, v in old.items() if k[1] not in set(new_months)}
-    changes = []
-    had = set(old_months)
-    for it in items:
-        for p in new_months:
-            value = net.get((it, p))
-            if value is None and it in first_sale and first_sale[it] <= p:
-                value = 0.0
-            if value is not None:
-                cells[(it, p)] = float(value)
-            if p in had and not _same(old.get((it, p)), value):
-                changes.append(f"{it} {p}: {_num(old.get((it, p)))} -> {_num(value)}")
-    return cells, changes
+def merge_history(items: list[str], old: pd.DataFrame, old_months: list[pd.Period], net: pd.DataFrame,
+                  new_months: list[pd.Period]) -> tuple[np.ndarray, list[pd.Period], list[str]]:
+    """The new History, an items x months matrix (NaN: blank) over the months of both, and each change to a month
+    History already had: the file's months replace those months (0 for an item without lines once it has sold,
+    blank before), the other months are kept. `old` and `net`: item, period (ordinal), qty."""
+    months = sorted(set(old_months) | set(new_months))
+    ordinals = np.array([p.ordinal for p in months], dtype=np.int64)
+    row = {it: i for i, it in enumerate(items)}
+
+    def matrix(values: pd.DataFrame) -> np.ndarray:
+        out = np.full((len(items), len(months)), np.nan)
+        r = np.array([row.get(it, -1) for it in values["item"].to_numpy(dtype=object).tolist()], dtype=np.intp)
+        c = np.searchsorted(ordinals, values["period"].to_numpy(dtype=np.int64)).clip(max=max(len(months) - 1, 0))
+        ok = (r >= 0) & (ordinals[c] == values["period"].to_numpy(dtype=np.int64)) if len(months) else r < -1
+        out[r[ok], c[ok]] = values["qty"].to_numpy(dtype=float)[ok]
+        return out
+
+    before, file = matrix(old), matrix(net)
+    new = np.isin(ordinals, [p.ordinal for p in new_months])
+    sold = ~np.isnan(before) | ~np.isnan(file)  # anything in History or the file: the item sells from then on
+    since = np.where(sold.any(axis=1), sold.argmax(axis=1), len(months))
+    file[np.isnan(file) & (np.arange(len(months)) >= since[:, None])] = 0.0
+    cells = np.where(new, file, before)
+    had = new & np.isin(ordinals, [p.ordinal for p in old_months])
+    a, b = before[:, had], file[:, had]
+    same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= 1e-9 * np.maximum(1.0, np.abs(a)))
+    at = np.flatnonzero(had)
+    changes = [f"{items[i]} {months[at[j]]}: {_num(a[i, j])} -> {_num(b[i, j])}" for i, j in zip(*np.nonzero(~same))]
+    return cells, months, changes
 
 
 def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple]) -> list[str]:
     """What the lines add up to: items, months, totals per month, returns, negative months, units, dimensions."""
-    months = sorted(lines["period"].unique())
+    months = _periods(np.unique(lines["period"]))
     has_value = "value" in records.values
     out = [f"  {lines['item'].nunique():,} items; {len(months)} month(s) {months[0]} to {months[-1]}; "
            f"quantity {lines['qty'].sum():,.6g}" + (f"; net value {lines['value'].sum():,.2f}" if has_value else "")]
     per_month = lines.groupby("period")[["qty", "value"]].sum()
-    out += [f"    {p}  quantity {row['qty']:>14,.6g}" + (f"   net value {row['value']:>16,.2f}" if has_value else "")
-            for p, row in per_month.iterrows()]
-    back = lines[lines["qty"] < 0]
+    out += [f"    {p}  quantity {q:>14,.6g}" + (f"   net value {v:>16,.2f}" if has_value else "")
+            for p, q, v in zip(_periods(per_month.index), per_month["qty"], per_month["value"])]
+    back = lines["qty"][lines["qty"] < 0]
     if len(back):
-        out.append(f"  returns: {len(back):,} line(s), quantity {back['qty'].sum():,.6g}, netted within their month")
+        out.append(f"  returns: {len(back):,} line(s), quantity {back.sum():,.6g}, netted within their month")
     if negative:
         out.append(f"  {len(negative)} item-month(s) net negative (more returned than sold): written as 0, the "
                    "difference not carried to another month:")
@@ -392,9 +467,11 @@ def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple]) 
             out.append(f"    ... and {len(negative) - _SHOWN} more")
     for key in ("uom", "currency", "customer", "site"):
         if key in records.values:
-            distinct = sorted({v for v in records.values[key] if v is not None})
-            shown = ", ".join(distinct[:6]) + (" ..." if len(distinct) > 6 else "")
-            out.append(f"  {records.columns[key].field.label}: {len(distinct)} distinct ({shown}); read, not stored "
+            codes, distinct = records.coded(key)
+            present = distinct[np.bincount(codes, minlength=len(distinct)) > 0]
+            values = sorted({v for v in present if v is not None})
+            shown = ", ".join(values[:6]) + (" ..." if len(values) > 6 else "")
+            out.append(f"  {records.columns[key].field.label}: {len(values)} distinct ({shown}); read, not stored "
                        "(History is per item and month)")
     dups = records.duplicates()
     if dups:
@@ -538,11 +615,12 @@ def read_inventory(book: BookIO, grid: Grid) -> TableImport:
     """Inventory from an on-hand snapshot: lines per item summed, items not in it set to 0."""
     records = read_records(grid, "Inventory")
     names = book_names(book)
-    items, problems = resolve_items(records, names)
+    item, labels, problems = item_codes(records, names)
+    items = np.array(labels + [None], dtype=object)[item].tolist()
     what = lambda item: f"item {item}"  # noqa: E731
     fixed = {}
     for key in ("uom", "ss_policy", "ss_value", "safety_stock"):
-        fixed[key], more = one_per(records, key, items, what)
+        fixed[key], more = one_per(records, key, item, labels, what)
         problems += more
     problems += negatives(records, ("ss_value", "safety_stock"))
     for item, policy in fixed["ss_policy"].items():
@@ -623,7 +701,7 @@ def read_capacity(book: BookIO, grid: Grid) -> TableImport:
     problems = negatives(records, ("available_hours", "overtime_hours", "regular_cost", "overtime_cost")) + old_problems
     costs = {}
     for k in ("regular_cost", "overtime_cost"):
-        costs[k], more = one_per(records, k, keys, lambda key: f"resource {key[0]} in {key[1]}")
+        costs[k], more = one_per(records, k, *group_codes(keys), lambda key: f"resource {key[0]} in {key[1]}")
         problems += more
     if problems:
         raise ValidationError(problems)

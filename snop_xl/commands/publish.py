@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -23,9 +24,9 @@ from snop_xl import contract as C
 from snop_xl.commands.kpis import write_kpis
 from snop_xl.cycle import stale_steps
 from snop_xl.errors import Problem, SnopError, ValidationError
-from snop_xl.inputs import Inputs, load_inputs
+from snop_xl.inputs import Inputs, load_inputs, parse_settings
 from snop_xl.io import leftovers, open_book
-from snop_xl.io.atomic import check_writable, keep_mode, os_error_reason
+from snop_xl.io.atomic import WriteError, check_writable, keep_mode, os_error_reason
 from snop_xl.io.base import STAMP_PREFIX, BookIO
 from snop_xl.io.parse import cell_of
 from snop_xl.steps.demand import pipeline_deals
@@ -90,7 +91,9 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
     if not who:
         raise ValidationError([Problem(C.SETTINGS_TABLE.sheet, _setting_cell(book, "approver"), "Approver is blank",
                                        expected="who approves the plan (or pass --approver)")])
-    path_db = Path(archive_file) if archive_file else archive_path_of(inputs)
+    # an archive given by hand is recorded in full: a relative path would mean another file in another folder,
+    # and the next command must find it to finish a publish killed after the commit (`settle`)
+    path_db = Path(archive_file).absolute() if archive_file else archive_path_of(inputs)
     if path_db is None:
         raise SnopError("the workbook has no file location: set Settings 'Plan archive' to the archive's path")
     frames = {n: f for n, f in outputs.items() if n != "PlanVersion"}
@@ -145,7 +148,8 @@ def _stage(book: BookIO, staged: Path) -> Path:
     try:
         book.save(staged)  # type: ignore[call-arg]  # file engines save to a given path
     except (OSError, SnopError) as exc:
-        reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc).replace(staged.name, "it")
+        reason = (exc.reason if isinstance(exc, WriteError) else os_error_reason(exc) if isinstance(exc, OSError)
+                  else str(exc).replace(staged.name, "it"))
         raise SnopError(f"{target}: nothing was published, the stamped book could not be saved beside it "
                         f"({reason})") from None
     finally:
@@ -187,16 +191,68 @@ def settle(book_path: str | Path) -> list[str]:
     one line per leftover saying what was done, or what is left and why."""
     book = Path(book_path)
     notes = []
+    settled = False
     for leftover in leftovers.find(book):
         if not leftovers.abandoned(leftover):
             notes.append(f"left {leftover.path.name} beside {book.name}: {leftovers.why_kept(leftover)}")
-        elif leftover.kind == "publish" and leftover.version:
+            continue
+        settled = True
+        if leftover.kind == "publish" and leftover.version:
             notes.append(_finish_publish(book, leftover))
         else:
             failed = leftovers.remove(leftover)
             notes.append(f"could not remove {leftover.path.name} ({failed}), left by an interrupted snop-xl run"
                          if failed else f"removed {leftover.path.name}, left by an interrupted snop-xl run")
+    default_journal = archive.default_path(book).with_name(archive.default_path(book).name + "-journal")
+    if settled or default_journal.exists():  # a publish killed in its archive transaction leaves no other trace
+        notes += _roll_back_archive(book)
     return notes
+
+
+def _archive_of(book: Path, copy: Path, recorded: bool = True) -> Path:
+    """The archive a publish of `book` uses, read from `copy` (the book or a copy a publish staged beside it). With
+    `recorded`, the path its PlanVersion shows if absolute (a staged copy shows the archive its publish used);
+    else, and for a relative path (relative to the folder the publish ran in, which need not be this command's),
+    where the Settings put it beside `book`."""
+    opened = open_book(copy)
+    if recorded:
+        shown, _ = opened.read_table(C.PLAN_VERSION)
+        path = str(shown["archive"].iloc[0]) if len(shown) and pd.notna(shown["archive"].iloc[0]) else ""
+        if path and Path(path).expanduser().is_absolute():
+            return Path(path).expanduser()
+    settings, _ = parse_settings(opened.read_table(C.SETTINGS_TABLE)[0])
+    return archive.default_path(book, settings.archive_path if settings else "")
+
+
+def _roll_back_archive(book: Path) -> list[str]:
+    """A publish killed while its archive transaction was open leaves SQLite's journal beside the archive. Under the
+    archive's write lock no other transaction is open, and SQLite has rolled back a journal that was needed (a hot
+    one, whose changes reached the archive): what is still there no transaction uses (its header was never
+    completed) and is removed. Without the lock (another publish at work) the journal stays."""
+    try:
+        path_db = _archive_of(book, book, recorded=False)  # the book's PlanVersion may be older than a move
+    except (SnopError, OSError, KeyError, IndexError):
+        return []
+    journal = path_db.with_name(path_db.name + "-journal")
+    if not journal.exists() or not path_db.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(path_db, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                journal.unlink(missing_ok=True)
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return []  # a publish at work holds it: its journal, not a leftover
+        what = archive.explain(path_db, exc).problems[0].message
+        return [f"left {journal.name} beside {path_db.name}: the journal of an interrupted publish, which could not "
+                f"be rolled back ({path_db.name} {what})"]
+    return [f"rolled back the unfinished transaction of an interrupted publish in {path_db}"]
 
 
 def _finish_publish(book: Path, staged: leftovers.Leftover) -> str:
@@ -204,8 +260,7 @@ def _finish_publish(book: Path, staged: leftovers.Leftover) -> str:
     the book was not saved since, removed if the archive never committed it, else kept and reported."""
     name = staged.path.name
     try:
-        shown, _ = open_book(staged.path).read_table(C.PLAN_VERSION)
-        path_db = Path(str(shown["archive"].iloc[0]))
+        path_db = _archive_of(book, staged.path)
         found = [v for v in archive.versions(path_db) if v.version == staged.version]
     except (SnopError, OSError, IndexError, KeyError) as exc:
         return (f"left {name} beside {book.name}: a publish of {staged.version} was interrupted and its archive "

@@ -30,10 +30,12 @@ from snop_xl.io.atomic import write_atomically  # noqa: E402
 from snop_xl.io.base import BookIO  # noqa: E402
 from snop_xl.io.pictures import A4, draw_capacity, draw_demand, draw_supply, read_outputs  # noqa: E402
 from snop_xl.steps import meeting  # noqa: E402
+from snop_xl.steps.demand import signal_months  # noqa: E402
+from snop_xl.steps.reconcile import risky_deals  # noqa: E402
 from snop_xl.steps.review import VARIANCE_METRICS  # noqa: E402
 
 #: output tables the pack reads beside `read_outputs`' (absent ones leave their part of a page empty, with a note)
-EXTRA = ("Financials", "Gaps", "SupplyPlan", "KPIs", "KPITrend", "PlanVersion")
+EXTRA = ("DemandPlan", "Financials", "Gaps", "SupplyPlan", "KPIs", "KPITrend", "PlanVersion")
 PAGES = ("Where do we land?", "What must we decide?", "Risks and exceptions", "Demand and supply",
          "How good is our forecast?")
 FONT = 7.0
@@ -275,12 +277,36 @@ def page_risks(pages: list[plt.Figure], header: meeting.Header, risks: pd.DataFr
 
 # ---- page 4 ------------------------------------------------------------------------------------------------------
 def page_demand_supply(pages: list[plt.Figure], header: meeting.Header, ds: pd.DataFrame,
-                       cap: pd.DataFrame | None) -> None:
+                       cap: pd.DataFrame | None, coverage: pd.DataFrame, deals: pd.DataFrame, currency: str) -> None:
     fig = _page(pages, header, 4, PAGES[3], "All families, units. Stock on hand serves the first months: read "
                 "supply together with projected inventory and safety stock.")
     draw_demand(fig.add_axes((0.06, 0.5, 0.42, 0.36)), ds)
     draw_supply(fig.add_axes((0.55, 0.5, 0.42, 0.36)), ds)
-    draw_capacity(fig.add_axes((0.06, 0.07, 0.91, 0.33)), cap)
+    signals = len(coverage) or len(deals)
+    draw_capacity(fig.add_axes((0.06, 0.07, 0.42 if signals else 0.91, 0.33)), cap)
+    if signals:
+        page_signals(fig, coverage, deals, currency)
+
+
+def page_signals(fig: plt.Figure, coverage: pd.DataFrame, deals: pd.DataFrame, currency: str) -> None:
+    """Beside the capacity chart: how much of the next months orders already cover, the weighted pipeline against
+    the gap to budget, and the largest deals at risk with their owners."""
+    fig.text(0.55, 0.43, "Orders and pipeline (all items, units)", fontsize=10, weight="bold", va="top")
+    rows = [[str(r.period), _u(r.consensus), _u(r.orders), _pct(r.coverage), _u(r.pipeline), _u(r.budget_units),
+             _u(r.gap_to_budget, signed=True)] for r in coverage.itertuples(index=False)]
+    _flow_table(fig, rows, ["Month", "Consensus", "Ordered", "Covered", "Weighted pipeline", "Budget",
+                            "Gap to budget"], [0.05, 0.06, 0.06, 0.05, 0.07, 0.06, 0.07], 0.55, 0.405, 0.26,
+                size=7, align=["left"] + ["right"] * 6)
+    fig.text(0.55, 0.25, "Largest deals at risk", fontsize=10, weight="bold", va="top")
+    if not len(deals):
+        fig.text(0.55, 0.225, "No stale deal, and no month that rides on one deal.", fontsize=8, va="top")
+        return
+    rows = [[str(d.opportunity), str(d.owner if isinstance(d.owner, str) and d.owner.strip() else "-"),
+             str(d.item if isinstance(d.item, str) else f"family {d.family}"), str(d.month), _u(d.units),
+             _k(d.value), str(d.why)] for d in deals.itertuples(index=False)]
+    _flow_table(fig, rows, ["Deal", "Owner", "Item", "Month", "Units", f"{currency} k", "Why at risk"],
+                [0.08, 0.06, 0.05, 0.04, 0.04, 0.04, 0.11], 0.55, 0.225, 0.04, size=6.5,
+                align=["left"] * 4 + ["right"] * 2 + ["left"])
 
 
 # ---- page 5 ------------------------------------------------------------------------------------------------------
@@ -351,6 +377,8 @@ def pack_content(book: BookIO, inputs: Inputs) -> dict[str, object]:
                                inputs.suppliers, inputs.overrides, s.cycle_month),
         "demand_supply": meeting.demand_supply(f["ChartDemand"], f.get("SupplyPlan")),
         "capacity": meeting.capacity_series(f.get("ChartCapacity")),
+        "coverage": meeting.order_coverage(f["DemandPlan"], inputs.budget, signal_months(inputs)),
+        "deals": meeting.deals_at_risk(risky_deals(inputs, f["DemandPlan"])),
         "accuracy": meeting.accuracy_by_lag(f.get("KPITrend")),
         "trend": f.get("KPITrend"),
         "fva": meeting.fva_by_contributor(f.get("KPIs")),
@@ -381,7 +409,8 @@ def write_report(book: BookIO, target: str | Path, allow_stale: bool = False, to
             page_decide(pages, header, content["binding"], content["shortages"], content["options"],
                         content["decisions"], s.currency)
             page_risks(pages, header, content["risks"], s.currency)
-            page_demand_supply(pages, header, content["demand_supply"], content["capacity"])
+            page_demand_supply(pages, header, content["demand_supply"], content["capacity"], content["coverage"],
+                               content["deals"], s.currency)
             page_forecast(pages, header, content["accuracy"], content["trend"], content["fva"])
             with PdfPages(path) as pdf:
                 for fig in pages:

@@ -30,6 +30,14 @@ _REASONS = {
 }
 
 
+class WriteError(SnopError):
+    """A file was not written; `reason` says why in words, for a caller that words the message its own way."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def os_error_reason(exc: OSError) -> str:
     """What an OSError means, in words, without the "[Errno N]" of its str()."""
     if exc.errno is None:  # raised with a message of ours, e.g. FileNotFoundError("x: no such workbook")
@@ -92,10 +100,12 @@ def write_atomically(target: str | os.PathLike, write: Callable[[Path], None]) -
     check_writable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # the pid in the name lets the next command prove a leftover abandoned (snop_xl.io.leftovers)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise SnopError(f"{target.name} was not written: cannot create a file in {target.parent}: "
-                        f"{os_error_reason(exc)}") from None
+        raise WriteError(f"{target.name} was not written: cannot create a file in {target.parent}: "
+                         f"{os_error_reason(exc)}", f"cannot create a file in {target.parent}: "
+                         f"{os_error_reason(exc)}") from None
     os.close(fd)
     try:
         write(Path(tmp))
@@ -106,7 +116,8 @@ def write_atomically(target: str | os.PathLike, write: Callable[[Path], None]) -
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise SnopError(f"{target.name} was not written ({os_error_reason(exc)}); "
-                            f"{'the file is unchanged' if target.exists() else 'nothing was left behind'}") from None
+            raise WriteError(f"{target.name} was not written ({os_error_reason(exc)}); "
+                             f"{'the file is unchanged' if target.exists() else 'nothing was left behind'}",
+                             os_error_reason(exc)) from None
         raise
     return target

@@ -4,7 +4,9 @@ A save writes `.BOOK.<pid>.<random>.tmp` (`snop_xl.io.atomic`; older versions: `
 over BOOK; a publish stages the stamped book as `.STEM.publish-<pid>-<version>-<hash8>.EXT` (`staged_name`) and
 renames it over BOOK once the archive has committed. A kill between the two steps leaves the hidden file. It is
 abandoned when the process named in it is gone (on this machine); a name without a pid (an older snop-xl) only when
-it has not changed for STALE_SECONDS, since a save in progress elsewhere would still be writing it.
+it has not changed for STALE_SECONDS, since a save in progress elsewhere would still be writing it. A new plan archive
+is made as `.ARCHIVE.<pid>.new` and linked into place (`snop_xl.archive`); a kill (or a failure) before its removal
+leaves it: found here for the archive at its default place beside the book (`<stem>.snop.sqlite`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class Leftover:
     """One hidden file beside a book that a snop-xl process made: `pid` None when its name carries none."""
 
     path: Path
-    kind: str  # "save" (a temp file of a save) or "publish" (a stamped book staged by a publish)
+    kind: str  # "save" (a temp file of a save), "publish" (a stamped book staged by a publish), "archive" (a new
+    # plan archive being made, or its journal: never in use under this name, a link to the real one at most)
     pid: int | None
     version: str = ""  # publish: the version id the staged book is stamped with
     hash8: str = ""  # publish: the first 8 hex digits of the inputs' content hash
@@ -44,6 +47,8 @@ def _patterns(book: Path) -> list[tuple[str, re.Pattern[str]]]:
         ("save", re.compile(rf"\.{staged}\.(?:\d+\.)?[A-Za-z0-9_]+\.tmp")),  # the temp of a staged save
         ("publish", re.compile(rf"\.{stem}\.(?:before-publish|publishing){suffix}")),  # older snop-xl: no pid
         ("save", re.compile(rf"\.\.{stem}\.publishing{suffix}\.[A-Za-z0-9_]+\.tmp")),
+        # a new archive at archive.default_path, being made: `archive._create_whole`
+        ("archive", re.compile(rf"\.{stem}\.snop\.sqlite\.(?P<pid>\d+)\.new(?:-journal)?")),
     ]
 
 

@@ -63,7 +63,8 @@ class Names:
     def from_items(cls, items: pd.DataFrame) -> Names:
         families: dict[str, str] = {}
         codes: dict[str, tuple[str, str]] = {}
-        for item, family in zip(items.get("item", []), items.get("family", [])):
+        column = lambda key: items[key].tolist() if key in items else []  # noqa: E731 (lists: quick to walk)
+        for item, family in zip(column("item"), column("family")):
             if is_blank(item) or is_blank(family):
                 continue
             families.setdefault(norm_text(family), str(family).strip())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from snop_xl.paste.cells import AmbiguousNumber, MonthCell, NumberError, decimal
     month_cell, parse_number
 from snop_xl.paste.fields import FLAG, MONTH, NUMBER, Field
 from snop_xl.paste.names import header_words, total_label
-from snop_xl.paste.sources import Grid
+from snop_xl.paste.sources import Grid, factorize_rows, mix
 
 _SCAN = 60  # title rows allowed above the header
 _BRACKETS = re.compile(r"[\(\[].*?[\)\]]")
@@ -52,6 +53,61 @@ class Column:
     words: frozenset[str]
 
 
+class FieldValues(Mapping[str, list[Any]]):
+    """One value per record and field (None where blank), as lists. A column-wise reading keeps each field as the
+    code of every record's cell into the field's distinct values (`coded`), so that a million lines are grouped
+    and summed on integers; the list of a field is made only when asked for."""
+
+    def __init__(self) -> None:
+        self._lists: dict[str, list[Any]] = {}
+        self._coded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._numbers: dict[str, np.ndarray] = {}
+        self._keys: dict[str, None] = {}
+
+    def __setitem__(self, key: str, values: list[Any]) -> None:
+        self._keys[key] = None
+        self._lists[key] = values
+
+    def set_coded(self, key: str, codes: np.ndarray, distinct: np.ndarray, numbers: np.ndarray | None = None) -> None:
+        """Field `key` as codes into its distinct values (`coded`); `numbers`: those values as floats, NaN for
+        None (a number field's, known to its reader)."""
+        self._keys[key] = None
+        self._coded[key] = (codes, distinct)
+        if numbers is not None:
+            self._numbers[key] = numbers
+
+    def __getitem__(self, key: str) -> list[Any]:
+        if key not in self._lists:
+            codes, distinct = self._coded[key]
+            self._lists[key] = distinct[codes].tolist()
+        return self._lists[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def coded(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code of each record, distinct values: an object array, None among them): `values[key]` is
+        `distinct[codes]`. Two codes may hold equal values (cells written differently that read the same)."""
+        if key not in self._coded:
+            codes, uniques = pd.factorize(np.array(self._lists[key] + [None], dtype=object)[:-1])
+            codes[codes < 0] = len(uniques)  # None (pandas' missing value) the last
+            self._coded[key] = (codes, np.array(list(uniques) + [None], dtype=object))
+        return self._coded[key]
+
+    def numbers(self, key: str) -> np.ndarray:
+        """Each record's number in field `key` as a float array (NaN where blank)."""
+        codes, distinct = self.coded(key)
+        if key not in self._numbers:
+            self._numbers[key] = np.where(np.equal(distinct, None), np.nan, distinct).astype(float)
+        return self._numbers[key][codes]
+
+
 @dataclass
 class Records:
     """What a RecordReader understood: the header row, the columns read and ignored, one value per record and
@@ -62,21 +118,37 @@ class Records:
     columns: dict[str, Column] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # "D1 'Sales Org': why"
     skipped: list[int] = field(default_factory=list)  # grid rows that are no record (totals, notes)
-    rows: list[int] = field(default_factory=list)  # grid row of each record
-    values: dict[str, list[Any]] = field(default_factory=dict)
+    row_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp), compare=False)  # grid rows
+    values: FieldValues = field(default_factory=FieldValues)
     decimal: str | None = None
     day_first: bool | None = None  # None: no date needed an order
     problems: list[Problem] = field(default_factory=list)
+    _rows: list[int] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.row_index)
+
+    @property
+    def rows(self) -> list[int]:
+        """The grid row of each record, as a list (made when first asked for: `row_index` is the array)."""
+        if self._rows is None:
+            self._rows = self.row_index.tolist()
+        return self._rows
+
+    def coded(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Field `key` as the code of each record into its distinct values (`FieldValues.coded`)."""
+        return self.values.coded(key)
 
     def line(self, i: int) -> int:
         """The line (sheet row) of record `i`, as a text editor or Excel numbers it."""
-        return self.grid.first_row + self.rows[i]
+        return self.grid.first_row + int(self.row_index[i])
+
+    def lines(self, records: np.ndarray) -> list[int]:
+        """`line` of each of `records` (indices)."""
+        return (self.grid.first_row + self.row_index[records]).tolist() if len(records) else []
 
     def cell(self, key: str, i: int) -> str:
-        return self.grid.cell(self.rows[i], self.columns[key].index)
+        return self.grid.cell(int(self.row_index[i]), self.columns[key].index)
 
     def header_cell(self, key: str) -> str:
         return self.grid.cell(self.header_row, self.columns[key].index)
@@ -90,16 +162,15 @@ class Records:
 
     def duplicates(self) -> list[tuple[int, int]]:
         """(line, line it repeats) of every record whose cells all equal an earlier record's."""
-        if self.grid.columns is not None and self.rows:
-            rows = np.asarray(self.rows)
-            frame = pd.DataFrame({c: codes[rows] for c, (codes, _) in enumerate(self.grid.columns)})
-            repeat = frame.duplicated(keep="first").to_numpy()
-            if not repeat.any():
-                return []
-            firsts = frame[~repeat].assign(_first=np.flatnonzero(~repeat))
-            first_of = frame[repeat].merge(firsts, how="left", on=list(frame.columns))["_first"].to_numpy()
-            return [(self.grid.first_row + int(rows[i]), self.grid.first_row + int(rows[j]))
-                    for i, j in zip(np.flatnonzero(repeat), first_of)]
+        if self.grid.columns is not None and len(self):
+            rows = self.row_index
+            parts = [take(codes, rows) for codes, _ in self.grid.columns]
+            # only records whose cells mix to a number another record's mix to can repeat one: most are unique
+            maybe = np.flatnonzero(pd.Series(mix(parts)).duplicated(keep=False).to_numpy())
+            key, first = factorize_rows([part[maybe] for part in parts])
+            repeat = np.flatnonzero(first[key] != np.arange(len(key)))
+            return list(zip((self.grid.first_row + rows[maybe[repeat]]).tolist(),
+                            (self.grid.first_row + rows[maybe[first[key[repeat]]]]).tolist()))
         first: dict[tuple, int] = {}
         out = []
         for r in self.rows:
@@ -125,6 +196,8 @@ class RecordReader:
         self.fields = fields
         self.table = table
         self.out = Records(grid)
+        self._codes: dict[int, np.ndarray] = {}  # column -> its records' codes (a column-wise grid)
+        self._number_shapes: dict[int, tuple[np.ndarray, dict[str, np.ndarray] | None]] = {}  # see `_texts`
 
     def problem(self, r: int, c: int, message: str, value: Any = None, expected: str = "") -> None:
         self.out.problems.append(Problem(self.g.sheet, self.g.cell(r, c), message, value, expected))
@@ -142,7 +215,10 @@ class RecordReader:
             return self.out
         self._records(h)
         for column in self.out.columns.values():
-            self.out.values[column.field.key] = self._read_column(column)
+            if self.g.columns is not None and column.field.kind != FLAG:
+                self.out.values.set_coded(column.field.key, *self._read_column_by_column(column))
+            else:
+                self.out.values[column.field.key] = self._read_column(column)
         return self.out
 
     # -- the header
@@ -225,6 +301,7 @@ class RecordReader:
         required = [c.index for c in self.out.columns.values() if c.field.required]
         if self.g.columns is not None:
             return self._records_by_column(h, required)
+        rows = []
         for r in range(h + 1, len(self.g.rows)):
             row = self.g.rows[r]
             if all(v is None for v in row):
@@ -233,41 +310,47 @@ class RecordReader:
             if all(v is None for v in cells) or any(_is_total(v) for v in cells):
                 self.out.skipped.append(r)
                 continue
-            self.out.rows.append(r)
+            rows.append(r)
+        self.out.row_index, self.out._rows = np.array(rows, dtype=np.intp), rows
 
     def _records_by_column(self, h: int, required: list[int]) -> None:
         """`_records` for a column-wise grid: the same rows, decided per distinct cell."""
         n = len(self.g.rows) - h - 1
-        filled = np.zeros(n, dtype=bool)
+
+        def per_line(of: np.ndarray, codes: np.ndarray) -> np.ndarray | np.bool_:
+            """`of` (a flag per distinct cell) for each line below the header; one flag where all agree."""
+            return of[0] if len(of) and (of == of[0]).all() else of[codes[h + 1:]]
+
+        filled, no_key, total = np.False_, np.True_, np.False_
         for codes, uniques in self.g.columns:
-            filled |= _filled(uniques)[codes[h + 1:]]
-        no_key, total = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+            filled = filled | per_line(_filled(uniques), codes)
         for c in required:
             codes, uniques = self.g.columns[c]
-            no_key &= ~_filled(uniques)[codes[h + 1:]]
-            total |= np.fromiter((_is_total(u) for u in uniques), dtype=bool, count=len(uniques))[codes[h + 1:]]
+            no_key = no_key & ~per_line(_filled(uniques), codes)
+            total = total | per_line(np.fromiter((_is_total(u) for u in uniques), dtype=bool, count=len(uniques)),
+                                     codes)
+        filled, no_key, total = (np.broadcast_to(x, n) for x in (filled, no_key, total))
         skipped = filled & (no_key | total)
         self.out.skipped += (np.flatnonzero(skipped) + h + 1).tolist()
-        self._rows = np.flatnonzero(filled & ~skipped) + h + 1
-        self.out.rows += self._rows.tolist()
+        self._rows = self.out.row_index = np.flatnonzero(filled & ~skipped) + h + 1
 
     def _coded(self, column: Column) -> tuple[np.ndarray, np.ndarray]:
         """The codes of the records' cells in `column` and the column's distinct cells (None: blank)."""
         codes, uniques = self.g.columns[column.index]
-        return codes[self._rows], uniques
+        if column.index not in self._codes:
+            self._codes[column.index] = take(codes, self._rows)
+        return self._codes[column.index], uniques
 
     def _row_problems(self, column: Column, codes: np.ndarray, messages: dict[int, tuple[str, str]]) -> None:
         """A problem at each record whose cell's code has a message (message, expected), in line order."""
         if not messages:
             return
         _, uniques = self.g.columns[column.index]
-        for i in np.flatnonzero(np.isin(codes, list(messages))):
+        for i in np.flatnonzero(np.isin(codes, list(messages), kind="table")):
             message, expected = messages[int(codes[i])]
             self.problem(int(self._rows[i]), column.index, message, uniques[codes[i]], expected)
 
     def _read_column(self, column: Column) -> list[Any]:
-        if self.g.columns is not None and column.field.kind != FLAG:
-            return self._read_column_by_column(column)
         kind = column.field.kind
         if kind == NUMBER:
             return self._numbers(column)
@@ -283,31 +366,35 @@ class RecordReader:
             return [self._flag(self.out.rows[i], column, v) for i, v in enumerate(cells)]
         return [_text(v) for v in cells]
 
-    def _read_column_by_column(self, column: Column) -> list[Any]:
-        """`_read_column` for a column-wise grid: each distinct cell read once, the same values and problems."""
+    def _read_column_by_column(self, column: Column) -> tuple[np.ndarray, ...]:
+        """`_read_column` for a column-wise grid: each distinct cell read once, the same values and problems, as
+        (code of each record, value of each distinct cell[, the values as floats for a number column])."""
         kind, label = column.field.kind, column.field.label
         codes, uniques = self._coded(column)
-        blank = [k for k, u in enumerate(uniques) if u is None]
+        blank = np.flatnonzero(np.equal(uniques, None)).tolist()
         if kind == NUMBER:
             self._decide_decimal()
-            got = np.empty(len(uniques), dtype=object)
-            texts = [k for k, u in enumerate(uniques) if u is not None]
-            got[texts] = _number_values(np.array([uniques[k] for k in texts], dtype=object), self._decimal)
+            texts, shapes = self._texts(column)
+            values, why = _number_values(uniques[texts], self._decimal, shapes)
             messages = {k: (f"no {label}", "a number (0 for none)") for k in blank} if column.field.required else {}
-            messages.update({k: (f"bad {label}", g) for k, g in enumerate(got)
-                             if isinstance(g, str) and g != "ambiguous"})
+            messages.update({int(texts[i]): (f"bad {label}", w) for i, w in why.items() if w != "ambiguous"})
             self._row_problems(column, codes, messages)
-            ambiguous = [k for k, g in enumerate(got) if g == "ambiguous"]
+            ambiguous = [int(texts[i]) for i, w in why.items() if w == "ambiguous"]
             if ambiguous:
-                where = np.flatnonzero(np.isin(codes, ambiguous))
+                where = np.flatnonzero(np.isin(codes, ambiguous, kind="table"))
                 r = int(self._rows[where[0]])
                 more = [self.g.first_row + int(x) for x in self._rows[where[1:]]]
                 self.problem(r, column.index, f"unclear decimal separator in {label}"
                              + (f" (and on lines {lines_text(more)})" if more else ""), self.g.get(r, column.index),
                              "numbers whose separator is clear: 1234, or 1,234.00 / 1.234,00 somewhere in the file "
                              "(nothing in it shows whether . or , is the decimal separator)")
-            values = np.array([g if isinstance(g, float) else None for g in got], dtype=object)
-            return values[codes].tolist()
+            number = np.ones(len(texts), dtype=bool)
+            number[list(why)] = False
+            distinct = np.full(len(uniques), None, dtype=object)
+            distinct[texts[number]] = values[number]  # Python floats
+            numbers = np.full(len(uniques), np.nan)
+            numbers[texts[number]] = values[number]
+            return codes, distinct, numbers
         if kind == MONTH:
             cells = np.array([None if u is None else month_cell(u) for u in uniques], dtype=object)
             messages = {k: (f"no {label}", "a date or month on every line") for k in blank}
@@ -319,7 +406,17 @@ class RecordReader:
         if column.field.required:
             self._row_problems(column, codes, {k: (f"{label} is empty", f"a {label.lower()} on every line")
                                                for k in blank})
-        return np.array([_text(u) for u in uniques] or [None], dtype=object)[codes].tolist()
+        return codes, np.array([_text(u) for u in uniques] + [None], dtype=object)
+
+    def _texts(self, column: Column) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+        """Which distinct cells of a number column hold text, and their `_shapes` (worked out once per column:
+        the decimal convention and the numbers both read them)."""
+        if column.index not in self._number_shapes:
+            _, uniques = self._coded(column)
+            texts = np.flatnonzero(np.not_equal(uniques, None))
+            shapes = _shapes(uniques[texts]) if len(texts) >= _VECTOR_MIN else None
+            self._number_shapes[column.index] = texts, shapes
+        return self._number_shapes[column.index]
 
     def _decide_decimal(self) -> None:
         """The file's decimal convention over every number cell of the records, as `decimal_convention` decides
@@ -329,11 +426,11 @@ class RecordReader:
         first: dict[str, tuple[int, int]] = {}  # style -> (record, column) of its first cell
         for column in (c for c in self.out.columns.values() if c.field.kind == NUMBER):
             codes, uniques = self._coded(column)
-            texts = [k for k, u in enumerate(uniques) if isinstance(u, str)]
-            styles = np.full(len(uniques), None, dtype=object)
-            styles[texts] = _styles(np.array([uniques[k] for k in texts], dtype=object))
+            texts, shapes = self._texts(column)
+            styles = np.zeros(len(uniques), dtype=np.int8)
+            styles[texts] = _styles(uniques[texts], shapes)
             for style in ("dot", "comma"):
-                where = np.flatnonzero(np.isin(codes, np.flatnonzero(styles == style)))
+                where = np.flatnonzero((styles == STYLES.index(style))[codes])
                 if len(where) and (style not in first or (where[0], column.index) < first[style]):
                     first[style] = (int(where[0]), column.index)
         self._decimal = self.out.decimal = None if len(first) == 2 else \
@@ -345,15 +442,16 @@ class RecordReader:
                          f"{self.g.get(r1, c1)!r})", self.g.get(r2, c2),
                          "one convention in the whole file: 1,234.50 or 1.234,50")
 
-    def _months_decided(self, column: Column, cells: np.ndarray, codes: np.ndarray) -> list[Any]:
+    def _months_decided(self, column: Column, cells: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`_months`'s end for a column-wise grid: the day/month order over the whole column, each cell's month."""
         def lines(test) -> list[int]:
             keys = [k for k, m in enumerate(cells) if m is not None and test(m)]
-            return (self.g.first_row + self._rows[np.isin(codes, keys)]).tolist() if keys else []
+            return (self.g.first_row + self._rows[np.isin(codes, keys, kind="table")]).tolist() if keys else []
 
         day_only, month_only = lines(lambda m: m.day_first_only), lines(lambda m: m.month_first_only)
         ambiguous_keys = [k for k, m in enumerate(cells) if m is not None and m.alternative is not None]
-        ambiguous = np.flatnonzero(np.isin(codes, ambiguous_keys)) if ambiguous_keys else np.array([], dtype=int)
+        ambiguous = np.flatnonzero(np.isin(codes, ambiguous_keys, kind="table")) if ambiguous_keys else \
+            np.array([], dtype=int)
         day_first = None
         if day_only and month_only:
             r = month_only[0] - self.g.first_row
@@ -374,10 +472,9 @@ class RecordReader:
                              self.g.get(i0, column.index), "dates written unambiguously (2024-01-03), or an extract "
                              "that includes a day after the 12th")
         if day_first is None and len(ambiguous):
-            return [None] * len(codes)
-        months = np.array([None if m is None else m.alternative if day_first and m.alternative is not None
-                           else m.period for m in cells] or [None], dtype=object)
-        return months[codes].tolist()
+            return np.zeros(len(codes), dtype=np.intp), np.array([None], dtype=object)
+        return codes, np.array([None if m is None else m.alternative if day_first and m.alternative is not None
+                                else m.period for m in cells] + [None], dtype=object)
 
     def _flag(self, r: int, column: Column, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
@@ -506,9 +603,16 @@ def _plain_number(text: str, decimal: str | None) -> float | None:
     return float(text.replace(",", ".")) if _PLAIN[decimal].fullmatch(text) else None
 
 
+def take(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`codes[rows]`, a slice where the rows are one run (an extract's records mostly are)."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return codes[rows[0]:rows[-1] + 1]
+    return codes[rows]
+
+
 def _filled(uniques: np.ndarray) -> np.ndarray:
     """Which distinct cells of a column hold something."""
-    return np.fromiter((u is not None for u in uniques), dtype=bool, count=len(uniques))
+    return np.not_equal(uniques, None)
 
 
 def _is_total(value: Any) -> bool:
@@ -532,90 +636,103 @@ def _text(value: Any) -> str | None:
 # number shapes decided together with numpy; the careful per-cell functions above decide every other cell, so the
 # records, the conventions and the problems are those of the cell-by-cell reading.
 _VECTOR_MIN = 2_000  # fewer distinct numbers than this: the careful parser reads each, as fast
+_POWERS = np.array([float(10 ** k) for k in range(16)])  # exact
+_PAD, _DIGIT, _DOT, _COMMA, _MINUS, _OTHER = range(6)
+_KIND = np.array([_PAD] + [_OTHER] * 127 + [_OTHER], dtype=np.int8)  # by code point; 128: any beyond ASCII
+_KIND[ord("0"):ord("9") + 1] = _DIGIT
+_KIND[ord(".")], _KIND[ord(",")], _KIND[ord("-")] = _DOT, _COMMA, _MINUS
 
 
 def _shapes(texts: np.ndarray) -> dict[str, np.ndarray]:
-    """The plain number shapes among `texts` (ASCII digits, a leading '-', at most one '.' and one ','): for each
-    text its sign, its digits without separators and where the separators are, as numpy arrays."""
-    ascii_ = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
-    u = np.where(ascii_, texts, "").astype(str)
-    neg = np.strings.startswith(u, "-")
-    body = np.where(neg, np.strings.slice(u, 1, None), u)
-    n = np.strings.str_len(body)
-    ndot, ncom = np.strings.count(body, "."), np.strings.count(body, ",")
-    digits = np.strings.replace(np.strings.replace(body, ".", ""), ",", "")
-    ok = ascii_ & (n > 0) & np.strings.isdigit(digits) & (ndot <= 1) & (ncom <= 1)
-    return {"ok": ok, "neg": neg, "body": body, "n": n, "ndot": ndot, "ncom": ncom, "digits": digits,
-            "pdot": np.strings.find(body, "."), "pcom": np.strings.find(body, ",")}
+    """The plain number shapes among `texts` (ASCII digits, a leading '-', at most one '.' and one ','), worked out
+    on their characters as a matrix of code points (one row per text): for each text whether it is one (`ok`), its
+    sign, the length of its body (without the sign), how many '.' and ',' and where (-1: none, positions in the
+    body), whether the body starts with '0', and its digits as an integer (`mantissa`, exact up to 15 digits)."""
+    u = texts.astype(str)
+    chars = u.view(np.uint32).reshape(len(u), -1) if u.itemsize else np.zeros((len(u), 1), dtype=np.uint32)
+    length = np.strings.str_len(u)  # no text here holds a NUL: a CSV with one is read the careful way
+    kind = _KIND[np.minimum(chars, len(_KIND) - 1)]  # each character's kind, one byte each
+    neg = kind[:, 0] == _MINUS
+    digit, dot, comma = kind == _DIGIT, kind == _DOT, kind == _COMMA
+    ndot, ncom, ndig = dot.sum(axis=1), comma.sum(axis=1), digit.sum(axis=1)
+    allowed = kind <= _COMMA  # a digit, '.', ',' or the padding after the text
+    ok = allowed[:, 1:].all(axis=1) & (allowed[:, 0] | neg) & (ndig > 0) & (ndot <= 1) & (ncom <= 1)
+    mantissa = np.zeros(len(u), dtype=np.int64)
+    for j in range(chars.shape[1]):  # the digits read left to right (wrapping past 18 digits: not `small`)
+        mantissa = np.where(digit[:, j], mantissa * 10 + chars[:, j] - ord("0"), mantissa)
+    return {"ok": ok, "neg": neg, "n": length - neg, "ndot": ndot, "ncom": ncom, "small": ndig <= 15,
+            "pdot": np.where(ndot > 0, dot.argmax(axis=1) - neg, -1),
+            "pcom": np.where(ncom > 0, comma.argmax(axis=1) - neg, -1),
+            "zero": chars[np.arange(len(u)), neg.astype(np.intp)] == ord("0"),
+            "mantissa": mantissa}
 
 
-def _styles(texts: np.ndarray) -> np.ndarray:
-    """`cells.decimal_style` of each text (object array of 'dot', 'comma', 'ambiguous' or None)."""
-    out = np.empty(len(texts), dtype=object)
-    s = _shapes(texts) if len(texts) >= _VECTOR_MIN else None
+STYLES = (None, "dot", "comma", "ambiguous")  # `cells.decimal_style`'s answers, numbered
+
+
+def _styles(texts: np.ndarray, s: dict[str, np.ndarray] | None) -> np.ndarray:
+    """`cells.decimal_style` of each text as its index in STYLES (int8), the plain shapes from `s` (their
+    `_shapes`; None: each text the careful way)."""
     if s is None:
-        out[:] = [decimal_style(t) for t in texts]
-        return out
+        return np.array([STYLES.index(decimal_style(t)) for t in texts], dtype=np.int8)
     seps = s["ndot"] + s["ncom"]
-    one = s["ok"] & (seps == 1)
-    p = np.where(s["ndot"] == 1, s["pdot"], s["pcom"])
-    frac = s["n"] - p - 1
-    zero = (p == 1) & np.strings.startswith(s["body"], "0")
-    ambiguous = one & (frac == 3) & (p >= 1) & (p <= 3) & ~zero
-    out[s["ok"] & (seps == 0)] = None
-    out[one & ~ambiguous] = np.where(s["ndot"][one & ~ambiguous] == 1, "dot", "comma")
-    out[ambiguous] = "ambiguous"
-    two = s["ok"] & (seps == 2)
-    out[two] = np.where(s["pdot"][two] > s["pcom"][two], "dot", "comma")
-    rest = ~s["ok"] | (seps > 2)
-    out[rest] = [decimal_style(t) for t in texts[rest]]
+    first, last = np.minimum(s["pdot"], s["pcom"]), np.maximum(s["pdot"], s["pcom"])  # -1: none
+    plain = s["ok"] & (seps == 0)
+    one = s["ok"] & (seps == 1) & (last < s["n"] - 1)  # a digit after the separator (1,5 and ,5, not 5,)
+    two = s["ok"] & (seps == 2) & (first >= 1) & (last < s["n"] - 1) & (last - first >= 2)  # 1.234,5, not ,.5
+    frac = s["n"] - last - 1
+    ambiguous = one & (frac == 3) & (last >= 1) & (last <= 3) & ~((last == 1) & s["zero"])
+    out = np.zeros(len(texts), dtype=np.int8)  # plain digits: None
+    out[one] = np.where(s["ndot"][one] == 1, 1, 2)
+    out[ambiguous] = 3
+    out[two] = np.where(s["pdot"][two] > s["pcom"][two], 1, 2)
+    rest = np.flatnonzero(~(plain | one | two))  # any other text: what the careful reading says
+    out[rest] = [STYLES.index(decimal_style(t)) for t in texts[rest]]
     return out
 
 
-def _number_values(texts: np.ndarray, decimal: str | None) -> np.ndarray:
-    """What `RecordReader` makes of each text in a number column: a float, 'ambiguous', or why it is no number;
-    the plain shapes with numpy, the others one by one as the careful reading does."""
-    out = np.empty(len(texts), dtype=object)
+def _number_values(texts: np.ndarray, decimal: str | None,
+                   s: dict[str, np.ndarray] | None) -> tuple[np.ndarray, dict[int, str]]:
+    """What `RecordReader` makes of each text in a number column: its float, or (by index) 'ambiguous' or why it
+    is no number. The plain shapes from `s` (`_shapes`) as their digits over a power of ten, which is the float the
+    text reads as (both exact, the division correctly rounded); the others one by one as the careful reading
+    does."""
+    values = np.full(len(texts), np.nan)
     decided = np.zeros(len(texts), dtype=bool)
-    if len(texts) >= _VECTOR_MIN:
-        s = _shapes(texts)
-        ok, body, n, digits = s["ok"], s["body"], s["n"], s["digits"]
+    why: dict[int, str] = {}
+    if s is not None:
+        ok, n = s["ok"] & s["small"], s["n"]
         seps = s["ndot"] + s["ncom"]
-        canon = np.full(len(texts), "", dtype=body.dtype)
         whole = np.where(s["ndot"] == 1, s["pdot"], s["pcom"])
         frac = n - whole - 1
-        plain = ok & (seps == 0)
-        canon[plain] = body[plain]
+        scale = np.full(len(texts), -1)  # the digits after the decimal separator; -1: not decided here
+        scale[ok & (seps == 0)] = 0
         one = ok & (seps == 1) & (whole >= 1) & (frac >= 1)
         sep_is_dot = s["ndot"] == 1
         if decimal is None:
-            zero = (whole == 1) & np.strings.startswith(body, "0")
-            ambiguous = one & (frac == 3) & (whole <= 3) & ~zero
-            out[ambiguous] = "ambiguous"
+            ambiguous = one & (frac == 3) & (whole <= 3) & ~((whole == 1) & s["zero"])
+            why.update(dict.fromkeys(np.flatnonzero(ambiguous).tolist(), "ambiguous"))
             decided |= ambiguous
             as_decimal = one & ~ambiguous
         else:
             as_decimal = one & (sep_is_dot == (decimal == "."))
-            as_thousands = one & ~as_decimal & (whole <= 3) & (frac == 3)
-            canon[as_thousands] = digits[as_thousands]
-            plain |= as_thousands
+            scale[one & ~as_decimal & (whole <= 3) & (frac == 3)] = 0  # a thousands separator
             t = s["pcom"] if decimal == "." else s["pdot"]
             d = s["pdot"] if decimal == "." else s["pcom"]
             both = ok & (seps == 2) & (t >= 1) & (t <= 3) & (d - t == 4) & (d < n - 1)
-            canon[both] = np.strings.add(np.strings.add(np.strings.slice(digits[both], 0, d[both] - 1), "."),
-                                         np.strings.slice(digits[both], d[both] - 1, None))
-            plain |= both
-        canon[as_decimal] = np.strings.add(np.strings.add(np.strings.slice(body[as_decimal], 0, whole[as_decimal]),
-                                                          "."), np.strings.slice(body[as_decimal],
-                                                                                  whole[as_decimal] + 1, None))
-        number = plain | as_decimal
-        values = np.where(number, canon, "0").astype(float)
-        values[s["neg"]] *= -1
-        out[number] = values[number].tolist()
+            scale[both] = (n - d - 1)[both]
+        scale[as_decimal] = frac[as_decimal]
+        number = scale >= 0
+        values[number] = s["mantissa"][number] / _POWERS[scale[number]]
+        values[number & s["neg"]] *= -1
         decided |= number
-    for i in np.flatnonzero(~decided):
-        out[i] = _careful_number(texts[i], decimal)
-    return out
+    for i in np.flatnonzero(~decided).tolist():
+        got = _careful_number(texts[i], decimal)
+        if isinstance(got, float):
+            values[i] = got
+        else:
+            why[i] = got
+    return values, why
 
 
 def _careful_number(text: str, decimal: str | None) -> float | str:

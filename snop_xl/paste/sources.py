@@ -101,12 +101,52 @@ class _Rows:
         return (self[r] for r in range(self.n))
 
 
-def columnar_csv(text: str, delimiter: str, sheet: str, max_rows: int) -> Grid | None:
-    """The cells of a CSV read column by column (pandas' C reader, every cell as text), exactly as `csv.reader` and
-    `_trim` read them; None where this reading could differ (a NUL, a cell over the csv module's 128 KB, lines
-    longer than the first 200 lines foretell), and the caller reads the careful way."""
-    if "\x00" in text:
+def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int) -> Grid | None:
+    """The cells of a CSV (`source`: its text, or its bytes where they are UTF-8, a BOM allowed) read column by
+    column, exactly as `csv.reader` and `_trim` read them: split with numpy where no cell is quoted
+    (`_plain_cells`), else by pandas' C reader (`_quoted_cells`); None where this reading could differ (a NUL, a
+    cell over the csv module's 128 KB, a lone carriage return ...), and the caller reads the careful way."""
+    if isinstance(source, str):
+        if "\x00" in source:
+            return None
+        cells = _quoted_cells(source, delimiter) if '"' in source else _plain_cells(source.encode("utf-8"), delimiter)
+    else:
+        if b"\x00" in source:
+            return None
+        bom = len(codecs.BOM_UTF8) if source.startswith(codecs.BOM_UTF8) else 0
+        cells = _quoted_cells(source.decode("utf-8-sig"), delimiter) if b'"' in source else \
+            _plain_cells(source, delimiter, bom)
+    if cells is None:
         return None
+    columns: list[tuple[np.ndarray, np.ndarray]] = []
+    blank_rows = np.ones(len(cells[0][0]) if cells else 0, dtype=bool)
+    for codes, uniques, blank in cells:
+        uniques[blank] = None
+        if blank.sum() > 1:  # every blank cell one code, as every blank is one None to the careful reading
+            same = np.arange(len(uniques), dtype=codes.dtype)
+            same[blank] = np.flatnonzero(blank)[0]
+            codes = same[codes]
+        if blank.any():
+            blank_rows &= blank[codes]
+        else:
+            blank_rows[:] = False
+        columns.append((codes, uniques))
+    n = int(np.flatnonzero(~blank_rows)[-1]) + 1 if (~blank_rows).any() else 0
+    if n > max_rows:
+        raise ValidationError([Problem(sheet, f"A{max_rows + 1}", f"the paste has {n:,} rows",
+                                       expected=f"at most {max_rows:,} rows")])
+    used = [c for c, (codes, uniques) in enumerate(columns) if n and _any_filled(codes[:n], uniques)]
+    keep = used[-1] + 1 if used else 0
+    if keep > MAX_COLS:
+        raise ValidationError([Problem(sheet, f"{C.column_letter(MAX_COLS + 1)}1",
+                                       f"the paste has {keep} columns", expected=f"at most {MAX_COLS} columns")])
+    columns = [(codes[:n], uniques) for codes, uniques in columns[:keep]]
+    return Grid(sheet, _Rows(columns, n) if keep else [], columns=columns if keep else None)  # type: ignore[arg-type]
+
+
+def _quoted_cells(text: str, delimiter: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Per column the code of each line's cell, the distinct cells (text) and which of them are blank (`is_blank`),
+    read by pandas' C reader, which knows quoting; None where it could read a line otherwise than `csv.reader`."""
     sample = list(csv.reader(text[:200_000].splitlines()[:200], delimiter=delimiter))
     width = max((len(r) for r in sample), default=0) + 1  # one spare column: a longer line later is an error
     try:
@@ -119,43 +159,137 @@ def columnar_csv(text: str, delimiter: str, sheet: str, max_rows: int) -> Grid |
         return None
     if len(frame.columns) != width or frame.iloc[:, -1].ne("").any():
         return None
-    limit = csv.field_size_limit()
-    columns: list[tuple[np.ndarray, np.ndarray]] = []
-    blank_rows = np.ones(len(frame), dtype=bool)
+    out = []
     for c in range(width - 1):
         codes, uniques = pd.factorize(frame.iloc[:, c].to_numpy(dtype=object), use_na_sentinel=False)
         uniques = np.asarray(uniques, dtype=object)
-        if '"' in text and max(map(len, uniques), default=0) > limit:
+        if max(map(len, uniques), default=0) > csv.field_size_limit():
             return None  # csv.reader refuses such a cell, with its line
-        blank = np.fromiter((is_blank(u) for u in uniques), dtype=bool, count=len(uniques))
-        uniques[blank] = None
-        if blank.sum() > 1:  # every blank cell one code, as every blank is one None to the careful reading
-            same = np.arange(len(uniques))
-            same[blank] = np.flatnonzero(blank)[0]
-            codes = same[codes]
-        if blank.any():
-            blank_rows &= blank[codes]
+        out.append((codes, uniques, np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))))
+    return out
+
+
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2 ** 64 - 1], dtype=np.uint64)
+_NOT_BLANK = np.array([0x21 <= b < 0x7F for b in range(256)])  # a cell starting with one of these holds something
+
+
+def _plain_cells(raw: bytes, delimiter: str,
+                 skip: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """`_quoted_cells` for a CSV without quotes, whose cells are what lies between delimiters and line ends:
+    split with numpy on the UTF-8 bytes (`raw` after its first `skip`, a BOM; never copied whole) and told apart
+    by their 8-byte words, so that only a distinct cell becomes a Python string (a million lines are seven million
+    cells, but a few thousand distinct ones in most columns). None where `csv.reader` reads it otherwise (a
+    carriage return that ends no line) or refuses it (a cell over 128 KB)."""
+    crlf = b"\r" in raw
+    if crlf and raw.count(b"\r") != raw.count(b"\r\n"):
+        return None
+    size = len(raw) - skip
+    buf = raw if size >= 8 else raw.ljust(skip + 8, b"\0")  # a word (8 bytes) can be read from every byte
+    whole = np.frombuffer(buf, dtype=np.uint8, offset=skip)
+    body = whole[:size]
+    index = np.int32 if size < 2 ** 31 else np.int64
+    sep, step = ord(delimiter), 1 << 22  # scanned in blocks: no temporary as large as the file
+    ends = np.concatenate([(np.flatnonzero((body[i:i + step] == sep) | (body[i:i + step] == 10)) + i).astype(index)
+                           for i in range(0, size, step)] or [np.zeros(0, dtype=index)])  # where each cell ends
+    line_end = body[ends] == 10
+    if not (size and raw.endswith(b"\n")):  # the last line ends with the text
+        ends, line_end = np.append(ends, size), np.append(line_end, True)
+    last = np.flatnonzero(line_end)  # each line's last cell
+    firsts = np.concatenate(([0], last[:-1] + 1))
+    count = last - firsts + 1  # cells per line
+    if count.max() > MAX_COLS + 1:
+        return None  # the careful reading says how wide the paste is
+    words = np.ndarray((len(whole) - 7,), dtype="<u8", buffer=buf, offset=skip, strides=(1,))  # 8 bytes at each
+    width, square = int(count.max()), bool((count == count[0]).all())
+    out = []
+    for c in range(width):  # a cell starts after the one before it ends
+        rows = np.flatnonzero(count > c) if count.min() <= c else None  # the lines that have this cell
+        if square:  # every line as wide: its cells one after another
+            end = ends[c::width]
+            start = ends[c - 1::width] + 1 if c else np.concatenate(([0], ends[width - 1:-1:width] + 1))
         else:
-            blank_rows[:] = False
-        columns.append((codes, uniques))
-    del frame
-    n = int(np.flatnonzero(~blank_rows)[-1]) + 1 if (~blank_rows).any() else 0
-    if n > max_rows:
-        raise ValidationError([Problem(sheet, f"A{max_rows + 1}", f"the paste has {n:,} rows",
-                                       expected=f"at most {max_rows:,} rows")])
-    used = [c for c, (codes, uniques) in enumerate(columns) if n and
-            any(u is not None for u in uniques) and _any_filled(codes[:n], uniques)]
-    keep = used[-1] + 1 if used else 0
-    if keep > MAX_COLS:
-        raise ValidationError([Problem(sheet, f"{C.column_letter(MAX_COLS + 1)}1",
-                                       f"the paste has {keep} columns", expected=f"at most {MAX_COLS} columns")])
-    columns = [(codes[:n], uniques) for codes, uniques in columns[:keep]]
-    return Grid(sheet, _Rows(columns, n) if keep else [], columns=columns if keep else None)  # type: ignore[arg-type]
+            at = firsts + c if rows is None else firsts[rows] + c
+            end, start = ends[at], ends[at - 1] + 1
+            start[at == 0] = 0
+        length = end - start
+        if crlf:  # a line's last cell ends before its \r
+            length -= (length > 0) & (whole[np.maximum(end - 1, 0)] == 13)
+        if length.max() > csv.field_size_limit():
+            return None
+        key, first = _distinct_cells(words, start, length)
+        key = key.astype(np.int32)  # a line's cell in 4 bytes, not 8: a million lines of codes are held
+        texts = _texts(whole, start[first], length[first])
+        blank = (length[first] == 0) | ~_NOT_BLANK[whole[np.minimum(start[first], len(whole) - 1)]]
+        blank[blank] = [not texts[k].strip() for k in np.flatnonzero(blank)]  # `is_blank`, for the few left
+        if rows is not None:  # the lines without this cell: blank
+            full = np.full(len(count), len(texts), dtype=key.dtype)
+            full[rows] = key
+            key, texts, blank = full, texts + [""], np.append(blank, True)
+        out.append((key, np.array(texts, dtype=object), blank))
+    return out
+
+
+def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`factorize_rows` of the cells from `start` (increasing), `length` bytes long, by their 8-byte words (the
+    bytes after a cell masked off, where a cell can be shorter; past the text's end they are 0)."""
+    top = len(words) - 1  # the last byte a word can start at
+    parts = []
+    for w in range(max(1, -(-int(length.max()) // 8))):
+        at = start + 8 * w
+        word = words[np.minimum(at, top)]
+        if int(at[-1]) > top:  # the words running past the end: read from `top`, shifted down
+            tail = np.searchsorted(at, top, side="right")
+            word[tail:] >>= (np.minimum(at[tail:] - top, 7) * 8).astype(np.uint64)
+        if int(length.min()) < 8 * (w + 1):
+            word &= _LOW_BYTES[np.clip(length - 8 * w, 0, 8)]
+        parts.append(word)
+    return factorize_rows(parts)
+
+
+def factorize_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The code of each row of the integer columns `parts` (equal rows one code, in order of first appearance)
+    and the row where each code first appears. The columns are mixed into one 64-bit number and factorised, then
+    every row checked against the first of its code; two rows mixing to one number are told apart the slow,
+    certain way."""
+    parts = [p.astype(np.uint64, copy=False) for p in parts]
+    key = pd.factorize(parts[0] if len(parts) == 1 else mix(parts))[0]
+    if len(parts) > 1 and not all(np.array_equal(p[_firsts(key)][key], p) for p in parts):
+        key = pd.factorize(parts[0])[0]
+        for part in parts[1:]:
+            codes, distinct = pd.factorize(part)
+            key = pd.factorize(key * len(distinct) + codes)[0]
+    return key, _firsts(key)
+
+
+def mix(parts: list[np.ndarray]) -> np.ndarray:
+    """The integer columns `parts` mixed into one 64-bit number per row: equal rows, equal numbers (and unequal
+    rows, almost always unequal numbers)."""
+    mixed = parts[0].astype(np.uint64)
+    for part in parts[1:]:
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= part.astype(np.uint64, copy=False)
+    return mixed
+
+
+def _firsts(key: np.ndarray) -> np.ndarray:
+    """Where each code of a factorisation first appears (codes come in order of first appearance)."""
+    seen = np.maximum.accumulate(key) if len(key) else key
+    return np.flatnonzero(np.concatenate(([True], key[1:] > seen[:-1]))) if len(key) else key
+
+
+def _texts(body: np.ndarray, start: np.ndarray, length: np.ndarray) -> list[str]:
+    """The cells at `start` with `length` bytes of `body` as strings: gathered with a newline after each (in place
+    of the byte that ends the cell), decoded at once."""
+    size = length.astype(np.int64) + 1
+    offset = np.cumsum(size) - size
+    picked = body[np.minimum(np.arange(int(size.sum())) + np.repeat(start - offset, size), len(body) - 1)]
+    picked[offset + length] = 10
+    return picked.tobytes().decode("utf-8").split("\n")[:-1]
 
 
 def _any_filled(codes: np.ndarray, uniques: np.ndarray) -> bool:
-    filled = np.array([u is not None for u in uniques], dtype=bool)
-    return bool(filled[codes].any())
+    filled = np.not_equal(uniques, None)
+    return bool(filled.all() or (filled.any() and filled[codes].any()))
 
 
 def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
@@ -165,11 +299,16 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     check_csv_file(path, DEFAULT_LIMITS if max_rows <= MAX_ROWS else
                    dataclasses.replace(DEFAULT_LIMITS, max_csv_bytes=max(DEFAULT_LIMITS.max_csv_bytes, max_rows * 400)))
     data = path.read_bytes()
-    text = _decode(data, path)
+    text, encoding = _decode(data, path)
     delimiter = _sniff_delimiter(text)
     description = f"{path.name} (CSV, {delimiter!r}-separated)"
-    if max_rows > MAX_ROWS and (grid := columnar_csv(text, delimiter, path.name, max_rows)) is not None:
-        return dataclasses.replace(grid, description=description)  # an extract: read column by column
+    if max_rows > MAX_ROWS:  # an extract: read column by column
+        if encoding == "utf-8-sig":
+            del text  # its bytes are the UTF-8 text the column-wise reading splits: the text is not held beside them
+        grid = columnar_csv(data if encoding == "utf-8-sig" else text, delimiter, path.name, max_rows)
+        if grid is not None:
+            return dataclasses.replace(grid, description=description)
+        text = _decode(data, path)[0]
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = [list(r) for r in reader]
@@ -179,21 +318,22 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     return Grid(path.name, _trim(rows, path.name, max_rows), description=description)
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    """The file's text and the encoding it was read in."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        return data.decode("utf-16"), "utf-16"
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1")
+    return data.decode("latin-1"), "latin-1"
 
 
 def _sniff_delimiter(text: str) -> str:
     """The delimiter that splits most lines into the same number (> 1) of fields; on a tie (a title line with
     commas above a ';'-separated European paste), the one whose fields read as more numbers and months."""
-    sample = [line for line in text.splitlines()[:200] if line.strip()]
+    sample = [line for line in _head(text, 200) if line.strip()]
     best, best_score = ",", (-1, -1, -1)
     for d in (",", ";", "\t", "|"):
         try:
@@ -209,6 +349,16 @@ def _sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = d, score
     return best
+
+
+def _head(text: str, n: int) -> list[str]:
+    """`text.splitlines()[:n]` without splitting a whole extract: a prefix long enough to hold them."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > n + 1 or size >= len(text):
+            return lines[:n]
+        size *= 4
 
 
 def grid_from_workbook(path: str | Path, sheet: str | None = None, prefer: Iterable[str] = (),

@@ -8,7 +8,8 @@ Each function answers one question of the meeting:
                      last year, with the variance split into price / volume / mix
 - `binding` / `shortages_by_family` / `options` / `decision_log`   what must we decide?
 - `risks`            risks and exceptions, one line per family (or resource) and cause, with cause, action, owner
-- `demand_supply` / `capacity_series`   demand and supply, with projected inventory and safety stock
+- `demand_supply` / `capacity_series`   demand and supply, with projected inventory and safety stock;
+                     `order_coverage` / `deals_at_risk`   what orders already cover and which deals carry risk
 - `accuracy_by_lag` / `fva_by_contributor`   how good is our forecast?
 """
 
@@ -361,6 +362,37 @@ def capacity_series(chart_capacity: pd.DataFrame | None) -> pd.DataFrame | None:
     if chart_capacity is None or not len(chart_capacity) or chart_capacity["utilisation"].isna().all():
         return None
     return chart_capacity
+
+
+SIGNAL_COLUMNS = ("period", "consensus", "orders", "coverage", "pipeline", "budget_units", "gap_to_budget")
+
+
+def order_coverage(demand_plan: pd.DataFrame, budget: pd.DataFrame, months: Iterable[pd.Period]) -> pd.DataFrame:
+    """All items per month of the pipeline horizon: consensus, open orders and the share of the consensus they
+    already cover, the weighted pipeline, the budget and the gap to it (budget - consensus: positive, the plan is
+    short of budget and the pipeline is where the rest must come from). Empty without orders or pipeline."""
+    total = demand_plan[demand_plan["level"] == "Total"].set_index("period")
+    months = [m for m in months if m in total.index]
+    if not months or not (total.loc[months, ["orders", "pipeline"]].fillna(0) > 0).any().any():
+        return pd.DataFrame(columns=list(SIGNAL_COLUMNS))
+    out = total.loc[months, ["consensus", "orders", "pipeline"]].astype(float)
+    out["coverage"] = out["orders"] / out["consensus"].where(out["consensus"] > 0)
+    units = budget.groupby("period")["units"].sum(min_count=1) if len(budget) else pd.Series(dtype=float)
+    out["budget_units"] = units.reindex(out.index).astype(float)
+    out["gap_to_budget"] = out["budget_units"] - out["consensus"]
+    return out.rename_axis("period").reset_index().reindex(columns=list(SIGNAL_COLUMNS))
+
+
+def deals_at_risk(risky: pd.DataFrame, most: int = 5) -> pd.DataFrame:
+    """The largest deals at risk (`reconcile.risky_deals`), most money first, with their owners and why: a stale
+    close date, or a month that rides on the one deal."""
+    if not len(risky):
+        return risky
+    why = np.where(risky["risk"] == "stale",
+                   [f"close date {pd.Timestamp(d):%Y-%m-%d} passed: no demand counted" for d in risky["close_date"]],
+                   [f"{u / c:.0%} of its month's consensus" if c and c > 0 else "the month rides on it"
+                    for u, c in zip(risky["units"], risky["cons"])])
+    return risky.assign(why=why).sort_values("value", ascending=False, kind="stable").head(most)
 
 
 # ---- page 5: how good is our forecast ----------------------------------------------------------------------------

@@ -345,32 +345,58 @@ def order_exceptions(demand_items: pd.DataFrame, items: pd.DataFrame, currency: 
     return _exc("Below open orders", r, pd.Series(msg))
 
 
-def deal_exceptions(inputs: Inputs, demand: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """Stale deals (not won or lost, close date before the cycle month: they carry no demand until their owner
-    updates them) and large deals (one open deal's weighted quantity more than half of its item's consensus that
-    month, or its family's for a family deal), each with its owner; money: the weighted (large) or full (stale)
-    quantity at unit price (a family's average)."""
+#: what `risky_deals` returns, one row per deal at risk
+RISKY_COLUMNS = ["row", "opportunity", "account", "owner", "item", "family", "month", "stage", "close_date", "qty",
+                 "used", "units", "cons", "value", "risk"]
+
+
+def risky_deals(inputs: Inputs, demand: pd.DataFrame) -> pd.DataFrame:
+    """The deals the meeting must know of (RISKY_COLUMNS), `risk` saying why: "stale" (not won or lost, close date
+    before the cycle month: it carries no demand until its owner updates it; units: its quantity) or "large" (an
+    open deal whose weighted quantity is more than half of its item's consensus that month, or its family's for a
+    family deal: the month rides on it; units: the weighted quantity). value: units at unit price (a family's
+    average); cons: the consensus of the deal's month; row: its row of the Pipeline table. The exceptions and the
+    meeting pack both read them."""
     deals = pipeline_deals(inputs)  # the demand step's own reading of the Pipeline
     if not len(deals):
-        return pd.DataFrame(columns=_EXC_COLS)
-    deals = deals.assign(_row=deals.index).reset_index(drop=True)
+        return pd.DataFrame(columns=RISKY_COLUMNS)
+    deals = deals.assign(row=deals.index).reset_index(drop=True)
     price = inputs.items.set_index("item")["unit_price"].astype(float)
     family_price = inputs.items.groupby("family")["unit_price"].mean().astype(float)
     family_of = inputs.items.set_index("item")["family"]
     deals["family"] = deals["family"].where(deals["item"].isna(), deals["item"].map(family_of))
-    deals["price"] = deals["item"].map(price).where(deals["item"].notna(), deals["family"].map(family_price))
+    price = deals["item"].map(price).where(deals["item"].notna(), deals["family"].map(family_price))
+    d = demand.reset_index()
+    items_cons = d[d["level"] == "Item"].set_index(["item", "period"])["consensus"]
+    fam_cons = d[d["level"] == "Family"].set_index(["family", "period"])["consensus"]
+    cons = [items_cons.get((i, m)) if isinstance(i, str) else fam_cons.get((f, m))
+            for i, f, m in zip(deals["item"], deals["family"], deals["month"])]
+    deals = deals.assign(price=price, cons=[np.nan if c is None else float(c) for c in cons])
+    stale = deals[deals["status"] == "stale"].assign(units=lambda x: x["qty"].astype(float), risk="stale")
+    live = deals[deals["status"] == "open"]
+    large = live[live["weighted"] > 0.5 * live["cons"]].assign(units=lambda x: x["weighted"].astype(float),
+                                                                  risk="large")
+    out = pd.concat([stale, large], ignore_index=True)
+    out["value"] = out["units"] * out["price"].fillna(0)
+    return out[RISKY_COLUMNS]
+
+
+def deal_exceptions(inputs: Inputs, demand: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The exceptions of `risky_deals`: Stale deal and Large deal, each with its owner; money: the full (stale) or
+    weighted (large) quantity at unit price."""
+    deals = risky_deals(inputs, demand)
+    if not len(deals):
+        return pd.DataFrame(columns=_EXC_COLS)
     pipe = inputs.pipeline
 
     def link(rows: pd.DataFrame) -> list:
         return [f"'{C.PIPELINE.sheet}'!{cell_of(pipe, 'close_date', r)}" if pipe.attrs.get("cells") else None
-                for r in rows["_row"]]
+                for r in rows["row"]]
 
     parts = []
-    stale = deals[deals["status"] == "stale"]
+    stale = deals[deals["risk"] == "stale"]
     if len(stale):
-        r = stale.assign(period=stale["month"], months=None, units=stale["qty"].astype(float))
-        r["value"] = (r["units"] * r["price"].fillna(0)).to_numpy()
-        r["link"] = link(stale)
+        r = stale.assign(period=stale["month"], months=None, link=link(stale))
         msg = [f"deal {o} ({_text(a) or 'no account'}; owner {_text(w) or 'none'}): {q:,.0f} units of "
                f"{i if isinstance(i, str) else f'family {f}'}, stage {st}, expected to close "
                f"{pd.Timestamp(d):%Y-%m-%d}, before the cycle month {inputs.settings.cycle_month}: it carries no "
@@ -378,26 +404,16 @@ def deal_exceptions(inputs: Inputs, demand: pd.DataFrame, currency: str) -> pd.D
                for o, a, w, q, i, f, st, d in zip(r["opportunity"], r["account"], r["owner"], r["units"], r["item"],
                                                    r["family"], r["stage"], r["close_date"])]
         parts.append(_exc("Stale deal", r, pd.Series(msg)))
-    live = deals[deals["status"] == "open"]
-    if len(live):
-        d = demand.reset_index()
-        items_cons = d[d["level"] == "Item"].set_index(["item", "period"])["consensus"]
-        fam_cons = d[d["level"] == "Family"].set_index(["family", "period"])["consensus"]
-        month_cons = [items_cons.get((i, m)) if isinstance(i, str) else fam_cons.get((f, m))
-                      for i, f, m in zip(live["item"], live["family"], live["month"])]
-        live = live.assign(cons=[np.nan if c is None else float(c) for c in month_cons])
-        big = live[live["weighted"] > 0.5 * live["cons"]]
-        if len(big):
-            r = big.assign(period=big["month"], months=1, units=big["weighted"].astype(float))
-            r["value"] = (r["units"] * r["price"].fillna(0)).to_numpy()
-            r["link"] = link(big)
-            msg = [f"deal {o} ({_text(a) or 'no account'}; owner {_text(w) or 'none'}): {q:,.0f} x {p:.0%} = "
-                   f"{u:,.0f} units, {u / c:.0%} of the consensus of "
-                   f"{i if isinstance(i, str) else f'family {f}'} in {m} ({c:,.0f}); the month rides on one deal"
-                   for o, a, w, q, p, u, c, i, f, m in zip(r["opportunity"], r["account"], r["owner"], r["qty"],
-                                                           r["used"], r["units"], r["cons"], r["item"],
-                                                           r["family"], r["month"])]
-            parts.append(_exc("Large deal", r, pd.Series(msg)))
+    big = deals[deals["risk"] == "large"]
+    if len(big):
+        r = big.assign(period=big["month"], months=1, link=link(big))
+        msg = [f"deal {o} ({_text(a) or 'no account'}; owner {_text(w) or 'none'}): {q:,.0f} x {p:.0%} = "
+               f"{u:,.0f} units, {u / c:.0%} of the consensus of "
+               f"{i if isinstance(i, str) else f'family {f}'} in {m} ({c:,.0f}); the month rides on one deal"
+               for o, a, w, q, p, u, c, i, f, m in zip(r["opportunity"], r["account"], r["owner"], r["qty"],
+                                                       r["used"], r["units"], r["cons"], r["item"],
+                                                       r["family"], r["month"])]
+        parts.append(_exc("Large deal", r, pd.Series(msg)))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EXC_COLS)
 
 

@@ -17,7 +17,12 @@ disruptions cannot be expressed on the Suppliers table (it has no months); they 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -190,6 +195,35 @@ def _summary_only(args: tuple[Inputs, pd.DataFrame, pd.DataFrame, Mapping[str, p
     return run_scenario(*args)["summary"]
 
 
+#: Linux prctl option: the signal a process gets when the thread that forked it ends
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it ends, even by kill -9. A forked
+    worker inherits the write end of its own task pipe, so it would otherwise wait for a task forever, orphaned.
+    Linux: the kernel sends SIGKILL (PR_SET_PDEATHSIG); other POSIX systems (macOS): a daemon thread watches for
+    the parent's id to change (an orphan is adopted by another process)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before the prctl: nobody will send the signal
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    if os.name != "posix":  # Windows: a parent's id stays the same after it died; no cheap watch there
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="snop-xl parent watch", daemon=True).start()
+
+
 def compare(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], workers: int | None = None) -> pd.DataFrame:
     """The ScenarioComparison table: the base plan and every scenario side by side.
 
@@ -205,7 +239,8 @@ def compare(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], workers: int | 
     if workers is None:
         workers = min(len(jobs), os.cpu_count() or 1)
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             summaries = list(pool.map(_summary_only, jobs))
     else:
         summaries = [_summary_only(job) for job in jobs]

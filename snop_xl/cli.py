@@ -37,7 +37,7 @@ from snop_xl.inputs import load_inputs, thin_data
 from snop_xl.io import open_book
 from snop_xl.io.atomic import os_error_message
 from snop_xl.io.openpyxl_book import sheet_names
-from snop_xl.steps.kpis import archive_path_of, compute_kpis
+from snop_xl.steps.kpis import compute_kpis
 from snop_xl.steps.pipeline_kpis import pipeline_calibration, trust_of
 
 
@@ -93,7 +93,7 @@ def _archive_of(book_path: str, given: str | None) -> Path:
     if given:
         return Path(given)
 
-    return archive_path_of(load_inputs(open_book(book_path)))
+    return load_inputs(open_book(book_path)).archive_path
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:

@@ -216,13 +216,16 @@ def thin_data(inputs: Inputs) -> list[Problem]:
         notes.append(Problem("Inventory", "A2", "no stock on hand: the plan starts from zero stock, so every "
                              "month's demand must be made or bought and safety stock is built from nothing",
                              expected="a row per item with its on-hand quantity (snop-xl import BOOK Inventory FILE)"))
-    empty = [t for t, frame in (("Capacity", inputs.capacity), ("BillOfResources", inputs.bill_of_resources))
-             if not len(frame)]
-    if empty:
-        notes.append(Problem(empty[0], "A2", "no capacity data: supply is not limited by any resource, so no "
+    if not len(inputs.capacity):
+        notes.append(Problem("Capacity", "A2", "no capacity data: supply is not limited by any resource, so no "
                              "resource can bind and no overload is reported",
                              expected="Capacity rows (hours per resource and month) and BillOfResources rows "
                                       "(hours per unit)"))
+    elif not len(inputs.bill_of_resources):
+        notes.append(Problem("BillOfResources", "A2", f"no item loads a resource: the {len(inputs.capacity)} "
+                             "Capacity rows limit nothing, so no resource can bind and no overload is reported",
+                             expected="BillOfResources rows: the hours a unit of an item (or family) takes on each "
+                                      "resource"))
     if not len(inputs.budget):
         notes.append(Problem("Budget", "A2", "no budget: Financials and the Financial review show the plan "
                              "without a budget to compare it with",

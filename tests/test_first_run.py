@@ -68,3 +68,14 @@ def test_a_complete_book_gets_no_such_warning(tmp_path: Path, capsys: pytest.Cap
     path = make_book(tmp_path / "full.xlsx", small_frames())
     assert main(["validate", str(path)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_capacity_without_a_bill_of_resources_is_called_what_it_is(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    frames = small_frames()
+    del frames["BillOfResources"]
+    path = make_book(tmp_path / "nobor.xlsx", frames)
+    assert main(["validate", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert "BillOfResources!A2: no item loads a resource: the 6 Capacity rows limit nothing" in said
+    assert "no capacity data" not in said

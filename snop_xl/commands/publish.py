@@ -31,7 +31,6 @@ from snop_xl.io.base import STAMP_PREFIX, BookIO
 from snop_xl.io.parse import cell_of
 from snop_xl.steps.demand import pipeline_deals
 from snop_xl.steps.kpis import (
-    archive_path_of,
     chosen_scenario,
     compute_kpis,
     plan_version_frame,
@@ -93,7 +92,7 @@ def publish_book(path: str | Path | BookIO, approver: str | None = None, archive
                                        expected="who approves the plan (or pass --approver)")])
     # an archive given by hand is recorded in full: a relative path would mean another file in another folder,
     # and the next command must find it to finish a publish killed after the commit (`settle`)
-    path_db = Path(archive_file).absolute() if archive_file else archive_path_of(inputs)
+    path_db = Path(archive_file).absolute() if archive_file else inputs.archive_path
     if path_db is None:
         raise SnopError("the workbook has no file location: set Settings 'Plan archive' to the archive's path")
     frames = {n: f for n, f in outputs.items() if n != "PlanVersion"}

@@ -312,11 +312,12 @@ def page_signals(fig: plt.Figure, coverage: pd.DataFrame, deals: pd.DataFrame, c
 # ---- page 5 ------------------------------------------------------------------------------------------------------
 def page_forecast(pages: list[plt.Figure], header: meeting.Header, acc: pd.DataFrame, trend: pd.DataFrame | None,
                   fva: pd.DataFrame) -> None:
-    cycles = acc["cycles"].iloc[0] if len(acc) else "no published cycle yet"
+    cycles = acc["cycles"].iloc[0] if len(acc) else "none measured yet"
     fig = _page(pages, header, 5, PAGES[4], f"Consensus accuracy (1 - WAPE) and bias by lag per family, mean over "
                 f"the last published cycles ({cycles}); forecast value added per step and contributor.")
     if not len(acc):
-        fig.text(0.03, 0.85, "No accuracy yet: publish plans (snop-xl publish) and let actuals come in.",
+        fig.text(0.03, 0.85, "No accuracy yet: a plan is measured once it is published (snop-xl publish) and the actuals of "
+                 "its months are in History (import them, then snop-xl roll).",
                  fontsize=10, va="top")
     else:
         names = list(dict.fromkeys(acc["name"]))

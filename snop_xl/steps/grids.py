@@ -21,7 +21,6 @@ from snop_xl.inputs import Inputs
 from snop_xl.steps.finance_review import financial_review
 from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans, head_rows
 from snop_xl.steps.kpi_review import kpi_review
-from snop_xl.steps.kpis import archive_path_of
 from snop_xl.steps.pipeline_kpis import trust_of
 from snop_xl.steps.supply_review import supply_review
 from snop_xl.io.grid import (
@@ -46,7 +45,7 @@ def review_grids(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], produced: 
     grids = []
     if {"DemandPlan", "Contributions"} <= produced:
         grids.append(demand_review(inputs, outputs["DemandPlan"], outputs["Contributions"], inputs.contributors,
-                                   last_published(archive_path_of(inputs))))
+                                   last_published(inputs.archive_path)))
     if {"SupplyPlan", "CapacityPlan"} <= produced:
         grids.append(supply_review(inputs, outputs["SupplyPlan"], outputs["CapacityPlan"]))
     if "Financials" in produced:

@@ -52,14 +52,9 @@ def kpi_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- the cycle step -------------------------------------------------------------------------------------------
-def archive_path_of(inputs: Inputs) -> Path | None:
-    """The archive the book's Settings point at (`Inputs.archive_path`)."""
-    return inputs.archive_path
-
-
 def run(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Step 5 without publishing: the plan's version id and every KPI computable now."""
-    path = archive_path_of(inputs)
+    path = inputs.archive_path
     has_archive = path is not None and path.exists()
     content_hash = inputs.content_hash()
     version = published_as(path, content_hash)

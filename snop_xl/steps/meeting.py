@@ -205,7 +205,16 @@ ACTIONS = {
     "Forecast bias": ("review the forecast and the overrides behind it", "Demand planning"),
     "Consensus vs statistical": ("confirm or withdraw the override", "Demand planning"),
     "Below budget": ("close the gap (price, volume actions) or restate the outlook", "Finance and Sales"),
+    "Below open orders": ("confirm the override below booked orders, or tell the customers", "Sales"),
+    "Stale deal": ("update the deal's close date or stage in the CRM", "Sales"),
+    "Large deal": ("confirm the deal and its timing with its owner before supply is committed", "Sales"),
 }
+#: the cause of the kinds whose exception says it all (the others are worked out from the plan)
+CAUSES = {"Excess stock": "stock beyond the demand it can serve",
+          "Obsolete risk": "no demand left for stock still held",
+          "Below open orders": "an override set the consensus below the open orders",
+          "Stale deal": "a close date before the cycle month: the deal carries no demand",
+          "Large deal": "one deal carries most of the month"}
 RISK_COLUMNS = ("rank", "kind", "where", "value", "what", "cause", "action", "owner")
 
 
@@ -299,12 +308,14 @@ def risks(exceptions: pd.DataFrame | None, items: pd.DataFrame, capacity_plan: p
         items_rows = g[g["item"].notna() & (g["kind"] != "Capacity overload")]
         if kind == "Below budget":
             value = float(g["value"].max())
-            what = " ".join(str(m) for m in g["message"])
+            what = "; ".join(str(m) for m in g["message"])
             cause = _budget_cause(g)
         elif kind == "Capacity overload":
             value = float(g["value"].sum())
-            what = " ".join(str(m) for m in g["message"])
+            what = "; ".join(str(m) for m in g["message"])
             cause = "demand beyond regular + overtime hours"
+            if value <= 0:
+                action = "none needed now: the plan absorbs it at no extra cost (watch those months)"
         else:
             value = float(g["value"].sum())
             parts = []
@@ -318,7 +329,7 @@ def risks(exceptions: pd.DataFrame | None, items: pd.DataFrame, capacity_plan: p
             elif kind in ("Forecast bias", "Consensus vs statistical"):
                 cause, owner = _forecast_cause(items_rows, overrides, items)
             else:
-                cause = "stock beyond the demand it can serve"
+                cause = CAUSES.get(kind, kind.lower())
         rows.append({"kind": kind, "where": where, "value": value, "what": what, "cause": cause,
                      "action": action, "owner": owner})
     out = pd.DataFrame(rows).sort_values(["value", "where"], ascending=[False, True], kind="stable")

@@ -26,6 +26,7 @@ import math
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ def _create_whole(path: Path) -> None:
     """A new archive, schema included, made beside `path` and linked into place in one step: a kill never leaves
     a half-made archive, and a process creating the same archive at the same moment keeps its own."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")  # threads each their own
     fresh.unlink(missing_ok=True)
     try:
         conn = sqlite3.connect(fresh, isolation_level=None)

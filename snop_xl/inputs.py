@@ -207,6 +207,11 @@ def load_inputs(book: BookIO, replace: dict[str, pd.DataFrame] | None = None) ->
                   grid_edits=edits, extra={"book_path": getattr(book, "path", None)})  # step 5 finds the plan archive beside it
 
 
+def has_capacity_model(inputs: Inputs) -> bool:
+    """Resources with hours and items that load them: only then can a resource bind."""
+    return bool(len(inputs.capacity) and len(inputs.bill_of_resources))
+
+
 def thin_data(inputs: Inputs) -> list[Problem]:
     """What a run can do without but a planner must know it did without (warnings, not refusals): an empty
     Inventory, Capacity or BillOfResources, or Budget changes what the model's sheets and the pack can say (no

@@ -62,6 +62,9 @@ def test_a_book_without_stock_capacity_or_budget_says_so(tmp_path: Path, capsys:
     log, _ = open_book(path).read_table("Log")
     warned = log[log["level"] == "WARNING"]
     assert set(warned["location"]) >= {"Inventory!A2", "Capacity!A2", "Budget!A2"}
+    dash, _ = open_book(path).read_table("Dashboard")  # no capacity model: not "nothing binds"
+    values = dict(zip(dash["metric"].str.strip(), dash["value"]))
+    assert pd.isna(values["Binding resource money at stake (no capacity data)"])
 
 
 def test_a_complete_book_gets_no_such_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

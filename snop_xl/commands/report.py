@@ -25,7 +25,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from snop_xl.calc.finance import variance  # noqa: E402
 from snop_xl.cycle import stale_steps  # noqa: E402
 from snop_xl.errors import Problem, ValidationError  # noqa: E402
-from snop_xl.inputs import Inputs, load_inputs  # noqa: E402
+from snop_xl.inputs import Inputs, has_capacity_model, load_inputs  # noqa: E402
 from snop_xl.io.atomic import write_atomically  # noqa: E402
 from snop_xl.io.base import BookIO  # noqa: E402
 from snop_xl.io.pictures import A4, draw_capacity, draw_demand, draw_supply, read_outputs  # noqa: E402
@@ -205,7 +205,7 @@ def page_landing(pages: list[plt.Figure], header: meeting.Header, land: pd.DataF
 
 # ---- page 2 ------------------------------------------------------------------------------------------------------
 def page_decide(pages: list[plt.Figure], header: meeting.Header, binding: pd.DataFrame, short: pd.DataFrame,
-                opts: pd.DataFrame, decisions: pd.DataFrame, currency: str) -> None:
+                opts: pd.DataFrame, decisions: pd.DataFrame, currency: str, capacity_model: bool = True) -> None:
     fig = _page(pages, header, 2, PAGES[1], "The open trade-offs: what binds and what it costs, the options the "
                 f"scenarios offer, and the decisions already taken. Money in {currency} thousands (k).")
     fig.text(0.03, 0.9, "Binding resources: money at stake", fontsize=11, weight="bold", va="top")
@@ -217,6 +217,9 @@ def page_decide(pages: list[plt.Figure], header: meeting.Header, binding: pd.Dat
                                 "Worth most in", "Revenue lost k", "Overload cost k", "At stake k"],
                     [0.09, 0.1, 0.05, 0.06, 0.08, 0.07, 0.075, 0.075, 0.065], 0.03, 0.87, 0.7,
                     align=["left", "left"] + ["right"] * 7)
+    elif not capacity_model:
+        fig.text(0.03, 0.86, "No capacity model: without Capacity and BillOfResources rows no resource can bind, so "
+                 "nothing here is a capacity decision.", fontsize=8, va="top")
     else:
         fig.text(0.03, 0.86, "No resource binds: one more hour would not improve the plan anywhere.", fontsize=8,
                  va="top")
@@ -408,7 +411,7 @@ def write_report(book: BookIO, target: str | Path, allow_stale: bool = False, to
         try:
             page_landing(pages, header, content["landing"], s.currency)
             page_decide(pages, header, content["binding"], content["shortages"], content["options"],
-                        content["decisions"], s.currency)
+                        content["decisions"], s.currency, capacity_model=has_capacity_model(inputs))
             page_risks(pages, header, content["risks"], s.currency)
             page_demand_supply(pages, header, content["demand_supply"], content["capacity"], content["coverage"],
                                content["deals"], s.currency)

@@ -5,7 +5,7 @@ over BOOK; a publish stages the stamped book as `.STEM.publish-<pid>-<version>-<
 renames it over BOOK once the archive has committed. A kill between the two steps leaves the hidden file. It is
 abandoned when the process named in it is gone (on this machine); a name without a pid (an older snop-xl) only when
 it has not changed for STALE_SECONDS, since a save in progress elsewhere would still be writing it. A new plan archive
-is made as `.ARCHIVE.<pid>.new` and linked into place (`snop_xl.archive`); a kill (or a failure) before its removal
+is made as `.ARCHIVE.<pid>.<thread>.new` and linked into place (`snop_xl.archive`); a kill (or a failure) before its removal
 leaves it: found here for the archive at its default place beside the book (`<stem>.snop.sqlite`).
 """
 
@@ -48,7 +48,7 @@ def _patterns(book: Path) -> list[tuple[str, re.Pattern[str]]]:
         ("publish", re.compile(rf"\.{stem}\.(?:before-publish|publishing){suffix}")),  # older snop-xl: no pid
         ("save", re.compile(rf"\.\.{stem}\.publishing{suffix}\.[A-Za-z0-9_]+\.tmp")),
         # a new archive at archive.default_path, being made: `archive._create_whole`
-        ("archive", re.compile(rf"\.{stem}\.snop\.sqlite\.(?P<pid>\d+)\.new(?:-journal)?")),
+        ("archive", re.compile(rf"\.{stem}\.snop\.sqlite\.(?P<pid>\d+)(?:\.\d+)?\.new(?:-journal)?")),
     ]
 
 

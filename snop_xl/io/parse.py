@@ -4,13 +4,16 @@ problem. Shared by every BookIO engine, the inputs' validation and the worksheet
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from babel.dates import get_month_names
 from openpyxl.utils import get_column_letter
 
 from snop_xl import contract as C
@@ -52,8 +55,120 @@ class CellError(ValueError):
     """A cell value that does not fit its column; the message says what was expected."""
 
 
+#: Languages whose month names and abbreviations are read in month texts (Dez 2026, janv. 2027, mrt-27, Mär 2026):
+#: CLDR's data through Babel rather than a hand-written table, so every form a locale's Excel or ERP writes (wide
+#: and abbreviated, format and stand-alone) is there, spelt as the locale spells it.
+MONTH_LOCALES = ("en", "de", "fr", "es", "it", "nl", "pt")
+_MONTH_EXPECTED = "a month (a date, or text like 2026-12 or Dec 2026)"
+
+
+def month_key(text: str) -> str:
+    """The form month names are compared in: NFKC, case-folded, spaces collapsed, a trailing dot dropped."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold().rstrip(".").strip()
+
+
+def _unaccented(key: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", key) if not unicodedata.combining(ch))
+
+
+@functools.cache
+def month_name_readings(locales: tuple[str, ...] = MONTH_LOCALES) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Every month name and abbreviation of `locales` (and its unaccented spelling: Marz, fevr, aout) -> the
+    (month, locale) readings it has, sorted. One month among them: the name is that month; several: it is ambiguous
+    and refused, never guessed (none among the default locales; Croatian and Polish 'listopad' would be). Built
+    once, the same in every process (no hash order, no system locale)."""
+    readings: dict[str, set[tuple[int, str]]] = {}
+    for locale in locales:
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                for month, name in get_month_names(width, context, locale).items():
+                    key = month_key(name)
+                    for form in {key, _unaccented(key)}:
+                        if form and not form.isdigit():
+                            readings.setdefault(form, set()).add((month, locale))
+    out = {}
+    for form, found in sorted(readings.items()):
+        months = {m for m, _ in found}
+        # the readings that differ: one per month (its first locale), so an unambiguous name has exactly one
+        out[form] = tuple(sorted(min((m, loc) for m2, loc in found if m2 == m) for m in months))
+    return out
+
+
+def month_number(name: str) -> int | None:
+    """The month a month name or abbreviation means in any of MONTH_LOCALES (Dez, janv., mrt, March), None if it
+    is none. Raises CellError when it names different months in different languages."""
+    readings = month_name_readings().get(month_key(name))
+    if not readings:
+        return None
+    if len(readings) > 1:
+        meanings = " or ".join(f"{dt.date(2000, m, 1):%B} ({loc})" for m, loc in readings)
+        raise CellError(f"a month name with one meaning: {name.strip()!r} is {meanings}; write the month as "
+                        "2026-12")
+    return readings[0][0]
+
+
+_LETTERS = r"[^\W\d_]+"
+_NAME_YEAR = re.compile(rf"({_LETTERS})\.?(?:\s*[-/.,]\s*|\s+|)(\d{{4}})|({_LETTERS})\.?\s*[-'’]\s*(\d{{2}})")
+_YEAR_NAME = re.compile(rf"(\d{{4}})\s*[-/ ]\s*({_LETTERS})\.?")
+_DAY_NAME_YEAR = re.compile(rf"(\d{{1,2}})\.?\s*[-/ .]?\s*({_LETTERS})\.?\s*[-/ .,]\s*(\d{{4}})")
+_NAME_DAY_YEAR = re.compile(rf"({_LETTERS})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})")
+_ISO_MONTH = re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})(?:\s*[-/.]\s*(\d{1,2}))?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_MONTH_YEAR = re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{4})")
+_DATE = re.compile(r"(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{4})")
+
+
+def _month(year: int, month: int, day: int = 1) -> pd.Period:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        raise CellError(_MONTH_EXPECTED) from None
+    if not 1900 <= year <= 2199:
+        raise CellError(_MONTH_EXPECTED)
+    return pd.Period(year=year, month=month, freq="M")
+
+
+def _named(name: str, year: int) -> pd.Period:
+    month = month_number(name)
+    if month is None:
+        raise CellError(_MONTH_EXPECTED)
+    return _month(year, month)
+
+
+def _text_month(text: str) -> pd.Period:
+    """The month a text names, in the forms planners and ERPs write: 2026-12, 2026/12, 2026-12-01, 2026-12-01
+    00:00:00, 12/2026, 12.2026, Dec 2026, December 2026, Dez 2026, janv. 2027, Dec-2026, Dec-26, Dec '26, 2026 Dec,
+    15 Dec 2026, Dec 15, 2026, 31.12.2026 (dotted dates are day first), and 31/12/2026 or 12/31/2026 where only one
+    order makes a date (3/1/2026 is refused: March or January?). Raises CellError saying what was expected."""
+    if m := _ISO_MONTH.fullmatch(text):
+        return _month(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+    if m := _MONTH_YEAR.fullmatch(text):
+        return _month(int(m.group(2)), int(m.group(1)))
+    if m := _DATE.fullmatch(text):
+        a, sep, b, year = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
+        if sep == "." or a > 12:  # day first: dotted dates always are, and a first number over 12 is a day
+            return _month(year, b, a)
+        if b > 12 or a == b:
+            return _month(year, a, b)
+        raise CellError(f"a month written unambiguously: {text} is {_month(year, a, b)} read month first, "
+                        f"{_month(year, b, a)} read day first; write the month as {_month(year, a, b)} or "
+                        f"{_month(year, b, a)}")
+    if m := _NAME_YEAR.fullmatch(text):
+        if m.group(1):
+            return _named(m.group(1), int(m.group(2)))
+        return _named(m.group(3), 2000 + int(m.group(4)))
+    if m := _YEAR_NAME.fullmatch(text):
+        return _named(m.group(2), int(m.group(1)))
+    if m := _DAY_NAME_YEAR.fullmatch(text):
+        return _named(m.group(2), int(m.group(3)))
+    if m := _NAME_DAY_YEAR.fullmatch(text):
+        return _named(m.group(1), int(m.group(3)))
+    if re.fullmatch(r"(19|20|21)\d\d(0[1-9]|1[0-2])", text):
+        raise CellError(f"a month written with a separator, e.g. {text[:4]}-{text[4:]} ({text} reads as a number)")
+    raise CellError(_MONTH_EXPECTED)
+
+
 def to_period(value: Any) -> pd.Period:
-    """A month from a date, an Excel serial number or text like 2026-12, Dec 2026, 2026-12-01."""
+    """A month from a date, an Excel serial number or text (`_text_month`: 2026-12, Dec 2026, Dez 2026, 2026-12-01)."""
     if isinstance(value, pd.Period):
         return value.asfreq("M")
     if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
@@ -61,14 +176,12 @@ def to_period(value: Any) -> pd.Period:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if 20000 <= value <= 80000:  # an Excel date serial (1954..2119)
             return pd.Period(_EXCEL_EPOCH + dt.timedelta(days=float(value)), "M")
+        if float(value).is_integer() and re.fullmatch(r"(19|20|21)\d\d(0[1-9]|1[0-2])", str(int(value))):
+            raise CellError(f"a month, not the number {int(value)}: write {int(value) // 100}-{int(value) % 100:02d}"
+                            " (a text, or a date cell)")
         raise CellError("a month")
     if isinstance(value, str):
-        text = value.strip()
-        for fmt in ("%Y-%m", "%Y-%m-%d", "%Y/%m", "%b %Y", "%B %Y", "%b-%Y", "%b-%y", "%m/%Y", "%Y-%m-%d %H:%M:%S"):
-            try:
-                return pd.Period(dt.datetime.strptime(text, fmt), "M")
-            except ValueError:
-                pass
+        return _text_month(value.strip())
     raise CellError("a month (a date, or text like 2026-12)")
 
 
@@ -179,22 +292,34 @@ def parse_table(spec: C.Table, raw: RawTable) -> tuple[pd.DataFrame, list[Proble
     History, each period) to its sheet column letter, so later checks can point at cells too.
     """
     problems: list[Problem] = []
-    positions = {_normal(h): i for i, h in reversed(list(enumerate(raw.header)))}
     cols: dict[str, int] = {}
     for column in spec.columns:
-        pos = positions.get(_normal(column.header), positions.get(_normal(column.key)))
-        if pos is None:
+        names = {_normal(column.header), _normal(column.key)}
+        found = [i for i, h in enumerate(raw.header) if _normal(h) in names]
+        if not found:
             if column.required:
                 problems.append(Problem(raw.sheet, raw.cell(len(raw.header)), f"missing column {column.header!r}",
                                         expected=f"a header {column.header!r} in table {spec.list_object}"))
             continue
-        cols[column.key] = pos
+        for again in found[1:]:  # never one of them silently: which one holds the right values?
+            problems.append(Problem(raw.sheet, raw.cell(again), f"a second {column.header!r} column (the first is "
+                                    f"{raw.cell(found[0])})", raw.header[again],
+                                    f"one {column.header!r} column: delete or rename the other"))
+        cols[column.key] = found[0]
 
     period_cols: dict[pd.Period, int] = {}
     if spec.wide_periods:
         known = set(cols.values())
+        named = {_normal(c.header) for c in spec.columns} | {_normal(c.key) for c in spec.columns}
         for pos, header in enumerate(raw.header):
-            if pos in known or is_blank(header):
+            if pos in known or _normal(header) in named:  # a second key column: said above
+                continue
+            if is_blank(header):
+                filled = [r for r, row in enumerate(raw.rows) if pos < len(row) and not is_blank(row[pos])]
+                if filled:  # its values would be dropped without a word
+                    problems.append(Problem(raw.sheet, raw.cell(pos), "a column of values has no month header",
+                                            None, f"the month of the values below (e.g. {raw.cell(pos, filled[0])}) "
+                                            "as its header, like 2026-12; or clear the column"))
                 continue
             try:
                 period = to_period(header)
@@ -202,8 +327,9 @@ def parse_table(spec: C.Table, raw: RawTable) -> tuple[pd.DataFrame, list[Proble
                 problems.append(Problem(raw.sheet, raw.cell(pos), "month header not understood", header, str(exc)))
                 continue
             if period in period_cols:
-                problems.append(Problem(raw.sheet, raw.cell(pos), f"month {period} appears twice", header,
-                                        "each month once"))
+                problems.append(Problem(raw.sheet, raw.cell(pos), f"month {period} appears twice (also "
+                                        f"{raw.cell(period_cols[period])})", header, "each month once"))
+                continue
             period_cols[period] = pos
 
     rows, index = [], []

@@ -1,6 +1,7 @@
 """Lenient cell parsing: what one pasted cell means, whatever program or country wrote it.
 
-- months as dates, Excel serials or text: 2027-01, Jan 2027, January-27, Jan-27, 01/2027, 2027M01, 1/1/2027 (day and
+- months as dates, Excel serials or text: 2027-01, Jan 2027, January-27, Jan-27, 01/2027, 2027M01, 1/1/2027, with
+  month names in the languages `io.parse.MONTH_LOCALES` lists (Dez 2027, janv. 2027, mrt-27) (day and
   month order left open when the text allows both: `MonthCell.alternative`, decided over the whole paste);
 - numbers as text with thousands separators, currency symbols or codes, accounting negatives (1,234), trailing
   minus, '-' for zero, non-breaking spaces, in either decimal convention (the caller passes the paste's; 1.234
@@ -23,15 +24,20 @@ from typing import Any
 
 import pandas as pd
 
-from snop_xl.io.parse import EXCEL_ERRORS
+from snop_xl.io.parse import EXCEL_ERRORS, CellError, month_number
 
 _EPOCH = dt.datetime(1899, 12, 30)
-_MONTHS = {m.lower(): i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
-_MONTHS.update({m.lower(): i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"], start=1)})
-_MONTHS["sept"] = 9
+
+
+def _month_number(name: str) -> int | None:
+    """The month a name means in any language month texts are read in (`io.parse.month_number`: CLDR's names of
+    MONTH_LOCALES: Jan, Dez, janv., mrt, Sept.); None for none, and for a name that means different months."""
+    try:
+        return month_number(name)
+    except CellError:
+        return None
+
+
 _CURRENCY = r"(?:[$€£¥₹]|usd|eur|gbp|chf|jpy|cad|aud|sek|nok|dkk|kr)"
 _CURRENCY_EDGE = re.compile(rf"^{_CURRENCY}\s*|\s*{_CURRENCY}$", re.IGNORECASE)
 _CORE = re.compile(r"(?:\d[\d.,' ]*\d|\d|[.,]\d+)")
@@ -77,10 +83,11 @@ class MonthCell:
 _ISO = re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})(?:\s*[-/.]\s*(\d{1,2}))?(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?")
 _MY = re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{4})")
 _DMY = re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4}|\d{2})")
-_NAME_Y = re.compile(r"([a-z]+)\.?\s*[-/ ',.’]?\s*(\d{4}|\d{2})")
-_Y_NAME = re.compile(r"(\d{4})\s*[-/ ]?\s*([a-z]+)\.?")
-_D_NAME_Y = re.compile(r"(\d{1,2})\s*[-/ .]\s*([a-z]+)\.?\s*[-/ .,]\s*(\d{4})")
-_NAME_D_Y = re.compile(r"([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})")
+_LETTERS = r"[^\W\d_]+"  # a word in any script: Dez, janv, mär, août
+_NAME_Y = re.compile(rf"({_LETTERS})\.?\s*[-/ ',.’]?\s*(\d{{4}}|\d{{2}})")
+_Y_NAME = re.compile(rf"(\d{{4}})\s*[-/ ]?\s*({_LETTERS})\.?")
+_D_NAME_Y = re.compile(rf"(\d{{1,2}})\.?\s*[-/ .]\s*({_LETTERS})\.?\s*[-/ .,]\s*(\d{{4}})")
+_NAME_D_Y = re.compile(rf"({_LETTERS})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})")
 _YM = re.compile(r"(\d{4})\s*m(\d{1,2})")
 
 
@@ -124,7 +131,7 @@ def month_cell(value: Any) -> MonthCell | None:
         return None
     for pattern, name_group, year_group in ((_NAME_Y, 1, 2), (_Y_NAME, 2, 1), (_D_NAME_Y, 2, 3), (_NAME_D_Y, 1, 3)):
         if m := pattern.fullmatch(text):
-            month = _MONTHS.get(m.group(name_group))
+            month = _month_number(m.group(name_group))
             p = _period(_year(m.group(year_group)), month) if month else None
             return MonthCell(p) if p else None
     return None
@@ -133,8 +140,8 @@ def month_cell(value: Any) -> MonthCell | None:
 
 def month_names(row: list[Any]) -> dict[int, int]:
     """Column -> month number of the cells of `row` that are a month's name alone (Jan, Sept., October)."""
-    return {c: _MONTHS[n] for c, v in enumerate(row)
-            if isinstance(v, str) and (n := norm_text(v).rstrip(".")) in _MONTHS}
+    return {c: n for c, v in enumerate(row)
+            if isinstance(v, str) and not any(ch.isdigit() for ch in v) and (n := _month_number(v)) is not None}
 
 
 class NumberError(ValueError):

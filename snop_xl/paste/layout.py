@@ -196,6 +196,8 @@ class LayoutReader:
                 self._months_under_years(r)
             if not months:
                 continue
+            if self._note_row(r, months):
+                continue
             numbers = [c for c, v in enumerate(row) if c not in months and looks_numeric(v)]
             if numbers:
                 self.out.shape = "months as rows"
@@ -219,6 +221,32 @@ class LayoutReader:
                      expected="a header row of months (2027-01, Jan 2027, ...) or a column of months, "
                               f"within the first {_SKIP_SCAN_ROWS} rows")
         return self.out
+
+    def _note_row(self, r: int, months: dict[int, MonthCell]) -> bool:
+        """Whether row `r`, which holds a month, is a title or note above the paste ('Printed on 2026-11-15, rev 3',
+        'Approved Nov 2026', 'From 2027-01 to 2027-12'): it names no label column (Family, Item, Measure), a row
+        below starts the paste better (a header of more months, or a column of months), and no row between names a
+        family or item (a block of figures under `r` would). Its numbers are then never read as figures."""
+        label_words = FAMILY_HEADERS | ITEM_HEADERS | MEASURE_HEADERS
+        if any(isinstance(v, str) and norm_words(v) in label_words for v in self.g.rows[r]):
+            return False
+        below = self._next_row(r)
+        starts_rows = below < len(self.g.rows) and any(month_cell(self.g.get(below, c)) is not None for c in months)
+        if starts_rows:  # a column of months begins here: months as rows
+            return False
+        for b in range(r + 1, min(len(self.g.rows), _SKIP_SCAN_ROWS)):
+            row = self.g.rows[b]
+            cells = [c for c, v in enumerate(row) if month_cell(v) is not None]
+            more = max(len(cells), len(month_names(row)))
+            if more >= 2 and more > len(months):
+                return True  # a header of more months below
+            after = self._next_row(b)
+            if len(cells) == 1 and after < len(self.g.rows) and month_cell(self.g.get(after, cells[0])) is not None:
+                return True  # a column of months starts below
+            if any(not isinstance(v, (int, float)) and v is not None and self.names.resolve(v) is not None
+                   for v in row):
+                return False  # a family or item under the row's months: it heads figures
+        return False
 
     def _months_under_years(self, r: int) -> dict[int, MonthCell]:
         """Month names without a year under a row of years, as an Excel pivot table grouped by years and months
@@ -329,7 +357,25 @@ class LayoutReader:
                 roles[c] = "label"
             else:
                 roles[c] = "ignore"
+        self._one_column_each(h, roles)
         return roles
+
+    def _one_column_each(self, h: int, roles: dict[int, str]) -> None:
+        """Two columns headed for one role (Family and Product family, Measure twice, Units twice): refused at the
+        second, never one of them used without a word."""
+        first: dict[str, int] = {}
+        for c, role in roles.items():
+            if role not in ("family", "item", "measure", "value", *MEASURES):
+                continue
+            if role in ("family", "item", "measure") and norm_words(re.sub(r"[\(\[].*?[\)\]]", " ", str(
+                    self.g.get(h, c) or ""))) not in FAMILY_HEADERS | ITEM_HEADERS | MEASURE_HEADERS:
+                continue  # a role read from the values, not a header: the layout decides between those
+            if role in first:
+                self.problem(h, c, f"a second {role} column (the first is {self.g.cell(h, first[role])} "
+                             f"{self.g.get(h, first[role])!r})", self.g.get(h, c),
+                             f"one {role} column: delete or rename the other")
+            else:
+                first[role] = c
 
     def _wide_rows(self, h: int, roles: dict[int, str], measure_col: int | None, col_period: dict[int, pd.Period],
                    total_cols: dict[int, frozenset]) -> None:
@@ -544,6 +590,7 @@ class LayoutReader:
                 roles[c] = "other"
         if "label" in roles.values() and not any(r in ("family", "item") for r in roles.values()):
             roles[next(c for c, r in roles.items() if r == "label")] = "family"
+        self._one_column_each(h, roles)
         return roles
 
     def _long_rows(self, h: int, roles: dict[int, str], month_col: int, row_period: dict[int, pd.Period],

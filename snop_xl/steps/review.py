@@ -16,7 +16,7 @@ import pandas as pd
 
 from snop_xl import contract as C
 from snop_xl.calc import finance
-from snop_xl.inputs import Inputs
+from snop_xl.inputs import Inputs, has_capacity_model
 from snop_xl.steps import meeting
 from snop_xl.steps.scenarios import BASE, summarise_plan
 
@@ -123,6 +123,8 @@ def _year_label(year: pd.Series) -> str:
 def _binding_headline(inputs: Inputs, outputs: Mapping[str, pd.DataFrame]) -> tuple[str, float | None]:
     """The resource that binds with the most money at stake (`meeting.binding`: the pack's page 2 has its months)
     and that money."""
+    if not has_capacity_model(inputs):
+        return "Binding resource money at stake (no capacity data)", None
     b = meeting.binding(outputs.get("CapacityPlan"), outputs.get("SupplyPlan"), inputs.items,
                         inputs.bill_of_resources, outputs.get("Exceptions"))
     if not len(b):

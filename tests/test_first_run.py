@@ -82,3 +82,17 @@ def test_capacity_without_a_bill_of_resources_is_called_what_it_is(tmp_path: Pat
     said = capsys.readouterr().out
     assert "BillOfResources!A2: no item loads a resource: the 6 Capacity rows limit nothing" in said
     assert "no capacity data" not in said
+
+
+def test_export_takes_a_sheet_name_too(small_book: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`export BOOK Reconciliation` (a sheet, not a table) exports the sheet's one table; a review sheet or an
+    unknown name is a clear refusal, never a traceback."""
+    assert main(["run", str(small_book)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "gaps.csv"
+    assert main(["export", str(small_book), "Reconciliation", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0].startswith("Level,Family,Item,Period")
+    assert main(["export", str(small_book), "DemandReview"]) == 2
+    assert "its numbers are table DemandPlan" in capsys.readouterr().err
+    assert main(["export", str(small_book), "Nope"]) == 2
+    assert "no table 'Nope'" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from snop_xl import contract as C
+from snop_xl.errors import UsageError
 from snop_xl.io.atomic import write_atomically
 from snop_xl.io.base import BookIO
 from snop_xl.io.parse import to_cell
@@ -67,9 +68,27 @@ def table_csv(spec: C.Table, frame: pd.DataFrame) -> str:
     return out.getvalue()
 
 
+def table_named(name: str) -> C.Table:
+    """The table a user means by `name`: a table's name (DemandPlan, tblDemandPlan) or a sheet holding one table
+    (Reconciliation); a review sheet or a sheet of several tables is refused naming the tables to choose from."""
+    try:
+        return C.table(name)
+    except KeyError:
+        pass
+    sheet = next((s for s in C.SHEETS.values() if s.name.casefold() == str(name).strip().casefold()), None)
+    if sheet is not None and len(sheet.tables) == 1:
+        return sheet.tables[0]
+    if sheet is not None and sheet.tables:
+        raise UsageError(f"sheet {sheet.name} holds the tables {', '.join(t.name for t in sheet.tables)}: name one")
+    if sheet is not None and sheet.name in C.REVIEW_SHEETS:
+        raise UsageError(f"{sheet.name} is a review sheet (a grid, no table); its numbers are table "
+                         f"{C.REVIEW_SHEETS[sheet.name]}")
+    raise UsageError(f"no table {name!r}; the tables are {', '.join(C.TABLES)}")
+
+
 def export_table(book: BookIO, table: str, target: str | Path | None) -> str:
     """Write table `table` of `book` as a safe CSV to `target` (atomically; None or '-': return the text only)."""
-    spec = C.table(table)
+    spec = table_named(table)
     frame, _ = book.read_table(spec)
     text = table_csv(spec, frame)
     if target not in (None, "-"):

@@ -15,7 +15,7 @@ from snop_xl import contract as C
 from snop_xl.errors import SnopError
 from snop_xl.io import OpenpyxlBook, open_book
 
-from .conftest import small_frames
+from .conftest import make_book, small_frames
 
 
 def test_inputs_round_trip_typed(small_book: Path) -> None:
@@ -229,3 +229,30 @@ def test_written_input_rows_all_look_like_inputs(tmp_path: Path) -> None:
         assert ws.cell(2, col).font.color.rgb == ws.cell(ws.max_row, col).font.color.rgb, sheet
     settings, problems = open_book(demo_book).read_table(C.SETTINGS_TABLE)
     assert problems == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice is not installed")
+def test_formulas_in_input_cells_keep_their_calculated_values_run_after_run(tmp_path: Path) -> None:
+    """A price typed as a formula and saved by a spreadsheet (LibreOffice here: it stores the value beside the
+    formula, and TRUE as =TRUE()): a run in place, and a run to another file, keep each formula and the value it
+    showed, so the next run and validate read the book as before instead of refusing it as never calculated."""
+    from openpyxl import load_workbook
+
+    from snop_xl.build.recalc import recalc_file
+    from snop_xl.cli import main
+
+    path = make_book(tmp_path / "f.xlsx", small_frames())
+    wb = load_workbook(path)
+    col = [c.value for c in wb["Items"][1]].index("Unit Price") + 1
+    wb["Items"].cell(2, col).value = "=5*2"
+    wb.save(path)
+    book = recalc_file(path, tmp_path / "lo")  # saved by LibreOffice: formulas with their values
+    assert load_workbook(book, data_only=True)["Items"].cell(2, col).value == 10
+    for args in (["run", str(book)], ["run", str(book)], ["run", str(book), "-o", str(tmp_path / "out.xlsx")]):
+        assert main(args) == 0
+    for result in (book, tmp_path / "out.xlsx"):
+        assert main(["validate", str(result)]) == 0
+        assert load_workbook(result)["Items"].cell(2, col).value == "=5*2"
+        assert load_workbook(result, data_only=True)["Items"].cell(2, col).value == 10
+        items, problems = open_book(result).read_table("Items")
+        assert problems == [] and items["unit_price"].tolist() == [10.0, 5.0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import time
 import zipfile
@@ -16,6 +17,7 @@ from collections.abc import Callable, Collection
 from copy import copy
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
@@ -28,6 +30,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE, BUILTIN_FORMATS_RE
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import Outline
 from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table as XLTable
 from openpyxl.worksheet.table import TableStyleInfo
@@ -40,7 +43,7 @@ from snop_xl.io.atomic import check_writable, keep_mode, write_atomically
 from snop_xl.io import grid as G
 from snop_xl.io.base import FIT_ROWS, STAMP_PREFIX, BookIO
 from snop_xl.io.grid import Grid
-from snop_xl.io.parse import RawTable, Uncalculated, is_blank
+from snop_xl.io.parse import EXCEL_ERRORS, RawTable, Uncalculated, is_blank
 from snop_xl.io.safe_open import check_workbook_file, load_safely
 from snop_xl.io.styles import HEADER_FILL, TAB_COLOR, TABLE_STYLE
 
@@ -62,6 +65,8 @@ class OpenpyxlBook(BookIO):
         #: the file the workbook was loaded from: formula values come from it even after `path` is pointed at
         #: another target (`run -o OUT`) or the book is saved (openpyxl saves formulas without their values)
         self._source: Path | None = self.path if self.path.exists() else None
+        #: the formulas input cells held when opened: only those may be given their calculated value on save
+        self._opened_formulas = _input_formulas(workbook) if self._source is not None else {}
 
     @classmethod
     def new(cls, path: str | os.PathLike) -> "OpenpyxlBook":
@@ -115,6 +120,21 @@ class OpenpyxlBook(BookIO):
             cached = self._values[ws.title].cell(row, col).value if ws.title in self._values.sheetnames else None
             return Uncalculated(value) if cached is None else cached
         return value
+
+    def _calculated_inputs(self) -> dict[str, dict[str, Any]]:
+        """Sheet -> {cell: value Excel last calculated} of the formulas in input sheets: openpyxl writes a formula
+        without its value, so the next run would find it never calculated and refuse the book (a formula's value
+        lost by a run). Only formulas the opened file held a value for; read from it once, when there are any."""
+        out: dict[str, dict[str, Any]] = {}
+        for (name, coordinate), formula in _input_formulas(self.wb).items():
+            if self._opened_formulas.get((name, coordinate)) != formula:
+                continue  # typed or moved since the book was opened: the file has no value for it
+            ws = self.wb[name]
+            cell = ws[coordinate]
+            value = self._value(ws, cell.row, cell.column, formula)
+            if not isinstance(value, Uncalculated):
+                out.setdefault(name, {})[coordinate] = value
+        return out
 
     def sheet_values(self, name: str, calculated: bool = True) -> list[list[Any]] | None:
         if name not in self.wb.sheetnames:
@@ -273,8 +293,14 @@ class OpenpyxlBook(BookIO):
             tbl.autoFilter.ref = tbl.ref
 
     def save(self, target: str | os.PathLike | None = None) -> Path:
-        """Write to a temp file beside the target, then rename over it: the target is either old or new."""
-        target = write_atomically(target or self.path, lambda tmp: save_workbook(self.wb, tmp))
+        """Write to a temp file beside the target, then rename over it: the target is either old or new. Formulas
+        planners typed into input cells keep the values Excel last calculated (`keep_calculated`)."""
+        calculated = self._calculated_inputs()
+
+        def write(tmp: Path) -> None:
+            save_workbook(self.wb, tmp)
+            keep_calculated(tmp, calculated)
+        target = write_atomically(target or self.path, write)
         _remove_stale_temps(target)
         self.path = target
         return target
@@ -365,6 +391,55 @@ def save_workbook(wb: Workbook, path: Path) -> None:
     finally:
         with contextlib.suppress(Exception):
             archive.close()
+
+
+def _input_formulas(wb: Workbook) -> dict[tuple[str, str], str]:
+    """(sheet, cell) -> formula of every formula in the input sheets of `wb`."""
+    return {(name, cell.coordinate): cell.value for name in C.INPUT_SHEETS if name in wb.sheetnames
+            for cell in wb[name]._cells.values() if cell.data_type == "f" and isinstance(cell.value, str)}
+
+
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f><v ?/></c>', re.S)
+
+
+def keep_calculated(path: Path, calculated: dict[str, dict[str, Any]]) -> None:
+    """Write into the saved workbook at `path` the value each formula of `calculated` (sheet -> {cell: value})
+    showed when the book was opened, as Excel stores it (<v> beside <f>): openpyxl writes formulas without one."""
+    if not calculated:
+        return
+    with zipfile.ZipFile(path) as z:
+        workbook, rels = z.read("xl/workbook.xml").decode(), z.read("xl/_rels/workbook.xml.rels").decode()
+        targets = dict(re.findall(r'<Relationship[^>]*Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
+        targets.update({k: v for v, k in re.findall(r'<Relationship[^>]*Target="([^"]+)"[^>]*Id="([^"]+)"', rels)})
+        parts = {}
+        for name, rid in re.findall(r'<sheet[^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', workbook):
+            if name in calculated and rid in targets:
+                target = targets[rid].lstrip("/")
+                parts[target if target.startswith("xl/") else f"xl/{target}"] = calculated[name]
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+
+    def with_value(m: re.Match, values: dict[str, Any]) -> str:
+        if m.group(1) not in values or ' t="' in m.group(2):
+            return m.group(0)
+        value = values[m.group(1)]
+        if isinstance(value, bool):
+            kind, text = ' t="b"', str(int(value))
+        elif isinstance(value, (int, float)):
+            kind, text = "", repr(float(value)) if isinstance(value, float) else str(value)
+        elif isinstance(value, (dt.datetime, dt.date)):
+            kind, text = "", repr(float(to_excel(value)))
+        else:
+            text = escape(str(value))
+            kind = ' t="e"' if text in EXCEL_ERRORS else ' t="str"'
+        return f'<c r="{m.group(1)}"{m.group(2)}{kind}><f>{m.group(3)}</f><v>{text}</v></c>'
+
+    fresh = path.with_name(path.name + ".values")
+    with zipfile.ZipFile(fresh, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as out:
+        for info, data in entries:
+            if info.filename in parts:
+                data = _FORMULA_CELL.sub(lambda m: with_value(m, parts[info.filename]), data.decode()).encode()
+            out.writestr(info, data)
+    os.replace(fresh, path)
 
 
 def put_cell(ws: Any, row: int, col: int, value: Any) -> Any:

@@ -33,6 +33,9 @@ class Uncalculated:
 
     formula: str
 
+    def __repr__(self) -> str:  # how a problem shows what it found: the formula, not a Python object
+        return f"the formula {self.formula}, never calculated"
+
 
 @dataclass
 class RawTable:

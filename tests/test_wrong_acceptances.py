@@ -25,7 +25,7 @@ def items_csv(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("option, value, words", [
     ("--horizon", "0", "--horizon 0: not a valid Horizon (months); expected a value >= 1"),
     ("--horizon", "61", "expected a value <= 60"),
-    ("--cycle-month", "Dez 2026", "--cycle-month 'Dez 2026': not a valid Cycle month"),
+    ("--cycle-month", "Smarch 2026", "--cycle-month 'Smarch 2026': not a valid Cycle month"),
 ])
 def test_new_refuses_settings_the_settings_sheet_would_refuse(items_csv: Path, tmp_path: Path, capsys,
                                                               option: str, value: str, words: str) -> None:
@@ -33,6 +33,19 @@ def test_new_refuses_settings_the_settings_sheet_would_refuse(items_csv: Path, t
     assert main(["new", str(book), "--items", str(items_csv), option, value]) == 2
     assert words in capsys.readouterr().err
     assert not book.exists()
+
+
+@pytest.mark.parametrize("value", ["Dez 2026", "déc. 2026", "dic 2026", "2026-12"])
+def test_new_reads_a_cycle_month_written_in_another_language(items_csv: Path, tmp_path: Path, value: str) -> None:
+    """Month names as Excel shows them in German, French, Spanish (CLDR, via Babel) are the month they name."""
+    from snop_xl import contract as C
+    from snop_xl.inputs import parse_settings
+    from snop_xl.io import open_book
+
+    book = tmp_path / "n.xlsx"
+    assert main(["new", str(book), "--items", str(items_csv), "--cycle-month", value]) == 0
+    settings, problems = parse_settings(open_book(book).read_table(C.SETTINGS_TABLE)[0])
+    assert problems == [] and settings.cycle_month == pd.Period("2026-12", "M")
 
 
 def test_a_number_that_overflows_is_refused_at_its_cell(tmp_path: Path, capsys) -> None:

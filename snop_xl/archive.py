@@ -293,6 +293,14 @@ def encode_frame(frame: pd.DataFrame) -> str:
     return json.dumps({"columns": columns, "data": data}, separators=(",", ":"))
 
 
+def _months(texts: pd.Series) -> pd.PeriodIndex:
+    """Monthly periods of 'yyyy-mm' texts (None: NaT), each distinct text parsed once: an archived DemandPlan repeats
+    18 months over 180,000 rows, and parsing every row took most of a 2,000-item publish step's reading."""
+    codes, months = pd.factorize(texts, use_na_sentinel=True)
+    parsed = pd.PeriodIndex(list(months), freq="M")
+    return pd.PeriodIndex(parsed.take(codes, allow_fill=True, fill_value=pd.NaT), freq="M")
+
+
 def decode_frame(name: str, payload: str) -> pd.DataFrame:
     """Frame back with the contract's types for the table `name` (periods, numbers, dates); unknown columns as is."""
     obj = json.loads(payload)
@@ -303,7 +311,7 @@ def decode_frame(name: str, payload: str) -> pd.DataFrame:
             continue
         s = frame[column.key]
         if column.dtype == C.PERIOD:
-            frame[column.key] = pd.PeriodIndex([pd.NaT if v is None else v for v in s], freq="M")
+            frame[column.key] = _months(s)
         elif column.dtype in (C.NUMBER, C.PERCENT):
             frame[column.key] = pd.to_numeric(s).astype("float64")
         elif column.dtype == C.INTEGER:
@@ -313,7 +321,7 @@ def decode_frame(name: str, payload: str) -> pd.DataFrame:
         elif column.dtype == C.BOOL:
             frame[column.key] = s.astype("boolean")
     if name == "History" and "period" in frame:
-        frame["period"] = pd.PeriodIndex(frame["period"], freq="M")
+        frame["period"] = _months(frame["period"])
         frame["qty"] = pd.to_numeric(frame["qty"]).astype("float64")
     return frame
 

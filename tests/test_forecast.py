@@ -99,7 +99,7 @@ def test_output_columns_calendar_and_labels():
     assert first.loc["short", "method"] == "mean (short history)"
     assert first.loc["short", "forecast"] == pytest.approx(5.0)
     assert first.loc["zeros", "method"] == "zero history" and first.loc["zeros", "hi_95"] == 0
-    assert first.loc["lumpy", "method"] == models.INTERMITTENT_AUTO
+    assert first.loc["lumpy", "method"] in (models.INTERMITTENT_AUTO, *models.INTERMITTENT_CANDIDATES)
     assert first.loc["smooth", "method"] in models.AUTO_NAMES
     assert (fc["lo_95"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["forecast"]).all()
     assert (fc["forecast"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_95"]).all()
@@ -141,7 +141,7 @@ def test_syntetos_boylan_classification_by_hand():
     # auto: intermittent (ADI > 1.32) -> Croston family; smooth and erratic -> smooth-series models
     labels = forecast(long({"i": [0, 3, 0, 0, 6, 0] * 4, "s": [4.0, 5.0] * 12, "e": [1, 9] * 12}), 2
                       ).groupby("item")["method"].first()
-    assert labels["i"] == models.INTERMITTENT_AUTO and labels["s"] not in models.INTERMITTENT
+    assert labels["i"] in (models.INTERMITTENT_AUTO, *models.INTERMITTENT_CANDIDATES) and labels["s"] not in models.INTERMITTENT
     assert labels["e"] not in models.INTERMITTENT
 
 
@@ -265,7 +265,7 @@ def test_auto_handles_short_zero_intermittent_and_long_items_in_one_call():
     labels = fc.groupby("item")["method"].first()
     assert labels["long"] in models.AUTO_NAMES and labels["year"].startswith("combination")
     assert labels["tiny"] == "mean (short history)" and labels["zeros"] == "zero history"
-    assert labels["lumpy"] == labels["stopped"] == models.INTERMITTENT_AUTO and labels["dead"] == "inactive"
+    assert {labels["lumpy"], labels["stopped"]} <= {models.INTERMITTENT_AUTO, *models.INTERMITTENT_CANDIDATES} and labels["dead"] == "inactive"
     values = fc[COLS[2:7]].to_numpy()
     assert np.isfinite(values).all() and (values >= 0).all()
     assert (fc.loc[fc["item"] == "zeros", COLS[2:7]].to_numpy() == 0).all()
@@ -354,7 +354,8 @@ def test_holt_winters_design_sliced_from_a_block_is_the_same_bits(T):
 def test_every_method_label_is_explained_on_the_demand_plan():
     # the labels forecast() writes are documented in the DemandPlan's Method column (docs/workbook.md)
     doc = C.DEMAND_PLAN.column("method").doc
-    labels = {*models.AUTO_NAMES, "combination", "sba", "tsb", models.INTERMITTENT_AUTO, "mean (short history)",
+    labels = {*models.AUTO_NAMES, "combination", *models.INTERMITTENT_CANDIDATES, models.INTERMITTENT_AUTO,
+              "mean (short history)",
               "zero history", "inactive"}
     rng = np.random.default_rng(2)
     hist = long({"a": list(_seasonal_series(rng, 40)), "b": list(_seasonal_series(rng, 18)), "c": [1.0, 2.0],

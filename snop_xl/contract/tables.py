@@ -307,7 +307,8 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
     _c("method", "Method", TEXT, "Model used for the item. With Forecast method auto: ets+theta+snaive (median of "
        "log and additive damped Holt-Winters, optimised Theta and seasonal naive; two seasons of history or more), "
        "combination (mean of SES, damped Holt and Theta; less than two seasons of history), imapa+tsb (intermittent "
-       "demand: mean of IMAPA, temporal aggregation, and TSB), mean (short history) (fewer than 4 months), "
+       "demand: mean of IMAPA, temporal aggregation, and TSB; imapa, tsb, adida or sba where that single model "
+       "forecast the item's own last months clearly better), mean (short history) (fewer than 4 months), "
        "inactive (no demand for two seasons and three usual intervals: 0, bounds 0; any method), "
        "zero history, no history (new item: 0). Otherwise the method named in Settings (croston, sba, tsb: "
        "intermittent models).", nullable=True),

@@ -34,7 +34,6 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table as XLTable
 from openpyxl.worksheet.table import TableStyleInfo
-from openpyxl.writer.excel import ExcelWriter
 
 from snop_xl import contract as C
 from snop_xl.contract import charts as CH
@@ -46,6 +45,7 @@ from snop_xl.io.grid import Grid
 from snop_xl.io.parse import EXCEL_ERRORS, RawTable, Uncalculated, is_blank
 from snop_xl.io.safe_open import check_workbook_file, load_safely
 from snop_xl.io.styles import HEADER_FILL, TAB_COLOR, TABLE_STYLE
+from snop_xl.io.sheet_xml import FastExcelWriter
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 HEADER_FONT = Font(name="Calibri", bold=True)  # named: a font without a name renders in a fallback (serif) face
@@ -387,7 +387,7 @@ def save_workbook(wb: Workbook, path: Path) -> None:
     archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
     try:
         wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)  # as openpyxl's save
-        ExcelWriter(wb, archive).save()  # closes the zip when it succeeds
+        FastExcelWriter(wb, archive).save()  # closes the zip when it succeeds; rows as openpyxl writes them
     finally:
         with contextlib.suppress(Exception):
             archive.close()
@@ -399,7 +399,7 @@ def _input_formulas(wb: Workbook) -> dict[tuple[str, str], str]:
             for cell in wb[name]._cells.values() if cell.data_type == "f" and isinstance(cell.value, str)}
 
 
-_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f><v ?/></c>', re.S)
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f>(?:<v ?/>|<v></v>)</c>', re.S)  # any writer's empty
 
 
 def keep_calculated(path: Path, calculated: dict[str, dict[str, Any]]) -> None:

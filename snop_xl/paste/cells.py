@@ -24,14 +24,20 @@ from typing import Any
 
 import pandas as pd
 
-from snop_xl.io.parse import EXCEL_ERRORS, CellError, month_number
+from snop_xl.io.parse import EXCEL_ERRORS, CellError, month_key, month_number
 
 _EPOCH = dt.datetime(1899, 12, 30)
 
 
+SHORTEST_MONTH_NAME = 3  # letters of the shortest month name of MONTH_LOCALES (mai, dez): checked by a test
+
+
 def _month_number(name: str) -> int | None:
     """The month a name means in any language month texts are read in (`io.parse.month_number`: CLDR's names of
-    MONTH_LOCALES: Jan, Dez, janv., mrt, Sept.); None for none, and for a name that means different months."""
+    MONTH_LOCALES: Jan, Dez, janv., mrt, Sept.); None for none, and for a name that means different months. A
+    name shorter than any month's (the C of a customer number C1234) is none without loading CLDR's data."""
+    if len(month_key(name)) < SHORTEST_MONTH_NAME:
+        return None
     try:
         return month_number(name)
     except CellError:

@@ -68,9 +68,11 @@ class FieldValues(Mapping[str, list[Any]]):
         self._keys[key] = None
         self._lists[key] = values
 
-    def set_coded(self, key: str, codes: np.ndarray, distinct: np.ndarray, numbers: np.ndarray | None = None) -> None:
+    def set_coded(self, key: str, codes: np.ndarray, distinct: np.ndarray | None,
+                  numbers: np.ndarray | None = None) -> None:
         """Field `key` as codes into its distinct values (`coded`); `numbers`: those values as floats, NaN for
-        None (a number field's, known to its reader)."""
+        None (a number field's, known to its reader; its distinct values, None: made from them when asked for,
+        as a million lines' amounts are mostly summed, not listed)."""
         self._keys[key] = None
         self._coded[key] = (codes, distinct)
         if numbers is not None:
@@ -78,7 +80,7 @@ class FieldValues(Mapping[str, list[Any]]):
 
     def __getitem__(self, key: str) -> list[Any]:
         if key not in self._lists:
-            codes, distinct = self._coded[key]
+            codes, distinct = self.coded(key)
             self._lists[key] = distinct[codes].tolist()
         return self._lists[key]
 
@@ -98,7 +100,12 @@ class FieldValues(Mapping[str, list[Any]]):
             codes, uniques = pd.factorize(np.array(self._lists[key] + [None], dtype=object)[:-1])
             codes[codes < 0] = len(uniques)  # None (pandas' missing value) the last
             self._coded[key] = (codes, np.array(list(uniques) + [None], dtype=object))
-        return self._coded[key]
+        codes, distinct = self._coded[key]
+        if distinct is None:  # a number field's: its floats, None where NaN
+            numbers = self._numbers[key]
+            distinct = np.where(np.isnan(numbers), None, numbers.astype(object))
+            self._coded[key] = (codes, distinct)
+        return codes, distinct
 
     def numbers(self, key: str) -> np.ndarray:
         """Each record's number in field `key` as a float array (NaN where blank)."""
@@ -366,9 +373,10 @@ class RecordReader:
             return [self._flag(self.out.rows[i], column, v) for i, v in enumerate(cells)]
         return [_text(v) for v in cells]
 
-    def _read_column_by_column(self, column: Column) -> tuple[np.ndarray, ...]:
+    def _read_column_by_column(self, column: Column) -> tuple[np.ndarray | None, ...]:
         """`_read_column` for a column-wise grid: each distinct cell read once, the same values and problems, as
-        (code of each record, value of each distinct cell[, the values as floats for a number column])."""
+        (code of each record, value of each distinct cell[, the values as floats for a number column, whose
+        distinct values are then None: `FieldValues` makes them from the floats when asked for])."""
         kind, label = column.field.kind, column.field.label
         codes, uniques = self._coded(column)
         blank = np.flatnonzero(np.equal(uniques, None)).tolist()
@@ -390,11 +398,9 @@ class RecordReader:
                              "(nothing in it shows whether . or , is the decimal separator)")
             number = np.ones(len(texts), dtype=bool)
             number[list(why)] = False
-            distinct = np.full(len(uniques), None, dtype=object)
-            distinct[texts[number]] = values[number]  # Python floats
             numbers = np.full(len(uniques), np.nan)
             numbers[texts[number]] = values[number]
-            return codes, distinct, numbers
+            return codes, None, numbers  # the distinct values (Python floats) made when asked for
         if kind == MONTH:
             cells = np.array([None if u is None else month_cell(u) for u in uniques], dtype=object)
             messages = {k: (f"no {label}", "a date or month on every line") for k in blank}
@@ -444,34 +450,38 @@ class RecordReader:
 
     def _months_decided(self, column: Column, cells: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`_months`'s end for a column-wise grid: the day/month order over the whole column, each cell's month."""
-        def lines(test) -> list[int]:
-            keys = [k for k, m in enumerate(cells) if m is not None and test(m)]
+        present = np.bincount(codes, minlength=len(cells)) > 0  # the distinct cells some record has
+
+        def keys(test) -> list[int]:
+            return [k for k, m in enumerate(cells) if m is not None and present[k] and test(m)]
+
+        def lines(keys: list[int]) -> list[int]:  # the records' lines, listed only for a problem
             return (self.g.first_row + self._rows[np.isin(codes, keys, kind="table")]).tolist() if keys else []
 
-        day_only, month_only = lines(lambda m: m.day_first_only), lines(lambda m: m.month_first_only)
-        ambiguous_keys = [k for k, m in enumerate(cells) if m is not None and m.alternative is not None]
-        ambiguous = np.flatnonzero(np.isin(codes, ambiguous_keys, kind="table")) if ambiguous_keys else \
-            np.array([], dtype=int)
+        day_keys, month_keys = keys(lambda m: m.day_first_only), keys(lambda m: m.month_first_only)
+        ambiguous_keys = keys(lambda m: m.alternative is not None)
         day_first = None
-        if day_only and month_only:
+        if day_keys and month_keys:
+            day_only, month_only = lines(day_keys), lines(month_keys)
             r = month_only[0] - self.g.first_row
             self.problem(r, column.index, f"dates mix day/month and month/day order: lines {lines_text(day_only)} "
                          f"only read day first, lines {lines_text(month_only)} only month first",
                          self.g.get(r, column.index), "one order for all dates, or dates like 2024-01-03")
-        elif day_only or month_only:
-            day_first = self.out.day_first = bool(day_only)
-        elif len(ambiguous):
+        elif day_keys or month_keys:
+            day_first = self.out.day_first = bool(day_keys)
+        elif ambiguous_keys:
             texts = {_text(self.g.columns[column.index][1][k]) for k in ambiguous_keys}
             if all("." in t and "/" not in t and "-" not in t for t in texts):
                 day_first = self.out.day_first = True
             else:
+                ambiguous = np.flatnonzero(np.isin(codes, ambiguous_keys, kind="table"))
                 i0 = int(self._rows[ambiguous[0]])
                 self.problem(i0, column.index, f"the {column.field.label.lower()}s never show whether the day or the "
                              f"month comes first (no day above 12), on lines "
                              f"{lines_text((self.g.first_row + self._rows[ambiguous]).tolist())}",
                              self.g.get(i0, column.index), "dates written unambiguously (2024-01-03), or an extract "
                              "that includes a day after the 12th")
-        if day_first is None and len(ambiguous):
+        if day_first is None and ambiguous_keys:
             return np.zeros(len(codes), dtype=np.intp), np.array([None], dtype=object)
         return codes, np.array([None if m is None else m.alternative if day_first and m.alternative is not None
                                 else m.period for m in cells] + [None], dtype=object)
@@ -635,36 +645,52 @@ def _text(value: Any) -> str | None:
 # ---- the column-wise reading of a large extract (`Grid.columns`): each distinct cell decided once, the common
 # number shapes decided together with numpy; the careful per-cell functions above decide every other cell, so the
 # records, the conventions and the problems are those of the cell-by-cell reading.
-_VECTOR_MIN = 2_000  # fewer distinct numbers than this: the careful parser reads each, as fast
+_VECTOR_MIN = 64  # fewer distinct numbers than this: the careful parser reads each, as fast
 _POWERS = np.array([float(10 ** k) for k in range(16)])  # exact
-_PAD, _DIGIT, _DOT, _COMMA, _MINUS, _OTHER = range(6)
-_KIND = np.array([_PAD] + [_OTHER] * 127 + [_OTHER], dtype=np.int8)  # by code point; 128: any beyond ASCII
-_KIND[ord("0"):ord("9") + 1] = _DIGIT
-_KIND[ord(".")], _KIND[ord(",")], _KIND[ord("-")] = _DOT, _COMMA, _MINUS
+_WIDEST = 24  # a longer text is no plain number of at most 15 digits: the careful parser reads it
+_ZERO, _DOT, _COMMA, _MINUS = (np.uint8(ord(c)) for c in "0.,-")
+
+
+def _char_matrix(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of `texts` as a matrix with one row per position and one column per text (0 past a text's
+    end; at most `_WIDEST` rows), and each text's length in bytes. Joined and encoded at once rather than text by
+    text; no text here holds a NUL (a CSV with one is read the careful way), so NUL separates them."""
+    data = np.frombuffer("\0".join(texts.tolist()).encode("utf-8") + b"\0" * (_WIDEST + 1), dtype=np.uint8)
+    ends = np.flatnonzero(data[:len(data) - _WIDEST] == 0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    width = min(int(length.max(initial=0)), _WIDEST)
+    chars = np.zeros((max(width, 1), len(texts)), dtype=np.uint8)
+    for j in range(width):  # past its end a text's row holds the next text's bytes: masked off
+        np.multiply(data[starts + j], length > j, out=chars[j])
+    return chars, length
 
 
 def _shapes(texts: np.ndarray) -> dict[str, np.ndarray]:
     """The plain number shapes among `texts` (ASCII digits, a leading '-', at most one '.' and one ','), worked out
-    on their characters as a matrix of code points (one row per text): for each text whether it is one (`ok`), its
+    on their bytes as a matrix (`_char_matrix`, one row per position): for each text whether it is one (`ok`), its
     sign, the length of its body (without the sign), how many '.' and ',' and where (-1: none, positions in the
     body), whether the body starts with '0', and its digits as an integer (`mantissa`, exact up to 15 digits)."""
-    u = texts.astype(str)
-    chars = u.view(np.uint32).reshape(len(u), -1) if u.itemsize else np.zeros((len(u), 1), dtype=np.uint32)
-    length = np.strings.str_len(u)  # no text here holds a NUL: a CSV with one is read the careful way
-    kind = _KIND[np.minimum(chars, len(_KIND) - 1)]  # each character's kind, one byte each
-    neg = kind[:, 0] == _MINUS
-    digit, dot, comma = kind == _DIGIT, kind == _DOT, kind == _COMMA
-    ndot, ncom, ndig = dot.sum(axis=1), comma.sum(axis=1), digit.sum(axis=1)
-    allowed = kind <= _COMMA  # a digit, '.', ',' or the padding after the text
-    ok = allowed[:, 1:].all(axis=1) & (allowed[:, 0] | neg) & (ndig > 0) & (ndot <= 1) & (ncom <= 1)
-    mantissa = np.zeros(len(u), dtype=np.int64)
-    for j in range(chars.shape[1]):  # the digits read left to right (wrapping past 18 digits: not `small`)
-        mantissa = np.where(digit[:, j], mantissa * 10 + chars[:, j] - ord("0"), mantissa)
+    chars, length = _char_matrix(texts)
+    value = chars - _ZERO  # a digit's value; any other byte wraps to 10 or more
+    digit, dot, comma = value < 10, chars == _DOT, chars == _COMMA
+    neg = chars[0] == _MINUS
+    ndot, ncom, ndig = (m.sum(axis=0, dtype=np.int16) for m in (dot, comma, digit))
+    allowed = digit | dot | comma | (chars == 0)  # a digit, '.', ',' or the padding after the text
+    ok = allowed[1:].all(axis=0) & (allowed[0] | neg) & (ndig > 0) & (ndot <= 1) & (ncom <= 1) & \
+        (length <= _WIDEST)
+    mantissa = np.zeros(len(texts), dtype=np.int64)
+    pdot, pcom = np.full(len(texts), -1, dtype=np.int16), np.full(len(texts), -1, dtype=np.int16)
+    times, plus = np.where(digit, np.uint8(10), np.uint8(1)), value * digit  # a digit: m * 10 + it; else m
+    for j in range(len(chars)):  # the digits read left to right (wrapping past 18 digits: not `small`)
+        mantissa *= times[j]
+        mantissa += plus[j]
+    for j in range(len(chars) - 1, -1, -1):  # the first '.' and ',' (the last one written)
+        pdot[dot[j]], pcom[comma[j]] = j, j
+    body = chars[1] if len(chars) > 1 else np.zeros(len(texts), dtype=np.uint8)
     return {"ok": ok, "neg": neg, "n": length - neg, "ndot": ndot, "ncom": ncom, "small": ndig <= 15,
-            "pdot": np.where(ndot > 0, dot.argmax(axis=1) - neg, -1),
-            "pcom": np.where(ncom > 0, comma.argmax(axis=1) - neg, -1),
-            "zero": chars[np.arange(len(u)), neg.astype(np.intp)] == ord("0"),
-            "mantissa": mantissa}
+            "pdot": np.where(pdot >= 0, pdot - neg, -1), "pcom": np.where(pcom >= 0, pcom - neg, -1),
+            "zero": np.where(neg, body, chars[0]) == _ZERO, "mantissa": mantissa}
 
 
 STYLES = (None, "dot", "comma", "ambiguous")  # `cells.decimal_style`'s answers, numbered

@@ -119,6 +119,7 @@ def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int)
     if cells is None:
         return None
     columns: list[tuple[np.ndarray, np.ndarray]] = []
+    blanks = [blank for _, _, blank in cells]
     blank_rows = np.ones(len(cells[0][0]) if cells else 0, dtype=bool)
     for codes, uniques, blank in cells:
         uniques[blank] = None
@@ -135,7 +136,7 @@ def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int)
     if n > max_rows:
         raise ValidationError([Problem(sheet, f"A{max_rows + 1}", f"the paste has {n:,} rows",
                                        expected=f"at most {max_rows:,} rows")])
-    used = [c for c, (codes, uniques) in enumerate(columns) if n and _any_filled(codes[:n], uniques)]
+    used = [c for c, (codes, _) in enumerate(columns) if n and _any_filled(codes[:n], ~blanks[c])]
     keep = used[-1] + 1 if used else 0
     if keep > MAX_COLS:
         raise ValidationError([Problem(sheet, f"{C.column_letter(MAX_COLS + 1)}1",
@@ -187,13 +188,9 @@ def _plain_cells(raw: bytes, delimiter: str,
     buf = raw if size >= 8 else raw.ljust(skip + 8, b"\0")  # a word (8 bytes) can be read from every byte
     whole = np.frombuffer(buf, dtype=np.uint8, offset=skip)
     body = whole[:size]
-    index = np.int32 if size < 2 ** 31 else np.int64
-    sep, step = ord(delimiter), 1 << 22  # scanned in blocks: no temporary as large as the file
-    ends = np.concatenate([(np.flatnonzero((body[i:i + step] == sep) | (body[i:i + step] == 10)) + i).astype(index)
-                           for i in range(0, size, step)] or [np.zeros(0, dtype=index)])  # where each cell ends
-    line_end = body[ends] == 10
+    ends, line_end = _cell_ends(body, ord(delimiter))  # where each cell ends, and whether it ends its line
     if not (size and raw.endswith(b"\n")):  # the last line ends with the text
-        ends, line_end = np.append(ends, size), np.append(line_end, True)
+        ends, line_end = np.append(ends, size).astype(ends.dtype), np.append(line_end, True)
     last = np.flatnonzero(line_end)  # each line's last cell
     firsts = np.concatenate(([0], last[:-1] + 1))
     count = last - firsts + 1  # cells per line
@@ -201,12 +198,16 @@ def _plain_cells(raw: bytes, delimiter: str,
         return None  # the careful reading says how wide the paste is
     words = np.ndarray((len(whole) - 7,), dtype="<u8", buffer=buf, offset=skip, strides=(1,))  # 8 bytes at each
     width, square = int(count.max()), bool((count == count[0]).all())
+    # every line as wide (an extract mostly is): the ends as one row per column, each column's read contiguously
+    by_column = np.ascontiguousarray(ends.reshape(len(count), width).T) if square else None
+    if square:
+        del ends, line_end, last  # held as `by_column` (a million lines' are ~30 MB each)
     out = []
     for c in range(width):  # a cell starts after the one before it ends
         rows = np.flatnonzero(count > c) if count.min() <= c else None  # the lines that have this cell
-        if square:  # every line as wide: its cells one after another
-            end = ends[c::width]
-            start = ends[c - 1::width] + 1 if c else np.concatenate(([0], ends[width - 1:-1:width] + 1))
+        if by_column is not None:
+            end = by_column[c]
+            start = by_column[c - 1] + 1 if c else np.concatenate(([0], by_column[width - 1, :-1] + 1))
         else:
             at = firsts + c if rows is None else firsts[rows] + c
             end, start = ends[at], ends[at - 1] + 1
@@ -229,46 +230,90 @@ def _plain_cells(raw: bytes, delimiter: str,
     return out
 
 
+def _cell_ends(body: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each cell of `body` ends (its delimiter or line feed; int32 where the text allows) and whether that
+    is a line feed: scanned in blocks that stay in the processor's cache, so no temporary is as large as the
+    file."""
+    index = np.int32 if len(body) < 2 ** 31 else np.int64
+    ends, line_ends = [np.zeros(0, dtype=index)], [np.zeros(0, dtype=bool)]
+    for i in range(0, len(body), 1 << 18):
+        block = body[i:i + (1 << 18)]
+        line_end = block == 10
+        at = np.flatnonzero((block == sep) | line_end)
+        ends.append((at + i).astype(index))
+        line_ends.append(line_end[at])
+    return np.concatenate(ends), np.concatenate(line_ends)
+
+
 def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`factorize_rows` of the cells from `start` (increasing), `length` bytes long, by their 8-byte words (the
-    bytes after a cell masked off, where a cell can be shorter; past the text's end they are 0)."""
-    top = len(words) - 1  # the last byte a word can start at
+    bytes after a cell masked off, where a cell can be shorter; past the text's end they are 0). A word that few
+    cells reach (a header longer than the column's cells) is read for those cells only."""
+    shortest, longest = int(length.min()), int(length.max())
     parts = []
-    for w in range(max(1, -(-int(length.max()) // 8))):
-        at = start + 8 * w
-        word = words[np.minimum(at, top)]
-        if int(at[-1]) > top:  # the words running past the end: read from `top`, shifted down
-            tail = np.searchsorted(at, top, side="right")
-            word[tail:] >>= (np.minimum(at[tail:] - top, 7) * 8).astype(np.uint64)
-        if int(length.min()) < 8 * (w + 1):
-            word &= _LOW_BYTES[np.clip(length - 8 * w, 0, 8)]
+    for w in range(max(1, -(-longest // 8))):
+        if shortest > 8 * w:  # every cell reaches this word
+            parts.append(_words(words, start + 8 * w if w else start, length, w, shortest, longest))
+            continue
+        rows = np.flatnonzero(length > 8 * w)
+        if 4 * len(rows) > len(start):
+            parts.append(_words(words, start + 8 * w, length, w, shortest, longest))
+            continue
+        word = np.zeros(len(start), dtype=np.uint64)
+        word[rows] = _words(words, start[rows] + 8 * w, length[rows], w, 8 * w + 1, longest)
         parts.append(word)
     return factorize_rows(parts)
+
+
+def _words(words: np.ndarray, at: np.ndarray, length: np.ndarray, w: int, shortest: int, longest: int) -> np.ndarray:
+    """Word `w` of cells `length` bytes long (`shortest` to `longest`), read at `at` (increasing): the 8 bytes
+    there, those past the cell's end masked off."""
+    top = len(words) - 1  # the last byte a word can start at
+    if len(at) and int(at[-1]) > top:  # the words running past the end: read from `top`, shifted down
+        word = words[np.minimum(at, top)]
+        tail = np.searchsorted(at, top, side="right")
+        word[tail:] >>= (np.minimum(at[tail:] - top, 7) * 8).astype(np.uint64)
+    else:
+        word = words[at]
+    if shortest == longest < 8 * (w + 1):  # cells of one length (dates, padded codes): one mask for all
+        word &= _LOW_BYTES[max(shortest - 8 * w, 0)]
+    elif shortest < 8 * (w + 1):  # each cell's mask looked up by its length
+        word &= _LOW_BYTES[np.clip(np.arange(longest + 1) - 8 * w, 0, 8)][length]
+    return word
 
 
 def factorize_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The code of each row of the integer columns `parts` (equal rows one code, in order of first appearance)
     and the row where each code first appears. The columns are mixed into one 64-bit number and factorised, then
-    every row checked against the first of its code; two rows mixing to one number are told apart the slow,
-    certain way."""
+    every row checked against the first of its code (in all columns but the last: rows equal in the others and
+    mixed alike are equal in it too, `mix` being one-to-one in each column); two rows mixing to one number are
+    told apart the slow, certain way."""
     parts = [p.astype(np.uint64, copy=False) for p in parts]
-    key = pd.factorize(parts[0] if len(parts) == 1 else mix(parts))[0]
-    if len(parts) > 1 and not all(np.array_equal(p[_firsts(key)][key], p) for p in parts):
+    key = pd.factorize(mix(parts))[0]
+    first = _firsts(key)
+    if len(parts) > 1 and not all(np.array_equal(p[first][key], p) for p in parts[:-1]):
         key = pd.factorize(parts[0])[0]
         for part in parts[1:]:
             codes, distinct = pd.factorize(part)
             key = pd.factorize(key * len(distinct) + codes)[0]
-    return key, _firsts(key)
+        first = _firsts(key)
+    return key, first
 
 
 def mix(parts: list[np.ndarray]) -> np.ndarray:
     """The integer columns `parts` mixed into one 64-bit number per row: equal rows, equal numbers (and unequal
-    rows, almost always unequal numbers)."""
+    rows, almost always unequal numbers). Each step (xor a column, times an odd number) is one-to-one, so rows
+    equal in all columns but one mix alike only if they are equal in that one too; the multiplications spread
+    the bits of text (ASCII bytes) for pandas' hash table."""
     mixed = parts[0].astype(np.uint64)
+    mixed *= _GOLDEN
     for part in parts[1:]:
-        mixed *= np.uint64(0x9E3779B97F4A7C15)
         mixed ^= part.astype(np.uint64, copy=False)
+        mixed *= _GOLDEN
     return mixed
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _firsts(key: np.ndarray) -> np.ndarray:
@@ -278,17 +323,27 @@ def _firsts(key: np.ndarray) -> np.ndarray:
 
 
 def _texts(body: np.ndarray, start: np.ndarray, length: np.ndarray) -> list[str]:
-    """The cells at `start` with `length` bytes of `body` as strings: gathered with a newline after each (in place
-    of the byte that ends the cell), decoded at once."""
+    """The cells at `start` (increasing) with `length` bytes of `body` as strings: gathered with a newline after
+    each (in place of the byte that ends the cell), decoded at once. The bytes' positions are a running sum of
+    steps (1 within a cell, a jump to the next cell's start), so no index array is wider than 4 bytes."""
+    if not len(start):
+        return []
     size = length.astype(np.int64) + 1
     offset = np.cumsum(size) - size
-    picked = body[np.minimum(np.arange(int(size.sum())) + np.repeat(start - offset, size), len(body) - 1)]
+    total = int(offset[-1] + size[-1])
+    index = np.int32 if len(body) < 2 ** 31 else np.int64
+    step = np.ones(total, dtype=index)
+    step[0] = start[0]
+    step[offset[1:]] = start[1:] - start[:-1] - length[:-1]  # from the byte after a cell to the next one's start
+    at = np.cumsum(step, dtype=index)
+    at[-1] = min(int(at[-1]), len(body) - 1)  # the text's last cell may end with the text
+    picked = body[at]
     picked[offset + length] = 10
     return picked.tobytes().decode("utf-8").split("\n")[:-1]
 
 
-def _any_filled(codes: np.ndarray, uniques: np.ndarray) -> bool:
-    filled = np.not_equal(uniques, None)
+def _any_filled(codes: np.ndarray, filled: np.ndarray) -> bool:
+    """Whether any of the cells `codes` is one of the `filled` distinct cells."""
     return bool(filled.all() or (filled.any() and filled[codes].any()))
 
 
@@ -299,7 +354,11 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     check_csv_file(path, DEFAULT_LIMITS if max_rows <= MAX_ROWS else
                    dataclasses.replace(DEFAULT_LIMITS, max_csv_bytes=max(DEFAULT_LIMITS.max_csv_bytes, max_rows * 400)))
     data = path.read_bytes()
-    text, encoding = _decode(data, path)
+    head = data[:1 << 20]
+    if max_rows > MAX_ROWS and data.isascii() and (head.count(b"\n") > 201 or len(head) == len(data)):
+        text, encoding = head.decode("ascii"), "utf-8-sig"  # ASCII is UTF-8: the delimiter is sniffed on the head
+    else:
+        text, encoding = _decode(data, path)
     delimiter = _sniff_delimiter(text)
     description = f"{path.name} (CSV, {delimiter!r}-separated)"
     if max_rows > MAX_ROWS:  # an extract: read column by column
@@ -335,6 +394,13 @@ def _sniff_delimiter(text: str) -> str:
     commas above a ';'-separated European paste), the one whose fields read as more numbers and months."""
     sample = [line for line in _head(text, 200) if line.strip()]
     best, best_score = ",", (-1, -1, -1)
+    typed_cells: dict[str, bool] = {}  # an extract repeats its cells: each read once
+
+    def typed_cell(v: str) -> bool:
+        if v not in typed_cells:
+            typed_cells[v] = looks_numeric(v) or month_cell(v) is not None
+        return typed_cells[v]
+
     for d in (",", ";", "\t", "|"):
         try:
             rows = list(csv.reader(sample, delimiter=d))
@@ -344,7 +410,7 @@ def _sniff_delimiter(text: str) -> str:
         if not counts:
             continue
         mode = max(set(counts), key=counts.count)
-        typed = sum(looks_numeric(v) or month_cell(v) is not None for r in rows for v in r)
+        typed = sum(typed_cell(v) for r in rows for v in r)
         score = (counts.count(mode) if mode > 1 else 0, typed, mode)
         if score > best_score:
             best, best_score = d, score

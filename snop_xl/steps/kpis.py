@@ -194,8 +194,8 @@ def naive_scales(history: pd.DataFrame, targets: pd.DataFrame, season_length: in
                 np.concatenate([zero, np.cumsum(ok, axis=1)], axis=1))
 
     keys = targets["item"].astype(str).to_numpy()
-    known = np.isin(keys, names)
     row = np.searchsorted(names, keys).clip(max=max(len(names) - 1, 0))
+    known = names[row] == keys if len(names) else np.zeros(len(keys), dtype=bool)  # np.isin of texts: 20x slower
     origin = _months(targets["origin"]) - t0
     end = origin.clip(0, P)  # months before the origin on the grid: t < end
     # months from the first actual before the origin up to it (past the last actual too: they are gaps)

@@ -69,12 +69,13 @@ def es_filter(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarra
     return err, level, trend
 
 
-def _profile_sse(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray, trend: bool
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _profile_sse(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray, trend: bool,
+                 last_level: bool = False) -> tuple[np.ndarray, ...]:
     """SSE of every series (n) at every grid point (G), with the initial states that minimise it.
 
     Errors are e_t = a_t - l0*u_t - b0*v_t where a_t are the errors from zero initial states and (u_t, v_t) the
-    forecasts a unit initial level / trend produce with no data. Returns (sse, l0, b0), each (n, G).
+    forecasts a unit initial level / trend produce with no data. Returns (sse, l0, b0), each (n, G), and with
+    `last_level` the last level at those initial states (linear in them too: no second pass needed for it).
     """
     n, T = x.shape
     G = alpha.shape[0]
@@ -84,14 +85,15 @@ def _profile_sse(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.nda
     saa, sau, sav = np.zeros((n, G)), np.zeros((n, G)), np.zeros((n, G))
     suu, suv, svv = np.zeros(G), np.zeros(G), np.zeros(G)
     for t in range(T):
-        f = lv + phi * tr
+        f = lv + phi * tr if trend else lv  # without a trend state the forecast is the level (SES: fewer passes)
         a = x[:, t, None] - f
-        fu, fv = ul + phi * ub, vl + phi * vb
+        fu = ul + phi * ub if trend else ul
         saa += a * a
         sau += a * fu
         suu += fu * fu
         lv = f + alpha * a
         if trend:
+            fv = vl + phi * vb
             sav += a * fv
             suv += fu * fv
             svv += fv * fv
@@ -102,12 +104,15 @@ def _profile_sse(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.nda
             ul = (1 - alpha) * fu
     if not trend:
         l0 = sau / suu
-        return saa - l0 * sau, l0, np.zeros_like(l0)
-    ridge = 1e-9 * (suu + svv)
-    det = (suu + ridge) * (svv + ridge) - suv * suv
-    l0 = ((svv + ridge) * sau - suv * sav) / det
-    b0 = ((suu + ridge) * sav - suv * sau) / det
-    return saa - l0 * sau - b0 * sav, l0, b0
+        b0 = np.zeros_like(l0)
+        sse = saa - l0 * sau
+    else:
+        ridge = 1e-9 * (suu + svv)
+        det = (suu + ridge) * (svv + ridge) - suv * suv
+        l0 = ((svv + ridge) * sau - suv * sav) / det
+        b0 = ((suu + ridge) * sav - suv * sau) / det
+        sse = saa - l0 * sau - b0 * sav
+    return (sse, l0, b0, lv + l0 * ul + b0 * vl) if last_level else (sse, l0, b0)
 
 
 def _best(sse: np.ndarray) -> np.ndarray:
@@ -323,6 +328,25 @@ def fit_croston(x: np.ndarray, h: int, variant: str = "croston", alpha: float = 
     the first demand and its position (1-based); forecast z / p. TSB: the probability of demand d is smoothed every
     period (init: share of non-zero periods), the size as Croston; forecast d * z.
     """
+    z, p, d, fitted = _croston_pass(x, alpha, beta, variant)
+    f = d * z if variant == "tsb" else z / p
+    if variant == "sba":
+        f = f * (1 - alpha / 2)
+        fitted = fitted * (1 - alpha / 2)
+    mean = np.repeat(f[:, None], h, axis=1)
+    return Fit(mean, x - fitted, np.zeros((len(x), h)), {"z": z, "p": p, "d": d})
+
+
+def sba_tsb(x: np.ndarray, alpha: float = 0.1, beta: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per-period forecasts (n,) of SBA and TSB from one pass (they share the size recursion), no residuals."""
+    z, p, d, _ = _croston_pass(x, alpha, beta, None)
+    return z / p * (1 - alpha / 2), d * z
+
+
+def _croston_pass(x: np.ndarray, alpha: float, beta: float, fitted: str | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The Croston-family recursions over x (n, T): last size z, interval p and TSB probability d (n,), and the
+    one-step fitted values (n, T) of variant `fitted` ("tsb", else Croston's z / p; None: not recorded)."""
     n, T = x.shape
     nz = x > 0
     first = np.where(nz.any(axis=1), nz.argmax(axis=1), T)
@@ -331,28 +355,17 @@ def fit_croston(x: np.ndarray, h: int, variant: str = "croston", alpha: float = 
     p = (first + 1).astype(float)
     d = nz.mean(axis=1)
     q = np.ones(n)  # periods since last demand (intervals counted at the next demand)
-    fitted = np.full((n, T), np.nan)
+    out = None if fitted is None else np.full((n, T), np.nan)
     for t in range(T):
         started = t > first
-        if variant == "tsb":
-            f = d * z
-        else:
-            f = z / p
-        fitted[:, t] = np.where(started, f, np.nan)
+        if out is not None:
+            out[:, t] = np.where(started, d * z if fitted == "tsb" else z / p, np.nan)
         occ = nz[:, t] & started
-        if variant == "tsb":
-            d = np.where(t > first, d + beta * (nz[:, t] - d), d)
-            z = np.where(occ, z + alpha * (x[:, t] - z), z)
-        else:
-            z = np.where(occ, z + alpha * (x[:, t] - z), z)
-            p = np.where(occ, p + alpha * (q - p), p)
+        d = np.where(started, d + beta * (nz[:, t] - d), d)
+        z = np.where(occ, z + alpha * (x[:, t] - z), z)
+        p = np.where(occ, p + alpha * (q - p), p)
         q = np.where(nz[:, t] & (t >= first), 1.0, q + 1)
-    f = d * z if variant == "tsb" else z / p
-    if variant == "sba":
-        f = f * (1 - alpha / 2)
-        fitted = fitted * (1 - alpha / 2)
-    mean = np.repeat(f[:, None], h, axis=1)
-    return Fit(mean, x - fitted, np.zeros((n, h)), {"z": z, "p": p, "d": d})
+    return z, p, d, out
 
 
 def mean_interval(x: np.ndarray) -> np.ndarray:
@@ -392,7 +405,9 @@ def aggregate_ses(x: np.ndarray, k: int) -> np.ndarray:
     agg = x[:, T - nb * k:].reshape(n, nb, k).sum(axis=2)
     if nb < 2:
         return agg[:, 0] / k
-    return fit_es(agg, 1, trend=False, alphas=AGG_ALPHAS).mean[:, 0] / k
+    zero = np.zeros_like(AGG_ALPHAS)
+    sse, _, _, last = _profile_sse(agg, AGG_ALPHAS, zero, zero, trend=False, last_level=True)
+    return last[np.arange(n), _best(sse)] / k  # fit_es's forecast, without its second pass for the residuals
 
 
 def aggregation_levels(x: np.ndarray) -> np.ndarray:
@@ -413,12 +428,20 @@ def fit_adida(x: np.ndarray) -> np.ndarray:
 
 def fit_imapa(x: np.ndarray) -> np.ndarray:
     """IMAPA (Petropoulos-Kourentzes 2015): the mean over k = 1..ADIDA's level of SES on k-period buckets / k; (n,)."""
+    return fit_adida_imapa(x)[1]
+
+
+def fit_adida_imapa(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ADIDA and IMAPA (n,) each, in one pass: ADIDA is IMAPA's last term (buckets of the row's own level), so
+    "auto", which weighs both, fits each bucket length once."""
     k = aggregation_levels(x)
-    total = np.zeros(len(x))
+    total, adida = np.zeros(len(x)), np.zeros(len(x))
     for kk in range(1, int(k.max()) + 1):
         rows = k >= kk
-        total[rows] += aggregate_ses(x[rows], kk)
-    return total / k
+        term = aggregate_ses(x[rows], kk)
+        total[rows] += term
+        adida[k == kk] = term[k[rows] == kk]
+    return adida, total / k
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ def _book() -> Workbook:
     ws.row_dimensions[3].height = 30
     ws.row_dimensions[40].hidden = True  # a row with dimensions and no cells
     ws.row_dimensions[5].outlineLevel = 1
+    ws["F1"] = "merged title"
+    ws.merge_cells("F1:H2")  # merged cells are MergedCell objects in the sheet's cells
     big = wb.create_sheet("Big")
     big.append(["Item", "Period", "Qty"])
     for r in range(2, 500):

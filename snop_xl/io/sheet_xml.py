@@ -2,12 +2,13 @@
 
 openpyxl writes every cell through an XML element writer (et_xmlfile, or lxml's incremental writer): 8-40 us a cell,
 which made saving a 2,000-item book (3 million cells, most of them in the KPIs, DemandPlan and SupplyPlan tables)
-cost as much as planning it. Numbers, texts, dates and styled blanks (nearly every cell the model writes) are
-formatted here as strings, exactly as openpyxl formats them ("%.16g" numbers, inline strings, `xml:space="preserve"`
-where a text has outer spaces, dates as serial numbers); every other cell (formulas, booleans, errors, rich text,
-NaN, dates with a time zone) still goes through openpyxl's own cell writer. The worksheet around the rows (views,
-columns, tables, conditional formats, hyperlinks, comments) is openpyxl's, untouched: its row data is written to a
-side file while openpyxl writes the rest, and spliced in where openpyxl wrote an empty sheetData.
+cost as much as planning it. Numbers, texts, dates, booleans, formulas and styled blanks (nearly every cell the
+model writes) are formatted here as strings, exactly as openpyxl formats them ("%.16g" numbers, inline strings,
+`xml:space="preserve"` where a text has outer spaces, dates as serial numbers, formulas without a value); every
+other cell (errors, rich text, array formulas, NaN, dates with a time zone, hyperlinks) still goes through
+openpyxl's own cell writer. The worksheet around the rows (views, columns, tables, conditional formats,
+hyperlinks, comments) is openpyxl's, untouched: its row data is written to a side file while openpyxl writes the
+rest, and spliced in where openpyxl wrote an empty sheetData.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ def write_sheet_data(ws: Any, out: BinaryIO) -> None:
             elif kind is dt.datetime and cell.data_type == "d" and value.tzinfo is None and dates_as_numbers \
                     and cell.hyperlink is None:  # as openpyxl: the date's serial number
                 chunk.append(f'<c r="{letter}{r}"{s} t="n"><v>{"%.16g" % to_excel(value, epoch)}</v></c>')
+            elif kind is str and cell.data_type == "f" and cell.hyperlink is None:  # a formula, without its value
+                chunk.append(f'<c r="{letter}{r}"{s}><f>{escape(value[1:], _TEXT_ESCAPES)}</f><v/></c>')
+            elif kind is bool and cell.data_type == "b" and cell.hyperlink is None:
+                chunk.append(f'<c r="{letter}{r}"{s} t="b"><v>{int(value)}</v></c>')
             else:
                 chunk.append(_openpyxl_cell(ws, cell, styled).decode())
         chunk.append("</row>")

@@ -399,7 +399,8 @@ def _input_formulas(wb: Workbook) -> dict[tuple[str, str], str]:
             for cell in wb[name]._cells.values() if cell.data_type == "f" and isinstance(cell.value, str)}
 
 
-_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f>(?:<v ?/>|<v></v>)</c>', re.S)  # any writer's empty
+#: a formula cell as saved, with its empty value however the XML writer spells it (<v/>, <v />, <v></v>)
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f>(?:<v ?/>|<v></v>)</c>', re.S)
 
 
 def keep_calculated(path: Path, calculated: dict[str, dict[str, Any]]) -> None:

@@ -51,7 +51,7 @@ class _Elements:
 
 
 def _openpyxl_cell(ws: Any, cell: Any, styled: bool) -> bytes:
-    """The cell as openpyxl's own writer writes it (formulas, dates, booleans, errors, rich text, NaN)."""
+    """The cell as openpyxl's own writer writes it (errors, rich text, array formulas, NaN, hyperlinks, ...)."""
     out = _Elements()
     etree_write_cell(out, ws, cell, styled)
     return b"".join(tostring(e) for e in out.written)
@@ -123,29 +123,32 @@ def write_sheet_data(ws: Any, out: BinaryIO) -> None:
                 s = style_ids.get(key)
                 if s is None:
                     s = style_ids[key] = f' s="{styles.add(style)}"'
-            kind = type(value)
-            if cell.hyperlink is None and (
-                    (cell.data_type == "n" and (value is None or kind is int or (kind is float and value - value == 0)))
-                    or (cell.data_type == "s" and (value is None or value == "" or kind is str))):
+            head, kind, data_type, xml = f'<c r="{letter}{r}"{s}', type(value), cell.data_type, None
+            if cell.hyperlink is not None:  # openpyxl's writer also lists the link for the sheet's hyperlinks
+                pass
+            elif data_type == "n":
+                if value is None:
+                    xml = f'{head} t="n"/>'
+                elif kind is int or (kind is float and value - value == 0):  # not NaN or infinite
+                    xml = f'{head} t="n"><v>{"%.16g" % value}</v></c>'
+            elif data_type == "s":
                 if value is None or value == "":
-                    chunk.append(f'<c r="{letter}{r}"{s} t="{"inlineStr" if cell.data_type == "s" else "n"}"/>')
+                    xml = f'{head} t="inlineStr"/>'
                 elif kind is str:
                     t = texts.get(value)
                     if t is None:
                         space = ' xml:space="preserve"' if value != value.strip() else ""
                         t = texts[value] = f"<t{space}>{escape(value, _TEXT_ESCAPES)}</t>"
-                    chunk.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is>{t}</is></c>')
-                else:
-                    chunk.append(f'<c r="{letter}{r}"{s} t="n"><v>{"%.16g" % value}</v></c>')
-            elif kind is dt.datetime and cell.data_type == "d" and value.tzinfo is None and dates_as_numbers \
-                    and cell.hyperlink is None:  # as openpyxl: the date's serial number
-                chunk.append(f'<c r="{letter}{r}"{s} t="n"><v>{"%.16g" % to_excel(value, epoch)}</v></c>')
-            elif kind is str and cell.data_type == "f" and cell.hyperlink is None:  # a formula, without its value
-                chunk.append(f'<c r="{letter}{r}"{s}><f>{escape(value[1:], _TEXT_ESCAPES)}</f><v/></c>')
-            elif kind is bool and cell.data_type == "b" and cell.hyperlink is None:
-                chunk.append(f'<c r="{letter}{r}"{s} t="b"><v>{int(value)}</v></c>')
-            else:
-                chunk.append(_openpyxl_cell(ws, cell, styled).decode())
+                    xml = f'{head} t="inlineStr"><is>{t}</is></c>'
+            elif data_type == "f":
+                if kind is str:  # a formula, without its value
+                    xml = f'{head}><f>{escape(value[1:], _TEXT_ESCAPES)}</f><v/></c>'
+            elif data_type == "b":
+                if kind is bool:
+                    xml = f'{head} t="b"><v>{int(value)}</v></c>'
+            elif data_type == "d" and kind is dt.datetime and value.tzinfo is None and dates_as_numbers:
+                xml = f'{head} t="n"><v>{"%.16g" % to_excel(value, epoch)}</v></c>'  # the date's serial number
+            chunk.append(xml if xml is not None else _openpyxl_cell(ws, cell, styled).decode())
         chunk.append("</row>")
         if len(chunk) > 50_000:
             out.write("".join(chunk).encode())

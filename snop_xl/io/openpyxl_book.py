@@ -222,23 +222,30 @@ class OpenpyxlBook(BookIO):
         fixed = _fixed_formats(spec, width, self.currency)
         format_id = _FormatIds(self.wb)
         fixed_ids = None if fixed is None else [format_id(f) for f in fixed]
+        checked: set[str] = set()
         for i, values in enumerate(rows):
             ids = fixed_ids if fixed_ids is not None else [
                 format_id(f) for f in spec.cell_formats(values, width, self.currency)]
             r = 2 + i
             for j, value in enumerate(values):
-                cell = _put_fast(ws, cells, r, first + j, value)
+                cell = _put_fast(ws, cells, r, first + j, value, checked)
                 if styles is not None:
                     cell._style = copy(styles[j])
                 if ids[j] is not None and value is not None:  # what `cell.number_format = ...` sets
-                    if not cell._style:
-                        cell._style = StyleArray()
-                    cell._style.numFmtId = ids[j]
+                    if cell._style is None:
+                        cell._style = StyleArray(format_id.style(ids[j]))
+                    else:
+                        cell._style.numFmtId = ids[j]
         _wrap_rows(ws, spec, 2, first, rows)
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
         ref = f"{get_column_letter(first)}1:{get_column_letter(first + width - 1)}{last_row}"
         table = XLTable(displayName=spec.list_object, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE[spec.role], showRowStripes=True)
+        # the column names openpyxl's writer would take from the header cells (it builds a tuple of every cell of
+        # the table's range to read its first row: seconds on a long table)
+        table._initialise_columns()
+        for j, column in enumerate(table.tableColumns):
+            column.name = str(ws.cell(1, first + j).value)
         ws.add_table(table)
 
     def _moved_table(self, spec: C.Table, found: tuple[Any, XLTable]) -> None:
@@ -453,20 +460,31 @@ def put_cell(ws: Any, row: int, col: int, value: Any) -> Any:
     return cell
 
 
-def _put_fast(ws: Any, cells: dict, row: int, col: int, value: Any) -> Any:
-    """`put_cell` (and, for None, what clearing a cell does) without openpyxl's per-cell lookups: numbers and blanks
-    are stored directly; texts, dates and anything else go through openpyxl's own typing as before."""
+_new_cell = Cell.__new__
+
+
+def _put_fast(ws: Any, cells: dict, row: int, col: int, value: Any, checked: set[str] | None = None) -> Any:
+    """`put_cell` (and, for None, what clearing a cell does) without openpyxl's per-cell lookups: numbers, blanks and
+    texts already in `checked` (openpyxl took them unchanged before) are stored directly, in a cell made without
+    `Cell.__init__` (what it sets, set here); other texts, dates and anything else go through openpyxl's own typing
+    as before (a text it takes unchanged joins `checked`)."""
     cell = cells.get((row, col))
+    kind = type(value)
+    if value is None or kind is float or kind is int or (kind is str and checked is not None and value in checked):
+        if cell is None:
+            cell = cells[(row, col)] = _new_cell(Cell)
+            cell.parent, cell._style, cell.row, cell.column = ws, None, row, col
+            cell._hyperlink = cell._comment = None
+        cell._value = value
+        cell.data_type = "s" if kind is str else "n"
+        return cell
     if cell is None:
         cell = cells[(row, col)] = Cell(ws, row=row, column=col)
-    kind = type(value)
-    if value is None or kind is float or kind is int:
-        cell._value = value
-        cell.data_type = "n"
-    else:
-        cell.value = value
-        if kind is str or isinstance(value, str):
-            cell.data_type = "s"
+    cell.value = value
+    if kind is str or isinstance(value, str):
+        cell.data_type = "s"
+        if checked is not None and kind is str and cell._value == value:
+            checked.add(value)
     return cell
 
 
@@ -476,6 +494,15 @@ class _FormatIds:
     def __init__(self, wb: Workbook):
         self.formats = wb._number_formats
         self.known: dict[str, int] = {}
+        self.styles: dict[int, StyleArray] = {}
+
+    def style(self, format_id: int) -> StyleArray:
+        """The style of an unstyled cell given number format `format_id` (copy it: openpyxl edits styles in place)."""
+        found = self.styles.get(format_id)
+        if found is None:
+            found = self.styles[format_id] = StyleArray()
+            found.numFmtId = format_id
+        return found
 
     def __call__(self, fmt: str | None) -> int | None:
         if not fmt:
@@ -716,12 +743,13 @@ def _grid_style(ws: Any, cache: dict, key: tuple, grid: Grid, r: int, c: int) ->
                                        wrap_text=True)
         cell.protection = Protection(locked=not is_input)
         cache[key] = copy(cell._style)
-    return copy(cache[key])
+    return StyleArray(cache[key])
 
 
 def _write_grid(ws: Any, grid: Grid) -> None:
     inputs = {(r, c) for r1, c1, r2, c2 in grid.inputs for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
     cache: dict = {}
+    cells, checked = ws._cells, set()  # a new sheet
     for r, (values, row_style, level) in enumerate(zip(grid.rows, grid.row_styles, grid.row_levels), start=1):
         for c, value in enumerate(values, start=1):
             kind = grid.columns[c - 1]
@@ -730,7 +758,8 @@ def _write_grid(ws: Any, grid: Grid) -> None:
                 continue  # an empty cell takes its column's shading (below): no cell object, much less to save
             fmt = (grid.date_format if r == grid.header_row else grid.row_formats.get(r, grid.number_format)) \
                 if kind != G.LABEL else None
-            cell = put_cell(ws, r, c, value) if not isinstance(value, G.Formula) else ws.cell(r, c, str(value))
+            cell = _put_fast(ws, cells, r, c, value, checked) if not isinstance(value, G.Formula) else \
+                ws.cell(r, c, str(value))
             cell._style = _grid_style(ws, cache, (row_style, kind, is_input, fmt), grid, r, c)
         if level:
             ws.row_dimensions[r].outline_level = level

@@ -454,6 +454,35 @@ def to_rows(spec: C.Table, df: pd.DataFrame) -> list[list[Any]]:
     missing = [c.key for c in spec.columns if c.key not in df.columns and not c.nullable]
     if missing:
         raise KeyError(f"{spec.name}: frame lacks columns {missing}")
-    series = [df[c.key].tolist() if c.key in df.columns else [None] * len(df) for c in spec.columns]
-    dtypes = [c.dtype for c in spec.columns]
-    return [[to_cell(v, d) for v, d in zip(values, dtypes)] for values in zip(*series)] if len(df) else []
+    if not len(df):
+        return []
+    columns = [column_cells(df[c.key], c.dtype) if c.key in df.columns else [None] * len(df) for c in spec.columns]
+    return [list(values) for values in zip(*columns)]
+
+
+def column_cells(series: pd.Series, dtype: str) -> list[Any]:
+    """`to_cell` of every value of a column, done once per column rather than once per cell: numbers straight from
+    their array, every other value once per distinct value (a long table repeats its items, months and labels)."""
+    kind = series.dtype.kind
+    if dtype in (C.NUMBER, C.PERCENT) and kind in "fiu":
+        return [None if v != v else v for v in series.to_numpy(dtype=float, na_value=np.nan).tolist()]
+    if dtype == C.INTEGER and kind in "iu" and isinstance(series.dtype, np.dtype):  # no missing value
+        return series.tolist()
+    if isinstance(series.dtype, (pd.PeriodDtype, pd.DatetimeTZDtype)) or kind == "M":  # months, dates: by code
+        codes, uniques = pd.factorize(series)
+        cells = [to_cell(value, dtype) for value in uniques.tolist()] + [None]  # code -1: missing
+        return [cells[code] for code in codes.tolist()]
+    done: dict[tuple[type, Any], Any] = {}
+    out = []
+    for value in series.tolist():
+        if type(value) is float:  # not cached: -0.0 == 0.0, and NaN is never found again
+            out.append(to_cell(value, dtype))
+            continue
+        try:
+            cell = done[(type(value), value)]
+        except KeyError:
+            cell = done[(type(value), value)] = to_cell(value, dtype)
+        except TypeError:  # unhashable
+            cell = to_cell(value, dtype)
+        out.append(cell)
+    return out

@@ -95,6 +95,17 @@ def test_blank_lines_and_crlf(tmp_path: Path) -> None:
     check(tmp_path, write(tmp_path / "lines.csv", [HEADER, *lines, "", ""], newline="\r\n"))
 
 
+def test_blank_and_signed_amounts(tmp_path: Path) -> None:
+    """Amounts read from their bytes (`sources.Cells`): blank net values, a '+' sign, the same sums."""
+    lines = extract_lines(3000, 6)
+    for i in range(3, 3000, 11):
+        cells = lines[i].split(";")
+        cells[6] = "" if i % 2 else "+" + cells[6].lstrip("-")
+        cells[4] = cells[4] if cells[4].startswith("-") else "+" + cells[4]
+        lines[i] = ";".join(cells)
+    check(tmp_path, write(tmp_path / "lines.csv", [HEADER, *lines]))
+
+
 def test_quoted_fields(tmp_path: Path) -> None:
     """Quoted cells (a delimiter inside, a quoted number): read by the quote-aware reader, the same sums."""
     lines = extract_lines(3000, 4)

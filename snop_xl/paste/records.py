@@ -34,7 +34,7 @@ from snop_xl.paste.cells import AmbiguousNumber, MonthCell, NumberError, decimal
     month_cell, parse_number
 from snop_xl.paste.fields import FLAG, MONTH, NUMBER, Field
 from snop_xl.paste.names import header_words, total_label
-from snop_xl.paste.sources import Grid, factorize_rows, mix
+from snop_xl.paste.sources import Cells, Grid, factorize_rows, mix
 
 _SCAN = 60  # title rows allowed above the header
 _BRACKETS = re.compile(r"[\(\[].*?[\)\]]")
@@ -108,11 +108,12 @@ class FieldValues(Mapping[str, list[Any]]):
         return codes, distinct
 
     def numbers(self, key: str) -> np.ndarray:
-        """Each record's number in field `key` as a float array (NaN where blank)."""
-        codes, distinct = self.coded(key)
+        """Each record's number in field `key` as a float array (NaN where blank); a number field's floats taken
+        as they are, not through its distinct values as Python floats."""
         if key not in self._numbers:
+            _, distinct = self.coded(key)
             self._numbers[key] = np.where(np.equal(distinct, None), np.nan, distinct).astype(float)
-        return self._numbers[key][codes]
+        return self._numbers[key][self._coded[key][0]]
 
 
 @dataclass
@@ -379,7 +380,7 @@ class RecordReader:
         distinct values are then None: `FieldValues` makes them from the floats when asked for])."""
         kind, label = column.field.kind, column.field.label
         codes, uniques = self._coded(column)
-        blank = np.flatnonzero(np.equal(uniques, None)).tolist()
+        blank = np.flatnonzero(~_filled(uniques)).tolist()
         if kind == NUMBER:
             self._decide_decimal()
             texts, shapes = self._texts(column)
@@ -419,7 +420,7 @@ class RecordReader:
         the decimal convention and the numbers both read them)."""
         if column.index not in self._number_shapes:
             _, uniques = self._coded(column)
-            texts = np.flatnonzero(np.not_equal(uniques, None))
+            texts = np.flatnonzero(_filled(uniques))
             shapes = _shapes(uniques[texts]) if len(texts) >= _VECTOR_MIN else None
             self._number_shapes[column.index] = texts, shapes
         return self._number_shapes[column.index]
@@ -436,9 +437,13 @@ class RecordReader:
             styles = np.zeros(len(uniques), dtype=np.int8)
             styles[texts] = _styles(uniques[texts], shapes)
             for style in ("dot", "comma"):
-                where = np.flatnonzero((styles == STYLES.index(style))[codes])
-                if len(where) and (style not in first or (where[0], column.index) < first[style]):
-                    first[style] = (int(where[0]), column.index)
+                mine = styles == STYLES.index(style)
+                if not mine.any():
+                    continue
+                hit = mine[codes]
+                where = int(hit.argmax())  # the first record with it (argmax stops at the first True)
+                if hit[where] and (style not in first or (where, column.index) < first[style]):
+                    first[style] = (where, column.index)
         self._decimal = self.out.decimal = None if len(first) == 2 else \
             {"dot": ".", "comma": ","}.get(next(iter(first), ""), None)
         if len(first) == 2:
@@ -620,9 +625,9 @@ def take(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return codes[rows]
 
 
-def _filled(uniques: np.ndarray) -> np.ndarray:
+def _filled(uniques: np.ndarray | Cells) -> np.ndarray:
     """Which distinct cells of a column hold something."""
-    return np.not_equal(uniques, None)
+    return ~uniques.blank if isinstance(uniques, Cells) else np.not_equal(uniques, None)
 
 
 def _is_total(value: Any) -> bool:
@@ -651,14 +656,19 @@ _WIDEST = 24  # a longer text is no plain number of at most 15 digits: the caref
 _ZERO, _DOT, _COMMA, _MINUS = (np.uint8(ord(c)) for c in "0.,-")
 
 
-def _char_matrix(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _char_matrix(texts: np.ndarray | Cells) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes of `texts` as a matrix with one row per position and one column per text (0 past a text's
-    end; at most `_WIDEST` rows), and each text's length in bytes. Joined and encoded at once rather than text by
-    text; no text here holds a NUL (a CSV with one is read the careful way), so NUL separates them."""
-    data = np.frombuffer("\0".join(texts.tolist()).encode("utf-8") + b"\0" * (_WIDEST + 1), dtype=np.uint8)
-    ends = np.flatnonzero(data[:len(data) - _WIDEST] == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    length = ends - starts
+    end; at most `_WIDEST` rows), and each text's length in bytes. `Cells` give their bytes as they are; strings
+    are joined and encoded at once rather than text by text (no text here holds a NUL: a CSV with one is read the
+    careful way, so NUL separates them)."""
+    if isinstance(texts, Cells):
+        data = np.concatenate((texts.picked, np.zeros(_WIDEST + 1, dtype=np.uint8)))
+        starts, length = texts.offset, texts.length
+    else:
+        data = np.frombuffer("\0".join(texts.tolist()).encode("utf-8") + b"\0" * (_WIDEST + 1), dtype=np.uint8)
+        ends = np.flatnonzero(data[:len(data) - _WIDEST] == 0)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        length = ends - starts
     width = min(int(length.max(initial=0)), _WIDEST)
     chars = np.zeros((max(width, 1), len(texts)), dtype=np.uint8)
     for j in range(width):  # past its end a text's row holds the next text's bytes: masked off
@@ -666,11 +676,12 @@ def _char_matrix(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return chars, length
 
 
-def _shapes(texts: np.ndarray) -> dict[str, np.ndarray]:
+def _shapes(texts: np.ndarray | Cells) -> dict[str, np.ndarray]:
     """The plain number shapes among `texts` (ASCII digits, a leading '-', at most one '.' and one ','), worked out
     on their bytes as a matrix (`_char_matrix`, one row per position): for each text whether it is one (`ok`), its
     sign, the length of its body (without the sign), how many '.' and ',' and where (-1: none, positions in the
-    body), whether the body starts with '0', and its digits as an integer (`mantissa`, exact up to 15 digits)."""
+    body; a text with two of either is no plain shape, its positions meaningless), whether the body starts with
+    '0', and its digits as an integer (`mantissa`, exact up to 15 digits)."""
     chars, length = _char_matrix(texts)
     value = chars - _ZERO  # a digit's value; any other byte wraps to 10 or more
     digit, dot, comma = value < 10, chars == _DOT, chars == _COMMA
@@ -680,16 +691,19 @@ def _shapes(texts: np.ndarray) -> dict[str, np.ndarray]:
     ok = allowed[1:].all(axis=0) & (allowed[0] | neg) & (ndig > 0) & (ndot <= 1) & (ncom <= 1) & \
         (length <= _WIDEST)
     mantissa = np.zeros(len(texts), dtype=np.int64)
-    pdot, pcom = np.full(len(texts), -1, dtype=np.int16), np.full(len(texts), -1, dtype=np.int16)
-    times, plus = np.where(digit, np.uint8(10), np.uint8(1)), value * digit  # a digit: m * 10 + it; else m
+    np.multiply(value, digit, out=value)  # what a position adds: its digit, else 0
+    times = digit.view(np.uint8) * np.uint8(9)
+    times += np.uint8(1)  # what a position multiplies by: 10 for a digit, else 1
+    pdot, pcom = np.zeros(len(texts), dtype=np.int16), np.zeros(len(texts), dtype=np.int16)
     for j in range(len(chars)):  # the digits read left to right (wrapping past 18 digits: not `small`)
         mantissa *= times[j]
-        mantissa += plus[j]
-    for j in range(len(chars) - 1, -1, -1):  # the first '.' and ',' (the last one written)
-        pdot[dot[j]], pcom[comma[j]] = j, j
+        mantissa += value[j]
+        if j:  # the position of the one '.' and ',' (of texts with one at most)
+            pdot += dot[j] * np.int16(j)
+            pcom += comma[j] * np.int16(j)
     body = chars[1] if len(chars) > 1 else np.zeros(len(texts), dtype=np.uint8)
     return {"ok": ok, "neg": neg, "n": length - neg, "ndot": ndot, "ncom": ncom, "small": ndig <= 15,
-            "pdot": np.where(pdot >= 0, pdot - neg, -1), "pcom": np.where(pcom >= 0, pcom - neg, -1),
+            "pdot": np.where(ndot > 0, pdot - neg, -1), "pcom": np.where(ncom > 0, pcom - neg, -1),
             "zero": np.where(neg, body, chars[0]) == _ZERO, "mantissa": mantissa}
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import csv
 import io
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ class Grid:
     first_col: int = 1
     description: str = ""
     #: the same cells column by column, where a large extract was read that way (`columnar_csv`): per column the
-    #: code of each row's cell and the distinct cells (None for blank), so a reader decides each distinct cell once
-    columns: list[tuple[np.ndarray, np.ndarray]] | None = None
+    #: code of each row's cell and the distinct cells (None for blank; `Cells` where split from the file's bytes,
+    #: indexed alike), so a reader decides each distinct cell once
+    columns: list[tuple[np.ndarray, Any]] | None = None
 
     def cell(self, r: int, c: int) -> str:
         return f"{C.column_letter(self.first_col + c)}{self.first_row + r}"
@@ -122,7 +123,8 @@ def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int)
     blanks = [blank for _, _, blank in cells]
     blank_rows = np.ones(len(cells[0][0]) if cells else 0, dtype=bool)
     for codes, uniques, blank in cells:
-        uniques[blank] = None
+        if not isinstance(uniques, Cells):  # a Cells knows its blanks
+            uniques[blank] = None
         if blank.sum() > 1:  # every blank cell one code, as every blank is one None to the careful reading
             same = np.arange(len(uniques), dtype=codes.dtype)
             same[blank] = np.flatnonzero(blank)[0]
@@ -219,14 +221,16 @@ def _plain_cells(raw: bytes, delimiter: str,
             return None
         key, first = _distinct_cells(words, start, length)
         key = key.astype(np.int32)  # a line's cell in 4 bytes, not 8: a million lines of codes are held
-        texts = _texts(whole, start[first], length[first])
-        blank = (length[first] == 0) | ~_NOT_BLANK[whole[np.minimum(start[first], len(whole) - 1)]]
-        blank[blank] = [not texts[k].strip() for k in np.flatnonzero(blank)]  # `is_blank`, for the few left
-        if rows is not None:  # the lines without this cell: blank
-            full = np.full(len(count), len(texts), dtype=key.dtype)
+        start, length = start[first], length[first]
+        if rows is not None:  # the lines without this cell: blank, one more distinct cell (an empty one)
+            full = np.full(len(count), len(first), dtype=key.dtype)
             full[rows] = key
-            key, texts, blank = full, texts + [""], np.append(blank, True)
-        out.append((key, np.array(texts, dtype=object), blank))
+            key, start, length = full, np.append(start, 0).astype(start.dtype), np.append(length, 0)
+        picked, offset = _gather(whole, start, length)
+        blank = (length == 0) | ~_NOT_BLANK[whole[np.minimum(start, len(whole) - 1)]]
+        blank[blank] = [not _decode_at(picked, int(offset[k]), int(length[k])).strip()  # `is_blank`, for the few
+                        for k in np.flatnonzero(blank)]
+        out.append((key, Cells(picked, offset, length, blank), blank))
     return out
 
 
@@ -318,16 +322,65 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def _firsts(key: np.ndarray) -> np.ndarray:
     """Where each code of a factorisation first appears (codes come in order of first appearance)."""
-    seen = np.maximum.accumulate(key) if len(key) else key
-    return np.flatnonzero(np.concatenate(([True], key[1:] > seen[:-1]))) if len(key) else key
+    if not len(key):
+        return key
+    seen = np.maximum.accumulate(key)  # rises by one where a code first appears
+    codes = int(seen[-1]) + 1
+    if 64 * codes < len(key):  # few codes (a column of dates, units, plants): each found by bisection
+        return np.searchsorted(seen, np.arange(codes))
+    return np.flatnonzero(np.concatenate(([True], key[1:] > seen[:-1])))
 
 
-def _texts(body: np.ndarray, start: np.ndarray, length: np.ndarray) -> list[str]:
-    """The cells at `start` (increasing) with `length` bytes of `body` as strings: gathered with a newline after
-    each (in place of the byte that ends the cell), decoded at once. The bytes' positions are a running sum of
-    steps (1 within a cell, a jump to the next cell's start), so no index array is wider than 4 bytes."""
+class Cells:
+    """The distinct cells of a column split from a CSV's bytes (`_plain_cells`): their UTF-8 bytes gathered one
+    after another (`picked`, each cell at its `offset`, `length` bytes, a newline after it), made strings only when
+    asked for. A column of amounts has half a million distinct cells, which its number reading takes from these
+    bytes (`records._char_matrix`): strings of them would cost more than the numbers. Indexed like the object
+    array of the cells it stands for (None for a blank cell): by a position, a string; by positions, the `Cells`
+    of those."""
+
+    def __init__(self, picked: np.ndarray, offset: np.ndarray, length: np.ndarray, blank: np.ndarray):
+        self.picked, self.offset, self.length, self.blank = picked, offset, length, blank
+        self._strings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.length)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, (int, np.integer)):
+            if self._strings is not None:
+                return self._strings[k]
+            return None if self.blank[k] else _decode_at(self.picked, int(self.offset[k]), int(self.length[k]))
+        return Cells(self.picked, self.offset[k], self.length[k], self.blank[k])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.strings())
+
+    def strings(self) -> np.ndarray:
+        """Every cell as a string (None: blank), decoded at once and kept."""
+        if self._strings is None:
+            if len(self.length) and self.offset[0] == 0 and self.offset[-1] + self.length[-1] + 1 == \
+                    len(self.picked) and (np.diff(self.offset) == self.length[:-1] + 1).all():
+                texts = self.picked.tobytes().decode("utf-8").split("\n")[:-1]  # all the bytes, in order
+            else:
+                texts = [_decode_at(self.picked, o, n) for o, n in zip(self.offset.tolist(), self.length.tolist())]
+            strings = np.array(texts, dtype=object)
+            strings[self.blank] = None
+            self._strings = strings
+        return self._strings
+
+
+def _decode_at(picked: np.ndarray, offset: int, length: int) -> str:
+    return picked[offset:offset + length].tobytes().decode("utf-8")
+
+
+def _gather(body: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cells at `start` with `length` bytes of `body`, gathered one after another with a newline after each (in
+    place of the byte that ends the cell), and where each starts there. The bytes' positions are a
+    running sum of steps (1 within a cell, a jump to the next cell's start), so no index array is wider than 4
+    bytes."""
     if not len(start):
-        return []
+        return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
     size = length.astype(np.int64) + 1
     offset = np.cumsum(size) - size
     total = int(offset[-1] + size[-1])
@@ -336,10 +389,10 @@ def _texts(body: np.ndarray, start: np.ndarray, length: np.ndarray) -> list[str]
     step[0] = start[0]
     step[offset[1:]] = start[1:] - start[:-1] - length[:-1]  # from the byte after a cell to the next one's start
     at = np.cumsum(step, dtype=index)
-    at[-1] = min(int(at[-1]), len(body) - 1)  # the text's last cell may end with the text
+    np.minimum(at, len(body) - 1, out=at)  # the text's last cell may end with the text (its newline put below)
     picked = body[at]
     picked[offset + length] = 10
-    return picked.tobytes().decode("utf-8").split("\n")[:-1]
+    return picked, offset
 
 
 def _any_filled(codes: np.ndarray, filled: np.ndarray) -> bool:

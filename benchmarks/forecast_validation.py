@@ -1,10 +1,11 @@
 """Validation split behind the choice of the "auto" smooth-series model: never looks at the test horizon.
 
-For Tourism monthly (h=24) and M1 monthly (h=18) every *training* series is cut again: its last h points (ending
-0 and 6 periods before the end of the training data) become validation horizons, the rest the fitting data. The
-smooth series with >= 2 seasons go to the combination; `models.auto_group` splits them by their own history into
-"short" (< 3 seasons), "seasonal" and "nonseasonal" (ACF test). Per group every mean / median / trimmed-mean
-combination of 1-5 members of `models.MEMBERS` is scored on that group's items (sMAPE and MASE, as in
+For Tourism monthly (h=24) and M1 monthly (h=18) (`--sets`: also `pbs`, forecast_bench.py's PBS aggregated set,
+h=24; not in the default, the sets `models.AUTO_GROUPS` was chosen on) every *training* series is cut again: its last
+h points (ending 0 and 6 periods before the end of the training data) become validation horizons, the rest the
+fitting data. The smooth series with >= 2 seasons go to the combination; `models.auto_group` splits them by their
+own history into "short" (< 3 seasons), "seasonal" and "nonseasonal" (ACF test). Per group every mean / median /
+trimmed-mean combination of 1-5 members of `models.MEMBERS` is scored on that group's items (sMAPE and MASE, as in
 `forecast_bench.py`) against statsforecast's DynamicOptimizedTheta fitted on the same shortened series.
 
 The rule: per group, the combination with the lowest mean of its sMAPE and MASE relative to DOTM's (averaged over
@@ -17,6 +18,7 @@ periods shorter than the test-time ones, so the overall figures over-weight shor
     python benchmarks/forecast_validation.py            # full sets
     python benchmarks/forecast_validation.py --limit 200
     python benchmarks/forecast_validation.py --loo      # round 4: the current choice (see `loo` and AUTO_GROUPS)
+    python benchmarks/forecast_validation.py --sets pbs # the PBS aggregated set alone (validation data only)
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from forecast_bench import SETS as ALL_SETS  # noqa: E402
 from forecast_bench import M, load  # noqa: E402
 
 from snop_xl.calc.forecast import fit_matrix, models  # noqa: E402
 
+#: The default sets (the ones `models.AUTO_GROUPS` was chosen on); `--sets` picks others from ALL_SETS.
 SETS = (("tourism", 24), ("m1", 18))
 #: The single five-member mean "auto" used for every group in rounds 2-3: a new choice must beat it.
 PREVIOUS = (("hw", "hw_damped", "otheta_sa", "otheta_test", "snaive"), "mean")
@@ -127,10 +131,10 @@ def candidates(names, max_size: int):
                 yield combo, rule
 
 
-def validation_cells(origins: list[int], limit: int | None):
+def validation_cells(origins: list[int], limit: int | None, sets=SETS):
     """One cell per set x origin, in that order: (set, h, origin, pairs, scorer, auto forecast, auto group, member
     forecasts, DOTM row scores), the forecasts of the validation pairs cut at that origin (warnings silenced)."""
-    for name, h in SETS:
+    for name, h in sets:
         series = load(name, limit)
         for origin in origins:
             pairs = split(series, h, origin)
@@ -152,7 +156,7 @@ def loo(args) -> None:
     """
     origins = [int(o) for o in args.origins.split(",")]
     cells = []  # (set, origin, scorer, group, member forecasts, DOTM row scores, selected rows)
-    for name, h, origin, pairs, sc, _, group, fcs, ref in validation_cells(origins, args.limit):
+    for name, h, origin, pairs, sc, _, group, fcs, ref in validation_cells(origins, args.limit, args.set_pairs):
         lengths = np.array([len(x) for x, _ in pairs])
         sel = (group != "") & (lengths >= args.min_length)
         cells.append((name, origin, sc, fcs, ref[:, sel], sel))
@@ -189,13 +193,20 @@ def main() -> None:
                     help="validation horizons end this many periods before the end (default 0,6; --loo: 0,6,12)")
     ap.add_argument("--loo", action="store_true", help="round 4: one combination, leave-one-origin-out")
     ap.add_argument("--min-length", type=int, default=48, help="--loo: only rows with this many fitting periods")
+    ap.add_argument("--sets", default=",".join(n for n, _ in SETS),
+                    help=f"comma-separated sets from {', '.join(n for n, _ in ALL_SETS)} (default: %(default)s)")
     args = ap.parse_args()
+    known = dict(ALL_SETS)
+    names = [n.strip() for n in args.sets.split(",")]
+    if set(names) - set(known):
+        ap.error(f"unknown set(s) {sorted(set(names) - set(known))}; choose from {', '.join(known)}")
+    sets = args.set_pairs = tuple((n, known[n]) for n in names)
     if args.loo:
         args.origins = args.origins or "0,6,12"
         return loo(args)
     origins = [int(o) for o in (args.origins or "0,6").split(",")]
     cells = []  # one per set x origin: (set, scorer, auto, group, members, dotm row scores, lengths)
-    for name, h, origin, pairs, sc, auto, group, fcs, ref in validation_cells(origins, args.limit):
+    for name, h, origin, pairs, sc, auto, group, fcs, ref in validation_cells(origins, args.limit, sets):
         cells.append((name, sc, auto, group, fcs, ref, np.array([len(x) for x, _ in pairs])))
         counts = {g: int((group == g).sum()) for g in models.AUTO_GROUPS}
         print(f"{name} origin -{origin}: {len(pairs)} series, groups {counts}, h={h}")
@@ -244,25 +255,25 @@ def main() -> None:
         return out
 
     def totals(rows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        return {n: np.mean([r.mean(axis=1) for (cn, *_), r in zip(cells, rows) if cn == n], axis=0) for n, _ in SETS}
+        return {n: np.mean([r.mean(axis=1) for (cn, *_), r in zip(cells, rows) if cn == n], axis=0) for n, _ in sets}
 
     base = totals([c[5] for c in cells])
-    print(f"\n{'scheme':<16}" + "".join(f"{n + ' ' + k:>15}" for n, _ in SETS for k in ("sMAPE", "MASE"))
+    print(f"\n{'scheme':<16}" + "".join(f"{n + ' ' + k:>15}" for n, _ in sets for k in ("sMAPE", "MASE"))
           + f"{'rel':>8}{'beats':>7}")
     schemes = {"sf DOTM": None, "previous": {g: previous for g in models.AUTO_GROUPS}, "current": current,
                "per-group rule": winners}
     rel = {}
     for label, choice in schemes.items():
         t = base if choice is None else totals(scheme_rows(choice))
-        rel[label] = float(np.mean([t[n][i] / base[n][i] for n, _ in SETS for i in (0, 1)]))
-        beats = all(t[n][i] < base[n][i] for n, _ in SETS for i in (0, 1))
-        print(f"{label:<16}" + "".join(f"{t[n][i]:>15.3f}" for n, _ in SETS for i in (0, 1))
+        rel[label] = float(np.mean([t[n][i] / base[n][i] for n, _ in sets for i in (0, 1)]))
+        beats = all(t[n][i] < base[n][i] for n, _ in sets for i in (0, 1))
+        print(f"{label:<16}" + "".join(f"{t[n][i]:>15.3f}" for n, _ in sets for i in (0, 1))
               + f"{rel[label]:>8.4f}{'-' if choice is None else 'yes' if beats else 'no':>7}")
 
     print("\nper length bucket of the fitting data (mean over origins): sMAPE / MASE")
     print(f"{'set':<9}{'length':<12}{'n':>6}{'DOTM':>16}{'previous':>16}{'current':>16}")
     prev_rows, cur_rows = scheme_rows(schemes["previous"]), scheme_rows(current)
-    for n, _ in SETS:
+    for n, _ in sets:
         for lo, hi in zip(BUCKETS[:-1], BUCKETS[1:]):
             acc = []
             for (cn, *_, ref, lengths), pr, cr in zip(cells, prev_rows, cur_rows):

@@ -49,22 +49,24 @@ from snop_xl.calc.forecast import forecast  # noqa: E402
 M = 12
 
 
-def load_pbs() -> list[tuple[str, np.ndarray]]:
-    """Every PBS series (scripts and cost), from its first recorded month, months missing after that as zero."""
+def load_pbs(keys=("Concession", "Type", "ATC2"), variables=("Scripts", "Cost")) -> list[tuple[str, np.ndarray]]:
+    """Every PBS series (scripts and cost), from its first recorded month, months missing after that as zero.
+    `keys`: the columns a series is kept apart by, the others summed over (("ATC2",): one series per ATC2 code)."""
     from tsdata.fpp3 import PBS as df
     df = df.copy()
     df["Month"] = pd.PeriodIndex(pd.to_datetime(df["Month"], format="%Y %b"), freq="M")
-    keys = ["Concession", "Type", "ATC2"]
+    keys = list(keys)
     months = pd.period_range(df["Month"].min(), df["Month"].max(), freq="M")
     out = []
-    for var in ("Scripts", "Cost"):
+    for var in variables:
         wide = df.pivot_table(index=keys, columns="Month", values=var, aggfunc="sum").reindex(columns=months)
         for key, row in wide.iterrows():
             v = row.to_numpy(dtype=float)
             seen = np.flatnonzero(~np.isnan(v))
             if not len(seen):
                 continue
-            out.append(("/".join(key) + "/" + var, np.nan_to_num(v[seen[0]:]).clip(0)))
+            key = key if isinstance(key, tuple) else (key,)
+            out.append(("/".join(map(str, key)) + "/" + var, np.nan_to_num(v[seen[0]:]).clip(0)))
     return out
 
 

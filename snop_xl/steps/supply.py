@@ -101,19 +101,21 @@ def safety_stock_targets(inputs: Inputs, items: pd.DataFrame, demand: np.ndarray
 
 
 def _bill_of_resources(inputs: Inputs, items: pd.DataFrame, resources: pd.Index) -> np.ndarray:
-    """Hours per unit, item x resource: family rows apply to every item of the family; item rows override them."""
-    hours = pd.DataFrame(0.0, index=items["item"], columns=resources)
+    """Hours per unit, item x resource: family rows apply to every item of the family; item rows override them (of
+    two rows for the same family or item and resource, the lower one counts). One join per kind of row, not a
+    frame assignment per row (thousands of rows in a large book)."""
+    hours = np.zeros((len(items), len(resources)))
+    column = pd.Series(np.arange(len(resources)), index=resources)
     bor = inputs.bill_of_resources
-    family_of = items.set_index("item")["family"]
-    for by_item in (False, True):  # family rows first, item rows override
-        rows = bor[bor["item"].notna()] if by_item else bor[bor["item"].isna() & bor["family"].notna()]
-        for row in rows.itertuples(index=False):
-            if row.resource not in hours.columns:
-                continue
-            targets = [row.item] if by_item else list(family_of.index[family_of == row.family])
-            targets = [t for t in targets if t in hours.index]
-            hours.loc[targets, row.resource] = float(row.hours_per_unit)
-    return hours.to_numpy()
+    for key, rows in (("family", bor[bor["item"].isna() & bor["family"].notna()]), ("item", bor[bor["item"].notna()])):
+        rows = rows[rows["resource"].isin(resources)].drop_duplicates([key, "resource"], keep="last")
+        if not len(rows):
+            continue
+        found = pd.DataFrame({key: items[key].to_numpy(dtype=object), "row": np.arange(len(items))}).merge(
+            rows[[key, "resource", "hours_per_unit"]].astype({key: object}), on=key)
+        hours[found["row"].to_numpy(), column[found["resource"]].to_numpy()] = \
+            found["hours_per_unit"].astype(float).to_numpy()
+    return hours
 
 
 def _capacity(inputs: Inputs, periods: pd.PeriodIndex) -> tuple[pd.Index, dict[str, np.ndarray]]:

@@ -31,11 +31,15 @@ saves.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
+import highspy
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 _EPS = 1e-6  # cost per unit supplied: among equal plans, prefer the one that supplies less
 #: Stop the lot search within 0.5% of the best possible cost: closing the last tenths of a percent took the
@@ -293,12 +297,82 @@ def _dual_bounds(lb: np.ndarray, ub: np.ndarray, idx: np.ndarray, qty: np.ndarra
     return lb, ub
 
 
-def _lp(model: _Model, lb: np.ndarray, ub: np.ndarray):  # noqa: ANN202 (scipy's OptimizeResult)
-    res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
-                  bounds=np.column_stack([lb, ub]), method="highs-ds")
-    if res.status != 0:
-        raise RuntimeError(f"supply plan LP failed: {res.message}")
-    return res
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing. HiGHS prints its banner on stdout when the first instance of a process
+    is made, before any option can be set: stdout is pointed at the null device around that moment (and C's buffer
+    flushed there), so the CLI's and a pipeline's output stays snop-xl's own."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all (Excel's embedded Python): nothing to keep clean
+        saved = None
+    try:
+        if saved is not None:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+        if saved is not None and os.name == "posix":
+            ctypes.CDLL(None).fflush(None)
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+    return highs
+
+
+@dataclass(frozen=True)
+class _LPResult:
+    x: np.ndarray
+    fun: float
+    row_duals: np.ndarray  # of the A_ub rows (<= 0 where a row binds: what one more unit of its limit saves)
+    upper_duals: np.ndarray  # of each column's upper bound where the column sits at it, else 0
+    message: str
+
+
+class _LP:
+    """One plan's LP in one HiGHS instance (dual simplex, as SciPy's "highs-ds"), re-solved as its column bounds
+    change. Why not `linprog`: it starts every solve from nothing, while fixing lots or freeing them for the duals
+    only moves bounds, so HiGHS's dual simplex goes on from the last optimal basis (the second and third LPs of a
+    plan with lots in a fraction of the first's time)."""
+
+    def __init__(self, model: _Model):
+        a = sp.vstack([model.a_ub, model.a_eq]).tocsc()
+        self.rows_ub = model.a_ub.shape[0]
+        self.highs = _quiet_highs()
+        for option, value in ( ("solver", "simplex"), ("simplex_strategy", 1),
+                              ("presolve", "on"), ("random_seed", 0)):
+            self.highs.setOptionValue(option, value)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+        lp.col_cost_ = np.asarray(model.c, dtype=float)
+        lp.col_lower_, lp.col_upper_ = np.asarray(model.lb, dtype=float), np.asarray(model.ub, dtype=float)
+        lp.row_lower_ = np.concatenate([np.full(self.rows_ub, -np.inf), model.b_eq])
+        lp.row_upper_ = np.concatenate([model.b_ub, model.b_eq])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = a.shape[1], a.shape[0]
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        self.highs.passModel(lp)
+        self.lb, self.ub = lp.col_lower_.copy(), lp.col_upper_.copy()
+
+    def solve(self, lb: np.ndarray, ub: np.ndarray) -> _LPResult:
+        changed = np.flatnonzero((lb != self.lb) | (ub != self.ub))
+        if len(changed):
+            self.highs.changeColsBounds(len(changed), changed.astype(np.int32), lb[changed].astype(float),
+                                        ub[changed].astype(float))
+            self.lb, self.ub = lb.astype(float), ub.astype(float)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"supply plan LP failed: {self.highs.modelStatusToString(status)}")
+        solution, basis = self.highs.getSolution(), self.highs.getBasis()
+        at_upper = np.array([s == highspy.HighsBasisStatus.kUpper for s in basis.col_status], dtype=bool)
+        col_duals = np.asarray(solution.col_dual)
+        return _LPResult(np.asarray(solution.col_value), self.highs.getInfo().objective_function_value,
+                         np.asarray(solution.row_dual)[:self.rows_ub], np.where(at_upper, col_duals, 0.0),
+                         f"Optimization terminated successfully. (HiGHS Status {int(status)}: "
+                         f"{self.highs.modelStatusToString(status)})")
 
 
 def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MIP_GAP) -> SupplySolution:
@@ -324,7 +398,8 @@ def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MI
     ub[idx] = np.minimum(ub[idx], np.where(integrality > 0, upper * unit, 0.0))
     used_milp, gap = False, 0.0
     lot_status = ""
-    res = _lp(model, model.lb, ub)  # the relaxation: its cost bounds every lot plan from below
+    lp = _LP(model)
+    res = lp.solve(model.lb, ub)  # the relaxation: its cost bounds every lot plan from below
     if len(idx):
         # the split model's cost is the MILP's (unsplit) cost minus this constant: gaps are measured on the latter
         offset = float(np.repeat(pb.ss_gap_cost, T) @ np.maximum(pb.safety_stock.ravel(), 0.0))
@@ -332,7 +407,7 @@ def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MI
         best = None
         for up in (False, True):
             qty = _round_lots(pb, res.x, idx, unit, integrality, lower, upper, up)
-            fixed = _lp(model, *_fix_lots(model.lb, ub, idx, qty, integrality, unit, lower, upper))
+            fixed = lp.solve(*_fix_lots(model.lb, ub, idx, qty, integrality, unit, lower, upper))
             if best is None or fixed.fun < best[1].fun:
                 best = (qty, fixed)
         qty, fixed = best
@@ -352,7 +427,7 @@ def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MI
             bound = max(bound, -np.inf if found is None else found[1])  # HiGHS's bound is at least the LP's
             res = fixed
             if found is not None:
-                solved = _lp(model, *_fix_lots(model.lb, ub, idx, found[0], integrality, unit, lower, upper))
+                solved = lp.solve(*_fix_lots(model.lb, ub, idx, found[0], integrality, unit, lower, upper))
                 if solved.fun < fixed.fun:
                     qty, res = found[0], solved
             # the kept plan's gap to the best bound known; a time limit shows here as a gap above mip_gap
@@ -365,9 +440,9 @@ def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MI
         per = unit[np.searchsorted(idx, fixed_idx)]
         x[fixed_idx] = np.round(x[fixed_idx] / per) * per
         if R and _whole(integrality).any():  # whole multiples fixed: no capacity row would have a value
-            duals = _lp(model, *_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
-    shadow = -duals.ineqlin.marginals.reshape(R, T) if R else np.zeros((0, T))
-    ot_shadow = -duals.upper.marginals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
+            duals = lp.solve(*_dual_bounds(model.lb, ub, idx, x[idx], integrality, unit, lower, upper))
+    shadow = -duals.row_duals.reshape(R, T) if R else np.zeros((0, T))
+    ot_shadow = -duals.upper_duals[oo:oo + R * T].reshape(R, T) if R else np.zeros((0, T))
     if duals is not res:  # another LP's duals: no value where the plan itself leaves hours idle
         over = pb.hours.T @ x[:N].reshape(n, T) - pb.regular  # regular hours the plan needs beyond those it has
         shadow[over < -1e-6 * np.maximum(pb.regular, 1.0)] = 0.0

@@ -5,7 +5,7 @@ them, so every review sheet names and sums its spans the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,13 @@ def _num(value: Any) -> float | None:
 
 def _sum(r: int, months: Sequence[pd.Period], col: Mapping[pd.Period, int]) -> str:
     """SUM over row r's cells of `months` (consecutive on the sheet): "SUM(E5:G5)", or "" for no month."""
+    return sum_over(months, col)(r)
+
+
+def sum_over(months: Sequence[pd.Period], col: Mapping[pd.Period, int]) -> Callable[[int], str]:
+    """`_sum` of `months` for any row, the columns worked out once (a grid sums the same months on every row)."""
     if not months:
-        return ""
+        return lambda r: ""
     cs = sorted(col[m] for m in months)
-    return f"SUM({column_letter(cs[0])}{r}:{column_letter(cs[-1])}{r})"
+    first, last = column_letter(cs[0]), column_letter(cs[-1])
+    return lambda r: f"SUM({first}{r}:{last}{r})"

@@ -19,7 +19,7 @@ from snop_xl.contract import column_letter
 from snop_xl.contract import review as R
 from snop_xl.inputs import Inputs
 from snop_xl.steps.finance_review import financial_review
-from snop_xl.steps.grid_cells import _num, _sum, fiscal_spans, head_rows
+from snop_xl.steps.grid_cells import _num, fiscal_spans, head_rows, sum_over
 from snop_xl.steps.kpi_review import kpi_review
 from snop_xl.steps.pipeline_kpis import trust_of
 from snop_xl.steps.supply_review import supply_review
@@ -113,18 +113,21 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
         levels.append(level)
         return R.FIRST_ROW + len(rows) - 1
 
+    # per quarter and year column: the sum of all its months, of its past ones and of its future ones
+    span_sums_of = [(R.FIRST_MONTH_COL + len(months) + k, sum_over(ms, col),
+                     sum_over([m for m in ms if m < s.cycle_month], col),
+                     sum_over([m for m in ms if m >= s.cycle_month], col), any(m < s.cycle_month for m in ms))
+                    for k, (_, ms) in enumerate(spans)]
+
     def span_sums(r: int, figure: str) -> dict[int, Any]:
         """Quarter and year cells of row r: sums of its months; the consensus adds actuals for past months."""
         out = {}
-        for k, (_, ms) in enumerate(spans):
-            c = R.FIRST_MONTH_COL + len(months) + k
-            past = [m for m in ms if m < s.cycle_month]
-            future = [m for m in ms if m >= s.cycle_month]
-            if figure == R.CONSENSUS and past:
-                parts = [_sum(actuals_row[r], past, col), _sum(r, future, col)]
+        for c, whole, past, future, has_past in span_sums_of:
+            if figure == R.CONSENSUS and has_past:
+                parts = [past(actuals_row[r]), future(r)]
                 out[c] = Formula("=" + "+".join(p for p in parts if p))
             else:
-                out[c] = Formula("=" + _sum(r, ms, col))
+                out[c] = Formula("=" + whole(r))
         return out
 
     actuals_row: dict[int, int] = {}  # consensus row -> actuals row of the same block
@@ -161,10 +164,16 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
     def put(r: int, c: int, value: Any) -> None:
         rows[r - R.FIRST_ROW][c - 1] = value
 
+    def figure_cols(figure: str) -> range:
+        """The month columns a family or total row fills: actuals the past, budget every month (its quarter and year
+        totals add up the whole span, as the consensus's do with actuals), the other figures the plan."""
+        return range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else \
+            range(R.FIRST_MONTH_COL, last_plan + 1) if figure == R.BUDGET else range(first_plan, last_plan + 1)
+
     for family, at in family_at.items():
         lo, hi = family_items[family]
         for figure, r in at.items():
-            cols = range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else range(first_plan, last_plan + 1)
+            cols = figure_cols(figure)
             for c in cols:
                 if figure == R.PUBLISHED and not shown:  # nothing published yet: blank, not a row of zeros
                     continue
@@ -174,8 +183,7 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
                     L = column_letter(c)
                     put(r, c, Formula(f'=SUMIF($C${lo}:$C${hi},"{figure}",{L}${lo}:{L}${hi})'))
     for figure, r in total_at.items():
-        cols = range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else range(first_plan, last_plan + 1)
-        for c in cols if figure != R.PUBLISHED or shown else ():
+        for c in figure_cols(figure) if figure != R.PUBLISHED or shown else ():
             L = column_letter(c)
             put(r, c, Formula("=" + "+".join(f"{L}{at[figure]}" for at in family_at.values())) if family_at
                 else None)

@@ -410,6 +410,8 @@ def supply_kpis(inputs: Inputs, path: Path) -> pd.DataFrame:
         sold = history[history["period"].isin(window)].groupby("item")["qty"].sum()
         planned = supply[(supply["cycle_month"] == c) & supply["period"].isin(window)].groupby("item")["supply"].sum()
         items = planned.index.intersection(on_hand[nxt].index).intersection(on_hand[c].index)
+        if nxt == now and len(items) and on_hand[nxt].reindex(items).equals(on_hand[c].reindex(items)):
+            continue  # the stock was not counted again since cycle c (the snapshot is the one it planned from)
         arrived = on_hand[nxt].reindex(items) - on_hand[c].reindex(items) + sold.reindex(items).fillna(0)
         frame = pd.DataFrame({"item": items, "plan": planned.reindex(items).to_numpy(),
                               "arrived": arrived.clip(lower=0).to_numpy()})

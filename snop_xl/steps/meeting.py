@@ -242,6 +242,7 @@ def _supply_cause(rows: pd.DataFrame, capacity_plan: pd.DataFrame | None, uses: 
         cp = capacity_plan[pd.to_numeric(capacity_plan["shadow_price"], errors="coerce").fillna(0) > 1e-6]
         binding_months = {r: set(g["period"]) for r, g in cp.groupby("resource")}
     lead = items.set_index("item")["lead_time"]
+    min_lot = items.set_index("item")["min_lot"] if "min_lot" in items else pd.Series(dtype=float)
     causes: dict[str, list[str]] = {}
     months_of: dict[str, set] = {}
     for r in rows.itertuples(index=False):
@@ -262,6 +263,9 @@ def _supply_cause(rows: pd.DataFrame, capacity_plan: pd.DataFrame | None, uses: 
                 r.period < cycle_month + int(t):
             found.append(f"lead time {int(t)} month{'s' if int(t) != 1 else ''}: nothing arrives before "
                          f"{cycle_month + int(t)}")
+        lot = min_lot.get(r.item)
+        if not found and pd.notna(lot) and float(lot) > 0:  # nothing binds: a lot costs more than the shortfall
+            found.append(f"minimum lot {lot:,.0f}: the plan finds a lot dearer than the units short")
         for cause in found or ["demand above what the plan supplies"]:
             causes.setdefault(cause, []).append(str(r.item))
     return _grouped({f"{c} ({span(months_of[c])})" if c in months_of else c: who for c, who in causes.items()})

@@ -46,7 +46,7 @@ from snop_xl.io.grid import Grid
 from snop_xl.io.parse import EXCEL_CELL_CHARS, EXCEL_ERRORS, RawTable, Uncalculated, is_blank
 from snop_xl.io.safe_open import check_workbook_file, load_safely
 from snop_xl.io.styles import HEADER_FILL, TAB_COLOR, TABLE_STYLE
-from snop_xl.io.sheet_xml import Block, FastExcelWriter, PendingCells, add_block
+from snop_xl.io.sheet_xml import Block, FastExcelWriter, PendingCells, add_block, number_format_style
 
 MACRO_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 #: an output table of at least this many cells is written from its values on save, without openpyxl cells in between
@@ -268,7 +268,7 @@ class OpenpyxlBook(BookIO):
         make_cells(0, start)
         if start < len(rows):
             ids, date_ids = _as_if_put(rows[start:], lambda i, values: formats(start + i, values), checked, format_id)
-            add_block(ws, Block(2 + start, first, rows[start:], lambda i, values: ids[i],
+            add_block(ws, Block(2 + start, first, rows[start:], ids,
                                 lambda: make_cells(start, len(rows)), make_cell, date_ids.get(dt.datetime)))
         _wrap_rows(ws, spec, 2, first, rows)
         last_row = 1 + max(len(rows), 1)  # an Excel table needs at least one data row
@@ -561,8 +561,7 @@ class _FormatIds:
         """The style of an unstyled cell given number format `format_id` (copy it: openpyxl edits styles in place)."""
         found = self.styles.get(format_id)
         if found is None:
-            found = self.styles[format_id] = StyleArray()
-            found.numFmtId = format_id
+            found = self.styles[format_id] = number_format_style(format_id)
         return found
 
     def __call__(self, fmt: str | None) -> int | None:

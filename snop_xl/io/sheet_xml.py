@@ -68,15 +68,22 @@ def _openpyxl_cell(ws: Any, cell: Any, styled: bool) -> bytes:
     return b"".join(tostring(e) for e in out.written)
 
 
+def number_format_style(format_id: int) -> StyleArray:
+    """The style `cell.number_format = ...` gives a cell that had none: only its number format id set."""
+    style = StyleArray()
+    style.numFmtId = format_id
+    return style
+
+
 @dataclass(eq=False)  # one block is itself only (no comparison of its rows)
 class Block:
     """Rows of a table not (yet) made into cells: row `top` + i holds `rows[i]` from column `first`, cell j with the
-    number format id `formats(i, rows[i])[j]`. `make_cells()` makes them the sheet's cells; `make_cell(row, col,
-    value, format_id)` makes one such cell apart from the sheet (for a value formatted by openpyxl's own writer)."""
+    number format id `formats[i][j]`. `make_cells()` makes them the sheet's cells; `make_cell(row, col, value,
+    format_id)` makes one such cell apart from the sheet (for a value formatted by openpyxl's own writer)."""
     top: int
     first: int
     rows: list[list[Any]]
-    formats: Callable[[int, list[Any]], list[int | None]]
+    formats: list[list[int | None]]
     make_cells: Callable[[], None]
     make_cell: Callable[[int, int, Any, int | None], Any]
     datetime_format: int | None = None  # the format id openpyxl gives a cell a date-time is put in (before its own)
@@ -148,7 +155,7 @@ def dimension(ws: Any) -> str:
         filled = [i for i, values in enumerate(b.rows) if values]  # a row's values are cells, blank ones too
         if filled:
             rows += [b.top + filled[0], b.top + filled[-1]]
-            cols += [b.first, b.first + max(len(b.rows[i]) for i in filled) - 1]
+            cols += [b.first, b.first + b.width - 1]
     if not rows or not cols:
         return "A1:A1"
     return f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
@@ -268,15 +275,12 @@ def write_sheet_data(ws: Any, out: BinaryIO) -> None:
     def format_attr(format_id: int) -> str:
         found = format_styles.get(format_id)
         if found is None:
-            style = StyleArray()
-            style.numFmtId = format_id
-            found = format_styles[format_id] = style_attr(style)
+            found = format_styles[format_id] = style_attr(number_format_style(format_id))
         return found
 
     def block_xml(block: Block, i: int, r: int) -> list[str]:
         """Row i of `block` (sheet row r), as `OpenpyxlBook.write_rows` would have made and styled its cells."""
-        values = block.rows[i]
-        ids = block.formats(i, values)
+        values, ids = block.rows[i], block.formats[i]
         out: list[str] = []
         for j, value in enumerate(values):
             if value is None:  # a blank with no format: no cell written

@@ -134,14 +134,19 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
     signals = (R.ORDERS, R.PIPELINE) if len(inputs.orders) or len(inputs.pipeline) else ()
     trust = trust_of(inputs).share if signals else None
 
+    def figure_cols(figure: str) -> range:
+        """The month columns a family or total row fills: actuals the past, budget every month (its quarter and year
+        totals add up the whole span, as the consensus's do with actuals), the other figures the plan."""
+        return range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else \
+            range(R.FIRST_MONTH_COL, last_plan + 1) if figure == R.BUDGET else range(first_plan, last_plan + 1)
+
     def block(name: str, description: str, level: int, style: str, sources: Mapping[str, Any]) -> dict[str, int]:
         """Rows of one family or the total: each key figure is a formula over `sources` (key figure -> formula
         builder for a column letter) or values."""
         at = {}
         for figure in (R.ACTUALS, R.STATISTICAL, R.EVENTS) + signals + (R.CONSENSUS, R.PUBLISHED, R.BUDGET):
             make = sources[figure]
-            values = {c: make(c) for c in (range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS
-                                           else range(first_plan, last_plan + 1))}
+            values = {c: make(c) for c in figure_cols(figure)}
             at[figure] = add(name, description, figure, "", values, style if figure == R.CONSENSUS else FIGURE,
                              level)
         actuals_row[at[R.CONSENSUS]] = at[R.ACTUALS]
@@ -163,12 +168,6 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
 
     def put(r: int, c: int, value: Any) -> None:
         rows[r - R.FIRST_ROW][c - 1] = value
-
-    def figure_cols(figure: str) -> range:
-        """The month columns a family or total row fills: actuals the past, budget every month (its quarter and year
-        totals add up the whole span, as the consensus's do with actuals), the other figures the plan."""
-        return range(R.FIRST_MONTH_COL, first_plan) if figure == R.ACTUALS else \
-            range(R.FIRST_MONTH_COL, last_plan + 1) if figure == R.BUDGET else range(first_plan, last_plan + 1)
 
     for family, at in family_at.items():
         lo, hi = family_items[family]

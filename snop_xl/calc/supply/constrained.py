@@ -341,8 +341,7 @@ class _LP:
         a = sp.vstack([model.a_ub, model.a_eq]).tocsc()
         self.rows_ub = model.a_ub.shape[0]
         self.highs = _quiet_highs()
-        for option, value in ( ("solver", "simplex"), ("simplex_strategy", 1),
-                              ("presolve", "on"), ("random_seed", 0)):
+        for option, value in (("solver", "simplex"), ("simplex_strategy", 1), ("presolve", "on"), ("random_seed", 0)):
             self.highs.setOptionValue(option, value)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]

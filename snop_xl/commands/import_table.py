@@ -29,6 +29,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from snop_xl import contract as C
 from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.inputs import Inputs, parse_settings
 from snop_xl.io.base import BookIO
-from snop_xl.io.parse import is_blank, to_rows
+from snop_xl.io.parse import is_blank, parse_table, to_rows
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, Grid, Names, RecordReader, Records, grid_from_file, lines_text, \
     norm_text
 from snop_xl.paste.cells import NumberError, parse_number
@@ -138,8 +139,14 @@ def read_records(grid: Grid, table: str, require: tuple[str, ...] = ()) -> Recor
 
 
 def book_names(book: BookIO) -> Names:
-    """The book's items, which every line must name (History, Inventory)."""
-    items, problems = book.read_table(C.ITEMS)
+    """The book's items, which every line must name (History, Inventory): their code and family columns alone
+    are read (a 20,000-item master's other cells are not what an import of lines needs)."""
+    if book.has_table(C.ITEMS):
+        names_only = dataclasses.replace(C.ITEMS, columns=tuple(c for c in C.ITEMS.columns
+                                                                 if c.key in ("item", "family")))
+        items, problems = parse_table(names_only, book.read_raw(C.ITEMS))
+    else:
+        items, problems = book.read_table(C.ITEMS)
     names = Names.from_items(items)
     if not names.items:
         raise ValidationError(problems + [Problem(C.ITEMS.sheet, "A2", "Items has no item", expected="the item "
@@ -291,15 +298,19 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
     come in with it). Lines are grouped on integers (the item's index, the month's ordinal): a million of them
     without a Python object each."""
     records = read_records(grid, "History")
-    names = book_names(book)
-    item, items, problems = item_codes(records, names)
-    problems += one_per(records, "uom", item, items, lambda it: f"item {it}")[1]
-    problems += plan_months(book, records, cycle_month)
-    if problems:
-        raise ValidationError(problems)
-    lines = pd.DataFrame({"item": item, "period": month_ordinals(records, "date"), "qty": floats(records, "qty"),
-                          "value": floats(records, "value")})
-    net, negative = item_months(lines, items)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the repeated lines (a hash of every line) found on a
+        repeats = pool.submit(records.duplicates)     # second core while the book's items are read
+        names = book_names(book)
+        item, items, problems = item_codes(records, names)
+        problems += one_per(records, "uom", item, items, lambda it: f"item {it}")[1]
+        problems += plan_months(book, records, cycle_month)
+        if problems:
+            repeats.cancel()
+            raise ValidationError(problems)
+        lines = pd.DataFrame({"item": item, "period": month_ordinals(records, "date"), "qty": floats(records, "qty"),
+                              "value": floats(records, "value")})
+        net, negative = item_months(lines, items)
+        repeated = repeats.result()
     new_months = _periods(np.unique(net["period"]))
     order, old, old_months = old_history(book, new_months)
     in_order, in_file = set(order), set(net["item"].to_numpy(dtype=object).tolist())
@@ -311,7 +322,7 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
     shown = cells.astype(object)
     shown[np.isnan(cells)] = None
     rows = [[it] + row for it, row in zip(rows_items, shown.tolist())]
-    preview = head_lines("History", records) + history_lines(records, lines, negative)
+    preview = head_lines("History", records) + history_lines(records, lines, negative, repeated)
     added = [p for p in new_months if p not in set(old_months)]
     preview.append(f"  History: {len(added)} month(s) added ({added[0]} to {added[-1]})" if added else
                    "  History: no month added")
@@ -455,8 +466,10 @@ def merge_history(items: list[str], old: pd.DataFrame, old_months: list[pd.Perio
     return cells, months, changes
 
 
-def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple]) -> list[str]:
-    """What the lines add up to: items, months, totals per month, returns, negative months, units, dimensions."""
+def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple],
+                  repeated: list[tuple[int, int]]) -> list[str]:
+    """What the lines add up to: items, months, totals per month, returns, negative months, units, dimensions,
+    the lines that repeat an earlier one (`repeated`: `Records.duplicates`)."""
     months = _periods(distinct_ints(lines["period"].to_numpy()))
     has_value = "value" in records.values
     items = len(distinct_ints(lines["item"].to_numpy()))
@@ -483,8 +496,7 @@ def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple]) 
             shown = ", ".join(values[:6]) + (" ..." if len(values) > 6 else "")
             out.append(f"  {records.columns[key].field.label}: {len(values)} distinct ({shown}); read, not stored "
                        "(History is per item and month)")
-    dups = records.duplicates()
-    if dups:
+    if dups := repeated:
         out.append(f"  {len(dups)} line(s) repeat an earlier line cell for cell (line {dups[0][0]} = line "
                    f"{dups[0][1]}{' ...' if len(dups) > 1 else ''}): each is counted, as separate deliveries may be")
     return out

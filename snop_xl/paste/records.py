@@ -173,8 +173,12 @@ class Records:
         if self.grid.columns is not None and len(self):
             rows = self.row_index
             parts = [take(codes, rows) for codes, _ in self.grid.columns]
-            # only records whose cells mix to a number another record's mix to can repeat one: most are unique
-            maybe = np.flatnonzero(pd.Series(mix(parts)).duplicated(keep=False).to_numpy())
+            # only records whose cells mix to a number another record's mix to can repeat one: most are unique.
+            # Counted first in 2**22 buckets of the number (no hash table): a record alone in its bucket is unique
+            mixed = mix(parts)
+            bucket = (mixed >> np.uint64(42)).astype(np.int32)
+            maybe = np.flatnonzero(np.bincount(bucket, minlength=1 << 22)[bucket] > 1)
+            maybe = maybe[pd.Series(mixed[maybe]).duplicated(keep=False).to_numpy()]
             key, first = factorize_rows([part[maybe] for part in parts])
             repeat = np.flatnonzero(first[key] != np.arange(len(key)))
             return list(zip((self.grid.first_row + rows[maybe[repeat]]).tolist(),

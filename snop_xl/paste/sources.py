@@ -11,8 +11,10 @@ import codecs
 import dataclasses
 import csv
 import io
+import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,8 +206,8 @@ def _plain_cells(raw: bytes, delimiter: str,
     by_column = np.ascontiguousarray(ends.reshape(len(count), width).T) if square else None
     if square:
         del ends, line_end, last  # held as `by_column` (a million lines' are ~30 MB each)
-    out = []
-    for c in range(width):  # a cell starts after the one before it ends
+
+    def column(c: int) -> tuple[np.ndarray, Cells, np.ndarray] | None:  # a cell starts after the one before it ends
         rows = np.flatnonzero(count > c) if count.min() <= c else None  # the lines that have this cell
         if by_column is not None:
             end = by_column[c]
@@ -230,23 +232,43 @@ def _plain_cells(raw: bytes, delimiter: str,
         blank = (length == 0) | ~_NOT_BLANK[whole[np.minimum(start, len(whole) - 1)]]
         blank[blank] = [not _decode_at(picked, int(offset[k]), int(length[k])).strip()  # `is_blank`, for the few
                         for k in np.flatnonzero(blank)]
-        out.append((key, Cells(picked, offset, length, blank), blank))
-    return out
+        return key, Cells(picked, offset, length, blank), blank
+
+    out = in_threads(column, range(width))
+    return None if any(c is None for c in out) else out  # type: ignore[return-value]
+
+
+def in_threads(work: Callable[[int], Any], jobs: Iterable[int]) -> list[Any]:
+    """`[work(j) for j in jobs]`, run on up to two of the machine's cores: for work done by numpy and pandas' hash
+    tables, which let go of Python's lock while they run (the columns of an extract, each on its own)."""
+    jobs = list(jobs)
+    workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if workers < 2 or len(jobs) < 2:
+        return [work(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, jobs))
 
 
 def _cell_ends(body: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarray]:
     """Where each cell of `body` ends (its delimiter or line feed; int32 where the text allows) and whether that
     is a line feed: scanned in blocks that stay in the processor's cache, so no temporary is as large as the
-    file."""
+    file; the two halves of the text on two cores."""
     index = np.int32 if len(body) < 2 ** 31 else np.int64
-    ends, line_ends = [np.zeros(0, dtype=index)], [np.zeros(0, dtype=bool)]
-    for i in range(0, len(body), 1 << 18):
-        block = body[i:i + (1 << 18)]
-        line_end = block == 10
-        at = np.flatnonzero((block == sep) | line_end)
-        ends.append((at + i).astype(index))
-        line_ends.append(line_end[at])
-    return np.concatenate(ends), np.concatenate(line_ends)
+    block = 1 << 18
+
+    def scan(half: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        ends, line_ends = [np.zeros(0, dtype=index)], [np.zeros(0, dtype=bool)]
+        blocks = range(0, len(body), block)
+        for i in blocks[:len(blocks) // 2] if half == 0 else blocks[len(blocks) // 2:]:
+            part = body[i:i + block]
+            line_end = part == 10
+            at = np.flatnonzero((part == sep) | line_end)
+            ends.append((at + i).astype(index))
+            line_ends.append(line_end[at])
+        return ends, line_ends
+
+    (ends, line_ends), (more_ends, more_line_ends) = in_threads(scan, (0, 1))
+    return np.concatenate(ends + more_ends), np.concatenate(line_ends + more_line_ends)
 
 
 def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -127,6 +127,42 @@ def test_auto_switches_from_the_mean_only_where_the_items_own_holdout_says_so():
     assert (models.choose_intermittent(x[:5, :4], h)[1] == models.INTERMITTENT_AUTO).all()
 
 
+def test_a_relaunched_item_is_fitted_on_its_months_since_the_restart():
+    # sparse for 30 months (ADI 4), 9 without demand, then 14 steady months: intermittent over the whole history
+    # (53 months, 22 with demand: ADI 2.4), so "auto" fits it from the restart (period 39) on
+    rng = np.random.default_rng(3)
+    old = np.where(np.arange(30) % 4 == 1, 6.0, 0.0)
+    new = np.round(rng.normal(50.0, 6.0, 14))
+
+    def series(silence: int, run: int, before: np.ndarray = old) -> np.ndarray:
+        return np.r_[before, np.zeros(silence), new[:run]]
+
+    y = series(9, 14)
+    assert K.classify_demand(y[None, :])[0][0] > models.ADI_CUTOFF
+    assert models.relaunch_start(y[None, :], 12)[0] == 39
+    # a silence under half a season, or a steady run under a season, is no relaunch; nor is a run that is not steady
+    assert models.relaunch_start(series(5, 14)[None, :], 12)[0] == 0
+    assert models.relaunch_start(series(9, 11)[None, :], 12)[0] == 0
+    patchy = series(9, 14).copy()
+    patchy[39::2] = 0.0  # every other month: ADI 2 since the restart
+    assert models.relaunch_start(patchy[None, :], 12)[0] == 0
+    # leading zeros (not launched yet) are a silence too; the last silence counts; rows are independent
+    rows = np.stack([series(9, 14), np.r_[np.zeros(36), new, np.zeros(3)], np.r_[np.zeros(20), 5.0, np.zeros(18), new]])
+    np.testing.assert_array_equal(models.relaunch_start(rows, 12), [39, 36, 39])
+    np.testing.assert_array_equal(models.relaunch_start(rows, 4), [39, 36, 39])  # 2 quarters of silence, 4 steady
+
+    fc = forecast(long({"a": list(y), "b": list(series(5, 14))}), 6)
+    a, b = fc[fc["item"] == "a"], fc[fc["item"] == "b"]
+    level, label = models.choose_intermittent(new[None, :], 6)  # the intermittent choice, on the months since
+    assert (a["method"] == label[0] + " (relaunched)").all()
+    np.testing.assert_allclose(a["forecast"], level[0], rtol=1e-12)
+    assert abs(level[0] - new.mean()) < 0.15 * new.mean()  # the level of the new regime
+    whole, named = models.choose_intermittent(series(5, 14)[None, :], 6)  # no relaunch: the whole history
+    assert (b["method"] == named[0]).all() and np.allclose(b["forecast"], whole[0], rtol=1e-12)
+    # its bounds come from the new regime's sizes: ordered, and the 95% bound above the largest of them
+    assert (a["lo_95"] <= a["lo_80"]).all() and (a["hi_80"] <= a["hi_95"]).all() and (a["hi_95"] >= new.max()).all()
+
+
 def test_inactive_rule_at_its_boundary_and_exact_zero():
     # monthly, m 12: threshold max(2 * 12, 6, 3 * mean interval). Demand every 2nd month for 2 years (mean interval
     # 2): inactive after 24 empty months, not after 23
@@ -278,7 +314,8 @@ def test_interval_coverage_on_the_pbs_sparse_series():
     cols, _, methods = bench.run_ours(wins, 24)
     live = np.array([(train[-12:] > 0).any() for _, train, _ in wins])
     auto = (models.INTERMITTENT_AUTO, *models.INTERMITTENT_CANDIDATES)
-    assert live.sum() == 58 and np.isin(methods.to_numpy()[live], auto).all()
+    chosen = np.array([m.removesuffix(" (relaunched)") for m in methods.to_numpy()[live]], dtype=object)
+    assert live.sum() == 58 and np.isin(chosen, auto).all()
     table = bench.interval_table([w for w, k in zip(wins, live) if k], {c: v[live] for c, v in cols.items()})
     for lv in (80, 95):
         assert abs(table[f"in{lv}"] - table[f"nominal in{lv}"]) <= 3

@@ -308,7 +308,9 @@ DEMAND_PLAN = Table("DemandPlan", "DemandPlan", Role.OUTPUT, (
        "log and additive damped Holt-Winters, optimised Theta and seasonal naive; two seasons of history or more), "
        "combination (mean of SES, damped Holt and Theta; less than two seasons of history), imapa+tsb (intermittent "
        "demand: mean of IMAPA, temporal aggregation, and TSB; imapa, tsb, adida or sba where that single model "
-       "forecast the item's own last months clearly better), mean (short history) (fewer than 4 months), "
+       "forecast the item's own last months clearly better; ending \"(relaunched)\": fitted on the months since "
+       "its demand restarted, after half a season or more without any, and has run steadily for a season), "
+       "mean (short history) (fewer than 4 months), "
        "inactive (no demand for two seasons and three usual intervals: 0, bounds 0; any method), "
        "zero history, no history (new item: 0). Otherwise the method named in Settings (croston, sba, tsb: "
        "intermittent models).", nullable=True),

@@ -570,3 +570,77 @@ def test_shadow_prices_still_explain_a_plan_with_lot_multiples():
     cap = run(inputs, {"DemandPlan": demand_plan({"A": [150, 150, 0, 0, 0, 0]})})["CapacityPlan"]
     np.testing.assert_allclose(cap["required_hours"], [90, 90, 0, 0, 0, 0], atol=1e-9)
     np.testing.assert_allclose(cap["shadow_price"], 0, atol=1e-9)
+
+
+def _separable_problem(n: int = 1300, T: int = 12, lots: bool = False, seed: int = 1) -> SupplyProblem:
+    """Items in 13 groups of 3 resources each (a tenth without any), half with a supplier: the plan separates."""
+    rng = np.random.default_rng(seed)
+    R = 40  # the last resource loads no item
+    hours = np.zeros((n, R))
+    loaded = rng.random(n) < 0.9
+    hours[np.flatnonzero(loaded), (rng.integers(0, 13, n) * 3 + rng.integers(0, 3, n))[loaded]] = \
+        rng.uniform(0.1, 1.0, loaded.sum())
+    demand = rng.gamma(2.0, 20.0, (n, T))
+    pairs = np.arange(0, n, 2)
+    return SupplyProblem(
+        demand=demand, opening=rng.uniform(0, 50, n), safety_stock=0.3 * demand, holding_cost=rng.uniform(0.1, 1, n),
+        shortage_cost=rng.uniform(5, 20, n), ss_gap_cost=rng.uniform(1, 3, n), can_make=rng.random(n) < 0.8,
+        min_lot=np.where(lots & (rng.random(n) < 0.1), 60.0, 0.0), hours=hours, regular=np.full((R, T), 150.0),
+        overtime=np.full((R, T), 30.0), overtime_cost=rng.uniform(1, 6, (R, T)), pair_item=pairs,
+        pair_cap=np.full((len(pairs), T), 30.0), pair_fill=np.full(len(pairs), 0.95))
+
+
+def _plan_cost(pb: SupplyProblem, sol) -> float:
+    """The LP's objective replayed from the plan alone (split stock: holding on all stock, the part up to the target
+    rewarded at ss_gap_cost), the lost sales where supply falls short, overtime hours at their cost."""
+    n, T = pb.demand.shape
+    supply = sol.production.copy()
+    np.add.at(supply, pb.pair_item, sol.receipts)
+    stock, cost = pb.opening.astype(float).copy(), 0.0
+    for t in range(T):
+        have = stock + supply[:, t]
+        short = np.maximum(pb.demand[:, t] - have, 0.0)
+        stock = have - pb.demand[:, t] + short
+        cost += (pb.holding_cost * stock - pb.ss_gap_cost * np.minimum(stock, pb.safety_stock[:, t])
+                 + pb.shortage_cost * short).sum() + 1e-6 * supply[:, t].sum()
+    return cost + (pb.overtime_cost * sol.overtime).sum()
+
+
+def test_a_large_plan_is_solved_in_independent_blocks_at_the_same_optimum(monkeypatch):
+    from snop_xl.calc.supply import constrained
+
+    pb = _separable_problem()
+    blocks = constrained._blocks(pb)
+    items = np.concatenate([b[0] for b in blocks])
+    resources = np.concatenate([b[1] for b in blocks])
+    assert len(blocks) == 3 and all(len(b[0]) >= constrained.BLOCK_ITEMS // 2 for b in blocks)
+    assert np.array_equal(np.sort(items), np.arange(1300)) and np.array_equal(np.sort(resources), np.arange(40))
+    for its, res in blocks:  # no resource is loaded from outside its block
+        outside = np.setdiff1d(np.arange(1300), its)
+        assert not (pb.hours[np.ix_(outside, res)] > 0).any()
+    split = solve(pb)
+    monkeypatch.setattr(constrained, "BLOCK_ITEMS", 10 ** 9)
+    whole = solve(pb)
+    assert "3 independent blocks" in split.status and "blocks" not in whole.status
+    # the same optimum (the plans may be alternate optima): the cost of each, replayed from its plan
+    assert _plan_cost(pb, split) == pytest.approx(_plan_cost(pb, whole), rel=1e-7)
+    # every bound kept, hours within regular + overtime
+    used = pb.hours.T @ split.production - split.overtime
+    assert (used <= pb.regular + 1e-6).all() and (split.overtime <= pb.overtime + 1e-9).all()
+    assert (split.receipts <= pb.pair_cap + 1e-9).all() and not split.production[~pb.can_make].any()
+
+
+def test_blocks_with_lots_keep_the_whole_plans_proven_gap(monkeypatch):
+    from snop_xl.calc.supply import constrained
+
+    pb = _separable_problem(lots=True, seed=4)
+    split = solve(pb)
+    monkeypatch.setattr(constrained, "BLOCK_ITEMS", 10 ** 9)
+    whole = solve(pb)
+    # each block rounds its own lots: the plan costs no more than the whole plan's rounding, and its proven gap
+    # (its cost over the blocks' LP bounds, which add up to the whole LP's) is the gap of that cost
+    assert _plan_cost(pb, split) <= _plan_cost(pb, whole) * (1 + 1e-9)
+    assert 0 < split.gap <= whole.gap + 1e-12 and f"{split.gap:.2%}" in split.status
+    lots = pb.min_lot > 0
+    q = split.production[lots]
+    assert ((q < 1e-7) | (q >= 60.0 - 1e-6)).all()  # zero or at least the minimum lot

@@ -232,7 +232,7 @@ def _tracking_signals(work: pd.DataFrame, frame: pd.DataFrame, by: list[str], gr
         g = parts.groupby(by, sort=True, dropna=False)[["fa", "_e", "_a"]].sum()
         count = n
     else:
-        rows = pd.concat([work.loc[ok, by].reset_index(drop=True), pd.DataFrame({"_p": frame[period].to_numpy()[ok], "_a": a0[ok],
+        rows = pd.concat([work.loc[ok, by].reset_index(drop=True), pd.DataFrame({"_p": frame[period].array[ok], "_a": a0[ok],
                                                            "_f": f0[ok]})], axis=1)
         monthly = rows.groupby([*by, "_p"], sort=True, dropna=False)[["_a", "_f"]].sum()
         monthly = pd.DataFrame({"fa": monthly["_f"] - monthly["_a"], "_e": (monthly["_f"] - monthly["_a"]).abs(),

@@ -527,6 +527,18 @@ def _put_fast(ws: Any, cells: dict, row: int, col: int, value: Any, checked: set
     return cell
 
 
+def _put_formula(ws: Any, cells: dict, row: int, col: int, formula: str) -> Any:
+    """A new cell holding `formula` (the engine's own: "=SUM(C5:C9)"), as `ws.cell(row, col, formula)` makes it
+    (openpyxl's typing takes such a text unchanged, as a formula) without its per-cell typing."""
+    if not (len(formula) > 1 and formula.startswith("=")) or ILLEGAL_CHARACTERS_RE.search(formula):
+        return ws.cell(row, col, formula)
+    cell = cells[(row, col)] = _new_cell(Cell)
+    cell.parent, cell._style, cell.row, cell.column = ws, None, row, col
+    cell._hyperlink = cell._comment = None
+    cell._value, cell.data_type = formula, "f"
+    return cell
+
+
 def _as_if_put(rows: list[list[Any]], formats: Callable[[int, list[Any]], list[int | None]], checked: set[str],
                format_id: "_FormatIds") -> tuple[list[list[int | None]], dict[type, int]]:
     """What putting `rows` into cells would do at once, done at once for rows that wait as a block: each row's
@@ -822,7 +834,7 @@ def _write_grid(ws: Any, grid: Grid) -> None:
             fmt = (grid.date_format if r == grid.header_row else grid.row_formats.get(r, grid.number_format)) \
                 if kind != G.LABEL else None
             cell = _put_fast(ws, cells, r, c, value, checked) if not isinstance(value, G.Formula) else \
-                ws.cell(r, c, str(value))
+                _put_formula(ws, cells, r, c, str(value))
             cell._style = _grid_style(ws, cache, (row_style, kind, is_input, fmt), grid, r, c)
         if level:
             ws.row_dimensions[r].outline_level = level

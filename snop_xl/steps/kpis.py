@@ -362,7 +362,7 @@ def owner_steps(path: Path) -> pd.DataFrame:
         before = base["qty"].to_numpy()
         for owner, step in apply_overrides(base, rows, items).steps.items():
             after = step["qty"].to_numpy(dtype=float)
-            parts.append(base[["item", "period"]].assign(cycle_month=plan["cycle_month"].to_numpy(), owner=owner,
+            parts.append(base[["item", "period"]].assign(cycle_month=plan["cycle_month"].array, owner=owner,
                                                          before=before, after=after))
             before = after
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

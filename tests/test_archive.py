@@ -43,6 +43,24 @@ def test_publish_twice_gives_two_revisions_and_round_trips(tmp_path):
     assert len(archive.load_table(path, "DemandPlan", latest_per_cycle=False)) == 9
 
 
+def test_reading_decodes_each_table_once_and_hands_out_copies(tmp_path, monkeypatch):
+    path = tmp_path / "a.snop.sqlite"
+    _publish(path)
+    _publish(path, month="2027-01", frames={"DemandPlan": _demand(2.0)})
+    decoded = []
+    real = archive.decode_frame
+    monkeypatch.setattr(archive, "decode_frame", lambda name, payload: decoded.append(name) or real(name, payload))
+    alone = archive.load_table(path, "DemandPlan")
+    with archive.reading():
+        first = archive.load_table(path, "DemandPlan")
+        first.loc[0, "statistical"] = -1.0  # a caller's change stays its own
+        again = archive.load_table(path, "DemandPlan")
+        archive.load_table(path, "DemandPlan", latest_per_cycle=False)
+    assert decoded == ["DemandPlan"] * 6  # 2 versions outside, 2 for the first read inside, 2 with every revision
+    pd.testing.assert_frame_equal(again, alone)
+    assert len(archive.load_table(path, "DemandPlan")) == 6 and len(decoded) == 8  # outside it: read anew
+
+
 def test_versions_are_immutable(tmp_path):
     path = tmp_path / "a.snop.sqlite"
     _publish(path)

@@ -96,7 +96,8 @@ def compute_kpis(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], path: Path
     """Every KPI row: published plans vs actuals (if an archive exists), backtest, and the current plan."""
     parts = [backtest_kpis(inputs), plan_kpis(inputs, outputs)]
     if path is not None:
-        parts = [published_kpis(inputs, path), supply_kpis(inputs, path)] + parts
+        with archive.reading():  # each archived table decoded once for all the KPIs that read it
+            parts = [published_kpis(inputs, path), supply_kpis(inputs, path)] + parts
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c.key: pd.Series(dtype=object) for c in C.KPIS.columns})

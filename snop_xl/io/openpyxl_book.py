@@ -511,9 +511,7 @@ def _put_fast(ws: Any, cells: dict, row: int, col: int, value: Any, checked: set
     kind = type(value)
     if value is None or kind is float or kind is int or (kind is str and checked is not None and value in checked):
         if cell is None:
-            cell = cells[(row, col)] = _new_cell(Cell)
-            cell.parent, cell._style, cell.row, cell.column = ws, None, row, col
-            cell._hyperlink = cell._comment = None
+            cell = _bare_cell(ws, cells, row, col)
         cell._value = value
         cell.data_type = "s" if kind is str else "n"
         return cell
@@ -532,10 +530,16 @@ def _put_formula(ws: Any, cells: dict, row: int, col: int, formula: str) -> Any:
     (openpyxl's typing takes such a text unchanged, as a formula) without its per-cell typing."""
     if not (len(formula) > 1 and formula.startswith("=")) or ILLEGAL_CHARACTERS_RE.search(formula):
         return ws.cell(row, col, formula)
+    cell = _bare_cell(ws, cells, row, col)
+    cell._value, cell.data_type = formula, "f"
+    return cell
+
+
+def _bare_cell(ws: Any, cells: dict, row: int, col: int) -> Any:
+    """A new, empty, unstyled cell of `ws` at (row, col), made without `Cell.__init__` (what it sets, set here)."""
     cell = cells[(row, col)] = _new_cell(Cell)
     cell.parent, cell._style, cell.row, cell.column = ws, None, row, col
     cell._hyperlink = cell._comment = None
-    cell._value, cell.data_type = formula, "f"
     return cell
 
 

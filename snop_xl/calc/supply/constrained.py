@@ -399,12 +399,10 @@ def solve(pb: SupplyProblem, time_limit: float = TIME_LIMIT, mip_gap: float = MI
         statuses.append(sol.status)
         milp_blocks += sol.used_milp
     gap = max(cost - bound, 0.0) / max(abs(cost), 1e-12) if cost != bound else 0.0
-    lots = [s for s in statuses if s.startswith("lots:")]
-    how = ("" if not lots else
-           f"lots: rounded LP plan, proven within {gap:.2%} of the best possible; " if not milp_blocks else
-           f"lots: MILP in {milp_blocks} of the blocks, gap {gap:.2%}; ")
-    if lots and not milp_blocks and any("no lot search" in s for s in statuses):
-        how = how.replace(" of the best possible", f" of the best possible (no lot search above {MILP_MAX_ITEMS} items)")
+    no_search = f" (no lot search above {MILP_MAX_ITEMS} items)" if any("no lot search" in s for s in statuses) else ""
+    how = ("" if not any(s.startswith("lots:") for s in statuses) else
+           f"lots: MILP in {milp_blocks} of the blocks, gap {gap:.2%}; " if milp_blocks else
+           f"lots: rounded LP plan, proven within {gap:.2%} of the best possible{no_search}; ")
     message = statuses[0][statuses[0].find("Optimization"):] if "Optimization" in statuses[0] else statuses[0]
     return SupplySolution(production, receipts, overtime, shadow, ot_shadow,
                           f"{how}{len(blocks)} independent blocks of items; {message}", milp_blocks > 0, gap)
@@ -490,8 +488,8 @@ def _solve_whole(pb: SupplyProblem, time_limit: float = TIME_LIMIT,
     res = lp.solve(model.lb, ub)  # the relaxation: its cost bounds every lot plan from below
     # the split model's cost is the MILP's (unsplit) cost minus this constant: gaps are measured on the latter
     offset = float(np.repeat(pb.ss_gap_cost, T) @ np.maximum(pb.safety_stock.ravel(), 0.0))
+    bound = res.fun + offset  # the best cost proven possible: the relaxation's, or the MILP's bound above it
     if len(idx):
-        bound = res.fun + offset
         best = None
         for up in (False, True):
             qty = _round_lots(pb, res.x, idx, unit, integrality, lower, upper, up)
@@ -539,7 +537,7 @@ def _solve_whole(pb: SupplyProblem, time_limit: float = TIME_LIMIT,
     cost = res.fun + offset
     return (SupplySolution(clean(x[:N].reshape(n, T)), clean(x[N:N + M].reshape(m, T)),
                            clean(x[oo:oo + R * T].reshape(R, T)), clean(shadow), clean(ot_shadow),
-                           lot_status + res.message, used_milp, gap), cost, cost - gap * max(abs(cost), 1e-12))
+                           lot_status + res.message, used_milp, gap), cost, min(bound, cost))
 
 
 def _milp_lots(pb: SupplyProblem, idx: np.ndarray, unit: np.ndarray, integrality: np.ndarray, lower: np.ndarray,

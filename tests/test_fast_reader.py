@@ -3,12 +3,15 @@ careful cell-by-cell reading, on a file full of tricky cells."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, RecordReader, grid_from_csv
+from snop_xl.paste.sources import _trim
 
 TRICKY = ["1.200,50", "-3", "7,5", "1.234", "12.34,5", " 8", "(5)", "5-", "€ 12,00", "1e3", "1,5e3", "--5",
           "+4", "0,125", "", "  ", "abc", "#N/A", "1.234.567,89", ",5", "5,", "00012", "-0", "1.000", "12,345"]
@@ -66,6 +69,10 @@ SPLITS = {
     "non-ASCII": "Matériel;Menge\nÄpfel ;1,5\n€ 12;3\n",
     "quoted (pandas' reader)": 'a;b\n"x;y";2\n',
     "lone carriage return (careful reading)": "a;b\rc;d\n",
+    "square, crlf": "a;bb;c\r\n1;2;3\r\n;;\r\n",
+    "one column": "Material\nA\nB\n\nC\n",
+    "a carriage return at the end": "a;b\nc;d\r",
+    "empty file": "",
 }
 
 
@@ -110,6 +117,25 @@ def test_numpy_split_on_random_texts(tmp_path: Path) -> None:
         src.write_bytes(text.encode("utf-8"))
         fast, careful = _both_ways(src)
         assert fast == careful, repr(text)
+
+
+def test_a_long_extract_reads_as_csv_reader(tmp_path: Path) -> None:
+    """Over 65,536 lines the columns are split in order of their distinct cells (most first, on two threads):
+    the grid is still csv.reader's, column for column; and a longer line anywhere makes it read line by line."""
+    rng = np.random.default_rng(5)
+    n = 70_000
+    amounts = [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in rng.uniform(-9e5, 9e5, n)]
+    lines = [f"{i % 7:018d};{a};C{rng.integers(1000, 1100)};{'PC' if i % 11 else ''};"
+             f"{rng.integers(1, 28):02d}.01.2024" for i, a in enumerate(amounts)]
+    for name, body in (("square", lines), ("one line longer", lines[:40_000] + [lines[40_000] + ";x"] +
+                                           lines[40_001:])):
+        src = tmp_path / f"{name}.csv"
+        text = "Material;Net Value;Customer;UoM;Date\r\n" + "\r\n".join(body) + "\r\n"
+        src.write_bytes(text.encode("utf-8"))
+        fast = grid_from_csv(src, TABLE_MAX_ROWS)
+        expected = _trim([list(r) for r in csv.reader(io.StringIO(text), delimiter=";")], "x", TABLE_MAX_ROWS)
+        assert fast.columns is not None and fast.width == len(expected[0]), name
+        assert [list(r) for r in fast.rows] == expected, name
 
 
 def test_cells_mixing_to_one_number_are_told_apart() -> None:

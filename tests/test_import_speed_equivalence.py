@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snop_xl.errors import ValidationError
 from snop_xl.paste import TABLE_MAX_ROWS, grid_from_csv
@@ -143,3 +145,29 @@ def test_no_month_name_is_shorter_than_the_guard() -> None:
     from snop_xl.paste.cells import SHORTEST_MONTH_NAME
 
     assert min(map(len, month_name_readings())) >= SHORTEST_MONTH_NAME
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(-10**9, 10**9)), min_size=1, max_size=300),
+       st.sampled_from(["halves", "cents", "tenths", "thirds", "large"]))
+def test_sums_per_item_month_are_the_exact_sums(rows: list[tuple[int, int]], kind: str) -> None:
+    """`group_sums` (bins where the sum is exact) against sums computed here without floats: quantities in whole
+    or half units sum exactly, as pandas' compensated sum gives them; amounts in cents (or tenths) are the decimal
+    sum rounded once; anything else (thirds, wholes too large to add exactly) is summed as pandas sums."""
+    from decimal import Decimal
+
+    from snop_xl.commands.import_table import group_sums
+
+    key = np.array([k for k, _ in rows], dtype=np.int64)
+    scale = {"halves": 2, "cents": 100, "tenths": 10, "thirds": 3, "large": 1}[kind]
+    numbers = [n * 10**8 if kind == "large" else n for _, n in rows]
+    values = np.array([float(Decimal(n) / scale) for n in numbers])
+    got = group_sums(key, values, 31)
+    assert got.index.tolist() == sorted(set(key.tolist()))
+    pandas = pd.Series(values).groupby(key).sum()
+    exactly = kind in ("halves", "cents", "tenths") or (kind == "thirds" and all(n % 3 == 0 for n in numbers))
+    for k, total in got.items():
+        if exactly:
+            assert total == float(sum(Decimal(n) for (g, _), n in zip(rows, numbers) if g == k) / scale)
+        else:
+            assert total == pandas[k]

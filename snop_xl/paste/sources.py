@@ -11,6 +11,7 @@ import codecs
 import dataclasses
 import csv
 import io
+import mmap
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -104,7 +105,7 @@ class _Rows:
         return (self[r] for r in range(self.n))
 
 
-def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int) -> Grid | None:
+def columnar_csv(source: str | bytes | mmap.mmap, delimiter: str, sheet: str, max_rows: int) -> Grid | None:
     """The cells of a CSV (`source`: its text, or its bytes where they are UTF-8, a BOM allowed) read column by
     column, exactly as `csv.reader` and `_trim` read them: split with numpy where no cell is quoted
     (`_plain_cells`), else by pandas' C reader (`_quoted_cells`); None where this reading could differ (a NUL, a
@@ -113,11 +114,11 @@ def columnar_csv(source: str | bytes, delimiter: str, sheet: str, max_rows: int)
         if "\x00" in source:
             return None
         cells = _quoted_cells(source, delimiter) if '"' in source else _plain_cells(source.encode("utf-8"), delimiter)
-    else:
-        if b"\x00" in source:
+    else:  # bytes, or the file mapped (`find`, not `in`, which reads a mapping byte by byte)
+        if source.find(b"\x00") >= 0:
             return None
-        bom = len(codecs.BOM_UTF8) if source.startswith(codecs.BOM_UTF8) else 0
-        cells = _quoted_cells(source.decode("utf-8-sig"), delimiter) if b'"' in source else \
+        bom = len(codecs.BOM_UTF8) if source[:len(codecs.BOM_UTF8)] == codecs.BOM_UTF8 else 0
+        cells = _quoted_cells(bytes(source).decode("utf-8-sig"), delimiter) if source.find(b'"') >= 0 else \
             _plain_cells(source, delimiter, bom)
     if cells is None:
         return None
@@ -174,44 +175,55 @@ def _quoted_cells(text: str, delimiter: str) -> list[tuple[np.ndarray, np.ndarra
     return out
 
 
+_SAMPLE = 16_384  # lines whose distinct cells tell a column of amounts from one of customers
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2 ** 64 - 1], dtype=np.uint64)
 _NOT_BLANK = np.array([0x21 <= b < 0x7F for b in range(256)])  # a cell starting with one of these holds something
 
 
-def _plain_cells(raw: bytes, delimiter: str,
+def _plain_cells(raw: bytes | mmap.mmap, delimiter: str,
                  skip: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """`_quoted_cells` for a CSV without quotes, whose cells are what lies between delimiters and line ends:
     split with numpy on the UTF-8 bytes (`raw` after its first `skip`, a BOM; never copied whole) and told apart
     by their 8-byte words, so that only a distinct cell becomes a Python string (a million lines are seven million
     cells, but a few thousand distinct ones in most columns). None where `csv.reader` reads it otherwise (a
     carriage return that ends no line) or refuses it (a cell over 128 KB)."""
-    crlf = b"\r" in raw
-    if crlf and raw.count(b"\r") != raw.count(b"\r\n"):
-        return None
     size = len(raw) - skip
-    buf = raw if size >= 8 else raw.ljust(skip + 8, b"\0")  # a word (8 bytes) can be read from every byte
+    buf = raw if size >= 8 else bytes(raw).ljust(skip + 8, b"\0")  # a word (8 bytes) can be read from every byte
     whole = np.frombuffer(buf, dtype=np.uint8, offset=skip)
     body = whole[:size]
+    crlf = raw.find(b"\r") >= 0
+    if crlf:
+        returns = np.flatnonzero(body == 13)
+        if returns[-1] + 1 == size or (body[returns + 1] != 10).any():
+            return None  # a carriage return that ends no line
     ends, line_end = _cell_ends(body, ord(delimiter))  # where each cell ends, and whether it ends its line
-    if not (size and raw.endswith(b"\n")):  # the last line ends with the text
+    if not (size and raw[-1:] == b"\n"):  # the last line ends with the text
         ends, line_end = np.append(ends, size).astype(ends.dtype), np.append(line_end, True)
-    last = np.flatnonzero(line_end)  # each line's last cell
-    firsts = np.concatenate(([0], last[:-1] + 1))
-    count = last - firsts + 1  # cells per line
-    if count.max() > MAX_COLS + 1:
-        return None  # the careful reading says how wide the paste is
     words = np.ndarray((len(whole) - 7,), dtype="<u8", buffer=buf, offset=skip, strides=(1,))  # 8 bytes at each
-    width, square = int(count.max()), bool((count == count[0]).all())
-    # every line as wide (an extract mostly is): the ends as one row per column, each column's read contiguously
-    by_column = np.ascontiguousarray(ends.reshape(len(count), width).T) if square else None
-    if square:
-        del ends, line_end, last  # held as `by_column` (a million lines' are ~30 MB each)
+    width = int(line_end.argmax()) + 1  # the first line's cells
+    lines = len(ends) // width
+    if lines * width == len(ends) and line_end[width - 1::width].all() and np.count_nonzero(line_end) == lines:
+        # every line as wide (an extract mostly is): the ends as a matrix, a row per line and a column per column
+        by_line, firsts, count = ends.reshape(lines, width), None, None
+        del line_end
+    else:
+        last = np.flatnonzero(line_end)  # each line's last cell
+        firsts = np.concatenate(([0], last[:-1] + 1))
+        count = last - firsts + 1  # cells per line
+        by_line, width = None, int(count.max())
+        del last, line_end
+    if width > MAX_COLS + 1:
+        return None  # the careful reading says how wide the paste is
 
     def column(c: int) -> tuple[np.ndarray, Cells, np.ndarray] | None:  # a cell starts after the one before it ends
-        rows = np.flatnonzero(count > c) if count.min() <= c else None  # the lines that have this cell
-        if by_column is not None:
-            end = by_column[c]
-            start = by_column[c - 1] + 1 if c else np.concatenate(([0], by_column[width - 1, :-1] + 1))
+        rows = np.flatnonzero(count > c) if count is not None and count.min() <= c else None  # lines with this cell
+        if by_line is not None:
+            end = by_line[:, c]
+            if c:
+                start = by_line[:, c - 1] + 1
+            else:  # the first cell of a line starts after the line before it ends
+                start = np.empty_like(end)
+                start[0], start[1:] = 0, by_line[:-1, width - 1] + 1
         else:
             at = firsts + c if rows is None else firsts[rows] + c
             end, start = ends[at], ends[at - 1] + 1
@@ -234,8 +246,19 @@ def _plain_cells(raw: bytes, delimiter: str,
                         for k in np.flatnonzero(blank)]
         return key, Cells(picked, offset, length, blank), blank
 
-    out = in_threads(column, range(width))
-    return None if any(c is None for c in out) else out  # type: ignore[return-value]
+    order = range(width)
+    if by_line is not None and lines > 4 * _SAMPLE:  # the columns with most distinct cells first, so that the two
+        head = by_line[:_SAMPLE]                     # threads end together (longest first)
+        starts = [np.concatenate(([0], head[:-1, width - 1] + 1))] + [head[:, c] + 1 for c in range(width - 1)]
+        order = sorted(order, key=lambda c: -_distinct_in(words, starts[c], head[:, c]))
+    out = dict(zip(order, in_threads(column, order)))
+    return None if any(c is None for c in out.values()) else [out[c] for c in range(width)]  # type: ignore
+
+
+def _distinct_in(words: np.ndarray, start: np.ndarray, end: np.ndarray) -> int:
+    """About how many distinct cells run from `start` to `end`: told apart by their first and last 8 bytes."""
+    mask = _LOW_BYTES[np.minimum(end - start, 8)]
+    return len(pd.unique((words[start] & mask) * _GOLDEN ^ (words[np.maximum(end - 8, start)] & mask)))
 
 
 def in_threads(work: Callable[[int], Any], jobs: Iterable[int]) -> list[Any]:
@@ -428,11 +451,12 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
     # an extract of a million lines is ~100 MB of text: allowed where the caller allows that many rows
     check_csv_file(path, DEFAULT_LIMITS if max_rows <= MAX_ROWS else
                    dataclasses.replace(DEFAULT_LIMITS, max_csv_bytes=max(DEFAULT_LIMITS.max_csv_bytes, max_rows * 400)))
-    data = path.read_bytes()
+    data: bytes | mmap.mmap = _mapped(path) if max_rows > MAX_ROWS else path.read_bytes()
     head = data[:1 << 20]
-    if max_rows > MAX_ROWS and data.isascii() and (head.count(b"\n") > 201 or len(head) == len(data)):
+    if max_rows > MAX_ROWS and _is_ascii(data) and (head.count(b"\n") > 201 or len(head) == len(data)):
         text, encoding = head.decode("ascii"), "utf-8-sig"  # ASCII is UTF-8: the delimiter is sniffed on the head
     else:
+        data = data if isinstance(data, bytes) else data[:]  # decoded whole: read, not mapped
         text, encoding = _decode(data, path)
     delimiter = _sniff_delimiter(text)
     description = f"{path.name} (CSV, {delimiter!r}-separated)"
@@ -442,7 +466,7 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
         grid = columnar_csv(data if encoding == "utf-8-sig" else text, delimiter, path.name, max_rows)
         if grid is not None:
             return dataclasses.replace(grid, description=description)
-        text = _decode(data, path)[0]
+        text = _decode(data if isinstance(data, bytes) else data[:], path)[0]
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = [list(r) for r in reader]
@@ -450,6 +474,23 @@ def grid_from_csv(path: str | Path, max_rows: int = MAX_ROWS) -> Grid:
         raise ValidationError([Problem(path.name, f"A{reader.line_num}", f"line {reader.line_num} cannot be "
                                        f"read as CSV ({exc})", expected="a text file of rows of cells")]) from None
     return Grid(path.name, _trim(rows, path.name, max_rows), description=description)
+
+
+def _mapped(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes mapped into memory rather than read: a large extract is split where the operating system
+    keeps it, without a copy (and the page faults of one) of 100 MB."""
+    with open(path, "rb") as fh:
+        try:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # an empty file, or one that cannot be mapped: read
+            fh.seek(0)
+            return fh.read()
+
+
+def _is_ascii(data: bytes | mmap.mmap) -> bool:
+    if isinstance(data, bytes):
+        return data.isascii()
+    return int(np.frombuffer(data, dtype=np.uint8).max(initial=0)) < 0x80
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:

@@ -8,7 +8,10 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, RecordReader, grid_from_csv
 from snop_xl.paste.sources import _trim
@@ -138,6 +141,20 @@ def test_a_long_extract_reads_as_csv_reader(tmp_path: Path) -> None:
         assert [list(r) for r in fast.rows] == expected, name
 
 
+@pytest.mark.parametrize("distinct", [0, 1, 3, 5_000, 200_000])
+def test_mostly_distinct_numbers_factorise_as_pandas(distinct: int) -> None:
+    """`_factorize_many` (parts by top bits, renumbered): pandas' codes in order of first appearance, and where
+    each first appears."""
+    from snop_xl.paste.sources import _factorize_many, _firsts, mix
+
+    rng = np.random.default_rng(distinct)
+    values = rng.integers(0, 2**63, max(distinct, 1), dtype=np.uint64)
+    mixed = mix([values[rng.integers(0, len(values), 0 if distinct == 0 else 300_000)]])
+    key, first = _factorize_many(mixed)
+    expected = pd.factorize(mixed)[0]
+    assert np.array_equal(key, expected) and np.array_equal(first, _firsts(expected))
+
+
 def test_cells_mixing_to_one_number_are_told_apart() -> None:
     """Cells are known by their 8-byte words mixed into one number; two cells whose words mix alike stay two."""
     from snop_xl.paste.sources import factorize_rows, mix
@@ -200,3 +217,17 @@ def test_history_from_codes_as_from_lists(tmp_path: Path) -> None:
     assert a.lines == b.lines and a.rows == b.rows and a.header == b.header and a.log == b.log
     assert a.frame.equals(b.frame)
     assert any("net negative" in line for line in a.lines) and any("repeat an earlier line" in line for line in a.lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aAbB1 ;\t\n\r\x0b\x1c\x1f\x85\xa0ÄäßẞＡＢ\u2003\u3000\u200bﬁ")) |
+               st.characters(), max_size=12))
+def test_names_are_compared_as_nfkc_casefolded_with_spaces_collapsed(text: str) -> None:
+    """`norm_text`'s ASCII shortcut (str.split for the regex) is the definition: NFKC, runs of Unicode whitespace
+    as one space, trimmed, casefolded."""
+    import re
+    import unicodedata
+
+    from snop_xl.paste.cells import norm_text
+
+    assert norm_text(text) == re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()

@@ -53,8 +53,10 @@ DASHES = {"-", "–", "—", "−"}
 
 def norm_text(value: Any) -> str:
     """Case- and space-insensitive form of a name: NFKC (non-breaking spaces become spaces), collapsed, casefolded."""
-    text = unicodedata.normalize("NFKC", str(value))
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    text = str(value)
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split()).casefold()  # str.split's whitespace is the \s of a str pattern
 
 
 def _year(text: str) -> int | None:

@@ -215,6 +215,12 @@ def _plain_cells(raw: bytes | mmap.mmap, delimiter: str,
     if width > MAX_COLS + 1:
         return None  # the careful reading says how wide the paste is
 
+    distinct: dict[int, int] = {}  # of a long extract's columns: the distinct cells among its first lines
+    if by_line is not None and lines > 4 * _SAMPLE:
+        head = by_line[:_SAMPLE]
+        starts = [np.concatenate(([0], head[:-1, width - 1] + 1))] + [head[:, c] + 1 for c in range(width - 1)]
+        distinct = {c: _distinct_in(words, starts[c], head[:, c]) for c in range(width)}
+
     def column(c: int) -> tuple[np.ndarray, Cells, np.ndarray] | None:  # a cell starts after the one before it ends
         rows = np.flatnonzero(count > c) if count is not None and count.min() <= c else None  # lines with this cell
         if by_line is not None:
@@ -233,7 +239,7 @@ def _plain_cells(raw: bytes | mmap.mmap, delimiter: str,
             length -= (length > 0) & (whole[np.maximum(end - 1, 0)] == 13)
         if length.max() > csv.field_size_limit():
             return None
-        key, first = _distinct_cells(words, start, length)
+        key, first = _distinct_cells(words, start, length, distinct.get(c, 0) > _SAMPLE // 2)
         key = key.astype(np.int32)  # a line's cell in 4 bytes, not 8: a million lines of codes are held
         start, length = start[first], length[first]
         if rows is not None:  # the lines without this cell: blank, one more distinct cell (an empty one)
@@ -246,11 +252,7 @@ def _plain_cells(raw: bytes | mmap.mmap, delimiter: str,
                         for k in np.flatnonzero(blank)]
         return key, Cells(picked, offset, length, blank), blank
 
-    order = range(width)
-    if by_line is not None and lines > 4 * _SAMPLE:  # the columns with most distinct cells first, so that the two
-        head = by_line[:_SAMPLE]                     # threads end together (longest first)
-        starts = [np.concatenate(([0], head[:-1, width - 1] + 1))] + [head[:, c] + 1 for c in range(width - 1)]
-        order = sorted(order, key=lambda c: -_distinct_in(words, starts[c], head[:, c]))
+    order = sorted(range(width), key=lambda c: -distinct.get(c, 0))  # most first: the two threads end together
     out = dict(zip(order, in_threads(column, order)))
     return None if any(c is None for c in out.values()) else [out[c] for c in range(width)]  # type: ignore
 
@@ -294,10 +296,12 @@ def _cell_ends(body: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ends + more_ends), np.concatenate(line_ends + more_line_ends)
 
 
-def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray,
+                    many: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`factorize_rows` of the cells from `start` (increasing), `length` bytes long, by their 8-byte words (the
     bytes after a cell masked off, where a cell can be shorter; past the text's end they are 0). A word that few
-    cells reach (a header longer than the column's cells) is read for those cells only."""
+    cells reach (a header longer than the column's cells) is read for those cells only. `many`: most cells are
+    distinct."""
     shortest, longest = int(length.min()), int(length.max())
     parts = []
     for w in range(max(1, -(-longest // 8))):
@@ -311,7 +315,7 @@ def _distinct_cells(words: np.ndarray, start: np.ndarray, length: np.ndarray) ->
         word = np.zeros(len(start), dtype=np.uint64)
         word[rows] = _words(words, start[rows] + 8 * w, length[rows], w, 8 * w + 1, longest)
         parts.append(word)
-    return factorize_rows(parts)
+    return factorize_rows(parts, many)
 
 
 def _words(words: np.ndarray, at: np.ndarray, length: np.ndarray, w: int, shortest: int, longest: int) -> np.ndarray:
@@ -331,15 +335,18 @@ def _words(words: np.ndarray, at: np.ndarray, length: np.ndarray, w: int, shorte
     return word
 
 
-def factorize_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def factorize_rows(parts: list[np.ndarray], many: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The code of each row of the integer columns `parts` (equal rows one code, in order of first appearance)
-    and the row where each code first appears. The columns are mixed into one 64-bit number and factorised, then
-    every row checked against the first of its code (in all columns but the last: rows equal in the others and
-    mixed alike are equal in it too, `mix` being one-to-one in each column); two rows mixing to one number are
-    told apart the slow, certain way."""
+    and the row where each code first appears. The columns are mixed into one 64-bit number and factorised
+    (`many`: most rows distinct, `_factorize_many`), then every row checked against the first of its code (in all
+    columns but the last: rows equal in the others and mixed alike are equal in it too, `mix` being one-to-one
+    in each column); two rows mixing to one number are told apart the slow, certain way."""
     parts = [p.astype(np.uint64, copy=False) for p in parts]
-    key = pd.factorize(mix(parts))[0]
-    first = _firsts(key)
+    if many:
+        key, first = _factorize_many(mix(parts))
+    else:
+        key = pd.factorize(mix(parts))[0]
+        first = _firsts(key)
     if len(parts) > 1 and not all(np.array_equal(p[first][key], p) for p in parts[:-1]):
         key = pd.factorize(parts[0])[0]
         for part in parts[1:]:
@@ -347,6 +354,31 @@ def factorize_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             key = pd.factorize(key * len(distinct) + codes)[0]
         first = _firsts(key)
     return key, first
+
+
+def _factorize_many(mixed: np.ndarray, bits: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize(mixed)`'s codes and where each first appears, for numbers mostly distinct (a column of
+    amounts: half a million in a million lines), whose one hash table would outgrow the processor's cache: the
+    numbers split by their top `bits` (`mix` spreads them) into parts whose tables fit, each factorised alone, the
+    codes then renumbered in order of first appearance. Half the time of one table."""
+    part = (mixed >> np.uint64(64 - bits)).astype(np.uint8)
+    order = np.argsort(part, kind="stable")  # each part's rows, in line order
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(part, minlength=1 << bits)))).tolist()
+    by_part = mixed[order]
+    codes, firsts, base = np.empty(len(mixed), dtype=np.int64), [], 0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a < b:
+            local, distinct = pd.factorize(by_part[a:b])
+            np.add(local, base, out=codes[a:b])
+            firsts.append(_firsts(local) + a)
+            base += len(distinct)
+    first_at = order[np.concatenate(firsts)] if firsts else np.zeros(0, dtype=np.intp)  # each code's first row
+    is_first = np.zeros(len(mixed), dtype=bool)
+    is_first[first_at] = True
+    rank = np.cumsum(is_first) - 1  # a code's number in order of first appearance, at its first row
+    key = np.empty(len(mixed), dtype=np.int64)
+    key[order] = rank[first_at][codes]
+    return key, np.flatnonzero(is_first)
 
 
 def mix(parts: list[np.ndarray]) -> np.ndarray:

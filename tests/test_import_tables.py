@@ -11,6 +11,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snop_xl import contract as C
 from snop_xl.cli import main as cli
@@ -256,3 +258,17 @@ def test_a_large_extract_sums_exactly_like_pandas(book: Path, tmp_path: Path) ->
     assert len(want) == 48
     for (item, m), net in want.items():
         assert got[(item, m)] == max(net, 0), (item, m)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False))
+def test_quantities_are_shown_whole_without_an_exponent(v: float) -> None:
+    """A preview's totals are checked against the ERP's: thousands separated, never 1.56707e+06, exact to the
+    third decimal."""
+    from snop_xl.commands.import_table import quantity_text
+
+    text = quantity_text(v)
+    assert "e" not in text and not text.endswith(".") and text != "-0"
+    assert float(text.replace(",", "")) == pytest.approx(round(v, 3), abs=1e-9 * max(1.0, abs(v)))
+    whole = text.lstrip("-").split(".")[0]
+    assert whole == f"{int(whole.replace(',', '')):,}"  # groups of three

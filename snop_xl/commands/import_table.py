@@ -275,8 +275,15 @@ def changes_lines(changes: list[str], what: str) -> list[str]:
     return out
 
 
+def quantity_text(v: float) -> str:
+    """A quantity as a planner checks it against the ERP: whole, thousands separated, no exponent (1,567,070 not
+    1.56707e+06), up to three decimals where it has them (193.5)."""
+    text = f"{v:,.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _num(v: Any) -> str:
-    return "blank" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.6g}"
+    return "blank" if v is None or (isinstance(v, float) and math.isnan(v)) else quantity_text(v)
 
 
 def _blank(v: Any) -> bool:
@@ -334,9 +341,9 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
                                                                           dtype=np.int64)[m], freq="M"),
                           "qty": cells[r, m]})
     log = (f"{len(records):,} lines, {len(in_file)} items, months "
-           f"{new_months[0]} to {new_months[-1]}, qty {float(lines['qty'].sum()):,.6g}, {len(changes)} cell(s) "
-           f"changed" + (f"; {len(negative)} item-month(s) netting negative written as 0 ("
-                        + ", ".join(f"{i} {p}: {q:,.6g}" for i, p, _, _, q in negative[:10])
+           f"{new_months[0]} to {new_months[-1]}, qty {quantity_text(float(lines['qty'].sum()))}, "
+           f"{len(changes)} cell(s) changed" + (f"; {len(negative)} item-month(s) netting negative written as 0 ("
+                        + ", ".join(f"{i} {p}: {quantity_text(q)}" for i, p, _, _, q in negative[:10])
                         + (" ..." if len(negative) > 10 else "") + ")" if negative else ""))
     return TableImport("History", grid.description or grid.sheet, preview, rows, header, log, frame=frame)
 
@@ -492,21 +499,22 @@ def history_lines(records: Records, lines: pd.DataFrame, negative: list[tuple],
     has_value = "value" in records.values
     items = len(distinct_ints(lines["item"].to_numpy()))
     out = [f"  {items:,} items; {len(months)} month(s) {months[0]} to {months[-1]}; "
-           f"quantity {lines['qty'].sum():,.6g}" + (f"; net value {lines['value'].sum():,.2f}" if has_value else "")]
+           f"quantity {quantity_text(lines['qty'].sum())}"
+           + (f"; net value {lines['value'].sum():,.2f}" if has_value else "")]
     low = months[0].ordinal
     month = lines["period"].to_numpy() - low
     qty = group_sums(month, lines["qty"].to_numpy(), months[-1].ordinal - low + 1)
     value = group_sums(month, lines["value"].to_numpy(), months[-1].ordinal - low + 1) if has_value else qty
-    out += [f"    {p}  quantity {q:>14,.6g}" + (f"   net value {v:>16,.2f}" if has_value else "")
+    out += [f"    {p}  quantity {quantity_text(q):>14}" + (f"   net value {v:>16,.2f}" if has_value else "")
             for p, q, v in zip(_periods(qty.index + low), qty, value)]
     back = lines["qty"][lines["qty"] < 0]
     if len(back):
-        out.append(f"  returns: {len(back):,} line(s), quantity {back.sum():,.6g}, netted within their month")
+        out.append(f"  returns: {len(back):,} line(s), quantity {quantity_text(back.sum())}, netted within their month")
     if negative:
         out.append(f"  {len(negative)} item-month(s) net negative (more returned than sold): written as 0, the "
                    "difference not carried to another month:")
-        out += [f"    {it} {p}: sold {s:,.6g}, returned {r:,.6g}, net {q:,.6g} -> 0" for it, p, s, r, q in
-                negative[:_SHOWN]]
+        out += [f"    {it} {p}: sold {quantity_text(s)}, returned {quantity_text(r)}, net {quantity_text(q)} -> 0"
+                for it, p, s, r, q in negative[:_SHOWN]]
         if len(negative) > _SHOWN:
             out.append(f"    ... and {len(negative) - _SHOWN} more")
     for key in ("uom", "currency", "customer", "site"):
@@ -677,8 +685,9 @@ def read_inventory(book: BookIO, grid: Grid) -> TableImport:
         if item is not None and q is not None:
             on_hand[item] = on_hand.get(item, 0.0) + q
             first.setdefault(item, i)
-    problems += [Problem(grid.sheet, records.cell("on_hand", first[it]), f"on hand of {it} sums to {q:,.6g} over "
-                         "its lines", q, "stock of 0 or more") for it, q in on_hand.items() if q < -1e-9]
+    problems += [Problem(grid.sheet, records.cell("on_hand", first[it]), f"on hand of {it} sums to "
+                         f"{quantity_text(q)} over its lines", q, "stock of 0 or more")
+                 for it, q in on_hand.items() if q < -1e-9]
     if problems:
         raise ValidationError(problems)
     old, old_problems = book.read_table(C.INVENTORY)
@@ -701,7 +710,7 @@ def read_inventory(book: BookIO, grid: Grid) -> TableImport:
     frame = pd.DataFrame(rows, columns=C.INVENTORY.keys)
     preview = head_lines("Inventory", records)
     total = float(sum(records.values["on_hand"][i] or 0.0 for i in range(len(records))))
-    preview.append(f"  {len(set(it for it in items if it))} items, on hand {total:,.6g} in all"
+    preview.append(f"  {len(set(it for it in items if it))} items, on hand {quantity_text(total)} in all"
                    + (f"; {len(records) - len(set(items))} line(s) of the same items (locations) summed"
                       if len(records) > len(set(items)) else ""))
     if "site" in records.values:
@@ -715,7 +724,8 @@ def read_inventory(book: BookIO, grid: Grid) -> TableImport:
     if zeroed:
         preview.append(f"  {len(zeroed)} item(s) of Inventory not in the snapshot set to 0: "
                        + ", ".join(zeroed[:8]) + (" ..." if len(zeroed) > 8 else ""))
-    log = f"{len(set(items))} items, on hand {total:,.6g}, {len(changes)} cell(s) changed, {len(zeroed)} set to 0"
+    log = (f"{len(set(items))} items, on hand {quantity_text(total)}, {len(changes)} cell(s) changed, "
+           f"{len(zeroed)} set to 0")
     return TableImport("Inventory", grid.description or grid.sheet, preview, to_rows(C.INVENTORY, frame), None, log,
                        frame=frame)
 
@@ -773,8 +783,8 @@ def read_capacity(book: BookIO, grid: Grid) -> TableImport:
     preview = head_lines("Capacity", records)
     months = sorted({p for _, p in hours})
     preview.append(f"  {len({r for r, _ in hours})} resource(s), {len(months)} month(s) {months[0]} to {months[-1]}; "
-                   f"available hours {sum(h['available_hours'] for h in hours.values()):,.6g}, overtime "
-                   f"{sum(h['overtime_hours'] for h in hours.values()):,.6g}"
+                   f"available hours {quantity_text(sum(h['available_hours'] for h in hours.values()))}, overtime "
+                   f"{quantity_text(sum(h['overtime_hours'] for h in hours.values()))}"
                    + (f"; {len(records) - len(hours)} line(s) summed into their month" if len(records) > len(hours)
                       else ""))
     unused = sorted({r for r, _ in hours} - set(bor["resource"].dropna()))
@@ -836,7 +846,7 @@ def read_orders(book: BookIO, grid: Grid) -> TableImport:
     preview = head_lines("Orders", records)
     preview.append(f"  {len(frame)} open order line(s), {frame['order_id'].nunique() if len(frame) else 0} "
                    f"order(s), {len(set(frame['item'])) if len(frame) else 0} item(s), quantity "
-                   f"{float(frame['qty'].sum()) if len(frame) else 0.0:,.6g}"
+                   f"{quantity_text(float(frame['qty'].sum()) if len(frame) else 0.0)}"
                    + (f"; {len(records) - zero - len(frame)} line(s) of the same order, item and month summed"
                       if len(records) - zero > len(frame) else ""))
     if zero:
@@ -845,10 +855,10 @@ def read_orders(book: BookIO, grid: Grid) -> TableImport:
         late = frame[frame["period"] < settings.cycle_month]
         if len(late):
             preview.append(f"  {len(late)} line(s) past due (requested before {settings.cycle_month}): counted in "
-                           f"the cycle month, quantity {float(late['qty'].sum()):,.6g}")
+                           f"the cycle month, quantity {quantity_text(float(late['qty'].sum()))}")
         for p, q in frame.groupby("period")["qty"].sum().items():
-            preview.append(f"    {p}  quantity {q:>14,.6g}")
-    log = f"{len(frame)} open order line(s), quantity {float(frame['qty'].sum()) if len(frame) else 0.0:,.6g}"
+            preview.append(f"    {p}  quantity {quantity_text(q):>14}")
+    log = f"{len(frame)} open order line(s), quantity {quantity_text(float(frame['qty'].sum()) if len(frame) else 0.0)}"
     return TableImport("Orders", grid.description or grid.sheet, preview, to_rows(C.ORDERS, frame), None, log,
                        frame=frame)
 
@@ -947,7 +957,7 @@ def read_pipeline(book: BookIO, grid: Grid) -> TableImport:
             for i in keep]
     frame = pd.DataFrame(rows, columns=C.PIPELINE.keys)
     preview = head_lines("Pipeline", records)
-    preview.append(f"  {len(frame)} opportunities, quantity {float(frame['qty'].sum()):,.6g}")
+    preview.append(f"  {len(frame)} opportunities, quantity {quantity_text(float(frame['qty'].sum()))}")
     twice = {k: v for k, v in lines_of.items() if len(v) > 1}
     if twice:
         preview.append(f"  {len(twice)} opportunit{'y' if len(twice) == 1 else 'ies'} listed more than once: the "
@@ -971,9 +981,9 @@ def read_pipeline(book: BookIO, grid: Grid) -> TableImport:
                     + (" ..." if len(hit) > 8 else ""))
         live = deals[deals["status"] == "open"]
         preview.append(f"  {len(live)} open deal(s) in the pipeline horizon: weighted quantity "
-                       f"{float(live['weighted'].sum()):,.6g}" + ("" if live["used"].notna().all() else
+                       f"{quantity_text(float(live['weighted'].sum()))}" + ("" if live["used"].notna().all() else
                                                                  " (some stages have no probability)"))
-    log = f"{len(frame)} opportunities, quantity {float(frame['qty'].sum()):,.6g}" + (
+    log = f"{len(frame)} opportunities, quantity {quantity_text(float(frame['qty'].sum()))}" + (
         f", {sum(len(v) - 1 for v in twice.values())} older line(s) of repeated opportunities dropped" if twice else "")
     return TableImport("Pipeline", grid.description or grid.sheet, preview, to_rows(C.PIPELINE, frame), None, log,
                        frame=frame)

@@ -36,7 +36,8 @@ import pandas as pd
 from snop_xl import archive
 from snop_xl import contract as C
 from snop_xl.calc.finance import fiscal_year
-from snop_xl.commands.import_table import TableImport, apply_import, read_file, read_history, write_input_table
+from snop_xl.commands.import_table import (TableImport, apply_import, quantity_text, read_file, read_history,
+                                          write_input_table)
 from snop_xl.errors import Problem, SnopError, ValidationError
 from snop_xl.inputs import Settings, history_months, load_inputs, parse_settings
 from snop_xl.io import open_book
@@ -141,7 +142,7 @@ def plan_roll(book: BookIO, *, actuals: str | Path | None = None, force: bool = 
         lines += ["  " + line for line in summary.lines]
     elif not any(p.sheet == C.HISTORY.sheet for p in problems):
         qty = history.loc[history["period"] == closed, "qty"].dropna()
-        lines.append(f"  actuals of {closed}: in History ({len(qty)} items, {float(qty.sum()):,.6g} units)")
+        lines.append(f"  actuals of {closed}: in History ({len(qty)} items, {quantity_text(float(qty.sum()))} units)")
 
     removed: list[Removed] = []
     kept: dict[str, int] = {}

@@ -316,7 +316,7 @@ def read_history(book: BookIO, grid: Grid, cycle_month: pd.Period | None = None)
             repeats.cancel()
             raise ValidationError(problems)
         lines = pd.DataFrame({"item": item, "period": month_ordinals(records, "date"), "qty": floats(records, "qty"),
-                              "value": floats(records, "value")})
+                              "value": floats(records, "value")}, copy=False)  # the arrays themselves, not copied
         net, negative = item_months(lines, items)
         repeated = repeats.result()
     new_months = _periods(np.unique(net["period"]))

@@ -240,11 +240,12 @@ def test_capacity_by_day_is_summed_to_months(book: Path, tmp_path: Path) -> None
     assert set(cap["resource"]) == {"Line"}
 
 
-def test_a_large_extract_sums_exactly_like_pandas(book: Path, tmp_path: Path) -> None:
+def test_a_large_extract_sums_exactly_like_pandas(book: Path, tmp_path: Path, capsys) -> None:
+    """500,000 billing lines (the long extract's path: columns split longest first, amounts mostly distinct)."""
     import numpy as np
 
     rng = np.random.default_rng(15)
-    n = 60_000
+    n = 500_000
     days = pd.date_range("2025-01-01", "2026-12-31").strftime("%d.%m.%Y").to_numpy()
     raw = pd.DataFrame({"Material": rng.choice(["A", "B", "a "], n), "Billing Date": rng.choice(days, n),
                         "Billed Qty": rng.integers(-20, 60, n),
@@ -258,6 +259,10 @@ def test_a_large_extract_sums_exactly_like_pandas(book: Path, tmp_path: Path) ->
     assert len(want) == 48
     for (item, m), net in want.items():
         assert got[(item, m)] == max(net, 0), (item, m)
+    out = capsys.readouterr().out
+    assert "500,000 lines" in out and f"quantity {want.sum():,}" in out
+    value = float(out.split("net value ")[1].split()[0].replace(",", ""))
+    assert value == pytest.approx(raw["Net Value"].str.replace(",", ".").astype(float).sum(), abs=0.006)
 
 
 @settings(max_examples=200, deadline=None)

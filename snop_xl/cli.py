@@ -444,8 +444,8 @@ COMMANDS: list[Command] = [
      _new_args, _cmd_new),
     ("import-budget", "import finance's budget (CSV, workbook or the BudgetPaste sheet) into the Budget table",
      _import_budget_args, _cmd_import_budget),
-    ("import", "import History (from ERP billing lines), Items, Inventory or Capacity from an extract; shows what "
-     "it understood", _import_args, _cmd_import),
+    ("import", "import History (from ERP billing lines), Items, Inventory, Capacity, BillOfResources (routings), "
+     "Orders or Pipeline from an extract; shows what it understood", _import_args, _cmd_import),
     ("export", "export one table of BOOK as a CSV safe to open in Excel (no formula injection)", _export_args,
      _cmd_export),
     ("demo", "write a demo workbook with realistic data, run the whole cycle, print a summary", _demo_args,

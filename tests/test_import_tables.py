@@ -277,3 +277,63 @@ def test_quantities_are_shown_whole_without_an_exponent(v: float) -> None:
     assert float(text.replace(",", "")) == pytest.approx(round(v, 3), abs=1e-9 * max(1.0, abs(v)))
     whole = text.lstrip("-").split(".")[0]
     assert whole == f"{int(whole.replace(',', '')):,}"  # groups of three
+
+
+# ---- BillOfResources from routings: the hours a unit takes on each resource
+ROUTING_HEADER = ("Material", "Operation", "Work Center", "Base Quantity", "Std Value (min)", "Unit")
+
+
+def routings_of(path: Path) -> dict[tuple[str | None, str | None, str], float]:
+    """BillOfResources read back cell by cell: (item, family, resource) -> hours per unit."""
+    ws = openpyxl.load_workbook(path)["BillOfResources"]
+    return {(r[0], r[1], r[2]): r[3] for r in ws.iter_rows(min_row=2, values_only=True) if r[2] is not None}
+
+
+def test_sap_routing_operations_become_hours_per_unit(book: Path, tmp_path: Path, capsys) -> None:
+    """An SAP routing list (CA03-like, title rows, decimal commas): each operation's standard value over its base
+    quantity in its unit (the line's, else the header's); an item's operations on one work center summed; work
+    center names matched to Capacity's case-insensitively; the family row the file does not touch kept."""
+    lines = [("A", "0010", "LINE", "100", "30", "MIN"), ("A", "0020", "line", "100", "6", ""),
+             ("A", "0030", "Paint", "1", "0,25", "H"), ("B", "0010", "Line", "10", "45", "SEC")]
+    src = write_lines(tmp_path / "CA03.csv", ROUTING_HEADER, lines, ";", title=["Routings, plant 1000", ""])
+    assert cli(["import", str(book), "routings", str(src), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert routings_of(book) == pytest.approx({
+        (None, "F", "Line"): 1.0,  # small_frames' family row, kept
+        ("A", None, "Line"): (30 + 6) / 60 / 100,  # 0020's unit is blank: the header's minutes
+        ("A", None, "Paint"): 0.25,
+        ("B", None, "Line"): 45 / 3600 / 10})
+    assert "1 operation line(s) on a resource its item already uses summed" in out
+    assert "not in Capacity (they limit nothing until it has their hours): Paint" in out
+
+
+def test_an_items_routing_is_replaced_whole_and_family_rows_by_family(book: Path, tmp_path: Path, capsys) -> None:
+    first = write_lines(tmp_path / "r1.csv", ("Item", "Resource", "Hours per Unit"),
+                        [("A", "Line", "0.5"), ("A", "Paint", "0.2"), ("B", "Line", "0.1")], ",")
+    assert cli(["import", str(book), "BillOfResources", str(first), "--yes"]) == 0
+    second = write_lines(tmp_path / "r2.csv", ("Item", "Resource", "Hours per Unit"), [("a", "Line", "0.4")], ",")
+    assert cli(["import", str(book), "bor", str(second), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert routings_of(book) == {(None, "F", "Line"): 1.0, ("B", None, "Line"): 0.1, ("A", None, "Line"): 0.4}
+    assert "A Line: 0.5 -> 0.4" in out and "A Paint: 0.2 -> removed" in out
+    families = write_lines(tmp_path / "r3.csv", ("Product Family", "Work Centre", "Run Time (h)", "Base Qty"),
+                           [("f", "Line", "3", "4")], ",")
+    assert cli(["import", str(book), "routing", str(families), "--yes"]) == 0
+    assert routings_of(book)[(None, "F", "Line")] == 0.75
+
+
+def test_routings_that_cannot_be_read_exactly_are_refused_at_their_cells(book: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    lines = [("A", "0010", "Line", "100", "30", "MIN"), ("C", "0010", "Line", "1", "2", "MIN"),
+             ("B", "0010", "Line", "1", "2", "XYZ"), ("B", "0020", "Line", "0", "2", "MIN"),
+             ("B", "0030", "Line", "1", "", "MIN"), ("", "0040", "Line", "1", "2", "MIN")]
+    src = write_lines(tmp_path / "CA03.csv", ROUTING_HEADER, lines, ";")
+    before = digest(book)
+    assert cli(["import", str(book), "BillOfResources", str(src), "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "A3" in err and "unknown item" in err.lower()  # C: not in Items
+    assert "F4" in err and "unknown time unit" in err and "XYZ" in err
+    assert "D5" in err and "Base Quantity of 0" in err
+    assert "E6" in err and "no hours" in err
+    assert "C7" in err and "no item or family on this line" in err
+    assert digest(book) == before

@@ -48,10 +48,12 @@ from snop_xl.paste.cells import NumberError, parse_number
 from snop_xl.steps.demand import pipeline_deals
 
 TABLES = {"History": C.HISTORY, "Items": C.ITEMS, "Inventory": C.INVENTORY, "Capacity": C.CAPACITY,
-          "Orders": C.ORDERS, "Pipeline": C.PIPELINE}
+          "BillOfResources": C.BILL_OF_RESOURCES, "Orders": C.ORDERS, "Pipeline": C.PIPELINE}
 _ALIASES = {"history": "History", "actuals": "History", "sales": "History", "items": "Items",
             "item master": "Items", "inventory": "Inventory", "stock": "Inventory", "on hand": "Inventory",
-            "capacity": "Capacity", "orders": "Orders", "order book": "Orders", "open orders": "Orders",
+            "capacity": "Capacity", "billofresources": "BillOfResources", "bill of resources": "BillOfResources",
+            "bor": "BillOfResources", "routings": "BillOfResources", "routing": "BillOfResources",
+            "orders": "Orders", "order book": "Orders", "open orders": "Orders",
             "pipeline": "Pipeline", "opportunities": "Pipeline", "deals": "Pipeline"}
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 _SHOWN = 20  # changes listed one by one in the preview
@@ -797,6 +799,116 @@ def read_capacity(book: BookIO, grid: Grid) -> TableImport:
                        frame=frame)
 
 
+# ---- BillOfResources -------------------------------------------------------------------------------------------
+HOURS_IN = {**dict.fromkeys(("h", "hr", "hrs", "hour", "hours", "hur", "std", "stunde", "stunden"), 1.0),
+            **dict.fromkeys(("min", "mins", "minute", "minutes"), 1 / 60),
+            **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1 / 3600)}  # a time unit's hours (SAP: HUR)
+
+
+def read_routings(book: BookIO, grid: Grid) -> TableImport:
+    """BillOfResources from routings: the hours one unit takes on each resource, an operation's standard value over
+    its base quantity (1 if none) in its time unit (the line's Unit, else the header's `Std Value (min)`, else
+    hours), or Hours per Unit as given; an item's operations on one resource summed. An item or family the file
+    lists gets exactly the file's rows (its old ones replaced whole); the table's other rows are kept."""
+    records = read_records(grid, "BillOfResources")
+    sheet, v, n = grid.sheet, records.values, len(records)
+    column = lambda key: v[key] if key in v else [None] * n  # noqa: E731
+    names = book_names(book)
+    if "item" in v:
+        item, labels, problems = item_codes(records, names)
+        items = np.array(labels + [None], dtype=object)[item].tolist()
+    else:  # a file of family rows
+        items, problems = [None] * n, []
+    if "hours_per_unit" not in v and "time" not in v:
+        raise ValidationError([Problem(sheet, grid.cell(records.header_row, 0), "no column of hours",
+                                       expected="Hours per Unit, or Standard Value (with Unit and Base Quantity)")])
+    problems += negatives(records, ("hours_per_unit", "time"))
+    header_unit = next((HOURS_IN[w] for w in sorted(records.columns["time"].words) if w in HOURS_IN and w != "std"),
+                       None) if "time" in v else None  # "Std Value (min)": minutes (its Std is no hour)
+    old, old_problems = book.read_table(C.BILL_OF_RESOURCES)
+    capacity, _ = book.read_table(C.CAPACITY)
+    known = {norm_text(r): r for r in list(old["resource"].dropna()) + list(capacity["resource"].dropna())}
+    hours: dict[tuple[str, str, str], float] = {}  # (item / family, its name, resource) -> hours per unit
+    lines_of: dict[tuple[str, str, str], int] = {}
+    for i, (it, fam, res, direct, time, unit, base) in enumerate(zip(
+            items, column("family"), column("resource"), column("hours_per_unit"), column("time"),
+            column("time_unit"), column("base_qty"))):
+        owner = ("item", it) if it is not None else None
+        if it is None and fam is not None:
+            owner = ("family", names.families.get(norm_text(fam)))
+            if owner[1] is None:
+                problems.append(Problem(sheet, records.cell("family", i), "unknown family", fam, names.suggest(fam)))
+                continue
+        if owner is None:
+            if column("item")[i] is None:  # an unknown item is already named
+                problems.append(Problem(sheet, records.cell("resource", i), "no item or family on this line",
+                                        res, "an item, or a family (its row applies to all its items)"))
+            continue
+        if direct is None:
+            if time is None:
+                where = "hours_per_unit" if "hours_per_unit" in v else "time"
+                problems.append(Problem(sheet, records.cell(where, i), "no hours", None,
+                                        "Hours per Unit, or a Standard Value"))
+                continue
+            per_hour = header_unit if unit is None else HOURS_IN.get(norm_text(unit))
+            if unit is not None and per_hour is None:
+                problems.append(Problem(sheet, records.cell("time_unit", i), "unknown time unit", unit,
+                                        "h, min or s (SAP: HUR, MIN, SEC)"))
+                continue
+            if base is not None and base <= 0:
+                problems.append(Problem(sheet, records.cell("base_qty", i), f"Base Quantity of {quantity_text(base)}",
+                                        base, "the units the standard value is for (more than 0)"))
+                continue
+            direct = time * (1.0 if per_hour is None else per_hour) / (base or 1.0)
+        key = (*owner, known.get(norm_text(res), str(res).strip()))
+        hours[key] = hours.get(key, 0.0) + direct
+        lines_of[key] = lines_of.get(key, 0) + 1
+    problems += old_problems
+    if problems:
+        raise ValidationError(problems)
+    listed = {(kind, name) for kind, name, _ in hours}
+    kept, before = [], {}
+    for r in old.to_dict("records"):
+        owner = ("item", r["item"]) if not _blank(r["item"]) else ("family", r["family"])
+        if owner in listed:
+            before[(*owner, r["resource"])] = r["hours_per_unit"]
+        else:
+            kept.append(r)
+    new_rows = [{"item": name if kind == "item" else None, "family": name if kind == "family" else None,
+                 "resource": res, "hours_per_unit": h} for (kind, name, res), h in hours.items()]
+    changes = [f"{name} {res}: {_shown(before.get((kind, name, res)))} -> {_shown(h)}"
+               for (kind, name, res), h in hours.items()
+               if (kind, name, res) in before and not _same(before[(kind, name, res)], h)]
+    changes += [f"{name} {res}: {_shown(h)} -> removed" for (kind, name, res), h in before.items()
+                if (kind, name, res) not in hours]
+    frame = pd.DataFrame(kept + new_rows, columns=C.BILL_OF_RESOURCES.keys)
+    resources = list(dict.fromkeys(res for _, _, res in hours))
+    owners = {kind: sorted({name for k, name in listed if k == kind}) for kind in ("item", "family")}
+    preview = head_lines("BillOfResources", records)
+    how = "Hours per Unit as given" if "time" not in v else (
+        "Standard Value" + (" / Base Quantity" if "base_qty" in v else "") + " in "
+        + ("the line's unit" if "time_unit" in v else
+           {None: "hours", 1.0: "hours", 1 / 60: "minutes (/ 60)", 1 / 3600: "seconds (/ 3,600)"}[header_unit])
+        + (", or Hours per Unit where given" if "hours_per_unit" in v else ""))
+    families = f"{len(owners['family'])} famil{'y' if len(owners['family']) == 1 else 'ies'}"
+    shown = ", ".join(resources[:8]) + (" ..." if len(resources) > 8 else "")
+    preview.append(f"  {len(owners['item'])} item(s), {families} on {len(resources)} resource(s) ({shown}); hours "
+                   f"per unit from {how}")
+    summed = sum(c - 1 for c in lines_of.values())
+    if summed:
+        preview.append(f"  {summed} operation line(s) on a resource its item already uses summed into one row")
+    missing = [r for r in resources if r not in set(capacity["resource"].dropna())]
+    if missing:
+        preview.append(f"  not in Capacity (they limit nothing until it has their hours): {', '.join(missing)}")
+    preview.append(f"  {sum(key not in before for key in hours)} row(s) added")
+    preview += changes_lines(changes, "hours per unit of items and families already in BillOfResources")
+    preview.append(f"  {len(kept)} row(s) of items and families the file does not list kept")
+    log = (f"{len(new_rows)} rows for {len(owners['item'])} items and {len(owners['family'])} families on "
+           f"{len(resources)} resources, {len(changes)} changed, {len(kept)} kept")
+    return TableImport("BillOfResources", grid.description or grid.sheet, preview,
+                       to_rows(C.BILL_OF_RESOURCES, frame), None, log, frame=frame)
+
+
 # ---- Orders and Pipeline (docs/pipeline.md) ---------------------------------------------------------------------
 _DMY_TEXT = re.compile(r"\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4}|\d{2})(?:[ t].*)?\s*", re.IGNORECASE)
 _ISO_TEXT = re.compile(r"\s*(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[ t].*)?\s*", re.IGNORECASE)
@@ -991,4 +1103,4 @@ def read_pipeline(book: BookIO, grid: Grid) -> TableImport:
 
 PREVIEWS: dict[str, Callable[[BookIO, Grid], TableImport]] = {
     "History": read_history, "Items": read_items, "Inventory": read_inventory, "Capacity": read_capacity,
-    "Orders": read_orders, "Pipeline": read_pipeline}
+    "BillOfResources": read_routings, "Orders": read_orders, "Pipeline": read_pipeline}

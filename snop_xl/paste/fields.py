@@ -112,11 +112,12 @@ INVENTORY_FIELDS = (
                                      "bin", "store"}, stored=False),
 )
 
+_RESOURCE = {"resource", "work center", "work centre", "workcenter", "workcentre", "line", "machine", "crew",
+             "resource name", "production line"}
+
 #: capacity per resource and month (or day / week: hours summed to the month)
 CAPACITY_FIELDS = (
-    field("resource", "Resource", TEXT, {"resource", "work center", "work centre", "workcenter", "workcentre",
-                                         "line", "machine", "crew", "resource name", "production line"},
-          required=True),
+    field("resource", "Resource", TEXT, _RESOURCE, required=True),
     field("period", "Period", MONTH, {"period", "month", "date", "week", "day", "capacity date"}, required=True),
     field("available_hours", "Available Hours", NUMBER, {"available hours", "capacity", "capacity hours", "hours",
                                                          "available", "regular hours", "avail hours",
@@ -127,6 +128,27 @@ CAPACITY_FIELDS = (
                                                      "hourly rate", "rate", "regular rate"}),
     field("overtime_cost", "Overtime Cost/h", NUMBER, {"overtime cost", "overtime cost per hour", "ot rate",
                                                        "overtime rate", "ot cost"}),
+)
+
+_TIME_UNITS = ("h", "hr", "hrs", "hour", "hours", "min", "mins", "minute", "minutes", "s", "sec", "secs", "seconds")
+_TIMES = {"standard value", "std value", "std val", "machine time", "labor time", "labour time", "run time",
+          "processing time", "operation time", "cycle time", "time per unit", "time", "duration"}
+
+#: routings, as ERPs list them: an item's operations, each on a resource (work center) with a standard value per
+#: base quantity in a time unit (a `Unit` column, the header's `Std Value (min)`, else hours); or hours per unit
+BOR_FIELDS = (
+    field("item", "Item", TEXT, _ITEM),
+    field("family", "Family", TEXT, FAMILY_HEADERS | {"material group", "product family"}),
+    field("resource", "Resource", TEXT, _RESOURCE, required=True),
+    field("hours_per_unit", "Hours per Unit", NUMBER, {"hours per unit", "hours unit", "hrs per unit", "hrs unit",
+                                                       "hours per piece", "standard hours per unit",
+                                                       "std hours per unit", "run hours per unit"}),
+    field("time", "Standard Value", NUMBER, _TIMES | {f"{t} {u}" for t in _TIMES for u in _TIME_UNITS}),
+    field("time_unit", "Time unit", TEXT, {"unit", "time unit", "std value unit", "unit of time", "uom", "un"}),
+    field("base_qty", "Base Quantity", NUMBER, {"base quantity", "base qty", "operation quantity", "per quantity",
+                                                "per"}),
+    field("operation", "Operation", TEXT, {"operation", "operation no", "operation number", "op", "op no",
+                                           "activity", "step", "sequence", "operation short text"}, stored=False),
 )
 
 _QTY = {"quantity", "qty", "units", "volume", "order qty", "order quantity", "open qty", "open quantity",
@@ -179,4 +201,5 @@ PIPELINE_FIELDS = (
 )
 
 FIELDS = {"History": HISTORY_FIELDS, "Items": ITEMS_FIELDS, "Inventory": INVENTORY_FIELDS,
-          "Capacity": CAPACITY_FIELDS, "Orders": ORDERS_FIELDS, "Pipeline": PIPELINE_FIELDS}
+          "Capacity": CAPACITY_FIELDS, "BillOfResources": BOR_FIELDS, "Orders": ORDERS_FIELDS,
+          "Pipeline": PIPELINE_FIELDS}

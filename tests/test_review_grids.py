@@ -86,6 +86,9 @@ def test_review_sheet_layout_and_values(run_book: Path) -> None:
     assert ws.cell(rows[("F", "Consensus")], c).value.startswith("=SUMIF(")
     assert ws.cell(rows[("Total", "Budget")], c).value.startswith("=")
     assert ws.cell(rows[("F", "Budget")], c).value == 30  # small_frames' budget: 30 units a month
+    before = month_column(run_book, "2026-05")  # no budget before 2027: the Total blank as its families, not 0
+    assert ws.cell(rows[("F", "Budget")], before).value is None and ws.cell(rows[("Total", "Budget")], before).value \
+        is None
     headers = [ws.cell(R.HEADER_ROW, k).value for k in range(1, ws.max_column + 1)]
     assert "Q1 FY27" in headers and "FY27 (6 of 12 mo)" in headers  # a six-month plan holds half of FY27
 

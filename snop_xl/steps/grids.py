@@ -184,8 +184,10 @@ def demand_review(inputs: Inputs, plan: pd.DataFrame, contributions: pd.DataFram
     for figure, r in total_at.items():
         for c in figure_cols(figure) if figure != R.PUBLISHED or shown else ():
             L = column_letter(c)
-            put(r, c, Formula("=" + "+".join(f"{L}{at[figure]}" for at in family_at.values())) if family_at
-                else None)
+            unbudgeted = figure == R.BUDGET and all(  # blank as its families' cells are, not a 0 summed from blanks
+                budget.get((family, months[c - R.FIRST_MONTH_COL])) is None for family in family_at)
+            put(r, c, Formula("=" + "+".join(f"{L}{at[figure]}" for at in family_at.values()))
+                if family_at and not unbudgeted else None)
     for k, row in enumerate(rows):
         r = R.FIRST_ROW + k
         figure = row[R.COL_FIGURE - 1]

@@ -169,3 +169,23 @@ def test_review_financials_and_dashboard(inputs) -> None:
     assert chart["family"].iloc[0] == "Total" and set(chart["family"]) == {"Total", "F"}
     assert chart.loc[(chart.family == "F") & (chart.period == P("2026-12")), "history"].item() == 30
     assert chart.loc[(chart.family == "F") & (chart.period == P("2027-02")), "supply"].item() == 20
+
+
+def test_one_measure_of_overload_for_the_exceptions_and_the_binding_resources() -> None:
+    """The run summary's 'hours of demand beyond regular + overtime' and the Capacity overload exception count the
+    same hours: each month's unconstrained load beyond the regular and overtime hours the plan used (its
+    CapacityPlan columns), binding or absorbed. Line: 150 - (100 + 20) = 30 in a binding month, 130 - 120 = 10 in
+    a month the plan absorbs (shadow price 0), nothing in the third."""
+    from snop_xl.calc.supply import binding_resources
+
+    months = pd.period_range("2027-01", periods=3, freq="M")
+    cap = pd.DataFrame({"resource": "Line", "period": months, "required_hours": [120.0, 120, 50],
+                        "available_hours": 100.0, "overtime_hours": [20.0, 20, 0], "overtime_limit": 20.0,
+                        "unconstrained_hours": [150.0, 130, 50], "utilisation": [1.2, 1.2, 0.5],
+                        "overloaded": [True, True, False], "shadow_price": [1.0, 0.0, 0.0]})
+    exc = reconcile.capacity_exceptions(cap, "USD").iloc[0]
+    why = binding_resources(cap, "USD").iloc[0]
+    assert exc["units"] == pytest.approx(40) and why["hours_short"] == pytest.approx(40)
+    assert (exc["months"], why["months"]) == (2, 1)  # overloaded in two months, binding in one
+    assert "needs 40 hours beyond regular + overtime" in exc["message"]
+    assert why["message"].endswith("40 hours of demand beyond regular + overtime")

@@ -16,7 +16,7 @@ import pandas as pd
 from snop_xl import contract as C
 from snop_xl.calc import finance, kpi
 from snop_xl.calc.forecast import forecast
-from snop_xl.calc.supply import binding_resources
+from snop_xl.calc.supply import binding_resources, hours_beyond
 from snop_xl.inputs import Inputs, Settings
 from snop_xl.io.parse import cell_of
 from snop_xl.steps import review
@@ -211,8 +211,8 @@ def coming_demand(supply: pd.DataFrame, months: int) -> np.ndarray:
     return ahead.stack().reindex(pd.MultiIndex.from_arrays([supply["item"], supply["period"]])).to_numpy()
 
 
-def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, currency: str) -> pd.DataFrame:
-    """Resource-months whose unconstrained load exceeds regular + overtime hours.
+def capacity_exceptions(capacity_plan: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Resource-months whose unconstrained load exceeds regular + overtime hours (`explain.hours_beyond`).
 
     The money at stake is what the overload costs the plan: each month's hours beyond the limit at that month's
     shadow price (the LP's value of one more hour there: the holding cost of building ahead, the overtime premium or
@@ -220,12 +220,8 @@ def capacity_exceptions(capacity_plan: pd.DataFrame, inputs: Inputs, currency: s
     bound; it is 0 when the plan absorbs the load at no cost (hours free in earlier months, items bought in). The
     revenue of demand the plan cannot meet is in the Shortage exceptions, not counted twice here.
     """
-    cp = capacity_plan.reset_index(drop=True).assign(_pos=lambda d: np.arange(len(d)))
-    limits = inputs.capacity[["resource", "period", "available_hours", "overtime_hours"]].rename(
-        columns={"available_hours": "_avail", "overtime_hours": "_ot"})
-    cp = cp.merge(limits, on=["resource", "period"], how="left")
-    ceiling = cp["_avail"].fillna(cp["available_hours"]).astype(float) + cp["_ot"].fillna(0).astype(float)
-    cp["excess"] = cp["unconstrained_hours"].astype(float) - ceiling
+    cp = capacity_plan.reset_index(drop=True)
+    cp = cp.assign(_pos=np.arange(len(cp)), excess=hours_beyond(cp))
     over = cp[cp["excess"] > 1e-6]
     if not len(over):
         return pd.DataFrame(columns=_EXC_COLS)
@@ -461,7 +457,7 @@ def exceptions(inputs: Inputs, outputs: Mapping[str, pd.DataFrame], fin: pd.Data
     parts = [shortage_exceptions(supply, cur), safety_stock_exceptions(supply, cur),
              excess_exceptions(supply, inputs, cur)]
     if "CapacityPlan" in outputs and len(outputs["CapacityPlan"]):
-        parts.append(capacity_exceptions(outputs["CapacityPlan"], inputs, cur))
+        parts.append(capacity_exceptions(outputs["CapacityPlan"], cur))
     if len(inputs.history):
         parts.append(bias_exceptions(inputs, demand_items, cur))
     if len(demand_items):

@@ -7,7 +7,7 @@ from snop_xl.calc.supply.aggregate import (
                         aggregate_plan,
                         aggregate_plans,
 )
-from snop_xl.calc.supply.explain import binding_resources, capacity_lines
+from snop_xl.calc.supply.explain import binding_resources, capacity_lines, hours_beyond
 from snop_xl.calc.supply.inventory import (
                         balance,
                         days_of_supply,
@@ -19,5 +19,5 @@ from snop_xl.calc.supply.inventory import (
 )
 
 __all__ = ["AggregatePlan", "AggregatePlanError", "aggregate_plan", "aggregate_plans", "balance", "binding_resources",
-           "capacity_lines", "days_of_supply", "forward_demand", "periods_of_cover", "project_inventory",
-           "safety_stock", "safety_stock_from_sigma"]
+           "capacity_lines", "days_of_supply", "forward_demand", "hours_beyond", "periods_of_cover",
+           "project_inventory", "safety_stock", "safety_stock_from_sigma"]

@@ -15,30 +15,39 @@ BINDING_COLUMNS = ("resource", "first_period", "months", "peak_period", "max_sha
                    "hours_short", "message")
 
 
+def hours_beyond(capacity_plan: pd.DataFrame) -> pd.Series:
+    """Each resource-month's unconstrained load beyond its regular + overtime hours (0 within them): the hours its
+    demand needs that the month cannot give, against the limits the plan used (the CapacityPlan's own columns,
+    where a month Capacity does not list has its nearest month's hours). The one measure of an overload: the
+    Capacity overload exceptions and the binding resources' hours short both count it."""
+    overtime = pd.to_numeric(capacity_plan["overtime_limit"], errors="coerce").fillna(0.0).astype(float) \
+        if "overtime_limit" in capacity_plan else 0.0  # an optional column: older sheets lack it
+    return (pd.to_numeric(capacity_plan["unconstrained_hours"], errors="coerce").astype(float)
+            - pd.to_numeric(capacity_plan["available_hours"], errors="coerce").astype(float)
+            - overtime).clip(lower=0.0).fillna(0.0)
+
+
 def binding_resources(capacity_plan: pd.DataFrame | None, currency: str = "") -> pd.DataFrame:
     """One row per resource that binds in some month, most valuable first.
 
     months: resource-months whose shadow price is positive (one more hour would improve the plan); first_period and
-    peak_period: the first such month and the one where an hour is worth most; hours_short: unconstrained load
-    beyond regular + overtime hours over those months (what the plan could not make there).
+    peak_period: the first such month and the one where an hour is worth most; hours_short: the resource's
+    `hours_beyond` over all its months (what its demand needs beyond regular + overtime, as the Capacity overload
+    exception counts it).
     """
     if capacity_plan is None or not len(capacity_plan) or "shadow_price" not in capacity_plan:
         return pd.DataFrame(columns=list(BINDING_COLUMNS))
-    overtime = pd.to_numeric(capacity_plan["overtime_limit"], errors="coerce").fillna(0.0).astype(float) \
-        if "overtime_limit" in capacity_plan else 0.0  # an optional column: older sheets lack it
+    short = hours_beyond(capacity_plan).groupby(capacity_plan["resource"]).sum()
     cp = capacity_plan.assign(
-        shadow=pd.to_numeric(capacity_plan["shadow_price"], errors="coerce").fillna(0.0).astype(float),
-        short=(pd.to_numeric(capacity_plan["unconstrained_hours"], errors="coerce").astype(float)
-               - pd.to_numeric(capacity_plan["available_hours"], errors="coerce").astype(float)
-               - overtime).clip(lower=0.0).fillna(0.0))
+        shadow=pd.to_numeric(capacity_plan["shadow_price"], errors="coerce").fillna(0.0).astype(float))
     cp = cp[cp["shadow"] > MIN_SHADOW].sort_values(["resource", "period"], kind="stable")
     if not len(cp):
         return pd.DataFrame(columns=list(BINDING_COLUMNS))
     g = cp.groupby("resource", sort=False)
     peak = cp.loc[g["shadow"].idxmax()].set_index("resource")["period"]
     out = pd.DataFrame({"first_period": g["period"].min(), "months": g.size(), "peak_period": peak,
-                        "max_shadow_price": g["shadow"].max(), "mean_shadow_price": g["shadow"].mean(),
-                        "hours_short": g["short"].sum()}).reset_index()
+                        "max_shadow_price": g["shadow"].max(), "mean_shadow_price": g["shadow"].mean()})
+    out = out.assign(hours_short=short.reindex(out.index).fillna(0.0)).reset_index()
     out = out.sort_values(["max_shadow_price", "resource"], ascending=[False, True], kind="stable")
     unit = f" {currency}" if currency else ""
     out["message"] = [

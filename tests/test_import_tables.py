@@ -305,6 +305,15 @@ def test_sap_routing_operations_become_hours_per_unit(book: Path, tmp_path: Path
         ("B", None, "Line"): 45 / 3600 / 10})
     assert "1 operation line(s) on a resource its item already uses summed" in out
     assert "not in Capacity (they limit nothing until it has their hours): Paint" in out
+    family = write_lines(tmp_path / "family.csv", ("Family", "Resource", "Hours per Unit"), [("F", "Paint", "2")], ",")
+    assert cli(["import", str(book), "routings", str(family), "--yes"]) == 0
+    capsys.readouterr()
+    # B's routing lists Line only: family F's Paint row still loads it, and the preview says so
+    again = write_lines(tmp_path / "B.csv", ("Item", "Resource", "Hours per Unit"), [("B", "Line", "0.1")], ",")
+    assert cli(["import", str(book), "routings", str(again), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "1 item(s) also load resources their routing does not list, through their family's rows" in out
+    assert "B (Paint from family F)" in out
 
 
 def test_an_items_routing_is_replaced_whole_and_family_rows_by_family(book: Path, tmp_path: Path, capsys) -> None:

@@ -900,6 +900,17 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
     missing = [r for r in resources if r not in set(capacity["resource"].dropna())]
     if missing:
         preview.append(f"  not in Capacity (they limit nothing until it has their hours): {', '.join(missing)}")
+    family_rows = {(r["family"], r["resource"]) for r in kept + new_rows if _blank(r["item"])}
+    inherited = []  # an item's routing replaces the family's row of a resource it lists, not of the others
+    for it in owners["item"]:
+        family = names.item_of(it)[1]
+        extra = sorted(res for fam, res in family_rows if fam == family and (("item", it, res) not in hours))
+        if extra:
+            inherited.append(f"{it} ({', '.join(extra)} from family {family})")
+    if inherited:
+        preview.append(f"  {len(inherited)} item(s) also load resources their routing does not list, through their "
+                       "family's rows (an item row replaces its family's row of the same resource only): "
+                       + ", ".join(inherited[:6]) + (" ..." if len(inherited) > 6 else ""))
     preview.append(f"  {sum(key not in before for key in hours)} row(s) added")
     preview += changes_lines(changes, "hours per unit of items and families already in BillOfResources")
     preview.append(f"  {len(kept)} row(s) of items and families the file does not list kept")

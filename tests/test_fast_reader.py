@@ -3,6 +3,7 @@ careful cell-by-cell reading, on a file full of tricky cells."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -130,11 +131,13 @@ def test_a_long_extract_reads_as_csv_reader(tmp_path: Path) -> None:
     amounts = [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in rng.uniform(-9e5, 9e5, n)]
     lines = [f"{i % 7:018d};{a};C{rng.integers(1000, 1100)};{'PC' if i % 11 else ''};"
              f"{rng.integers(1, 28):02d}.01.2024" for i, a in enumerate(amounts)]
-    for name, body in (("square", lines), ("one line longer", lines[:40_000] + [lines[40_000] + ";x"] +
-                                           lines[40_001:])):
+    umlauts = [line.replace(";C105", ";Société €5").replace(";C10", ";Müller GmbH 10") for line in lines]
+    longer = lines[:40_000] + [lines[40_000] + ";x"] + lines[40_001:]
+    for name, body, bom in (("square", lines, b""), ("one line longer", longer, b""),
+                            ("UTF-8 with a BOM", umlauts, codecs.BOM_UTF8)):
         src = tmp_path / f"{name}.csv"
         text = "Material;Net Value;Customer;UoM;Date\r\n" + "\r\n".join(body) + "\r\n"
-        src.write_bytes(text.encode("utf-8"))
+        src.write_bytes(bom + text.encode("utf-8"))
         fast = grid_from_csv(src, TABLE_MAX_ROWS)
         expected = _trim([list(r) for r in csv.reader(io.StringIO(text), delimiter=";")], "x", TABLE_MAX_ROWS)
         assert fast.columns is not None and fast.width == len(expected[0]), name

@@ -335,7 +335,8 @@ def test_routings_that_cannot_be_read_exactly_are_refused_at_their_cells(book: P
                                                                         capsys) -> None:
     lines = [("A", "0010", "Line", "100", "30", "MIN"), ("C", "0010", "Line", "1", "2", "MIN"),
              ("B", "0010", "Line", "1", "2", "XYZ"), ("B", "0020", "Line", "0", "2", "MIN"),
-             ("B", "0030", "Line", "1", "", "MIN"), ("", "0040", "Line", "1", "2", "MIN")]
+             ("B", "0030", "Line", "1", "", "MIN"), ("", "0040", "Line", "1", "2", "MIN"),
+             ("a", "0010", "Line", "100", "30", "MIN")]  # A's 0010 again: its hours would count twice
     src = write_lines(tmp_path / "CA03.csv", ROUTING_HEADER, lines, ";")
     before = digest(book)
     assert cli(["import", str(book), "BillOfResources", str(src), "--yes"]) == 2
@@ -345,4 +346,5 @@ def test_routings_that_cannot_be_read_exactly_are_refused_at_their_cells(book: P
     assert "D5" in err and "Base Quantity of 0" in err
     assert "E6" in err and "no hours" in err
     assert "C7" in err and "no item or family on this line" in err
+    assert "B8" in err and "operation 0010 of A listed again (line 2)" in err
     assert digest(book) == before

@@ -830,9 +830,10 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
     known = {norm_text(r): r for r in list(old["resource"].dropna()) + list(capacity["resource"].dropna())}
     hours: dict[tuple[str, str, str], float] = {}  # (item / family, its name, resource) -> hours per unit
     lines_of: dict[tuple[str, str, str], int] = {}
-    for i, (it, fam, res, direct, time, unit, base) in enumerate(zip(
+    operations: dict[tuple, int] = {}  # (item / family, name, operation) -> its first line
+    for i, (it, fam, res, direct, time, unit, base, op) in enumerate(zip(
             items, column("family"), column("resource"), column("hours_per_unit"), column("time"),
-            column("time_unit"), column("base_qty"))):
+            column("time_unit"), column("base_qty"), column("operation"))):
         owner = ("item", it) if it is not None else None
         if it is None and fam is not None:
             owner = ("family", names.families.get(norm_text(fam)))
@@ -860,6 +861,11 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
                                         base, "the units the standard value is for (more than 0)"))
                 continue
             direct = time * (1.0 if per_hour is None else per_hour) / (base or 1.0)
+        if op is not None and operations.setdefault((*owner, norm_text(op)), i) != i:
+            problems.append(Problem(sheet, records.cell("operation", i), f"operation {op} of {owner[1]} listed again "
+                                    f"(line {records.line(operations[(*owner, norm_text(op))])})", op,
+                                    "each operation of an item once (a repeated line would count its hours twice)"))
+            continue
         key = (*owner, known.get(norm_text(res), str(res).strip()))
         hours[key] = hours.get(key, 0.0) + direct
         lines_of[key] = lines_of.get(key, 0) + 1

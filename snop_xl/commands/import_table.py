@@ -45,6 +45,7 @@ from snop_xl.io.parse import is_blank, parse_table, to_rows
 from snop_xl.paste import FIELDS, TABLE_MAX_ROWS, Grid, Names, RecordReader, Records, grid_from_file, lines_text, \
     norm_text
 from snop_xl.paste.cells import NumberError, parse_number
+from snop_xl.paste.fields import TIME_UNIT_HOURS
 from snop_xl.steps.demand import pipeline_deals
 
 TABLES = {"History": C.HISTORY, "Items": C.ITEMS, "Inventory": C.INVENTORY, "Capacity": C.CAPACITY,
@@ -744,13 +745,19 @@ def _policy(fixed: dict[str, dict], item: str) -> dict[str, Any]:
 
 
 # ---- Capacity --------------------------------------------------------------------------------------------------
+def resource_names(*tables: pd.DataFrame) -> dict[str, str]:
+    """The resources the book's `tables` name, by their case- and space-insensitive form: a file's `line` is the
+    book's `Line` (a later table's spelling wins over an earlier one's)."""
+    return {norm_text(r): r for table in tables for r in table["resource"].dropna()}
+
+
 def read_capacity(book: BookIO, grid: Grid) -> TableImport:
     """Capacity per resource and month: lines of one month summed, the file's resource-months replacing the
     table's."""
     records = read_records(grid, "Capacity")
     old, old_problems = book.read_table(C.CAPACITY)
     bor, _ = book.read_table(C.BILL_OF_RESOURCES)
-    known = {norm_text(r): r for r in list(old["resource"].dropna()) + list(bor["resource"].dropna())}
+    known = resource_names(old, bor)
     resources = [None if r is None else known.get(norm_text(r), r) for r in records.values["resource"]]
     keys = [(r, p) if r is not None and p is not None else None for r, p in zip(resources, records.values["period"])]
     problems = negatives(records, ("available_hours", "overtime_hours", "regular_cost", "overtime_cost")) + old_problems
@@ -800,11 +807,6 @@ def read_capacity(book: BookIO, grid: Grid) -> TableImport:
 
 
 # ---- BillOfResources -------------------------------------------------------------------------------------------
-HOURS_IN = {**dict.fromkeys(("h", "hr", "hrs", "hour", "hours", "hur", "std", "stunde", "stunden"), 1.0),
-            **dict.fromkeys(("min", "mins", "minute", "minutes"), 1 / 60),
-            **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1 / 3600)}  # a time unit's hours (SAP: HUR)
-
-
 def read_routings(book: BookIO, grid: Grid) -> TableImport:
     """BillOfResources from routings: the hours one unit takes on each resource, an operation's standard value over
     its base quantity (1 if none) in its time unit (the line's Unit, else the header's `Std Value (min)`, else
@@ -823,16 +825,17 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
         raise ValidationError([Problem(sheet, grid.cell(records.header_row, 0), "no column of hours",
                                        expected="Hours per Unit, or Standard Value (with Unit and Base Quantity)")])
     problems += negatives(records, ("hours_per_unit", "time"))
-    header_unit = next((HOURS_IN[w] for w in sorted(records.columns["time"].words) if w in HOURS_IN and w != "std"),
+    header_unit = next((TIME_UNIT_HOURS[w] for w in sorted(records.columns["time"].words)
+                        if w in TIME_UNIT_HOURS and w != "std"),
                        None) if "time" in v else None  # "Std Value (min)": minutes (its Std is no hour)
     old, old_problems = book.read_table(C.BILL_OF_RESOURCES)
     capacity, _ = book.read_table(C.CAPACITY)
-    known = {norm_text(r): r for r in list(old["resource"].dropna()) + list(capacity["resource"].dropna())}
+    known = resource_names(old, capacity)
     hours: dict[tuple[str, str, str], float] = {}  # (item / family, its name, resource) -> hours per unit
     lines_of: dict[tuple[str, str, str], int] = {}
     operations: dict[tuple, int] = {}  # (item / family, name, operation) -> its first line
-    for i, (it, fam, res, direct, time, unit, base, op) in enumerate(zip(
-            items, column("family"), column("resource"), column("hours_per_unit"), column("time"),
+    for i, (it, raw_item, fam, res, direct, time, unit, base, op) in enumerate(zip(
+            items, column("item"), column("family"), column("resource"), column("hours_per_unit"), column("time"),
             column("time_unit"), column("base_qty"), column("operation"))):
         owner = ("item", it) if it is not None else None
         if it is None and fam is not None:
@@ -841,7 +844,7 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
                 problems.append(Problem(sheet, records.cell("family", i), "unknown family", fam, names.suggest(fam)))
                 continue
         if owner is None:
-            if column("item")[i] is None:  # an unknown item is already named
+            if raw_item is None:  # an unknown item is already named
                 problems.append(Problem(sheet, records.cell("resource", i), "no item or family on this line",
                                         res, "an item, or a family (its row applies to all its items)"))
             continue
@@ -851,7 +854,7 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
                 problems.append(Problem(sheet, records.cell(where, i), "no hours", None,
                                         "Hours per Unit, or a Standard Value"))
                 continue
-            per_hour = header_unit if unit is None else HOURS_IN.get(norm_text(unit))
+            per_hour = header_unit if unit is None else TIME_UNIT_HOURS.get(norm_text(unit))
             if unit is not None and per_hour is None:
                 problems.append(Problem(sheet, records.cell("time_unit", i), "unknown time unit", unit,
                                         "h, min or s (SAP: HUR, MIN, SEC)"))
@@ -861,9 +864,10 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
                                         base, "the units the standard value is for (more than 0)"))
                 continue
             direct = time * (1.0 if per_hour is None else per_hour) / (base or 1.0)
-        if op is not None and operations.setdefault((*owner, norm_text(op)), i) != i:
+        first = i if op is None else operations.setdefault((*owner, norm_text(op)), i)
+        if first != i:
             problems.append(Problem(sheet, records.cell("operation", i), f"operation {op} of {owner[1]} listed again "
-                                    f"(line {records.line(operations[(*owner, norm_text(op))])})", op,
+                                    f"(line {records.line(first)})", op,
                                     "each operation of an item once (a repeated line would count its hours twice)"))
             continue
         key = (*owner, known.get(norm_text(res), str(res).strip()))
@@ -903,7 +907,8 @@ def read_routings(book: BookIO, grid: Grid) -> TableImport:
     summed = sum(c - 1 for c in lines_of.values())
     if summed:
         preview.append(f"  {summed} operation line(s) on a resource its item already uses summed into one row")
-    missing = [r for r in resources if r not in set(capacity["resource"].dropna())]
+    in_capacity = set(capacity["resource"].dropna())
+    missing = [r for r in resources if r not in in_capacity]
     if missing:
         preview.append(f"  not in Capacity (they limit nothing until it has their hours): {', '.join(missing)}")
     family_rows = {(r["family"], r["resource"]) for r in kept + new_rows if _blank(r["item"])}

@@ -130,7 +130,12 @@ CAPACITY_FIELDS = (
                                                        "overtime rate", "ot cost"}),
 )
 
-_TIME_UNITS = ("h", "hr", "hrs", "hour", "hours", "min", "mins", "minute", "minutes", "s", "sec", "secs", "seconds")
+#: a time unit's hours, as a routing's Unit column or its Standard Value's header gives it (SAP: HUR, MIN, SEC;
+#: German SAP shows hours as STD)
+_HOUR_CODES = ("hur", "std", "stunde", "stunden")  # a Unit cell's, not a header's: "Std Value" is no hour
+TIME_UNIT_HOURS = {**dict.fromkeys(("h", "hr", "hrs", "hour", "hours") + _HOUR_CODES, 1.0),
+                   **dict.fromkeys(("min", "mins", "minute", "minutes"), 1 / 60),
+                   **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1 / 3600)}
 _TIMES = {"standard value", "std value", "std val", "machine time", "labor time", "labour time", "run time",
           "processing time", "operation time", "cycle time", "time per unit", "time", "duration"}
 
@@ -143,7 +148,8 @@ BOR_FIELDS = (
     field("hours_per_unit", "Hours per Unit", NUMBER, {"hours per unit", "hours unit", "hrs per unit", "hrs unit",
                                                        "hours per piece", "standard hours per unit",
                                                        "std hours per unit", "run hours per unit"}),
-    field("time", "Standard Value", NUMBER, _TIMES | {f"{t} {u}" for t in _TIMES for u in _TIME_UNITS}),
+    field("time", "Standard Value", NUMBER, _TIMES | {f"{t} {u}" for t in _TIMES for u in TIME_UNIT_HOURS
+                                                  if u not in _HOUR_CODES}),
     field("time_unit", "Time unit", TEXT, {"unit", "time unit", "std value unit", "unit of time", "uom", "un"}),
     field("base_qty", "Base Quantity", NUMBER, {"base quantity", "base qty", "operation quantity", "per quantity",
                                                 "per"}),
